@@ -1,0 +1,373 @@
+//! The peercall signaling wire contract, shared by the browser client and the server.
+//!
+//! Every frame is one JSON object tagged by `type` (see `docs/PROTOCOL.md`). Clients send
+//! [`ClientMessage`]s, the server sends [`ServerMessage`]s. The call signals a client
+//! addresses to another peer travel as [`Signal`]s: the client names the recipient (`to`),
+//! the server replaces it with its own stamp of the sender (`from` and `name`).
+//!
+//! SDP and ICE candidates are opaque payloads here: nobody on the server looks inside.
+
+#![forbid(unsafe_code)]
+
+mod name;
+
+pub use name::{MAX_NAME_CHARS, NameError, name_key, validate_name};
+use serde::{Deserialize, Serialize};
+
+/// Frames larger than this many bytes are refused; the server closes with code 1009.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// An opaque, URL-safe peer id assigned by the server at login.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PeerId(pub String);
+
+impl std::fmt::Display for PeerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for PeerId {
+    fn from(id: &str) -> Self {
+        Self(id.to_owned())
+    }
+}
+
+/// Someone who is logged in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    /// Their id, for addressing signals.
+    pub id: PeerId,
+    /// Their display name, for people.
+    pub name: String,
+}
+
+/// One trickled ICE candidate, as `RTCIceCandidate.toJSON()` gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IceCandidate {
+    /// The `candidate:` attribute line.
+    #[serde(default)]
+    pub candidate: String,
+    /// The media stream identification tag the candidate belongs to.
+    #[serde(default)]
+    pub sdp_mid: Option<String>,
+    /// The index of the m-line the candidate belongs to.
+    #[serde(default)]
+    pub sdp_m_line_index: Option<u16>,
+    /// The ICE username fragment of the generation this candidate belongs to.
+    #[serde(default)]
+    pub username_fragment: Option<String>,
+}
+
+/// Why a callee refused a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeclineReason {
+    /// The person said no.
+    Declined,
+    /// The callee is already in a call.
+    Busy,
+}
+
+/// What an `error` frame is about; a program switches on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCode {
+    /// Not JSON, no `type`, an unknown `type`, or a missing or ill-typed field.
+    BadRequest,
+    /// The login name breaks the name rules.
+    InvalidName,
+    /// Someone logged in already uses that name (compared case-insensitively).
+    NameTaken,
+    /// Only `login` is accepted before `welcome`.
+    NotLoggedIn,
+    /// No logged-in peer has the `to` id.
+    PeerUnavailable,
+    /// The sender sends faster than the server allows.
+    RateLimited,
+}
+
+impl ErrorCode {
+    /// The code as it stands on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad-request",
+            Self::InvalidName => "invalid-name",
+            Self::NameTaken => "name-taken",
+            Self::NotLoggedIn => "not-logged-in",
+            Self::PeerUnavailable => "peer-unavailable",
+            Self::RateLimited => "rate-limited",
+        }
+    }
+}
+
+/// A call signal one peer addresses to another; relayed untouched by the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signal {
+    /// Ask for a call. Carries no SDP, so no network address leaves before an accept.
+    Ring,
+    /// The callee takes the call; the caller then sends the first offer.
+    Accept,
+    /// The callee refuses the call.
+    Decline {
+        /// Why.
+        reason: DeclineReason,
+    },
+    /// An SDP offer (the first one after `accept`, or a renegotiation).
+    Offer {
+        /// The session description.
+        sdp: String,
+    },
+    /// An SDP answer.
+    Answer {
+        /// The session description.
+        sdp: String,
+    },
+    /// One trickled ICE candidate; `None` means the end of candidates.
+    Candidate {
+        /// The candidate.
+        candidate: Option<IceCandidate>,
+    },
+    /// The sender ends (or, before an answer, cancels) its call.
+    Hangup {
+        /// Why, e.g. `no-answer`.
+        reason: Option<String>,
+    },
+}
+
+/// A frame from a client to the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ClientMessage {
+    /// Join with a display name.
+    Login {
+        /// The display name.
+        name: String,
+    },
+    /// See [`Signal::Ring`].
+    Ring {
+        /// The callee.
+        to: PeerId,
+    },
+    /// See [`Signal::Accept`].
+    Accept {
+        /// The caller.
+        to: PeerId,
+    },
+    /// See [`Signal::Decline`].
+    Decline {
+        /// The caller.
+        to: PeerId,
+        /// Why.
+        reason: DeclineReason,
+    },
+    /// See [`Signal::Offer`].
+    Offer {
+        /// The other peer.
+        to: PeerId,
+        /// The session description.
+        sdp: String,
+    },
+    /// See [`Signal::Answer`].
+    Answer {
+        /// The other peer.
+        to: PeerId,
+        /// The session description.
+        sdp: String,
+    },
+    /// See [`Signal::Candidate`].
+    Candidate {
+        /// The other peer.
+        to: PeerId,
+        /// The candidate, or `null` for the end of candidates.
+        candidate: Option<IceCandidate>,
+    },
+    /// See [`Signal::Hangup`].
+    Hangup {
+        /// The other peer.
+        to: PeerId,
+        /// Why.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+impl ClientMessage {
+    /// The frame that sends `signal` to `to`.
+    pub fn signal(to: PeerId, signal: Signal) -> Self {
+        match signal {
+            Signal::Ring => Self::Ring { to },
+            Signal::Accept => Self::Accept { to },
+            Signal::Decline { reason } => Self::Decline { to, reason },
+            Signal::Offer { sdp } => Self::Offer { to, sdp },
+            Signal::Answer { sdp } => Self::Answer { to, sdp },
+            Signal::Candidate { candidate } => Self::Candidate { to, candidate },
+            Signal::Hangup { reason } => Self::Hangup { to, reason },
+        }
+    }
+
+    /// The recipient and the signal of a relayed frame; `Err(self)` for `login`.
+    #[allow(clippy::result_large_err)]
+    pub fn into_signal(self) -> Result<(PeerId, Signal), Self> {
+        Ok(match self {
+            Self::Login { .. } => return Err(self),
+            Self::Ring { to } => (to, Signal::Ring),
+            Self::Accept { to } => (to, Signal::Accept),
+            Self::Decline { to, reason } => (to, Signal::Decline { reason }),
+            Self::Offer { to, sdp } => (to, Signal::Offer { sdp }),
+            Self::Answer { to, sdp } => (to, Signal::Answer { sdp }),
+            Self::Candidate { to, candidate } => (to, Signal::Candidate { candidate }),
+            Self::Hangup { to, reason } => (to, Signal::Hangup { reason }),
+        })
+    }
+}
+
+/// A frame from the server to a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ServerMessage {
+    /// Login accepted.
+    Welcome {
+        /// Your id.
+        id: PeerId,
+        /// Your name, trimmed.
+        name: String,
+    },
+    /// Everyone else logged in; sent right after `welcome`.
+    Peers {
+        /// Them.
+        peers: Vec<PeerInfo>,
+    },
+    /// Someone logged in.
+    PeerJoined {
+        /// Their id.
+        id: PeerId,
+        /// Their name.
+        name: String,
+    },
+    /// Someone's socket closed; any call with them is over.
+    PeerLeft {
+        /// Their id.
+        id: PeerId,
+    },
+    /// A relayed [`Signal::Ring`].
+    Ring {
+        /// The sender, stamped by the server.
+        from: PeerId,
+        /// The sender's name.
+        name: String,
+    },
+    /// A relayed [`Signal::Accept`].
+    Accept {
+        /// The sender, stamped by the server.
+        from: PeerId,
+        /// The sender's name.
+        name: String,
+    },
+    /// A relayed [`Signal::Decline`].
+    Decline {
+        /// The sender, stamped by the server.
+        from: PeerId,
+        /// The sender's name.
+        name: String,
+        /// Why.
+        reason: DeclineReason,
+    },
+    /// A relayed [`Signal::Offer`].
+    Offer {
+        /// The sender, stamped by the server.
+        from: PeerId,
+        /// The sender's name.
+        name: String,
+        /// The session description.
+        sdp: String,
+    },
+    /// A relayed [`Signal::Answer`].
+    Answer {
+        /// The sender, stamped by the server.
+        from: PeerId,
+        /// The sender's name.
+        name: String,
+        /// The session description.
+        sdp: String,
+    },
+    /// A relayed [`Signal::Candidate`].
+    Candidate {
+        /// The sender, stamped by the server.
+        from: PeerId,
+        /// The sender's name.
+        name: String,
+        /// The candidate, or `null` for the end of candidates.
+        candidate: Option<IceCandidate>,
+    },
+    /// A relayed [`Signal::Hangup`].
+    Hangup {
+        /// The sender, stamped by the server.
+        from: PeerId,
+        /// The sender's name.
+        name: String,
+        /// Why.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Something was refused.
+    Error {
+        /// What kind of refusal.
+        code: ErrorCode,
+        /// A sentence a person can read.
+        message: String,
+        /// The recipient of the refused relayed message, when there was one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<PeerId>,
+    },
+}
+
+impl ServerMessage {
+    /// The frame that delivers `signal` from `from` (named `name`).
+    pub fn relayed(from: PeerId, name: String, signal: Signal) -> Self {
+        match signal {
+            Signal::Ring => Self::Ring { from, name },
+            Signal::Accept => Self::Accept { from, name },
+            Signal::Decline { reason } => Self::Decline { from, name, reason },
+            Signal::Offer { sdp } => Self::Offer { from, name, sdp },
+            Signal::Answer { sdp } => Self::Answer { from, name, sdp },
+            Signal::Candidate { candidate } => Self::Candidate {
+                from,
+                name,
+                candidate,
+            },
+            Signal::Hangup { reason } => Self::Hangup { from, name, reason },
+        }
+    }
+
+    /// The sender, its name and the signal of a relayed frame; `Err(self)` for the rest.
+    // Handing the message back unchanged is the point; it is moved, not copied.
+    #[allow(clippy::result_large_err)]
+    pub fn into_signal(self) -> Result<(PeerId, String, Signal), Self> {
+        Ok(match self {
+            Self::Ring { from, name } => (from, name, Signal::Ring),
+            Self::Accept { from, name } => (from, name, Signal::Accept),
+            Self::Decline { from, name, reason } => (from, name, Signal::Decline { reason }),
+            Self::Offer { from, name, sdp } => (from, name, Signal::Offer { sdp }),
+            Self::Answer { from, name, sdp } => (from, name, Signal::Answer { sdp }),
+            Self::Candidate {
+                from,
+                name,
+                candidate,
+            } => (from, name, Signal::Candidate { candidate }),
+            Self::Hangup { from, name, reason } => (from, name, Signal::Hangup { reason }),
+            other => return Err(other),
+        })
+    }
+
+    /// An `error` frame.
+    pub fn error(code: ErrorCode, message: impl Into<String>, to: Option<PeerId>) -> Self {
+        Self::Error {
+            code,
+            message: message.into(),
+            to,
+        }
+    }
+}

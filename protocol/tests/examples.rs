@@ -1,0 +1,213 @@
+//! Every example frame of the protocol document, parsed and written back unchanged.
+
+use protocol::{
+    ClientMessage, DeclineReason, ErrorCode, IceCandidate, PeerId, PeerInfo, ServerMessage, Signal,
+};
+use serde_json::Value;
+
+/// Parses `json` as `T`, checks it equals `expected`, and that writing it back gives the
+/// same JSON object.
+fn round_trip<T>(json: &str, expected: T)
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let parsed: T = serde_json::from_str(json).expect("example parses");
+    assert_eq!(parsed, expected, "parsed {json}");
+    let written = serde_json::to_value(&parsed).expect("serializes");
+    let original: Value = serde_json::from_str(json).expect("valid JSON");
+    assert_eq!(written, original, "written back from {json}");
+}
+
+fn id(s: &str) -> PeerId {
+    PeerId::from(s)
+}
+
+#[test]
+fn the_documented_session() {
+    round_trip(
+        r#"{"type":"login","name":"alice"}"#,
+        ClientMessage::Login {
+            name: "alice".into(),
+        },
+    );
+    round_trip(
+        r#"{"type":"welcome","id":"k3J9x2LqP0c","name":"alice"}"#,
+        ServerMessage::Welcome {
+            id: id("k3J9x2LqP0c"),
+            name: "alice".into(),
+        },
+    );
+    round_trip(
+        r#"{"type":"peers","peers":[{"id":"Zp1qA7fS2mE","name":"bob"}]}"#,
+        ServerMessage::Peers {
+            peers: vec![PeerInfo {
+                id: id("Zp1qA7fS2mE"),
+                name: "bob".into(),
+            }],
+        },
+    );
+    round_trip(
+        r#"{"type":"peer-joined","id":"k3J9x2LqP0c","name":"alice"}"#,
+        ServerMessage::PeerJoined {
+            id: id("k3J9x2LqP0c"),
+            name: "alice".into(),
+        },
+    );
+    round_trip(
+        r#"{"type":"ring","to":"Zp1qA7fS2mE"}"#,
+        ClientMessage::Ring {
+            to: id("Zp1qA7fS2mE"),
+        },
+    );
+    round_trip(
+        r#"{"type":"ring","from":"k3J9x2LqP0c","name":"alice"}"#,
+        ServerMessage::Ring {
+            from: id("k3J9x2LqP0c"),
+            name: "alice".into(),
+        },
+    );
+    round_trip(
+        r#"{"type":"accept","to":"k3J9x2LqP0c"}"#,
+        ClientMessage::Accept {
+            to: id("k3J9x2LqP0c"),
+        },
+    );
+    round_trip(
+        r#"{"type":"accept","from":"Zp1qA7fS2mE","name":"bob"}"#,
+        ServerMessage::Accept {
+            from: id("Zp1qA7fS2mE"),
+            name: "bob".into(),
+        },
+    );
+    round_trip(
+        r#"{"type":"offer","to":"Zp1qA7fS2mE","sdp":"v=0\r\n..."}"#,
+        ClientMessage::Offer {
+            to: id("Zp1qA7fS2mE"),
+            sdp: "v=0\r\n...".into(),
+        },
+    );
+    round_trip(
+        r#"{"type":"offer","from":"k3J9x2LqP0c","name":"alice","sdp":"v=0\r\n..."}"#,
+        ServerMessage::Offer {
+            from: id("k3J9x2LqP0c"),
+            name: "alice".into(),
+            sdp: "v=0\r\n...".into(),
+        },
+    );
+    round_trip(
+        r#"{"type":"hangup","to":"nobody"}"#,
+        ClientMessage::Hangup {
+            to: id("nobody"),
+            reason: None,
+        },
+    );
+    round_trip(
+        r#"{"type":"error","code":"peer-unavailable","to":"nobody","message":"no peer with id nobody"}"#,
+        ServerMessage::Error {
+            code: ErrorCode::PeerUnavailable,
+            message: "no peer with id nobody".into(),
+            to: Some(id("nobody")),
+        },
+    );
+}
+
+#[test]
+fn the_other_messages_of_the_tables() {
+    round_trip(
+        r#"{"type":"decline","to":"a","reason":"busy"}"#,
+        ClientMessage::Decline {
+            to: id("a"),
+            reason: DeclineReason::Busy,
+        },
+    );
+    round_trip(
+        r#"{"type":"decline","from":"a","name":"bob","reason":"declined"}"#,
+        ServerMessage::Decline {
+            from: id("a"),
+            name: "bob".into(),
+            reason: DeclineReason::Declined,
+        },
+    );
+    round_trip(
+        r#"{"type":"answer","to":"a","sdp":"v=0"}"#,
+        ClientMessage::Answer {
+            to: id("a"),
+            sdp: "v=0".into(),
+        },
+    );
+    round_trip(
+        r#"{"type":"candidate","to":"a","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"uf"}}"#,
+        ClientMessage::Candidate {
+            to: id("a"),
+            candidate: Some(IceCandidate {
+                candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(),
+                sdp_mid: Some("0".into()),
+                sdp_m_line_index: Some(0),
+                username_fragment: Some("uf".into()),
+            }),
+        },
+    );
+    round_trip(
+        r#"{"type":"candidate","from":"a","name":"bob","candidate":null}"#,
+        ServerMessage::Candidate {
+            from: id("a"),
+            name: "bob".into(),
+            candidate: None,
+        },
+    );
+    round_trip(
+        r#"{"type":"hangup","from":"a","name":"bob","reason":"no-answer"}"#,
+        ServerMessage::Hangup {
+            from: id("a"),
+            name: "bob".into(),
+            reason: Some("no-answer".into()),
+        },
+    );
+    round_trip(
+        r#"{"type":"peer-left","id":"a"}"#,
+        ServerMessage::PeerLeft { id: id("a") },
+    );
+    round_trip(
+        r#"{"type":"error","code":"name-taken","message":"taken"}"#,
+        ServerMessage::Error {
+            code: ErrorCode::NameTaken,
+            message: "taken".into(),
+            to: None,
+        },
+    );
+}
+
+#[test]
+fn unknown_fields_are_ignored() {
+    let parsed: ClientMessage =
+        serde_json::from_str(r#"{"type":"ring","to":"a","from":"forged","extra":1}"#).unwrap();
+    assert_eq!(parsed, ClientMessage::Ring { to: id("a") });
+}
+
+#[test]
+fn unknown_types_and_missing_fields_are_refused() {
+    for bad in [
+        r#"{"type":"teleport","to":"a"}"#,
+        r#"{"to":"a"}"#,
+        r#"{"type":"offer","to":"a"}"#,
+        r#"{"type":"offer","to":"a","sdp":5}"#,
+        r#"{"type":"decline","to":"a","reason":"bored"}"#,
+    ] {
+        assert!(serde_json::from_str::<ClientMessage>(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn signals_survive_the_relay() {
+    let signal = Signal::Hangup {
+        reason: Some("no-answer".into()),
+    };
+    let (to, sent) = ClientMessage::signal(id("b"), signal.clone())
+        .into_signal()
+        .unwrap();
+    assert_eq!(to, id("b"));
+    let (from, name, got) = ServerMessage::relayed(id("a"), "alice".into(), sent)
+        .into_signal()
+        .unwrap();
+    assert_eq!((from, name.as_str(), got), (id("a"), "alice", signal));
+}

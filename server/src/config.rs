@@ -1,0 +1,30 @@
+//! Command-line flags, each with an environment fallback.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+/// How the server is run.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "peercall-server", version, about)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "PEERCALL_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Folder of static files to serve (the built client).
+    #[arg(long, env = "PEERCALL_STATIC_DIR", default_value = "dist")]
+    pub static_dir: PathBuf,
+    /// Most sockets open at once; further upgrades get 503.
+    #[arg(long, env = "PEERCALL_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Frames queued for one socket before it counts as too slow and is dropped.
+    #[arg(long, env = "PEERCALL_OUTBOX", default_value_t = 1024)]
+    pub outbox: usize,
+}
+
+impl Config {
+    /// The defaults (and environment), serving files from `static_dir`.
+    pub fn with_static_dir(static_dir: impl Into<PathBuf>) -> Self {
+        let mut config = <Self as clap::Parser>::parse_from(["peercall-server"]);
+        config.static_dir = static_dir.into();
+        config
+    }
+}

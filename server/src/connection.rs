@@ -1,0 +1,195 @@
+//! One signaling socket: a reader that parses and routes, a writer that drains the outbox.
+
+use std::{error::Error as _, net::SocketAddr};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
+use futures_util::{SinkExt, StreamExt, stream::SplitSink};
+use protocol::{ClientMessage, ErrorCode, PeerId};
+use tokio::sync::{mpsc, watch};
+
+use crate::{
+    AppState,
+    refusal::Refusal,
+    registry::{Outbox, frame},
+};
+
+/// Read buffer per socket. Signaling frames are small; tungstenite's default (128 KiB)
+/// would cost that much per idle connection.
+pub const READ_BUFFER_BYTES: usize = 4 * 1024;
+
+/// The most a single message may be before the socket itself refuses to read it. Between
+/// this and [`protocol::MAX_FRAME_BYTES`] the frame is read whole and refused with 1009
+/// and a clean close; past it the socket is dropped.
+pub const HARD_FRAME_BYTES: usize = 4 * protocol::MAX_FRAME_BYTES;
+
+/// How long a closing socket waits for the client to answer its close frame.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+const TOO_LARGE: &str = "frame larger than 64 KiB";
+
+/// Why a connection ended, for the log.
+#[derive(Debug)]
+enum Ending {
+    ClientClosed,
+    TooLarge,
+    BrokenSocket,
+    TooSlow,
+    ServerShutdown,
+}
+
+/// Serves one socket until it closes.
+pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState) {
+    let _alive = state.alive.clone();
+    tracing::info!(%remote, "connect");
+    let (sink, mut stream) = socket.split();
+    let (outbox, frames) = Outbox::new(state.registry.outbox_capacity());
+    let writer = tokio::spawn(write_frames(sink, frames));
+    let mut shutdown = state.shutdown.clone();
+    let mut me: Option<PeerId> = None;
+
+    let ending = loop {
+        tokio::select! {
+            incoming = stream.next() => match incoming {
+                Some(Ok(Message::Text(text))) if text.len() > protocol::MAX_FRAME_BYTES => {
+                    outbox.send(close(close_code::SIZE, TOO_LARGE)).await;
+                    break Ending::TooLarge;
+                }
+                Some(Ok(Message::Text(text))) => {
+                    if let Err(refusal) = handle(&state, &outbox, &mut me, text.as_str()) {
+                        refuse(&outbox, remote, me.as_ref(), refusal).await;
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    let refusal = Refusal::new(
+                        ErrorCode::BadRequest,
+                        "frames must be text holding one JSON object",
+                    );
+                    refuse(&outbox, remote, me.as_ref(), refusal).await;
+                }
+                // Pings are answered by the socket itself.
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(_))) | None => break Ending::ClientClosed,
+                Some(Err(error)) if is_too_large(&error) => {
+                    // Past the hard limit the stream is out of step: no goodbye to wait for.
+                    outbox.send(close(close_code::SIZE, TOO_LARGE)).await;
+                    break Ending::TooLarge;
+                }
+                Some(Err(error)) => {
+                    tracing::debug!(%remote, %error, "socket error");
+                    break Ending::BrokenSocket;
+                }
+            },
+            () = outbox.evicted.notified() => break Ending::TooSlow,
+            () = stopping(&mut shutdown) => {
+                outbox.send(close(close_code::AWAY, "server shutting down")).await;
+                break Ending::ServerShutdown;
+            }
+        }
+    };
+
+    if let Some(id) = &me {
+        state.registry.leave(id);
+    }
+    if matches!(ending, Ending::TooLarge | Ending::ServerShutdown) {
+        // Our close frame is on its way: read until the client answers it, so the socket
+        // is not torn down under unread data (which would turn into a reset).
+        let goodbye = async {
+            while let Some(Ok(message)) = stream.next().await {
+                if let Message::Close(_) = message {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(CLOSE_GRACE, goodbye).await;
+    }
+    tracing::info!(%remote, id = me.as_ref().map(|id| id.0.as_str()), reason = ?ending, "disconnect");
+    // The writer ends once every handle on the outbox is gone (ours and the registry's).
+    drop(outbox);
+    let _ = writer.await;
+}
+
+/// Completes once the server is shutting down.
+async fn stopping(shutdown: &mut watch::Receiver<bool>) {
+    // An error means the server is gone altogether: that is stopping too.
+    let _ = shutdown.wait_for(|stopping| *stopping).await;
+}
+
+/// Acts on one text frame; `Err` is the refusal to send back.
+fn handle(
+    state: &AppState,
+    outbox: &Outbox,
+    me: &mut Option<PeerId>,
+    text: &str,
+) -> Result<(), Refusal> {
+    let message: ClientMessage = serde_json::from_str(text).map_err(|error| {
+        Refusal::new(
+            ErrorCode::BadRequest,
+            format!("could not read that message: {error}"),
+        )
+    })?;
+    match (me.as_ref(), message) {
+        (None, ClientMessage::Login { name }) => {
+            let welcomed = state.registry.login(&name, outbox)?;
+            tracing::info!(id = %welcomed.id, name = %welcomed.name, "login");
+            *me = Some(welcomed.id);
+            Ok(())
+        }
+        (None, _) => Err(Refusal::new(
+            ErrorCode::NotLoggedIn,
+            "log in first: send a login message with your name",
+        )),
+        (Some(_), ClientMessage::Login { .. }) => Err(Refusal::new(
+            ErrorCode::BadRequest,
+            "already logged in on this connection",
+        )),
+        (Some(from), message) => match message.into_signal() {
+            Ok((to, signal)) => state.registry.relay(from, to, signal),
+            Err(_) => Ok(()),
+        },
+    }
+}
+
+/// Logs `refusal` and sends it back to its sender.
+async fn refuse(outbox: &Outbox, remote: SocketAddr, me: Option<&PeerId>, refusal: Refusal) {
+    tracing::info!(
+        %remote,
+        id = me.map(|id| id.0.as_str()),
+        code = refusal.code.as_str(),
+        message = %refusal.message,
+        "refusal"
+    );
+    outbox.send(frame(&refusal.into_message())).await;
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+/// Whether a read failed because the frame or message exceeded the size limit.
+fn is_too_large(error: &axum::Error) -> bool {
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(tungstenite::Error::Capacity(_)) = cause.downcast_ref::<tungstenite::Error>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// Writes queued frames until the outbox closes or a close frame has gone out.
+async fn write_frames(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut frames: mpsc::Receiver<Message>,
+) {
+    while let Some(frame) = frames.recv().await {
+        let closing = matches!(frame, Message::Close(_));
+        if sink.send(frame).await.is_err() || closing {
+            return;
+        }
+    }
+    let _ = sink.close().await;
+}

@@ -1,0 +1,149 @@
+//! A real server on port 0 and real WebSocket clients talking to it.
+
+#![allow(dead_code, missing_docs)]
+
+use std::{net::SocketAddr, time::Duration};
+
+use futures_util::{SinkExt, StreamExt};
+use peercall_server::Config;
+use serde_json::{Value, json};
+use tokio::{net::TcpStream, sync::oneshot, task::JoinHandle};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, connect_async,
+    tungstenite::{Message, protocol::CloseFrame},
+};
+
+/// How long a test waits for a frame that must come.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let config = Config::with_static_dir(std::env::temp_dir());
+        let task = tokio::spawn(peercall_server::serve(listener, config, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    pub async fn client(&self) -> Client {
+        Client::connect(self.addr).await
+    }
+
+    /// A client logged in as `name`, with the welcome and peer list read.
+    pub async fn login(&self, name: &str) -> (Client, String, Vec<Value>) {
+        let mut client = self.client().await;
+        let (id, peers) = client.login(name).await;
+        (client, id, peers)
+    }
+
+    /// Shuts the server down and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.unwrap().unwrap();
+    }
+}
+
+pub struct Client {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let (socket, _) = connect_async(format!("ws://{addr}/ws")).await.unwrap();
+        Self { socket }
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.send_text(&frame.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.socket.send(Message::text(text)).await.unwrap();
+    }
+
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.socket.send(Message::binary(bytes)).await.unwrap();
+    }
+
+    /// The next frame from the server, which must be a JSON text frame.
+    pub async fn recv(&mut self) -> Value {
+        loop {
+            match self.next().await {
+                Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// The next frame, which must be of `type` `kind`.
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        let frame = self.recv().await;
+        assert_eq!(frame["type"], kind, "unexpected frame {frame}");
+        frame
+    }
+
+    /// The next frame, which must be an `error` with `code`.
+    pub async fn expect_error(&mut self, code: &str) -> Value {
+        let frame = self.expect("error").await;
+        assert_eq!(frame["code"], code, "unexpected error {frame}");
+        assert!(
+            frame["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "an error carries a message: {frame}"
+        );
+        frame
+    }
+
+    /// The close frame the server ends this socket with.
+    pub async fn expect_close(&mut self) -> CloseFrame {
+        loop {
+            match self.next().await {
+                Message::Close(Some(frame)) => {
+                    // Reading on sends our answer and completes the closing handshake.
+                    while let Some(Ok(_)) = self.socket.next().await {}
+                    return frame;
+                }
+                Message::Close(None) => panic!("closed without a code"),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    }
+
+    async fn next(&mut self) -> Message {
+        tokio::time::timeout(PATIENCE, self.socket.next())
+            .await
+            .expect("the server answers in time")
+            .expect("the socket is still open")
+            .expect("the socket reads")
+    }
+
+    pub async fn login(&mut self, name: &str) -> (String, Vec<Value>) {
+        self.send(json!({"type": "login", "name": name})).await;
+        let welcome = self.expect("welcome").await;
+        let peers = self.expect("peers").await;
+        let id = welcome["id"].as_str().unwrap().to_owned();
+        (id, peers["peers"].as_array().unwrap().clone())
+    }
+
+    pub async fn close(mut self) {
+        self.socket.close(None).await.unwrap();
+        // Read until the server's answer so the close is complete on both sides.
+        while let Some(Ok(_)) = self.socket.next().await {}
+    }
+}

@@ -1,0 +1,247 @@
+//! The embeddable JavaScript API: class `PeerCall` (see `docs/API.md`).
+
+use std::{cell::RefCell, rc::Rc};
+
+use futures::channel::{mpsc, oneshot};
+use js_sys::{Function, Promise, Reflect};
+use protocol::PeerId;
+use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
+use wasm_bindgen_futures::future_to_promise;
+use web_sys::HtmlVideoElement;
+
+use crate::{
+    error::{Error, ErrorCode},
+    events::Emitter,
+    media,
+    session::{self, Command, Input, Options, Snapshot},
+};
+
+/// How long a call rings unless the options say otherwise.
+const DEFAULT_RING_TIMEOUT_MS: u32 = 30_000;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = r#"
+/** Options of `new PeerCall(...)`. */
+export interface PeerCallOptions {
+  /** The signaling server's WebSocket URL, e.g. "ws://127.0.0.1:8080/ws". */
+  url: string;
+  /** Your display name: 1 to 32 characters, unique among those online. */
+  name: string;
+  /** ICE servers for every call; default none (enough on one network). */
+  iceServers?: RTCIceServer[];
+  /** Where to show your own camera. */
+  localVideo?: HTMLVideoElement | null;
+  /** Where to show the other side. */
+  remoteVideo?: HTMLVideoElement | null;
+  /** getUserMedia constraints; default { audio: true, video: true }. */
+  media?: MediaStreamConstraints;
+  /** How long an unanswered call rings, in ms; default 30000. */
+  ringTimeoutMs?: number;
+}
+export type PeerCallState = "offline" | "idle" | "calling" | "ringing" | "connecting" | "connected";
+export type PeerCallEndReason =
+  "hangup" | "remote-hangup" | "peer-left" | "failed" | "declined" | "busy" | "no-answer";
+export interface PeerInfo { id: string; name: string; }
+/** Every rejection and `error` event: a stable `code` and a readable `message`. */
+export interface PeerCallError extends Error { code: string; }
+/** The payload of each event. */
+export interface PeerCallEvents {
+  peers: PeerInfo[];
+  incoming: { from: string; name: string };
+  state: PeerCallState;
+  "remote-stream": MediaStream;
+  "local-stream": MediaStream;
+  media: { audio: boolean; video: boolean };
+  ended: { reason: PeerCallEndReason };
+  error: PeerCallError;
+}
+"#;
+
+/// A video call client: log in, see who is online, call, talk, hang up.
+#[wasm_bindgen]
+pub struct PeerCall {
+    inputs: mpsc::UnboundedSender<Input>,
+    emitter: Rc<Emitter>,
+    snapshot: Rc<RefCell<Snapshot>>,
+}
+
+#[wasm_bindgen]
+impl PeerCall {
+    /// Creates a client; nothing happens on the network until `connect()`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "PeerCallOptions")] options: JsValue,
+    ) -> Result<PeerCall, JsValue> {
+        console_error_panic_hook::set_once();
+        let options = parse_options(&options)?;
+        let emitter = Rc::new(Emitter::default());
+        let (inputs, snapshot) = session::start(options, emitter.clone());
+        Ok(Self {
+            inputs,
+            emitter,
+            snapshot,
+        })
+    }
+
+    /// Calls `handler` with the payload of every `event` (see `PeerCallEvents`).
+    pub fn on(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "keyof PeerCallEvents")] event: String,
+        #[wasm_bindgen(unchecked_param_type = "(payload: any) => void")] handler: Function,
+    ) {
+        self.emitter.on(event, handler);
+    }
+
+    /// Stops calling `handler` for `event`.
+    pub fn off(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "keyof PeerCallEvents")] event: String,
+        #[wasm_bindgen(unchecked_param_type = "(payload: any) => void")] handler: Function,
+    ) {
+        self.emitter.off(&event, &handler);
+    }
+
+    /// Logs in; resolves with your id, or rejects with `{code, message}`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
+    pub fn connect(&self) -> Promise {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Connect(reply));
+        future_to_promise(async move {
+            answered(answer.await)?
+                .map(|id: PeerId| JsValue::from(id.0))
+                .map_err(JsValue::from)
+        })
+    }
+
+    /// Calls the peer with id `peer_id`; resolves once the call is placed (ringing).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn call(&self, peer_id: String) -> Promise {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Call(PeerId(peer_id), reply));
+        future_to_promise(async move {
+            answered(answer.await)?
+                .map(|()| JsValue::UNDEFINED)
+                .map_err(JsValue::from)
+        })
+    }
+
+    /// Answers the incoming call.
+    pub fn accept(&self) {
+        self.command(Command::Accept);
+    }
+
+    /// Refuses the incoming call.
+    pub fn decline(&self) {
+        self.command(Command::Decline);
+    }
+
+    /// Ends the current call (or cancels the one you placed, or declines the one ringing).
+    pub fn hangup(&self) {
+        self.command(Command::Hangup);
+    }
+
+    /// Mutes (`false`) or unmutes (`true`) your microphone.
+    #[wasm_bindgen(js_name = setMicEnabled)]
+    pub fn set_mic_enabled(&self, enabled: bool) {
+        self.command(Command::SetMic(enabled));
+    }
+
+    /// Turns your camera off (`false`) or on (`true`).
+    #[wasm_bindgen(js_name = setCameraEnabled)]
+    pub fn set_camera_enabled(&self, enabled: bool) {
+        self.command(Command::SetCamera(enabled));
+    }
+
+    /// The current call's `RTCStatsReport`, or `null` outside a call.
+    #[wasm_bindgen(js_name = getStats, unchecked_return_type = "Promise<RTCStatsReport | null>")]
+    pub fn get_stats(&self) -> Promise {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Stats(reply));
+        future_to_promise(async move {
+            match answered(answer.await)? {
+                Some(stats) => wasm_bindgen_futures::JsFuture::from(stats).await,
+                None => Ok(JsValue::NULL),
+            }
+        })
+    }
+
+    /// Leaves: hangs up, closes the socket, releases camera and microphone.
+    pub fn close(&self) {
+        self.command(Command::Close);
+    }
+
+    /// The current state (see `PeerCallState`).
+    #[wasm_bindgen(getter, unchecked_return_type = "PeerCallState")]
+    pub fn state(&self) -> String {
+        self.snapshot.borrow().state.to_owned()
+    }
+
+    /// Your id while logged in.
+    #[wasm_bindgen(getter)]
+    pub fn id(&self) -> Option<String> {
+        self.snapshot.borrow().id.clone()
+    }
+}
+
+impl PeerCall {
+    fn command(&self, command: Command) {
+        // After close() the session is gone; a command then has nobody to act on it, and
+        // any promise waiting on it rejects (see `answered`).
+        let _ = self.inputs.unbounded_send(Input::Command(command));
+    }
+}
+
+impl Drop for PeerCall {
+    fn drop(&mut self) {
+        self.command(Command::Close);
+    }
+}
+
+/// The session's answer, or the error of a session that has closed.
+fn answered<T>(answer: Result<T, oneshot::Canceled>) -> Result<T, JsValue> {
+    answer.map_err(|_| Error::new(ErrorCode::NotConnected, "this PeerCall is closed").into())
+}
+
+fn parse_options(options: &JsValue) -> Result<Options, Error> {
+    let bad = |message: &str| Error::new(ErrorCode::BadOptions, message);
+    if !options.is_object() {
+        return Err(bad("new PeerCall(options) needs an options object"));
+    }
+    let get = |key: &str| {
+        Reflect::get(options, &key.into())
+            .ok()
+            .filter(|value| !value.is_undefined() && !value.is_null())
+    };
+    let text = |key: &str| get(key).and_then(|value| value.as_string());
+    let video = |key: &str| -> Result<Option<HtmlVideoElement>, Error> {
+        get(key)
+            .map(|value| {
+                value
+                    .dyn_into::<HtmlVideoElement>()
+                    .map_err(|_| bad(&format!("options.{key} must be a <video> element")))
+            })
+            .transpose()
+    };
+    let url =
+        text("url").ok_or_else(|| bad("options.url (the signaling WebSocket URL) is required"))?;
+    let name = text("name").ok_or_else(|| bad("options.name (your display name) is required"))?;
+    let ring_timeout_ms = match get("ringTimeoutMs") {
+        None => DEFAULT_RING_TIMEOUT_MS,
+        Some(value) => value
+            .as_f64()
+            .filter(|ms| ms.is_finite() && *ms >= 1.0 && *ms <= f64::from(u32::MAX))
+            .map(|ms| ms as u32)
+            .ok_or_else(|| {
+                bad("options.ringTimeoutMs must be a positive number of milliseconds")
+            })?,
+    };
+    Ok(Options {
+        url,
+        name,
+        ice_servers: get("iceServers").unwrap_or_else(|| js_sys::Array::new().into()),
+        local_video: video("localVideo")?,
+        remote_video: video("remoteVideo")?,
+        media: get("media").unwrap_or_else(media::default_constraints),
+        ring_timeout_ms,
+    })
+}

@@ -1,0 +1,25 @@
+//! peercall: browser video calls, with the WebRTC client written in Rust for WebAssembly.
+//!
+//! Layers, each calling only downward:
+//! - engine: [`signaling`] (the WebSocket), [`peer`] (one RTCPeerConnection), [`media`]
+//!   (camera and microphone);
+//! - [`session`]: the one owner of the call state, fed by a single event channel;
+//! - faces: [`api`] (the exported `PeerCall` class) and, with the `demo` feature, the
+//!   demo page that uses nothing but that class.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod error;
+mod events;
+pub mod listener;
+pub mod media;
+pub mod peer;
+pub mod session;
+pub mod signaling;
+#[cfg(feature = "demo")]
+mod ui;
+
+pub use api::PeerCall;
+pub use error::{Error, ErrorCode};
+pub use listener::live_callbacks;

@@ -1,0 +1,73 @@
+//! Owned browser callbacks, counted.
+//!
+//! Every callback the client hands the browser is a [`Listener`] (or a [`Timer`]) owned by
+//! the object it serves; dropping it removes it from the browser. The live count lets tests
+//! prove that a call leaves nothing behind.
+
+use std::cell::Cell;
+
+use gloo_events::{EventListener, EventListenerOptions};
+use gloo_timers::callback::Timeout;
+use web_sys::{Event, EventTarget};
+
+thread_local! {
+    static LIVE: Cell<usize> = const { Cell::new(0) };
+}
+
+/// How many listeners and timers of this client are attached to the browser right now.
+pub fn live_callbacks() -> usize {
+    LIVE.with(Cell::get)
+}
+
+fn born() {
+    LIVE.with(|live| live.set(live.get() + 1));
+}
+
+fn died() {
+    LIVE.with(|live| live.set(live.get().saturating_sub(1)));
+}
+
+/// An event listener that is removed when dropped.
+#[must_use = "a dropped listener is removed at once"]
+pub struct Listener(#[allow(dead_code)] EventListener);
+
+impl Listener {
+    /// Listens for `event` on `target`.
+    pub fn new(
+        target: &EventTarget,
+        event: &'static str,
+        callback: impl FnMut(&Event) + 'static,
+    ) -> Self {
+        born();
+        Self(EventListener::new_with_options(
+            target,
+            event,
+            EventListenerOptions::enable_prevent_default(),
+            callback,
+        ))
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        died();
+    }
+}
+
+/// A one-shot timer that is cancelled when dropped.
+#[must_use = "a dropped timer is cancelled at once"]
+pub struct Timer(#[allow(dead_code)] Timeout);
+
+impl Timer {
+    /// Calls `callback` once after `millis` milliseconds.
+    pub fn new(millis: u32, callback: impl FnOnce() + 'static) -> Self {
+        born();
+        Self(Timeout::new(millis, callback))
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        died();
+    }
+}

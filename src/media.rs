@@ -1,0 +1,150 @@
+//! Camera and microphone: getUserMedia with graceful fallbacks.
+//!
+//! A call should go on with whatever the person has: with no camera it is audio only,
+//! with nothing at all it receives only. Every failure becomes a clear [`Error`]; see
+//! <https://developer.mozilla.org/docs/Web/API/MediaDevices/getUserMedia#exceptions>.
+
+use js_sys::{Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{MediaStream, MediaStreamConstraints, MediaStreamTrack};
+
+use crate::error::{Error, ErrorCode, js_error_name, js_message};
+
+/// What the person sends in a call.
+pub struct LocalMedia {
+    /// The camera and microphone tracks, if any.
+    pub stream: Option<MediaStream>,
+    /// What went wrong getting them, if anything (the call goes on regardless).
+    pub problem: Option<Error>,
+}
+
+impl LocalMedia {
+    /// Whether a track of `kind` (`audio` or `video`) is being sent.
+    pub fn has(&self, kind: &str) -> bool {
+        self.tracks().any(|track| track.kind() == kind)
+    }
+
+    /// Enables or disables every track of `kind`; a disabled track sends silence or black.
+    pub fn set_enabled(&self, kind: &str, enabled: bool) {
+        for track in self.tracks().filter(|track| track.kind() == kind) {
+            track.set_enabled(enabled);
+        }
+    }
+
+    /// Stops every track, so the camera light goes off.
+    pub fn stop(&self) {
+        for track in self.tracks() {
+            track.stop();
+        }
+    }
+
+    fn tracks(&self) -> impl Iterator<Item = MediaStreamTrack> + '_ {
+        self.stream
+            .iter()
+            .flat_map(|stream| stream.get_tracks().to_vec())
+            .filter_map(|track| track.dyn_into().ok())
+    }
+}
+
+/// The default request: a camera and a microphone.
+pub fn default_constraints() -> JsValue {
+    let constraints = Object::new();
+    let _ = Reflect::set(&constraints, &"audio".into(), &true.into());
+    let _ = Reflect::set(&constraints, &"video".into(), &true.into());
+    constraints.into()
+}
+
+/// Gets the camera and microphone asked for by `constraints`, falling back to audio only
+/// and then to nothing.
+pub async fn acquire(constraints: &JsValue) -> LocalMedia {
+    match request(constraints).await {
+        Ok(stream) => LocalMedia {
+            stream: Some(stream),
+            problem: None,
+        },
+        Err(first) => {
+            let wants_video = Reflect::get(constraints, &"video".into())
+                .map(|video| video.is_truthy())
+                .unwrap_or(false);
+            let retry_without_video =
+                wants_video && matches!(first.code, ErrorCode::NoDevice | ErrorCode::DeviceBusy);
+            if retry_without_video {
+                let audio_only = Object::new();
+                let audio = Reflect::get(constraints, &"audio".into()).unwrap_or(JsValue::TRUE);
+                let _ = Reflect::set(&audio_only, &"audio".into(), &audio);
+                let _ = Reflect::set(&audio_only, &"video".into(), &false.into());
+                if let Ok(stream) = request(&audio_only).await {
+                    // Audio only is a working call, not an error; the caller sees what it has.
+                    return LocalMedia {
+                        stream: Some(stream),
+                        problem: None,
+                    };
+                }
+            }
+            LocalMedia {
+                stream: None,
+                problem: Some(first),
+            }
+        }
+    }
+}
+
+async fn request(constraints: &JsValue) -> Result<MediaStream, Error> {
+    let insecure = || {
+        Error::new(
+            ErrorCode::InsecureContext,
+            "camera and microphone need a secure page (https, or localhost)",
+        )
+    };
+    let window = web_sys::window().ok_or_else(insecure)?;
+    if !window.is_secure_context() {
+        return Err(insecure());
+    }
+    // `navigator.mediaDevices` is missing on insecure pages in every browser.
+    let devices = window.navigator().media_devices().map_err(|_| insecure())?;
+    let promise = devices
+        .get_user_media_with_constraints(constraints.unchecked_ref::<MediaStreamConstraints>())
+        .map_err(|error| classify(&error))?;
+    let stream = JsFuture::from(promise)
+        .await
+        .map_err(|error| classify(&error))?;
+    stream
+        .dyn_into::<MediaStream>()
+        .map_err(|_| Error::new(ErrorCode::MediaFailed, "getUserMedia gave no stream"))
+}
+
+/// Turns a getUserMedia rejection into an error a person understands.
+fn classify(error: &JsValue) -> Error {
+    let (code, message) = match js_error_name(error).as_str() {
+        "NotAllowedError" | "PermissionDeniedError" => (
+            ErrorCode::MediaDenied,
+            "camera and microphone access was denied: allow it in the browser's site settings",
+        ),
+        "NotFoundError" | "DevicesNotFoundError" => {
+            (ErrorCode::NoDevice, "no camera or microphone was found")
+        }
+        "NotReadableError" | "TrackStartError" | "AbortError" => (
+            ErrorCode::DeviceBusy,
+            "the camera or microphone is in use by another program, or failed to start",
+        ),
+        "OverconstrainedError" | "ConstraintNotSatisfiedError" | "TypeError" => (
+            ErrorCode::MediaConstraints,
+            "no camera or microphone can provide the requested settings",
+        ),
+        "SecurityError" => (
+            ErrorCode::InsecureContext,
+            "camera and microphone are blocked on this page",
+        ),
+        _ => (
+            ErrorCode::MediaFailed,
+            "the camera or microphone could not be started",
+        ),
+    };
+    let detail = js_message(error);
+    if detail.is_empty() {
+        Error::new(code, message)
+    } else {
+        Error::new(code, format!("{message} ({detail})"))
+    }
+}

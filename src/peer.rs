@@ -1,0 +1,317 @@
+//! One RTCPeerConnection: perfect negotiation, trickle ICE, tracks and state.
+//!
+//! The browser's callbacks only report [`PeerEvent`]s; the session decides, calling the
+//! async methods here one at a time, so negotiation steps never interleave. Roles follow
+//! MDN's perfect negotiation pattern
+//! (<https://developer.mozilla.org/docs/Web/API/WebRTC_API/Perfect_negotiation>): the
+//! polite peer yields to a colliding offer by rolling back, the impolite one ignores it.
+
+use std::rc::Rc;
+
+use js_sys::{Array, Promise, Reflect};
+use protocol::IceCandidate;
+use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    MediaStream, MediaStreamTrack, RtcConfiguration, RtcIceCandidateInit, RtcPeerConnection,
+    RtcPeerConnectionIceEvent, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType,
+    RtcSessionDescriptionInit, RtcTrackEvent,
+};
+
+use crate::{
+    error::{Error, ErrorCode},
+    listener::Listener,
+};
+
+#[wasm_bindgen]
+extern "C" {
+    /// `setLocalDescription()` with no argument: the browser creates the right offer or
+    /// answer for the current signaling state (implicit description).
+    #[wasm_bindgen(method, js_class = "RTCPeerConnection", js_name = setLocalDescription)]
+    fn set_local_description_implicit(this: &RtcPeerConnection) -> Promise;
+
+    /// `restartIce()`: the next offer gathers new ICE credentials.
+    #[wasm_bindgen(method, js_class = "RTCPeerConnection", js_name = restartIce)]
+    fn restart_ice(this: &RtcPeerConnection);
+}
+
+/// What the connection reports.
+pub enum PeerEvent {
+    /// Something changed that needs an offer.
+    NegotiationNeeded,
+    /// A local ICE candidate to send; `None` is the end of candidates.
+    Candidate(Option<IceCandidate>),
+    /// Remote media arrived.
+    Track(MediaStream),
+    /// `connectionState` changed (`new`, `connecting`, `connected`, `disconnected`,
+    /// `failed`, `closed`).
+    ConnectionState(String),
+}
+
+/// A description from the other side.
+pub enum Description {
+    /// An offer.
+    Offer(String),
+    /// An answer.
+    Answer(String),
+}
+
+/// One peer connection and the listeners it owns.
+pub struct Peer {
+    pc: RtcPeerConnection,
+    polite: bool,
+    /// Offers from the other side that collided with ours and were ignored (impolite side).
+    ignore_offer: bool,
+    /// The callee sends nothing until the caller's first offer arrives.
+    awaiting_first_offer: bool,
+    /// Remote candidates that came before the remote description.
+    pending_candidates: Vec<IceCandidate>,
+    /// Local media to attach once the first offer is in (callee side).
+    deferred_local: Option<MediaStream>,
+    _listeners: [Listener; 4],
+}
+
+impl Peer {
+    /// A new connection using `ice_servers` (an `RTCIceServer[]`), reporting to `on_event`.
+    pub fn new(
+        ice_servers: &JsValue,
+        polite: bool,
+        on_event: Rc<dyn Fn(PeerEvent)>,
+    ) -> Result<Self, Error> {
+        let config = RtcConfiguration::new();
+        config.set_ice_servers(ice_servers);
+        let pc = RtcPeerConnection::new_with_configuration(&config).map_err(|error| {
+            Error::from_js(
+                ErrorCode::NegotiationFailed,
+                "cannot create the connection",
+                &error,
+            )
+        })?;
+        let target = pc.as_ref();
+        let listeners = [
+            {
+                let on_event = on_event.clone();
+                Listener::new(target, "negotiationneeded", move |_| {
+                    on_event(PeerEvent::NegotiationNeeded);
+                })
+            },
+            {
+                let on_event = on_event.clone();
+                Listener::new(target, "icecandidate", move |event| {
+                    let candidate = event
+                        .dyn_ref::<RtcPeerConnectionIceEvent>()
+                        .and_then(RtcPeerConnectionIceEvent::candidate)
+                        .and_then(|c| serde_wasm_bindgen::from_value(c.to_json().into()).ok());
+                    on_event(PeerEvent::Candidate(candidate));
+                })
+            },
+            {
+                let on_event = on_event.clone();
+                Listener::new(target, "track", move |event| {
+                    if let Some(stream) = event.dyn_ref::<RtcTrackEvent>().and_then(stream_of) {
+                        on_event(PeerEvent::Track(stream));
+                    }
+                })
+            },
+            {
+                let pc = pc.clone();
+                Listener::new(target, "connectionstatechange", move |_| {
+                    on_event(PeerEvent::ConnectionState(connection_state(&pc)));
+                })
+            },
+        ];
+        Ok(Self {
+            pc,
+            polite,
+            ignore_offer: false,
+            awaiting_first_offer: false,
+            pending_candidates: Vec::new(),
+            deferred_local: None,
+            _listeners: listeners,
+        })
+    }
+
+    /// Caller side: sends `local` and asks to receive audio and video either way, which
+    /// starts negotiation.
+    pub fn start_as_caller(&self, local: Option<&MediaStream>) -> Result<(), Error> {
+        let tracks = local.map(MediaStream::get_tracks).unwrap_or_default();
+        for kind in ["audio", "video"] {
+            let track = tracks
+                .iter()
+                .filter_map(|t| t.dyn_into::<MediaStreamTrack>().ok())
+                .find(|t| t.kind() == kind);
+            match (track, local) {
+                (Some(track), Some(stream)) => {
+                    self.pc.add_track_0(&track, stream);
+                }
+                _ => {
+                    let init = RtcRtpTransceiverInit::new();
+                    init.set_direction(RtcRtpTransceiverDirection::Recvonly);
+                    self.pc.add_transceiver_with_str_and_init(kind, &init);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Callee side: holds `local` back until the caller's first offer, so that the first
+    /// offer is the caller's alone and the callee's tracks reuse its transceivers.
+    pub fn start_as_callee(&mut self, local: Option<MediaStream>) {
+        self.awaiting_first_offer = true;
+        self.deferred_local = local;
+    }
+
+    /// Answers `negotiationneeded`: returns the offer to send, if one is due.
+    pub async fn make_offer(&mut self) -> Result<Option<String>, Error> {
+        if self.awaiting_first_offer {
+            return Ok(None);
+        }
+        await_promise(
+            self.pc.set_local_description_implicit(),
+            "cannot create an offer",
+        )
+        .await?;
+        Ok(self.local_sdp_of(RtcSdpType::Offer))
+    }
+
+    /// Takes a description from the other side; returns the answer to send, if any.
+    pub async fn receive(&mut self, description: Description) -> Result<Option<String>, Error> {
+        let (kind, sdp) = match &description {
+            Description::Offer(sdp) => (RtcSdpType::Offer, sdp),
+            Description::Answer(sdp) => (RtcSdpType::Answer, sdp),
+        };
+        if kind == RtcSdpType::Offer {
+            // Our own offer is in flight (or being made): a collision.
+            let collision = self.pc.signaling_state() != web_sys::RtcSignalingState::Stable;
+            self.ignore_offer = !self.polite && collision;
+            if self.ignore_offer {
+                return Ok(None);
+            }
+        }
+        let init = RtcSessionDescriptionInit::new(kind);
+        init.set_sdp(sdp);
+        // On a collision the polite side rolls back implicitly here (Chromium, Firefox,
+        // Safari all do since 2020).
+        await_promise(
+            self.pc.set_remote_description(&init),
+            "cannot apply the other side's description",
+        )
+        .await?;
+        self.flush_candidates().await;
+        if kind != RtcSdpType::Offer {
+            return Ok(None);
+        }
+        if self.awaiting_first_offer {
+            self.awaiting_first_offer = false;
+            self.attach_deferred();
+        }
+        await_promise(
+            self.pc.set_local_description_implicit(),
+            "cannot create an answer",
+        )
+        .await?;
+        Ok(self.local_sdp_of(RtcSdpType::Answer))
+    }
+
+    /// Takes a remote ICE candidate, queueing it until a remote description exists.
+    pub async fn add_candidate(&mut self, candidate: Option<IceCandidate>) {
+        let Some(candidate) = candidate else {
+            return; // end of candidates: nothing to do in current browsers
+        };
+        if self.pc.remote_description().is_none() {
+            self.pending_candidates.push(candidate);
+            return;
+        }
+        self.apply_candidate(&candidate).await;
+    }
+
+    async fn flush_candidates(&mut self) {
+        for candidate in std::mem::take(&mut self.pending_candidates) {
+            self.apply_candidate(&candidate).await;
+        }
+    }
+
+    async fn apply_candidate(&self, candidate: &IceCandidate) {
+        let Ok(init) = serde_wasm_bindgen::to_value(candidate) else {
+            return;
+        };
+        let init: RtcIceCandidateInit = init.unchecked_into();
+        let added = JsFuture::from(
+            self.pc
+                .add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init)),
+        )
+        .await;
+        if let Err(error) = added {
+            // Candidates of an offer we ignored are expected to fail.
+            if !self.ignore_offer {
+                web_sys::console::warn_2(
+                    &"peercall: a remote ICE candidate was refused".into(),
+                    &error,
+                );
+            }
+        }
+    }
+
+    /// Callee tracks go onto the transceivers the caller's offer created.
+    fn attach_deferred(&mut self) {
+        let Some(stream) = self.deferred_local.take() else {
+            return;
+        };
+        for track in stream.get_tracks().iter() {
+            if let Ok(track) = track.dyn_into::<MediaStreamTrack>() {
+                self.pc.add_track_0(&track, &stream);
+            }
+        }
+    }
+
+    /// Asks for new ICE credentials; `negotiationneeded` follows.
+    pub fn restart_ice(&self) {
+        self.pc.restart_ice();
+    }
+
+    /// The current `connectionState`.
+    pub fn state(&self) -> String {
+        connection_state(&self.pc)
+    }
+
+    /// The connection's statistics (`RTCStatsReport`).
+    pub fn stats(&self) -> Promise {
+        self.pc.get_stats()
+    }
+
+    fn local_sdp_of(&self, kind: RtcSdpType) -> Option<String> {
+        self.pc
+            .local_description()
+            .filter(|d| d.type_() == kind)
+            .map(|d| d.sdp())
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.pc.close();
+    }
+}
+
+fn connection_state(pc: &RtcPeerConnection) -> String {
+    Reflect::get(pc, &"connectionState".into())
+        .ok()
+        .and_then(|state| state.as_string())
+        .unwrap_or_default()
+}
+
+/// The stream a remote track belongs to, or a new one holding just the track.
+fn stream_of(event: &RtcTrackEvent) -> Option<MediaStream> {
+    let streams: Array = event.streams();
+    streams
+        .get(0)
+        .dyn_into::<MediaStream>()
+        .ok()
+        .or_else(|| MediaStream::new_with_tracks(&Array::of1(&event.track())).ok())
+}
+
+async fn await_promise(promise: Promise, context: &str) -> Result<JsValue, Error> {
+    JsFuture::from(promise)
+        .await
+        .map_err(|error| Error::from_js(ErrorCode::NegotiationFailed, context, &error))
+}

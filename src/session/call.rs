@@ -1,0 +1,474 @@
+//! The call itself: ring, accept or decline, negotiate, connect, end.
+
+use std::rc::Rc;
+
+use protocol::{ClientMessage, DeclineReason, PeerId, PeerInfo, Signal};
+use web_sys::{HtmlVideoElement, MediaStream};
+
+use super::{Input, Session};
+use crate::{
+    error::{Error, ErrorCode},
+    events::object,
+    listener::Timer,
+    media,
+    peer::{Description, Peer, PeerEvent},
+};
+
+/// Why a call ended, as the `ended` event says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// We hung up (or cancelled, or declined).
+    Hangup,
+    /// The other side hung up.
+    RemoteHangup,
+    /// The other side went offline.
+    PeerLeft,
+    /// The connection could not be made or kept.
+    Failed,
+    /// The callee said no.
+    Declined,
+    /// The callee is in another call.
+    Busy,
+    /// Nobody answered in time.
+    NoAnswer,
+}
+
+impl EndReason {
+    /// The reason as pages see it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hangup => "hangup",
+            Self::RemoteHangup => "remote-hangup",
+            Self::PeerLeft => "peer-left",
+            Self::Failed => "failed",
+            Self::Declined => "declined",
+            Self::Busy => "busy",
+            Self::NoAnswer => "no-answer",
+        }
+    }
+}
+
+/// Where the call is.
+pub enum Phase {
+    /// No call.
+    Idle,
+    /// We rang `with` and wait for an answer.
+    Calling { with: PeerInfo, _timer: Timer },
+    /// `with` rings us.
+    Ringing { with: PeerInfo, _timer: Timer },
+    /// Accepted: negotiating or connected.
+    InCall {
+        with: PeerInfo,
+        peer: Peer,
+        connected: bool,
+        remote: Option<MediaStream>,
+    },
+}
+
+impl Phase {
+    /// Who the call is with.
+    pub fn with(&self) -> Option<&PeerInfo> {
+        match self {
+            Self::Idle => None,
+            Self::Calling { with, .. } | Self::Ringing { with, .. } | Self::InCall { with, .. } => {
+                Some(with)
+            }
+        }
+    }
+
+    /// The peer connection, once there is one.
+    pub fn peer(&self) -> Option<&Peer> {
+        match self {
+            Self::InCall { peer, .. } => Some(peer),
+            _ => None,
+        }
+    }
+
+    /// The API state of a logged-in session in this phase.
+    pub fn state(&self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Calling { .. } => "calling",
+            Self::Ringing { .. } => "ringing",
+            Self::InCall {
+                connected: false, ..
+            } => "connecting",
+            Self::InCall {
+                connected: true, ..
+            } => "connected",
+        }
+    }
+
+    fn is_with(&self, id: &PeerId) -> bool {
+        self.with().is_some_and(|with| &with.id == id)
+    }
+}
+
+impl Session {
+    pub(super) async fn call(&mut self, to: PeerId) -> Result<(), Error> {
+        let me = self
+            .me
+            .clone()
+            .ok_or_else(|| Error::new(ErrorCode::NotConnected, "connect before calling"))?;
+        if !matches!(self.phase, Phase::Idle) {
+            return Err(Error::new(ErrorCode::InvalidState, "already in a call"));
+        }
+        if to == me.id {
+            return Err(Error::new(
+                ErrorCode::InvalidState,
+                "you cannot call yourself",
+            ));
+        }
+        let with = self
+            .peers
+            .iter()
+            .find(|peer| peer.id == to)
+            .cloned()
+            .ok_or_else(|| Error::new(ErrorCode::PeerUnavailable, format!("{to} is not online")))?;
+        self.generation += 1;
+        self.phase = Phase::Calling {
+            _timer: self.ring_timer(),
+            with: with.clone(),
+        };
+        self.publish_state();
+        self.acquire_media().await;
+        self.send(ClientMessage::signal(to, Signal::Ring));
+        Ok(())
+    }
+
+    pub(super) async fn accept(&mut self) {
+        let Phase::Ringing { with, .. } = &self.phase else {
+            self.report(&Error::new(ErrorCode::InvalidState, "no call to accept"));
+            return;
+        };
+        let with = with.clone();
+        self.acquire_media().await;
+        let local = self.media.as_ref().and_then(|media| media.stream.clone());
+        match self.new_peer(&with) {
+            Ok(mut peer) => {
+                peer.start_as_callee(local);
+                self.send(ClientMessage::signal(with.id.clone(), Signal::Accept));
+                self.phase = Phase::InCall {
+                    with,
+                    peer,
+                    connected: false,
+                    remote: None,
+                };
+                self.publish_state();
+            }
+            Err(error) => {
+                self.report(&error);
+                self.send(ClientMessage::signal(
+                    with.id,
+                    Signal::Hangup { reason: None },
+                ));
+                self.end_call(EndReason::Failed);
+            }
+        }
+    }
+
+    pub(super) fn decline(&mut self) {
+        let Phase::Ringing { with, .. } = &self.phase else {
+            return;
+        };
+        let reason = DeclineReason::Declined;
+        self.send(ClientMessage::signal(
+            with.id.clone(),
+            Signal::Decline { reason },
+        ));
+        self.end_call(EndReason::Declined);
+    }
+
+    pub(super) fn hangup(&mut self) {
+        match &self.phase {
+            Phase::Idle => {}
+            Phase::Ringing { .. } => self.decline(),
+            Phase::Calling { with, .. } | Phase::InCall { with, .. } => {
+                let to = with.id.clone();
+                self.send(ClientMessage::signal(to, Signal::Hangup { reason: None }));
+                self.end_call(EndReason::Hangup);
+            }
+        }
+    }
+
+    pub(super) fn ring_timeout(&mut self) {
+        let (Phase::Calling { with, .. } | Phase::Ringing { with, .. }) = &self.phase else {
+            return;
+        };
+        let to = with.id.clone();
+        let reason = Some(EndReason::NoAnswer.as_str().to_owned());
+        self.send(ClientMessage::signal(to, Signal::Hangup { reason }));
+        self.end_call(EndReason::NoAnswer);
+    }
+
+    /// A call signal from `from`.
+    pub(super) async fn signal(&mut self, from: PeerInfo, signal: Signal) {
+        match signal {
+            Signal::Ring => self.ring(from),
+            Signal::Accept => {
+                if matches!(&self.phase, Phase::Calling { with, .. } if with.id == from.id) {
+                    self.start_as_caller(from);
+                }
+            }
+            Signal::Decline { reason } => {
+                if matches!(&self.phase, Phase::Calling { with, .. } if with.id == from.id) {
+                    self.end_call(match reason {
+                        DeclineReason::Busy => EndReason::Busy,
+                        DeclineReason::Declined => EndReason::Declined,
+                    });
+                }
+            }
+            Signal::Offer { sdp } => self.describe(&from.id, Description::Offer(sdp)).await,
+            Signal::Answer { sdp } => self.describe(&from.id, Description::Answer(sdp)).await,
+            Signal::Candidate { candidate } => {
+                if let Phase::InCall { with, peer, .. } = &mut self.phase {
+                    if with.id == from.id {
+                        peer.add_candidate(candidate).await;
+                    }
+                }
+            }
+            Signal::Hangup { reason } => {
+                if self.phase.is_with(&from.id) {
+                    let no_answer = reason.as_deref() == Some(EndReason::NoAnswer.as_str());
+                    let ringing =
+                        matches!(self.phase, Phase::Ringing { .. } | Phase::Calling { .. });
+                    self.end_call(if no_answer && ringing {
+                        EndReason::NoAnswer
+                    } else {
+                        EndReason::RemoteHangup
+                    });
+                }
+            }
+        }
+    }
+
+    fn ring(&mut self, from: PeerInfo) {
+        match &self.phase {
+            Phase::Idle => {
+                self.generation += 1;
+                self.emitter.emit(
+                    "incoming",
+                    &object(&[
+                        ("from", from.id.0.as_str().into()),
+                        ("name", from.name.as_str().into()),
+                    ]),
+                );
+                self.phase = Phase::Ringing {
+                    _timer: self.ring_timer(),
+                    with: from,
+                };
+                self.publish_state();
+            }
+            // We are ringing them. Still ringing each other: let the id order pick one call,
+            // so the two rings end as exactly one call.
+            Phase::Calling { with, .. } if with.id == from.id => {
+                if self.me.as_ref().is_some_and(|me| me.id < from.id) {
+                    // Ours yields: take theirs as if the person had accepted it.
+                    self.send(ClientMessage::signal(from.id.clone(), Signal::Accept));
+                    self.become_callee(from);
+                }
+                // Otherwise ours wins and theirs is dropped: they accept ours.
+            }
+            _ => {
+                let reason = DeclineReason::Busy;
+                self.send(ClientMessage::signal(from.id, Signal::Decline { reason }));
+            }
+        }
+    }
+
+    /// Yielding side of two simultaneous rings: media is there already, accept at once.
+    fn become_callee(&mut self, with: PeerInfo) {
+        let local = self.media.as_ref().and_then(|media| media.stream.clone());
+        match self.new_peer(&with) {
+            Ok(mut peer) => {
+                peer.start_as_callee(local);
+                self.phase = Phase::InCall {
+                    with,
+                    peer,
+                    connected: false,
+                    remote: None,
+                };
+                self.publish_state();
+            }
+            Err(error) => {
+                self.report(&error);
+                self.end_call(EndReason::Failed);
+            }
+        }
+    }
+
+    fn start_as_caller(&mut self, with: PeerInfo) {
+        let local = self.media.as_ref().and_then(|media| media.stream.clone());
+        let started = self.new_peer(&with).and_then(|peer| {
+            peer.start_as_caller(local.as_ref())?;
+            Ok(peer)
+        });
+        match started {
+            Ok(peer) => {
+                self.phase = Phase::InCall {
+                    with,
+                    peer,
+                    connected: false,
+                    remote: None,
+                };
+                self.publish_state();
+            }
+            Err(error) => {
+                self.report(&error);
+                self.send(ClientMessage::signal(
+                    with.id,
+                    Signal::Hangup { reason: None },
+                ));
+                self.end_call(EndReason::Failed);
+            }
+        }
+    }
+
+    async fn describe(&mut self, from: &PeerId, description: Description) {
+        let Phase::InCall { with, peer, .. } = &mut self.phase else {
+            return;
+        };
+        if &with.id != from {
+            return;
+        }
+        match peer.receive(description).await {
+            Ok(Some(sdp)) => self.send(ClientMessage::signal(from.clone(), Signal::Answer { sdp })),
+            Ok(None) => {}
+            Err(error) => self.negotiation_failed(error),
+        }
+    }
+
+    pub(super) async fn peer_event(&mut self, event: PeerEvent) {
+        let Phase::InCall {
+            with,
+            peer,
+            connected,
+            remote,
+        } = &mut self.phase
+        else {
+            return;
+        };
+        let to = with.id.clone();
+        match event {
+            PeerEvent::NegotiationNeeded => match peer.make_offer().await {
+                Ok(Some(sdp)) => self.send(ClientMessage::signal(to, Signal::Offer { sdp })),
+                Ok(None) => {}
+                Err(error) => self.negotiation_failed(error),
+            },
+            PeerEvent::Candidate(candidate) => {
+                self.send(ClientMessage::signal(to, Signal::Candidate { candidate }));
+            }
+            PeerEvent::Track(stream) => {
+                if remote
+                    .as_ref()
+                    .is_some_and(|known| known.id() == stream.id())
+                {
+                    return;
+                }
+                show(self.options.remote_video.as_ref(), Some(&stream));
+                *remote = Some(stream.clone());
+                self.emitter.emit("remote-stream", &stream);
+            }
+            PeerEvent::ConnectionState(state) => match state.as_str() {
+                "connected" if !*connected => {
+                    *connected = true;
+                    self.publish_state();
+                }
+                "failed" => {
+                    self.report(&Error::new(
+                        ErrorCode::NegotiationFailed,
+                        "the connection to the other side failed",
+                    ));
+                    self.send(ClientMessage::signal(to, Signal::Hangup { reason: None }));
+                    self.end_call(EndReason::Failed);
+                }
+                _ => {}
+            },
+        }
+    }
+
+    fn negotiation_failed(&mut self, error: Error) {
+        self.report(&error);
+        if let Some(with) = self.phase.with() {
+            let to = with.id.clone();
+            self.send(ClientMessage::signal(to, Signal::Hangup { reason: None }));
+        }
+        self.end_call(EndReason::Failed);
+    }
+
+    /// Ends the call: closes the connection (removing its listeners), stops the camera and
+    /// microphone, clears the views, and tells the page.
+    pub(super) fn end_call(&mut self, reason: EndReason) {
+        if matches!(self.phase, Phase::Idle) {
+            return;
+        }
+        self.phase = Phase::Idle;
+        self.generation += 1;
+        if let Some(media) = self.media.take() {
+            media.stop();
+        }
+        show(self.options.local_video.as_ref(), None);
+        show(self.options.remote_video.as_ref(), None);
+        self.emit_ended(reason);
+        self.publish_state();
+    }
+
+    fn new_peer(&self, with: &PeerInfo) -> Result<Peer, Error> {
+        let me = self
+            .me
+            .as_ref()
+            .ok_or_else(|| Error::new(ErrorCode::NotConnected, "not connected"))?;
+        // Perfect negotiation roles: the lower id is polite. Both sides agree without talking.
+        let polite = me.id < with.id;
+        let generation = self.generation;
+        let inputs = self.inputs.clone();
+        Peer::new(
+            &self.options.ice_servers,
+            polite,
+            Rc::new(move |event| {
+                let _ = inputs.unbounded_send(Input::Peer(generation, event));
+            }),
+        )
+    }
+
+    fn ring_timer(&self) -> Timer {
+        let generation = self.generation;
+        let inputs = self.inputs.clone();
+        Timer::new(self.options.ring_timeout_ms, move || {
+            let _ = inputs.unbounded_send(Input::RingTimeout(generation));
+        })
+    }
+
+    /// Gets the camera and microphone for this call (once), and tells the page what it got.
+    async fn acquire_media(&mut self) {
+        if self.media.is_some() {
+            return;
+        }
+        let media = media::acquire(&self.options.media).await;
+        media.set_enabled("audio", self.mic_enabled);
+        media.set_enabled("video", self.camera_enabled);
+        if let Some(problem) = &media.problem {
+            self.report(problem);
+        }
+        show(self.options.local_video.as_ref(), media.stream.as_ref());
+        if let Some(stream) = &media.stream {
+            self.emitter.emit("local-stream", stream);
+        }
+        let sending = object(&[
+            ("audio", media.has("audio").into()),
+            ("video", media.has("video").into()),
+        ]);
+        self.emitter.emit("media", &sending);
+        self.media = Some(media);
+    }
+}
+
+fn show(video: Option<&HtmlVideoElement>, stream: Option<&MediaStream>) {
+    if let Some(video) = video {
+        video.set_src_object(stream);
+        if stream.is_none() {
+            // Drop the last frame too, so an ended call leaves an empty stage.
+            video.load();
+        }
+    }
+}

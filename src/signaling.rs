@@ -1,0 +1,130 @@
+//! The signaling socket: typed [`protocol`] messages over gloo-net's WebSocket.
+//!
+//! One task owns the socket. It forwards what the server says to the session and writes
+//! what the session queues; dropping the [`Signaling`] handle closes the socket, removes
+//! its listeners and ends the task. JSON goes through the browser's own `JSON.parse` and
+//! `JSON.stringify`, with serde-wasm-bindgen in between, to keep serde_json out of the
+//! download. See <https://developer.mozilla.org/docs/Web/API/WebSocket>.
+
+use std::rc::Rc;
+
+use futures::{
+    StreamExt,
+    channel::mpsc,
+    future::{Either, select},
+};
+use gloo_net::websocket::{Message, WebSocketError, futures::WebSocket};
+use protocol::{ClientMessage, ServerMessage};
+use serde::Serialize;
+
+use crate::error::{Error, ErrorCode};
+
+/// What the socket tells the session.
+pub enum SignalingEvent {
+    /// The server said something (or something unreadable).
+    Message(Result<ServerMessage, Error>),
+    /// The socket is closed: it never opened, or it was open and closed.
+    Closed {
+        /// The close code, when the browser saw one (1006 for an abnormal end).
+        code: Option<u16>,
+    },
+}
+
+/// A handle on an open (or opening) signaling socket.
+pub struct Signaling {
+    outgoing: mpsc::UnboundedSender<String>,
+}
+
+impl Signaling {
+    /// Opens a socket to `url`; everything it hears goes to `on_event`.
+    pub fn open(url: &str, on_event: Rc<dyn Fn(SignalingEvent)>) -> Result<Self, Error> {
+        let socket = WebSocket::open(url).map_err(|error| {
+            Error::new(
+                ErrorCode::ConnectFailed,
+                format!("cannot open the signaling socket at {url}: {error}"),
+            )
+        })?;
+        let (outgoing, queued) = mpsc::unbounded();
+        wasm_bindgen_futures::spawn_local(run(socket, queued, on_event));
+        Ok(Self { outgoing })
+    }
+
+    /// Queues `message` for the server.
+    pub fn send(&self, message: &ClientMessage) -> Result<(), Error> {
+        let text = encode(message)?;
+        self.outgoing.unbounded_send(text).map_err(|_| {
+            Error::new(
+                ErrorCode::SignalingClosed,
+                "the signaling connection is closed",
+            )
+        })
+    }
+}
+
+async fn run(
+    mut socket: WebSocket,
+    mut queued: mpsc::UnboundedReceiver<String>,
+    on_event: Rc<dyn Fn(SignalingEvent)>,
+) {
+    use futures::SinkExt;
+    let mut code = None;
+    loop {
+        match select(socket.next(), queued.next()).await {
+            Either::Left((Some(Ok(Message::Text(text))), _)) => {
+                on_event(SignalingEvent::Message(decode(&text)));
+            }
+            Either::Left((Some(Ok(Message::Bytes(_))), _)) => {
+                on_event(SignalingEvent::Message(Err(Error::new(
+                    ErrorCode::BadMessage,
+                    "the server sent a binary frame",
+                ))));
+            }
+            Either::Left((Some(Err(WebSocketError::ConnectionClose(close))), _)) => {
+                code = Some(close.code);
+            }
+            // An error event is always followed by a close event.
+            Either::Left((Some(Err(_)), _)) => {}
+            Either::Left((None, _)) => break,
+            Either::Right((Some(text), _)) => {
+                if socket.send(Message::Text(text)).await.is_err() {
+                    // The close event that explains it comes through the stream.
+                    continue;
+                }
+            }
+            // The handle was dropped: leave.
+            Either::Right((None, _)) => {
+                let _ = socket.close(Some(1000), Some("bye"));
+                return;
+            }
+        }
+    }
+    on_event(SignalingEvent::Closed { code });
+}
+
+fn encode(message: &ClientMessage) -> Result<String, Error> {
+    let bad = |what: String| Error::new(ErrorCode::BadMessage, what);
+    // `null`, not `undefined`, for absent values: the end-of-candidates marker is `null`.
+    let serializer = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
+    let value = message
+        .serialize(&serializer)
+        .map_err(|error| bad(format!("cannot encode a message: {error}")))?;
+    js_sys::JSON::stringify(&value)
+        .map(String::from)
+        .map_err(|error| Error::from_js(ErrorCode::BadMessage, "cannot encode a message", &error))
+}
+
+fn decode(text: &str) -> Result<ServerMessage, Error> {
+    let value = js_sys::JSON::parse(text).map_err(|error| {
+        Error::from_js(
+            ErrorCode::BadMessage,
+            "the server sent something that is not JSON",
+            &error,
+        )
+    })?;
+    serde_wasm_bindgen::from_value(value).map_err(|error| {
+        Error::new(
+            ErrorCode::BadMessage,
+            format!("cannot read a message from the server: {error}"),
+        )
+    })
+}

@@ -1,0 +1,428 @@
+//! The demo page (www/index.html): one user of the [`PeerCall`] API, and nothing more.
+//!
+//! It binds to the page's elements by id, registers handlers with `PeerCall::on` exactly
+//! as any embedding page would, and keeps every listener for as long as the page lives.
+
+use std::{cell::RefCell, rc::Rc};
+
+use js_sys::{Function, Reflect};
+use wasm_bindgen::{JsCast, JsValue, closure::Closure, prelude::wasm_bindgen};
+use wasm_bindgen_futures::{JsFuture, spawn_local};
+use web_sys::{Document, Element, Event, HtmlElement, HtmlInputElement, HtmlVideoElement};
+
+use crate::{api::PeerCall, listener::Listener};
+
+/// The page's elements.
+struct Page {
+    document: Document,
+    status: Element,
+    me: Element,
+    alert: Element,
+    notice: Element,
+    login: Element,
+    name_input: HtmlInputElement,
+    login_button: Element,
+    lobby: Element,
+    peer_list: Element,
+    peer_empty: Element,
+    incoming: Element,
+    incoming_name: Element,
+    call: Element,
+    remote_name: Element,
+    local_video: HtmlVideoElement,
+    remote_video: HtmlVideoElement,
+    mic_button: Element,
+    camera_button: Element,
+}
+
+/// What the page remembers between events.
+#[derive(Default)]
+struct Memory {
+    /// The name of whoever the current (or last) call is with.
+    other: String,
+    /// We were called (rather than calling).
+    callee: bool,
+    /// The last call's ending, shown until the next call.
+    ended: Option<String>,
+    mic_muted: bool,
+    camera_off: bool,
+}
+
+struct App {
+    page: Page,
+    memory: RefCell<Memory>,
+    call: RefCell<Option<PeerCall>>,
+    /// The handlers given to the current `PeerCall`.
+    handlers: RefCell<Vec<Closure<dyn FnMut(JsValue)>>>,
+}
+
+thread_local! {
+    /// The page's listeners live as long as the page.
+    static LISTENERS: RefCell<Vec<Listener>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Starts the demo page.
+#[wasm_bindgen(start)]
+pub fn start() -> Result<(), JsValue> {
+    console_error_panic_hook::set_once();
+    let document = web_sys::window()
+        .and_then(|window| window.document())
+        .ok_or("no document")?;
+    let page = Page::bind(document)?;
+    let app = Rc::new(App {
+        page,
+        memory: RefCell::default(),
+        call: RefCell::new(None),
+        handlers: RefCell::default(),
+    });
+    let listeners = vec![
+        app.listen("login-form", "submit", |app, event| {
+            event.prevent_default();
+            App::log_in(app);
+        }),
+        app.listen("peer-list", "click", |app, event| {
+            let button = event
+                .target()
+                .and_then(|target| target.dyn_into::<Element>().ok())
+                .and_then(|target| target.closest("button.peer").ok().flatten());
+            if let Some(button) = button {
+                let id = button.get_attribute("data-id").unwrap_or_default();
+                let name = button.text_content().unwrap_or_default();
+                app.place_call(id, name);
+            }
+        }),
+        app.listen("accept-button", "click", |app, _| {
+            app.with_call(PeerCall::accept)
+        }),
+        app.listen("decline-button", "click", |app, _| {
+            app.with_call(PeerCall::decline)
+        }),
+        app.listen("hangup-button", "click", |app, _| {
+            app.with_call(PeerCall::hangup)
+        }),
+        app.listen("mic-button", "click", |app, _| app.toggle_mic()),
+        app.listen("camera-button", "click", |app, _| app.toggle_camera()),
+    ];
+    LISTENERS.with(|all| all.borrow_mut().extend(listeners));
+    app.page.name_input.focus().ok();
+    Ok(())
+}
+
+impl Page {
+    fn bind(document: Document) -> Result<Self, JsValue> {
+        let find = |id: &str| {
+            document
+                .get_element_by_id(id)
+                .ok_or_else(|| JsValue::from(format!("the page has no #{id}")))
+        };
+        let cast = |id: &str| -> Result<JsValue, JsValue> { find(id).map(JsValue::from) };
+        Ok(Self {
+            status: find("status")?,
+            me: find("me")?,
+            alert: find("alert")?,
+            notice: find("notice")?,
+            login: find("login")?,
+            name_input: cast("name-input")?.dyn_into()?,
+            login_button: find("login-button")?,
+            lobby: find("lobby")?,
+            peer_list: find("peer-list")?,
+            peer_empty: find("peer-empty")?,
+            incoming: find("incoming")?,
+            incoming_name: find("incoming-name")?,
+            call: find("call")?,
+            remote_name: find("remote-name")?,
+            local_video: cast("local-video")?.dyn_into()?,
+            remote_video: cast("remote-video")?.dyn_into()?,
+            mic_button: find("mic-button")?,
+            camera_button: find("camera-button")?,
+            document,
+        })
+    }
+}
+
+fn show(element: &Element, visible: bool) {
+    if let Some(element) = element.dyn_ref::<HtmlElement>() {
+        element.set_hidden(!visible);
+    }
+}
+
+fn say(element: &Element, text: &str) {
+    element.set_text_content(Some(text));
+    show(element, !text.is_empty());
+}
+
+fn field(payload: &JsValue, key: &str) -> JsValue {
+    Reflect::get(payload, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn text_field(payload: &JsValue, key: &str) -> String {
+    field(payload, key).as_string().unwrap_or_default()
+}
+
+impl App {
+    fn listen(
+        self: &Rc<Self>,
+        id: &str,
+        event: &'static str,
+        mut act: impl FnMut(&Rc<Self>, &Event) + 'static,
+    ) -> Listener {
+        let target: JsValue = self
+            .page
+            .document
+            .get_element_by_id(id)
+            .map(JsValue::from)
+            .unwrap_or_else(|| self.page.document.clone().into());
+        let app = Rc::clone(self);
+        Listener::new(target.unchecked_ref(), event, move |e| act(&app, e))
+    }
+
+    fn with_call(&self, act: impl FnOnce(&PeerCall)) {
+        if let Some(call) = self.call.borrow().as_ref() {
+            act(call);
+        }
+    }
+
+    fn log_in(app: &Rc<Self>) {
+        let page = &app.page;
+        let name = page.name_input.value();
+        say(&page.alert, "");
+        let Some(location) = web_sys::window().map(|window| window.location()) else {
+            return;
+        };
+        let secure = location.protocol().ok().as_deref() == Some("https:");
+        let host = location.host().unwrap_or_default();
+        let url = format!("{}://{host}/ws", if secure { "wss" } else { "ws" });
+        let options = crate::events::object(&[
+            ("url", url.into()),
+            ("name", name.as_str().into()),
+            ("localVideo", page.local_video.clone().into()),
+            ("remoteVideo", page.remote_video.clone().into()),
+        ]);
+        let call = match PeerCall::new(options) {
+            Ok(call) => call,
+            Err(error) => return app.alert(&error),
+        };
+        app.handle(&call);
+        let connecting = call.connect();
+        *app.call.borrow_mut() = Some(call);
+        say(&page.status, "connecting…");
+        page.login_button.set_attribute("disabled", "").ok();
+        let app = Rc::clone(app);
+        spawn_local(async move {
+            let result = JsFuture::from(connecting).await;
+            let page = &app.page;
+            page.login_button.remove_attribute("disabled").ok();
+            match result {
+                Ok(_) => {
+                    show(&page.login, false);
+                    show(&page.lobby, true);
+                    say(&page.me, &format!("you are {}", name.trim()));
+                    say(&page.status, "online");
+                }
+                Err(error) => {
+                    app.alert(&error);
+                    say(&page.status, "offline");
+                    app.handlers.borrow_mut().clear();
+                    if let Some(call) = app.call.borrow_mut().take() {
+                        call.close();
+                    }
+                    page.name_input.focus().ok();
+                }
+            }
+        });
+    }
+
+    /// Registers the page's handlers with `call`, through its public `on`.
+    fn handle(self: &Rc<Self>, call: &PeerCall) {
+        let mut handlers = self.handlers.borrow_mut();
+        handlers.clear();
+        let mut on = |event: &str, act: fn(&App, JsValue)| {
+            let app = Rc::clone(self);
+            let handler = Closure::<dyn FnMut(JsValue)>::new(move |payload| act(&app, payload));
+            call.on(
+                event.to_owned(),
+                handler.as_ref().unchecked_ref::<Function>().clone(),
+            );
+            handlers.push(handler);
+        };
+        on("peers", App::on_peers);
+        on("incoming", App::on_incoming);
+        on("state", App::on_state);
+        on("ended", App::on_ended);
+        on("error", |app, error| app.alert(&error));
+        on("media", App::on_media);
+    }
+
+    fn place_call(self: &Rc<Self>, id: String, name: String) {
+        let Some(placed) = self.call.borrow().as_ref().map(|call| call.call(id)) else {
+            return;
+        };
+        {
+            let mut memory = self.memory.borrow_mut();
+            memory.other = name;
+            memory.callee = false;
+        }
+        let app = Rc::clone(self);
+        spawn_local(async move {
+            if let Err(error) = JsFuture::from(placed).await {
+                app.alert(&error);
+            }
+        });
+    }
+
+    fn on_peers(&self, peers: JsValue) {
+        let page = &self.page;
+        page.peer_list.set_text_content(None);
+        let peers: js_sys::Array = peers.dyn_into().unwrap_or_default();
+        for peer in peers.iter() {
+            let (Ok(item), Ok(button)) = (
+                page.document.create_element("li"),
+                page.document.create_element("button"),
+            ) else {
+                continue;
+            };
+            let name = text_field(&peer, "name");
+            button.set_class_name("peer");
+            button.set_attribute("type", "button").ok();
+            button
+                .set_attribute("data-id", &text_field(&peer, "id"))
+                .ok();
+            button
+                .set_attribute("aria-label", &format!("Call {name}"))
+                .ok();
+            // Names come from other people: text, never markup.
+            button.set_text_content(Some(&name));
+            item.append_child(&button).ok();
+            page.peer_list.append_child(&item).ok();
+        }
+        show(&page.peer_empty, peers.length() == 0);
+    }
+
+    fn on_incoming(&self, payload: JsValue) {
+        let name = text_field(&payload, "name");
+        self.page.incoming_name.set_text_content(Some(&name));
+        let mut memory = self.memory.borrow_mut();
+        memory.other = name;
+        memory.callee = true;
+    }
+
+    fn on_state(&self, state: JsValue) {
+        let page = &self.page;
+        let state = state.as_string().unwrap_or_default();
+        let other = self.memory.borrow().other.clone();
+        let status = match state.as_str() {
+            "calling" => format!("calling {other}…"),
+            "ringing" => format!("{other} is calling"),
+            "connecting" => format!("connecting to {other}…"),
+            "connected" => format!("in a call with {other}"),
+            "offline" => "offline: the connection to the server is lost".to_owned(),
+            _ => self
+                .memory
+                .borrow_mut()
+                .ended
+                .take()
+                .unwrap_or_else(|| "online".to_owned()),
+        };
+        say(&page.status, &status);
+        if matches!(state.as_str(), "calling" | "ringing") {
+            say(&page.alert, "");
+            say(&page.notice, "");
+        }
+        show(&page.incoming, state == "ringing");
+        let in_call = matches!(state.as_str(), "calling" | "connecting" | "connected");
+        show(&page.call, in_call);
+        say(&page.remote_name, if in_call { &other } else { "" });
+        if state == "ringing" {
+            if let Some(accept) = page.document.get_element_by_id("accept-button") {
+                accept.unchecked_ref::<HtmlElement>().focus().ok();
+            }
+        }
+    }
+
+    fn on_ended(&self, payload: JsValue) {
+        let reason = text_field(&payload, "reason");
+        let mut memory = self.memory.borrow_mut();
+        let other = memory.other.clone();
+        let text = match (reason.as_str(), memory.callee) {
+            ("hangup", _) => "call ended".to_owned(),
+            ("remote-hangup", true) if self.page.call.unchecked_ref::<HtmlElement>().hidden() => {
+                format!("missed call from {other}")
+            }
+            ("remote-hangup", _) => format!("{other} hung up"),
+            ("peer-left", _) => format!("{other} left"),
+            ("failed", _) => "connection failed".to_owned(),
+            ("declined", true) => format!("you declined {other}"),
+            ("declined", false) => format!("{other} declined"),
+            ("busy", _) => format!("{other} is busy"),
+            ("no-answer", true) => format!("missed call from {other}"),
+            ("no-answer", false) => format!("no answer from {other}"),
+            (other_reason, _) => format!("call ended ({other_reason})"),
+        };
+        memory.ended = Some(text);
+        memory.mic_muted = false;
+        memory.camera_off = false;
+        drop(memory);
+        self.paint_toggles();
+        say(&self.page.notice, "");
+    }
+
+    fn on_media(&self, payload: JsValue) {
+        let audio = field(&payload, "audio").is_truthy();
+        let video = field(&payload, "video").is_truthy();
+        let notice = match (audio, video) {
+            (true, true) => "",
+            (true, false) => "No camera: the call is audio only.",
+            (false, true) => "No microphone: the other side sees you but cannot hear you.",
+            (false, false) => {
+                "No camera or microphone: you see and hear the other side, they cannot see or hear you."
+            }
+        };
+        say(&self.page.notice, notice);
+    }
+
+    fn toggle_mic(&self) {
+        let muted = {
+            let mut memory = self.memory.borrow_mut();
+            memory.mic_muted = !memory.mic_muted;
+            memory.mic_muted
+        };
+        self.with_call(|call| call.set_mic_enabled(!muted));
+        self.paint_toggles();
+    }
+
+    fn toggle_camera(&self) {
+        let off = {
+            let mut memory = self.memory.borrow_mut();
+            memory.camera_off = !memory.camera_off;
+            memory.camera_off
+        };
+        self.with_call(|call| call.set_camera_enabled(!off));
+        self.paint_toggles();
+    }
+
+    fn paint_toggles(&self) {
+        let memory = self.memory.borrow();
+        let paint = |button: &Element, pressed: bool, on: &str, off: &str| {
+            button
+                .set_attribute("aria-pressed", if pressed { "true" } else { "false" })
+                .ok();
+            button.set_text_content(Some(if pressed { off } else { on }));
+        };
+        paint(&self.page.mic_button, memory.mic_muted, "Mute", "Unmute");
+        paint(
+            &self.page.camera_button,
+            memory.camera_off,
+            "Camera off",
+            "Camera on",
+        );
+    }
+
+    fn alert(&self, error: &JsValue) {
+        let message = Reflect::get(error, &"message".into())
+            .ok()
+            .and_then(|message| message.as_string())
+            .or_else(|| error.as_string())
+            .unwrap_or_else(|| "something went wrong".to_owned());
+        say(&self.page.alert, &message);
+    }
+}

@@ -1,0 +1,154 @@
+//! Calls between two `PeerCall`s in headless Chromium with fake camera and microphone,
+//! through the real signaling server.
+
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::{Side, connected_pair, field, pair};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen_test]
+async fn a_call_carries_audio_and_video_both_ways() {
+    let (mut alice, mut bob) = pair().await;
+    alice.ring(&mut bob).await;
+    assert_eq!(alice.call.state(), "calling");
+    assert_eq!(bob.call.state(), "ringing");
+    bob.call.accept();
+    alice.next("remote-stream").await;
+    bob.next("remote-stream").await;
+    alice.reach("connected").await;
+    bob.reach("connected").await;
+    alice.media_flows_past(0.0, 0.0).await;
+    bob.media_flows_past(0.0, 0.0).await;
+    alice.call.hangup();
+    assert_eq!(alice.ended().await, "hangup");
+    assert_eq!(bob.ended().await, "remote-hangup");
+}
+
+#[wasm_bindgen_test]
+async fn a_declined_call_ends_on_both_sides() {
+    let (mut alice, mut bob) = pair().await;
+    alice.ring(&mut bob).await;
+    bob.call.decline();
+    assert_eq!(alice.ended().await, "declined");
+    assert_eq!(bob.ended().await, "declined");
+    alice.reach("idle").await;
+    bob.reach("idle").await;
+}
+
+#[wasm_bindgen_test]
+async fn a_user_in_a_call_is_busy() {
+    let (mut alice, mut bob) = connected_pair().await;
+    let mut carol = Side::online("carol").await;
+    carol.sees(&bob).await;
+    JsFuture::from(carol.call.call(bob.id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(carol.ended().await, "busy");
+    // Nobody else noticed: the first call is still up.
+    assert_eq!(alice.call.state(), "connected");
+    assert_eq!(bob.call.state(), "connected");
+    bob.call.hangup();
+    assert_eq!(alice.ended().await, "remote-hangup");
+    assert_eq!(bob.ended().await, "hangup");
+}
+
+#[wasm_bindgen_test]
+async fn an_unanswered_call_ends_as_no_answer_on_both_sides() {
+    let quick = [("ringTimeoutMs", JsValue::from(300))];
+    let mut alice = Side::online_with("alice", &quick).await;
+    let mut bob = Side::online_with("bob", &[("ringTimeoutMs", JsValue::from(5_000))]).await;
+    alice.sees(&bob).await;
+    alice.ring(&mut bob).await;
+    assert_eq!(alice.ended().await, "no-answer");
+    assert_eq!(bob.ended().await, "no-answer");
+}
+
+#[wasm_bindgen_test]
+async fn the_callee_can_hang_up() {
+    let (mut alice, mut bob) = connected_pair().await;
+    bob.call.hangup();
+    assert_eq!(bob.ended().await, "hangup");
+    assert_eq!(alice.ended().await, "remote-hangup");
+}
+
+#[wasm_bindgen_test]
+async fn the_caller_can_cancel_while_it_rings() {
+    let (mut alice, mut bob) = pair().await;
+    alice.ring(&mut bob).await;
+    alice.call.hangup();
+    assert_eq!(alice.ended().await, "hangup");
+    assert_eq!(bob.ended().await, "remote-hangup");
+}
+
+#[wasm_bindgen_test]
+async fn a_peer_who_leaves_ends_the_call() {
+    let (mut alice, bob) = connected_pair().await;
+    bob.call.close();
+    assert_eq!(alice.ended().await, "peer-left");
+    alice.reach("idle").await;
+}
+
+#[wasm_bindgen_test]
+async fn impossible_media_constraints_are_reported_and_the_call_receives_only() {
+    let constraints = js_sys::JSON::parse(r#"{"video":{"width":{"exact":12345}}}"#).unwrap();
+    let mut alice = Side::online_with("alice", &[("media", constraints)]).await;
+    let mut bob = Side::online("bob").await;
+    alice.sees(&bob).await;
+    alice.ring(&mut bob).await;
+    let error = alice.next("error").await;
+    assert_eq!(field(&error, "code"), "media-constraints");
+    assert!(!field(&error, "message").is_empty());
+    let media = alice.next("media").await;
+    assert_eq!(
+        js_sys::Reflect::get(&media, &"video".into()).unwrap(),
+        false
+    );
+    bob.call.accept();
+    alice.reach("connected").await;
+    // Alice sends nothing but still sees and hears bob.
+    alice.media_flows_past(0.0, 0.0).await;
+    alice.call.hangup();
+    bob.ended().await;
+}
+
+#[wasm_bindgen_test]
+async fn twenty_calls_leave_no_listener_behind() {
+    let (mut alice, mut bob) = pair().await;
+    let before = peercall::live_callbacks();
+    for _ in 0..20 {
+        alice.ring(&mut bob).await;
+        bob.call.accept();
+        alice.reach("connected").await;
+        bob.reach("connected").await;
+        alice.call.hangup();
+        assert_eq!(alice.ended().await, "hangup");
+        assert_eq!(bob.ended().await, "remote-hangup");
+    }
+    assert_eq!(peercall::live_callbacks(), before);
+}
+
+#[wasm_bindgen_test]
+async fn a_taken_name_is_refused_with_its_code() {
+    let alice = Side::online("alice").await;
+    let twin = Side::new(
+        &alice.name.to_uppercase(),
+        common::options(&alice.name.to_uppercase(), &[]),
+    );
+    let error = JsFuture::from(twin.call.connect()).await.unwrap_err();
+    assert_eq!(field(&error, "code"), "name-taken");
+    assert_eq!(twin.call.state(), "offline");
+}
+
+#[wasm_bindgen_test]
+async fn an_unreachable_server_is_reported() {
+    let url = [("url", JsValue::from("ws://127.0.0.1:9/ws"))];
+    let lost = Side::new("nobody", common::options("nobody", &url));
+    let error = JsFuture::from(lost.call.connect()).await.unwrap_err();
+    assert_eq!(field(&error, "code"), "connect-failed");
+}

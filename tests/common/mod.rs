@@ -1,0 +1,254 @@
+//! Two (or more) `PeerCall`s in one page, against the real signaling server that
+//! `cargo xtask test` starts, and ways to wait for what they report.
+
+#![allow(dead_code, missing_docs)]
+
+use std::{cell::RefCell, rc::Rc};
+
+use futures::{
+    StreamExt,
+    channel::mpsc,
+    future::{Either, select},
+};
+use gloo_timers::future::TimeoutFuture;
+use js_sys::{Function, Reflect};
+use peercall::PeerCall;
+use wasm_bindgen::{JsCast, JsValue, closure::Closure};
+use wasm_bindgen_futures::JsFuture;
+
+/// The signaling server started for the browser tests.
+pub const SERVER: &str = match option_env!("PEERCALL_TEST_WS") {
+    Some(url) => url,
+    None => "ws://127.0.0.1:8090/ws",
+};
+
+/// How long anything a user would wait for may take.
+pub const PATIENCE_MS: u32 = 10_000;
+
+const EVENTS: [&str; 8] = [
+    "peers",
+    "incoming",
+    "state",
+    "remote-stream",
+    "local-stream",
+    "media",
+    "ended",
+    "error",
+];
+
+/// One user: a `PeerCall` and everything it reported, in order.
+pub struct Side {
+    pub call: PeerCall,
+    pub name: String,
+    pub id: String,
+    events: mpsc::UnboundedReceiver<(String, JsValue)>,
+    /// Everything seen so far, also the events skipped while waiting for another.
+    pub seen: Rc<RefCell<Vec<(String, JsValue)>>>,
+    _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
+}
+
+/// A name no other test uses.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", (js_sys::Math::random() * 1e9) as u64)
+}
+
+/// Options for a user named `name`, plus `extra` properties.
+pub fn options(name: &str, extra: &[(&str, JsValue)]) -> JsValue {
+    let options = js_sys::Object::new();
+    let set = |key: &str, value: &JsValue| {
+        Reflect::set(&options, &key.into(), value).unwrap();
+    };
+    set("url", &SERVER.into());
+    set("name", &name.into());
+    for (key, value) in extra {
+        set(key, value);
+    }
+    options.into()
+}
+
+impl Side {
+    /// A user created with `options`, not yet connected.
+    pub fn new(name: &str, options: JsValue) -> Self {
+        let call = PeerCall::new(options).expect("valid options");
+        let (tx, events) = mpsc::unbounded();
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let handlers = EVENTS
+            .iter()
+            .map(|event| {
+                let tx = tx.clone();
+                let seen = seen.clone();
+                let name = (*event).to_owned();
+                let handler = Closure::<dyn FnMut(JsValue)>::new(move |payload: JsValue| {
+                    seen.borrow_mut().push((name.clone(), payload.clone()));
+                    let _ = tx.unbounded_send((name.clone(), payload));
+                });
+                call.on(
+                    (*event).to_owned(),
+                    handler.as_ref().unchecked_ref::<Function>().clone(),
+                );
+                handler
+            })
+            .collect();
+        Self {
+            call,
+            name: name.to_owned(),
+            id: String::new(),
+            events,
+            seen,
+            _handlers: handlers,
+        }
+    }
+
+    /// A user named after `prefix`, connected.
+    pub async fn online(prefix: &str) -> Self {
+        Self::online_with(prefix, &[]).await
+    }
+
+    /// A user named after `prefix` with extra options, connected.
+    pub async fn online_with(prefix: &str, extra: &[(&str, JsValue)]) -> Self {
+        let name = unique(prefix);
+        let mut side = Self::new(&name, options(&name, extra));
+        let id = JsFuture::from(side.call.connect()).await.expect("connects");
+        side.id = id.as_string().expect("an id");
+        side
+    }
+
+    /// The next event named `kind`, skipping others; fails the test after the patience.
+    pub async fn next(&mut self, kind: &str) -> JsValue {
+        let deadline = TimeoutFuture::new(PATIENCE_MS);
+        let wanted = async {
+            while let Some((name, payload)) = self.events.next().await {
+                if name == kind {
+                    return payload;
+                }
+            }
+            panic!("{}: the event stream ended", self.name);
+        };
+        futures::pin_mut!(wanted);
+        match select(wanted, deadline).await {
+            Either::Left((payload, _)) => payload,
+            Either::Right(_) => panic!("{}: no `{kind}` event within {PATIENCE_MS} ms", self.name),
+        }
+    }
+
+    /// Waits for the state `state`.
+    pub async fn reach(&mut self, state: &str) {
+        if self.call.state() == state {
+            return;
+        }
+        loop {
+            let now = self.next("state").await;
+            if now.as_string().as_deref() == Some(state) {
+                return;
+            }
+        }
+    }
+
+    /// Waits for the call to end; returns the reason.
+    pub async fn ended(&mut self) -> String {
+        let ended = self.next("ended").await;
+        field(&ended, "reason")
+    }
+
+    /// Waits until `peer` is in this user's list of who is online.
+    pub async fn sees(&mut self, peer: &Side) {
+        let listed = |peers: &JsValue| {
+            js_sys::Array::from(peers)
+                .iter()
+                .any(|p| field(&p, "id") == peer.id)
+        };
+        if self
+            .seen
+            .borrow()
+            .iter()
+            .any(|(n, p)| n == "peers" && listed(p))
+        {
+            return;
+        }
+        while !listed(&self.next("peers").await) {}
+    }
+
+    /// Places a call to `peer` and waits until it rings there.
+    pub async fn ring(&mut self, peer: &mut Side) {
+        JsFuture::from(self.call.call(peer.id.clone()))
+            .await
+            .expect("the call is placed");
+        let incoming = peer.next("incoming").await;
+        assert_eq!(field(&incoming, "from"), self.id);
+        assert_eq!(field(&incoming, "name"), self.name);
+    }
+
+    /// Totals from `getStats()`: video frames decoded and audio packets received.
+    pub async fn received(&self) -> (f64, f64) {
+        let report = JsFuture::from(self.call.get_stats()).await.expect("stats");
+        if report.is_null() {
+            return (0.0, 0.0);
+        }
+        let (mut frames, mut packets) = (0.0, 0.0);
+        let report: js_sys::Map = report.unchecked_into();
+        report.for_each(&mut |stat, _| {
+            if field(&stat, "type") != "inbound-rtp" {
+                return;
+            }
+            let number = |key: &str| {
+                Reflect::get(&stat, &key.into())
+                    .ok()
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(0.0)
+            };
+            match field(&stat, "kind").as_str() {
+                "video" => frames += number("framesDecoded"),
+                "audio" => packets += number("packetsReceived"),
+                _ => {}
+            }
+        });
+        (frames, packets)
+    }
+
+    /// Waits until remote video frames have been decoded and audio packets received,
+    /// past `frames` and `packets`; returns the new totals.
+    pub async fn media_flows_past(&self, frames: f64, packets: f64) -> (f64, f64) {
+        let started = js_sys::Date::now();
+        loop {
+            let now = self.received().await;
+            if now.0 > frames && now.1 > packets {
+                return now;
+            }
+            assert!(
+                js_sys::Date::now() - started < f64::from(PATIENCE_MS),
+                "{}: no media within {PATIENCE_MS} ms (frames {}, packets {})",
+                self.name,
+                now.0,
+                now.1
+            );
+            // getStats has no change event: look again after a frame or so.
+            TimeoutFuture::new(100).await;
+        }
+    }
+}
+
+/// A string property of a payload ("" when absent).
+pub fn field(payload: &JsValue, key: &str) -> String {
+    Reflect::get(payload, &key.into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_default()
+}
+
+/// Two users who see each other.
+pub async fn pair() -> (Side, Side) {
+    let mut alice = Side::online("alice").await;
+    let bob = Side::online("bob").await;
+    alice.sees(&bob).await;
+    (alice, bob)
+}
+
+/// Two users in a connected call, alice having called bob.
+pub async fn connected_pair() -> (Side, Side) {
+    let (mut alice, mut bob) = pair().await;
+    alice.ring(&mut bob).await;
+    bob.call.accept();
+    alice.reach("connected").await;
+    bob.reach("connected").await;
+    (alice, bob)
+}

@@ -1,0 +1,125 @@
+//! Benchmarks, run by `cargo xtask bench`; their figures go into BENCHMARKS.md by hand.
+
+use std::{
+    fs,
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::Stdio,
+};
+
+use crate::{
+    build,
+    process::{Result, cargo, command, root, run, timed},
+    server::Server,
+    setup,
+};
+
+/// Idle logged-in connections for the memory figure.
+const IDLE_CONNECTIONS: usize = 1_000;
+
+/// Runs every benchmark and prints its figures.
+pub fn all() -> Result {
+    setup::all()?;
+    let dist = build::client()?;
+    timed("bundle size", || bundle(&dist))?;
+    timed("server memory with idle connections", || idle_memory(&dist))
+}
+
+fn bundle(dist: &Path) -> Result {
+    let files = |dir: &Path| -> Vec<PathBuf> {
+        fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|entry| entry.ok().map(|e| e.path()))
+                    .filter(|path| {
+                        path.extension()
+                            .is_some_and(|ext| ext == "wasm" || ext == "js")
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for (what, dir) in [
+        ("demo page (dist/)", dist.to_path_buf()),
+        ("embeddable (dist/pkg/)", dist.join("pkg")),
+    ] {
+        let mut raw_total = 0;
+        let mut gzip_total = 0;
+        for file in files(&dir) {
+            let raw = fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            let gzipped = gzip_size(&file)?;
+            println!(
+                "  {:<40} {:>8} B raw {:>8} B gzip -9",
+                file.file_name().unwrap_or_default().to_string_lossy(),
+                raw,
+                gzipped
+            );
+            raw_total += raw;
+            gzip_total += gzipped;
+        }
+        println!(
+            "bundle {what}: {raw_total} B raw, {gzip_total} B ({:.1} KB) gzip -9",
+            gzip_total as f64 / 1000.0
+        );
+    }
+    Ok(())
+}
+
+fn gzip_size(file: &Path) -> Result<u64> {
+    let out = command("gzip")
+        .args(["-9", "-c"])
+        .arg(file)
+        .output()
+        .map_err(|error| format!("cannot run gzip: {error}"))?;
+    Ok(out.stdout.len() as u64)
+}
+
+fn idle_memory(dist: &Path) -> Result {
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "peercall-server",
+        "-p",
+        "peercall-bench",
+    ]))?;
+    let server = Server::start("release", dist)?;
+    let before = rss_kib(server.pid())?;
+    let load = root().join("target/release/idle-load");
+    let mut child = command(&load)
+        .arg(format!("ws://{}/ws", server.addr))
+        .arg(IDLE_CONNECTIONS.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("cannot start idle-load: {error}"))?;
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        BufReader::new(out)
+            .read_line(&mut line)
+            .map_err(|error| format!("idle-load: {error}"))?;
+    }
+    if !line.starts_with("ready") {
+        let _ = child.kill();
+        return Err(format!("idle-load did not get ready: {line:?}"));
+    }
+    let after = rss_kib(server.pid())?;
+    // Closing its input lets the load tool go.
+    drop(child.stdin.take());
+    let _ = child.wait();
+    println!(
+        "server RSS: {before} KiB at start, {after} KiB with {IDLE_CONNECTIONS} idle logged-in connections: {:.1} KiB per connection",
+        (after.saturating_sub(before)) as f64 / IDLE_CONNECTIONS as f64
+    );
+    Ok(())
+}
+
+fn rss_kib(pid: u32) -> Result<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|error| format!("cannot read the server's memory: {error}"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| "no VmRSS in /proc status".to_owned())
+}

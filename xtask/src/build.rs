@@ -1,0 +1,53 @@
+//! Builds the browser client: the demo page with trunk, and the embeddable module.
+
+use std::path::{Path, PathBuf};
+
+use crate::process::{Result, cargo, command, root, run, timed};
+
+/// wasm features the Rust toolchain emits by default; binaryen 108 must be told.
+const WASM_FEATURES: [&str; 6] = [
+    "--enable-bulk-memory",
+    "--enable-mutable-globals",
+    "--enable-nontrapping-float-to-int",
+    "--enable-reference-types",
+    "--enable-sign-ext",
+    "--enable-multivalue",
+];
+
+/// Builds the demo page into `dist/` and the embeddable module into `dist/pkg/`; returns
+/// `dist/`.
+pub fn client() -> Result<PathBuf> {
+    let dist = root().join("dist");
+    timed("build the demo page (trunk build --release)", || {
+        run(command("trunk").args(["build", "--release"]))
+    })?;
+    timed("build the embeddable module (dist/pkg)", || {
+        pkg(&dist.join("pkg"))
+    })?;
+    Ok(dist)
+}
+
+/// `/pkg/peercall.js`, `/pkg/peercall_bg.wasm`, `/pkg/peercall.d.ts`: the `--target web`
+/// build without the demo page, optimized for size.
+fn pkg(out: &Path) -> Result {
+    run(cargo().args([
+        "build",
+        "--release",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        "peercall",
+    ]))?;
+    let wasm = root().join("target/wasm32-unknown-unknown/release/peercall.wasm");
+    run(command("wasm-bindgen")
+        .args(["--target", "web", "--out-name", "peercall", "--out-dir"])
+        .arg(out)
+        .arg(&wasm))?;
+    let module = out.join("peercall_bg.wasm");
+    run(command("wasm-opt")
+        .args(["-Oz", "--strip-debug", "--strip-producers"])
+        .args(WASM_FEATURES)
+        .arg(&module)
+        .arg("-o")
+        .arg(&module))
+}

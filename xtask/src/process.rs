@@ -1,0 +1,94 @@
+//! Running programs: with the cargo bin folder on PATH, echoed, timed, checked.
+
+use std::{
+    env,
+    ffi::OsStr,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::Instant,
+};
+
+/// An error that ends the task with a message for the person at the terminal.
+pub type Result<T = ()> = std::result::Result<T, String>;
+
+/// The workspace root (the folder above `xtask/`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Where `cargo install` puts binaries.
+pub fn cargo_bin() -> PathBuf {
+    env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from(".cargo"))
+        .join("bin")
+}
+
+/// `program` set to run at the workspace root, with the cargo bin folder first on PATH so
+/// that freshly installed tools are found.
+pub fn command(program: impl AsRef<OsStr>) -> Command {
+    let mut paths = vec![cargo_bin()];
+    if let Some(path) = env::var_os("PATH") {
+        paths.extend(env::split_paths(&path));
+    }
+    let mut command = Command::new(program);
+    if let Ok(path) = env::join_paths(paths) {
+        command.env("PATH", path);
+    }
+    command.current_dir(root());
+    command
+}
+
+/// `cargo` with the same toolchain that runs this task.
+pub fn cargo() -> Command {
+    command(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Runs `command` to completion, echoing it first; fails unless it succeeds.
+pub fn run(command: &mut Command) -> Result {
+    let shown = show(command);
+    println!("$ {shown}");
+    let status = command
+        .status()
+        .map_err(|error| format!("cannot start `{shown}`: {error}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{shown}` failed ({status})"))
+    }
+}
+
+/// The trimmed standard output of `command`, or `None` if it cannot run or fails.
+pub fn output(command: &mut Command) -> Option<String> {
+    let out = command.stderr(Stdio::null()).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// `command` as a person would type it.
+pub fn show(command: &Command) -> String {
+    let mut shown = command.get_program().to_string_lossy().into_owned();
+    for arg in command.get_args() {
+        shown.push(' ');
+        shown.push_str(&arg.to_string_lossy());
+    }
+    shown
+}
+
+/// Runs `step`, then says how long it took.
+pub fn timed<T>(what: &str, step: impl FnOnce() -> Result<T>) -> Result<T> {
+    let started = Instant::now();
+    println!("==> {what}");
+    let result = step();
+    let outcome = if result.is_ok() { "done" } else { "FAILED" };
+    println!(
+        "==> {what}: {outcome} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    result
+}

@@ -1,0 +1,61 @@
+//! A peercall-server child process for the test layers that need one.
+
+use std::{
+    net::{TcpListener, TcpStream},
+    path::Path,
+    process::{Child, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+use crate::process::{Result, command, root};
+
+/// A running server, killed on drop.
+pub struct Server {
+    child: Child,
+    /// Where it listens, e.g. `127.0.0.1:41234`.
+    pub addr: String,
+}
+
+impl Server {
+    /// Starts `target/<profile>/peercall-server` serving `static_dir` on a free port, and
+    /// waits until it accepts connections.
+    pub fn start(profile: &str, static_dir: &Path) -> Result<Self> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|addr| addr.port())
+            .map_err(|error| format!("no free port: {error}"))?;
+        let addr = format!("127.0.0.1:{port}");
+        let binary = root().join("target").join(profile).join("peercall-server");
+        let child = command(&binary)
+            .arg("--addr")
+            .arg(&addr)
+            .arg("--static-dir")
+            .arg(static_dir)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .spawn()
+            .map_err(|error| format!("cannot start {}: {error}", binary.display()))?;
+        let server = Self { child, addr };
+        let started = Instant::now();
+        while TcpStream::connect(&server.addr).is_err() {
+            if started.elapsed() > Duration::from_secs(10) {
+                return Err("peercall-server did not start listening".to_owned());
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        Ok(server)
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,128 @@
+//! Installs what the other tasks need, and nothing that is already there.
+
+use std::{fs, path::Path};
+
+use crate::process::{Result, cargo, command, output, run, timed};
+
+/// The trunk release whose build runs on this toolchain (0.22 wants a newer rustc).
+const TRUNK_VERSION: &str = "0.21.14";
+
+/// Where Debian's Chromium packages put the browser and its driver.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+/// See [`CHROMIUM`].
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Makes sure every tool is installed.
+pub fn all() -> Result {
+    timed("set-up", || {
+        wasm_target()?;
+        trunk()?;
+        wasm_bindgen()?;
+        debian_packages()
+    })
+}
+
+fn wasm_target() -> Result {
+    let installed = output(command("rustup").args(["target", "list", "--installed"]));
+    if installed.is_some_and(|targets| targets.lines().any(|t| t == "wasm32-unknown-unknown")) {
+        println!("ok: wasm32-unknown-unknown target");
+        return Ok(());
+    }
+    println!("installing: the wasm32-unknown-unknown target");
+    run(command("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
+}
+
+fn trunk() -> Result {
+    let wanted = format!("trunk {TRUNK_VERSION}");
+    if output(command("trunk").arg("--version")).as_deref() == Some(wanted.as_str()) {
+        println!("ok: {wanted}");
+        return Ok(());
+    }
+    println!("installing: {wanted} (a release build; several minutes)");
+    run(cargo().args(["install", "trunk", "--version", TRUNK_VERSION, "--locked"]))
+}
+
+fn wasm_bindgen() -> Result {
+    let version = locked_version("wasm-bindgen")?;
+    let wanted = format!("wasm-bindgen {version}");
+    let has_runner = output(command("wasm-bindgen-test-runner").arg("--version"))
+        .is_some_and(|v| v.ends_with(&version));
+    if output(command("wasm-bindgen").arg("--version")).as_deref() == Some(wanted.as_str())
+        && has_runner
+    {
+        println!("ok: {wanted} CLI and test runner");
+        return Ok(());
+    }
+    println!("installing: the {wanted} CLI, matching Cargo.lock (a few minutes)");
+    // Not --locked: the CLI's own lockfile can name versions the registry index lacks.
+    run(cargo().args([
+        "install",
+        "wasm-bindgen-cli",
+        "--version",
+        &format!("={version}"),
+        "--force",
+    ]))
+}
+
+/// The version of `package` in Cargo.lock.
+pub fn locked_version(package: &str) -> Result<String> {
+    let lock_path = crate::process::root().join("Cargo.lock");
+    let lock = fs::read_to_string(&lock_path)
+        .map_err(|error| format!("cannot read {}: {error}", lock_path.display()))?;
+    let name_line = format!("name = \"{package}\"");
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == name_line
+            && let Some(version) = lines
+                .next()
+                .and_then(|l| l.strip_prefix("version = \""))
+                .and_then(|l| l.strip_suffix('"'))
+        {
+            return Ok(version.to_owned());
+        }
+    }
+    Err(format!("{package} is not in Cargo.lock"))
+}
+
+/// Debian packages: (what it is for, file it provides, package).
+const PACKAGES: [(&str, &str, &str); 3] = [
+    ("wasm-opt", "/usr/bin/wasm-opt", "binaryen"),
+    ("Chromium", CHROMIUM, "chromium"),
+    ("ChromeDriver", CHROMEDRIVER, "chromium-driver"),
+];
+
+fn debian_packages() -> Result {
+    let missing: Vec<_> = PACKAGES
+        .iter()
+        .filter(|(what, file, _)| {
+            let there = Path::new(file).exists();
+            if there {
+                println!("ok: {what} ({file})");
+            }
+            !there
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = missing.iter().map(|(_, _, package)| *package).collect();
+    let is_root = output(command("id").arg("-u")).as_deref() == Some("0");
+    if !is_root || output(command("apt-get").arg("--version")).is_none() {
+        return Err(format!(
+            "missing: {}. Install the Debian packages `{}` (as root: apt-get install {}), then run this again.",
+            missing
+                .iter()
+                .map(|(what, _, _)| *what)
+                .collect::<Vec<_>>()
+                .join(", "),
+            names.join(" "),
+            names.join(" "),
+        ));
+    }
+    println!("installing with apt-get: {}", names.join(" "));
+    run(command("apt-get").args(["update", "-qq"]))?;
+    run(command("apt-get")
+        .args(["install", "-y", "-qq"])
+        .args(&names)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}

@@ -1,0 +1,65 @@
+//! Every test layer, fast to real.
+
+use crate::{
+    build,
+    process::{Result, cargo, run, timed},
+    server::Server,
+    setup,
+};
+
+/// Sets up, then runs every layer; stops at the first that fails.
+pub fn all() -> Result {
+    setup::all()?;
+    timed("format and lints", lints)?;
+    timed("protocol and server tests", || {
+        run(cargo().args(["test", "-p", "protocol", "-p", "peercall-server"]))
+    })?;
+    let dist = build::client()?;
+    let server = Server::start("debug", &dist)?;
+    timed(
+        "browser tests (wasm-bindgen-test, headless Chromium)",
+        || {
+            run(cargo()
+                .args([
+                    "test",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                    "-p",
+                    "peercall",
+                ])
+                .env("CHROMEDRIVER", setup::CHROMEDRIVER)
+                .env("PEERCALL_TEST_WS", format!("ws://{}/ws", server.addr))
+                .env("WASM_BINDGEN_TEST_TIMEOUT", "600"))
+        },
+    )?;
+    timed("end-to-end tests (two browsers, WebDriver)", || {
+        run(cargo()
+            .args(["test", "-p", "peercall-e2e"])
+            .env("CHROMEDRIVER", setup::CHROMEDRIVER)
+            .env("PEERCALL_E2E_URL", format!("http://{}/", server.addr)))
+    })
+}
+
+fn lints() -> Result {
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo().args([
+        "clippy",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        "peercall",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ]))
+}
