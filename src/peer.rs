@@ -25,14 +25,18 @@ use crate::{
 
 #[wasm_bindgen]
 extern "C" {
+    /// The parts of `RTCPeerConnection` that web-sys does not bind.
+    #[wasm_bindgen(extends = RtcPeerConnection, js_name = RTCPeerConnection)]
+    type Connection;
+
     /// `setLocalDescription()` with no argument: the browser creates the right offer or
     /// answer for the current signaling state (implicit description).
-    #[wasm_bindgen(method, js_class = "RTCPeerConnection", js_name = setLocalDescription)]
-    fn set_local_description_implicit(this: &RtcPeerConnection) -> Promise;
+    #[wasm_bindgen(method, js_name = setLocalDescription)]
+    fn set_local_description_implicit(this: &Connection) -> Promise;
 
     /// `restartIce()`: the next offer gathers new ICE credentials.
-    #[wasm_bindgen(method, js_class = "RTCPeerConnection", js_name = restartIce)]
-    fn restart_ice(this: &RtcPeerConnection);
+    #[wasm_bindgen(method, js_name = restartIce)]
+    fn restart_ice(this: &Connection);
 }
 
 /// What the connection reports.
@@ -167,7 +171,7 @@ impl Peer {
             return Ok(None);
         }
         await_promise(
-            self.pc.set_local_description_implicit(),
+            self.connection().set_local_description_implicit(),
             "cannot create an offer",
         )
         .await?;
@@ -206,7 +210,7 @@ impl Peer {
             self.attach_deferred();
         }
         await_promise(
-            self.pc.set_local_description_implicit(),
+            self.connection().set_local_description_implicit(),
             "cannot create an answer",
         )
         .await?;
@@ -266,7 +270,7 @@ impl Peer {
 
     /// Asks for new ICE credentials; `negotiationneeded` follows.
     pub fn restart_ice(&self) {
-        self.pc.restart_ice();
+        self.connection().restart_ice();
     }
 
     /// The current `connectionState`.
@@ -277,6 +281,10 @@ impl Peer {
     /// The connection's statistics (`RTCStatsReport`).
     pub fn stats(&self) -> Promise {
         self.pc.get_stats()
+    }
+
+    fn connection(&self) -> &Connection {
+        self.pc.unchecked_ref()
     }
 
     fn local_sdp_of(&self, kind: RtcSdpType) -> Option<String> {

@@ -334,10 +334,10 @@ impl Session {
 
     /// Sends `message` to the server; a closed socket is reported by its own event.
     fn send(&self, message: ClientMessage) {
-        if let Some(signaling) = &self.signaling {
-            if let Err(error) = signaling.send(&message) {
-                self.report(&error);
-            }
+        if let Some(signaling) = &self.signaling
+            && let Err(error) = signaling.send(&message)
+        {
+            self.report(&error);
         }
     }
 

@@ -48,12 +48,15 @@ struct Memory {
     camera_off: bool,
 }
 
+/// A function handed to `PeerCall::on`.
+type Handler = Closure<dyn FnMut(JsValue)>;
+
 struct App {
     page: Page,
     memory: RefCell<Memory>,
     call: RefCell<Option<PeerCall>>,
     /// The handlers given to the current `PeerCall`.
-    handlers: RefCell<Vec<Closure<dyn FnMut(JsValue)>>>,
+    handlers: RefCell<Vec<Handler>>,
 }
 
 thread_local! {
@@ -238,7 +241,7 @@ impl App {
         handlers.clear();
         let mut on = |event: &str, act: fn(&App, JsValue)| {
             let app = Rc::clone(self);
-            let handler = Closure::<dyn FnMut(JsValue)>::new(move |payload| act(&app, payload));
+            let handler = Handler::new(move |payload| act(&app, payload));
             call.on(
                 event.to_owned(),
                 handler.as_ref().unchecked_ref::<Function>().clone(),
@@ -332,10 +335,10 @@ impl App {
         let in_call = matches!(state.as_str(), "calling" | "connecting" | "connected");
         show(&page.call, in_call);
         say(&page.remote_name, if in_call { &other } else { "" });
-        if state == "ringing" {
-            if let Some(accept) = page.document.get_element_by_id("accept-button") {
-                accept.unchecked_ref::<HtmlElement>().focus().ok();
-            }
+        if state == "ringing"
+            && let Some(accept) = page.document.get_element_by_id("accept-button")
+        {
+            accept.unchecked_ref::<HtmlElement>().focus().ok();
         }
     }
 

@@ -6,6 +6,8 @@
 mod common;
 
 use common::{Side, connected_pair, field, pair};
+use futures::{SinkExt, StreamExt};
+use gloo_net::websocket::{Message, futures::WebSocket};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -87,11 +89,44 @@ async fn the_caller_can_cancel_while_it_rings() {
 }
 
 #[wasm_bindgen_test]
-async fn a_peer_who_leaves_ends_the_call() {
+async fn closing_the_other_side_hangs_up_its_call() {
     let (mut alice, bob) = connected_pair().await;
     bob.call.close();
+    assert_eq!(alice.ended().await, "remote-hangup");
+    alice.reach("idle").await;
+}
+
+#[wasm_bindgen_test]
+async fn a_peer_whose_socket_drops_ends_the_call_as_peer_left() {
+    let mut alice = Side::online("alice").await;
+    // Bob is a bare protocol client whose socket just goes away, as with a crashed tab.
+    let name = common::unique("bob");
+    let mut bob = WebSocket::open(common::SERVER).unwrap();
+    let login = format!(r#"{{"type":"login","name":"{name}"}}"#);
+    bob.send(Message::Text(login)).await.unwrap();
+    let bob_id = next_of_type(&mut bob, "welcome").await;
+    let bob_id = field(&bob_id, "id");
+    alice.sees_id(&bob_id).await;
+    JsFuture::from(alice.call.call(bob_id.clone()))
+        .await
+        .unwrap();
+    next_of_type(&mut bob, "ring").await;
+    drop(bob);
     assert_eq!(alice.ended().await, "peer-left");
     alice.reach("idle").await;
+}
+
+/// The next frame of `type` `kind` a bare protocol client receives.
+async fn next_of_type(socket: &mut WebSocket, kind: &str) -> JsValue {
+    while let Some(frame) = socket.next().await {
+        if let Ok(Message::Text(text)) = frame {
+            let value = js_sys::JSON::parse(&text).unwrap();
+            if field(&value, "type") == kind {
+                return value;
+            }
+        }
+    }
+    panic!("the socket closed before a {kind} frame");
 }
 
 #[wasm_bindgen_test]

@@ -152,12 +152,18 @@ impl Person {
             if now == text {
                 return;
             }
-            assert!(
-                started.elapsed() < PATIENCE,
-                "{}: #{id} says {now:?}, not {text:?}",
-                self.name
-            );
+            if started.elapsed() > PATIENCE {
+                self.keep_screenshot("failure").await;
+                panic!("{}: #{id} says {now:?}, not {text:?}", self.name);
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Saves what this person sees as `artifacts/<label>-<name>.png`.
+    pub async fn keep_screenshot(&self, label: &str) {
+        if let Ok(png) = self.browser.screenshot().await {
+            let _ = std::fs::write(artifacts().join(format!("{label}-{}.png", self.name)), png);
         }
     }
 
@@ -178,11 +184,11 @@ impl Person {
         let started = Instant::now();
         loop {
             let shown = self.browser.find(Locator::Css(&css)).await;
-            if let Ok(button) = shown {
-                if button.is_displayed().await.unwrap_or(false) {
-                    button.click().await.expect("clicking");
-                    return;
-                }
+            if let Ok(button) = shown
+                && button.is_displayed().await.unwrap_or(false)
+            {
+                button.click().await.expect("clicking");
+                return;
             }
             assert!(
                 started.elapsed() < PATIENCE,

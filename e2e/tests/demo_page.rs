@@ -1,6 +1,6 @@
 //! Two people, two browsers, one call, through the demo page.
 
-use peercall_e2e::{Driver, Person, artifacts};
+use peercall_e2e::{Driver, Person};
 
 #[tokio::test]
 async fn alice_calls_bob_they_see_each_other_and_bob_hangs_up() {
@@ -24,9 +24,7 @@ async fn alice_calls_bob_they_see_each_other_and_bob_hangs_up() {
     alice.sees_remote_video().await;
     bob.sees_remote_video().await;
 
-    let screenshot = alice.browser.screenshot().await.expect("a screenshot");
-    std::fs::write(artifacts().join("e2e-connected-call.png"), screenshot)
-        .expect("the screenshot is kept");
+    alice.keep_screenshot("connected-call").await;
 
     bob.click("hangup-button").await;
     alice

@@ -221,10 +221,10 @@ impl Session {
             Signal::Offer { sdp } => self.describe(&from.id, Description::Offer(sdp)).await,
             Signal::Answer { sdp } => self.describe(&from.id, Description::Answer(sdp)).await,
             Signal::Candidate { candidate } => {
-                if let Phase::InCall { with, peer, .. } = &mut self.phase {
-                    if with.id == from.id {
-                        peer.add_candidate(candidate).await;
-                    }
+                if let Phase::InCall { with, peer, .. } = &mut self.phase
+                    && with.id == from.id
+                {
+                    peer.add_candidate(candidate).await;
                 }
             }
             Signal::Hangup { reason } => {

@@ -152,10 +152,15 @@ impl Side {
 
     /// Waits until `peer` is in this user's list of who is online.
     pub async fn sees(&mut self, peer: &Side) {
+        self.sees_id(&peer.id).await;
+    }
+
+    /// Waits until the peer with id `id` is in this user's list of who is online.
+    pub async fn sees_id(&mut self, id: &str) {
         let listed = |peers: &JsValue| {
             js_sys::Array::from(peers)
                 .iter()
-                .any(|p| field(&p, "id") == peer.id)
+                .any(|p| field(&p, "id") == id)
         };
         if self
             .seen

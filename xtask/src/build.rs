@@ -4,16 +4,6 @@ use std::path::{Path, PathBuf};
 
 use crate::process::{Result, cargo, command, root, run, timed};
 
-/// wasm features the Rust toolchain emits by default; binaryen 108 must be told.
-const WASM_FEATURES: [&str; 6] = [
-    "--enable-bulk-memory",
-    "--enable-mutable-globals",
-    "--enable-nontrapping-float-to-int",
-    "--enable-reference-types",
-    "--enable-sign-ext",
-    "--enable-multivalue",
-];
-
 /// Builds the demo page into `dist/` and the embeddable module into `dist/pkg/`; returns
 /// `dist/`.
 pub fn client() -> Result<PathBuf> {
@@ -46,7 +36,6 @@ fn pkg(out: &Path) -> Result {
     let module = out.join("peercall_bg.wasm");
     run(command("wasm-opt")
         .args(["-Oz", "--strip-debug", "--strip-producers"])
-        .args(WASM_FEATURES)
         .arg(&module)
         .arg("-o")
         .arg(&module))

@@ -28,10 +28,15 @@ pub fn cargo_bin() -> PathBuf {
         .join("bin")
 }
 
-/// `program` set to run at the workspace root, with the cargo bin folder first on PATH so
-/// that freshly installed tools are found.
+/// Where project-local tools from npm live (see `setup`).
+pub fn npm_bin() -> PathBuf {
+    root().join("target/tools/node_modules/.bin")
+}
+
+/// `program` set to run at the workspace root, with the project's npm tools and the cargo
+/// bin folder first on PATH so that freshly installed tools are found.
 pub fn command(program: impl AsRef<OsStr>) -> Command {
-    let mut paths = vec![cargo_bin()];
+    let mut paths = vec![npm_bin(), cargo_bin()];
     if let Some(path) = env::var_os("PATH") {
         paths.extend(env::split_paths(&path));
     }

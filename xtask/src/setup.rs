@@ -7,6 +7,10 @@ use crate::process::{Result, cargo, command, output, run, timed};
 /// The trunk release whose build runs on this toolchain (0.22 wants a newer rustc).
 const TRUNK_VERSION: &str = "0.21.14";
 
+/// binaryen's wasm-opt, from the npm registry: Debian's (108) cannot read what current
+/// rustc and wasm-bindgen emit. Trunk.toml names the same version.
+const BINARYEN_VERSION: &str = "132";
+
 /// Where Debian's Chromium packages put the browser and its driver.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// See [`CHROMIUM`].
@@ -18,7 +22,8 @@ pub fn all() -> Result {
         wasm_target()?;
         trunk()?;
         wasm_bindgen()?;
-        debian_packages()
+        debian_packages()?;
+        wasm_opt()
     })
 }
 
@@ -84,9 +89,29 @@ pub fn locked_version(package: &str) -> Result<String> {
     Err(format!("{package} is not in Cargo.lock"))
 }
 
+fn wasm_opt() -> Result {
+    let wanted = format!("wasm-opt version {BINARYEN_VERSION} ");
+    let found = output(command("wasm-opt").arg("--version"));
+    if found.is_some_and(|version| version.starts_with(&wanted)) {
+        println!("ok: binaryen {BINARYEN_VERSION} (wasm-opt)");
+        return Ok(());
+    }
+    println!("installing: binaryen {BINARYEN_VERSION} (wasm-opt) from npm into target/tools");
+    run(command("npm").args([
+        "install",
+        "--silent",
+        "--no-audit",
+        "--no-fund",
+        "--prefix",
+        "target/tools",
+        &format!("binaryen@{BINARYEN_VERSION}.0.0"),
+    ]))
+}
+
 /// Debian packages: (what it is for, file it provides, package).
-const PACKAGES: [(&str, &str, &str); 3] = [
-    ("wasm-opt", "/usr/bin/wasm-opt", "binaryen"),
+const PACKAGES: [(&str, &str, &str); 4] = [
+    ("Node.js (runs binaryen)", "/usr/bin/node", "nodejs"),
+    ("npm (installs binaryen)", "/usr/bin/npm", "npm"),
     ("Chromium", CHROMIUM, "chromium"),
     ("ChromeDriver", CHROMEDRIVER, "chromium-driver"),
 ];
