@@ -109,6 +109,19 @@ impl Drop for Driver {
     }
 }
 
+/// Waits until `script` (a function body returning a boolean) returns true in `browser`.
+pub async fn wait_for_js(browser: &Client, script: &str, what: &str) {
+    let started = Instant::now();
+    loop {
+        let value = browser.execute(script, vec![]).await.unwrap_or(Value::Null);
+        if value == Value::Bool(true) {
+            return;
+        }
+        assert!(started.elapsed() < PATIENCE, "never true: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A person at a browser on the demo page.
 pub struct Person {
     /// The browser.

@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+mod flat;
 mod name;
 
 pub use name::{MAX_NAME_CHARS, NameError, name_key, validate_name};
@@ -225,8 +226,15 @@ impl ClientMessage {
 }
 
 /// A frame from the server to a client.
+///
+/// Read through a flat struct ([`flat`]): the same wire format, but serde's buffering of
+/// internally tagged enums would cost the browser client tens of kilobytes of code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
+#[serde(
+    tag = "type",
+    rename_all = "kebab-case",
+    try_from = "flat::FlatServerMessage"
+)]
 pub enum ServerMessage {
     /// Login accepted.
     Welcome {

@@ -22,7 +22,32 @@ pub fn all() -> Result {
     setup::all()?;
     let dist = build::client()?;
     timed("bundle size", || bundle(&dist))?;
-    timed("server memory with idle connections", || idle_memory(&dist))
+    timed("server memory with idle connections", || idle_memory(&dist))?;
+    timed("call setup time (headless Chromium, loopback)", || {
+        call_setup(&dist)
+    })
+}
+
+/// Runs the ignored `setup_time` browser test, which prints its figures.
+fn call_setup(dist: &Path) -> Result {
+    let server = Server::start("release", dist)?;
+    run(cargo()
+        .args([
+            "test",
+            "--release",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-p",
+            "peercall",
+            "--test",
+            "setup_time",
+            "--",
+            "--include-ignored",
+            "--nocapture",
+        ])
+        .env("CHROMEDRIVER", setup::CHROMEDRIVER)
+        .env("PEERCALL_TEST_WS", format!("ws://{}/ws", server.addr))
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "600"))
 }
 
 fn bundle(dist: &Path) -> Result {

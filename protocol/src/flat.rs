@@ -1,0 +1,95 @@
+//! [`ServerMessage`] read field by field: every field optional, then checked per `type`.
+
+use serde::Deserialize;
+
+use crate::{DeclineReason, ErrorCode, IceCandidate, PeerId, PeerInfo, ServerMessage};
+
+/// Any server frame, as a flat bag of optional fields.
+#[derive(Deserialize)]
+pub struct FlatServerMessage {
+    #[serde(rename = "type")]
+    kind: String,
+    id: Option<PeerId>,
+    name: Option<String>,
+    peers: Option<Vec<PeerInfo>>,
+    from: Option<PeerId>,
+    sdp: Option<String>,
+    candidate: Option<IceCandidate>,
+    reason: Option<String>,
+    code: Option<ErrorCode>,
+    message: Option<String>,
+    to: Option<PeerId>,
+}
+
+fn need<T>(value: Option<T>, field: &str) -> Result<T, String> {
+    value.ok_or_else(|| format!("missing field `{field}`"))
+}
+
+impl TryFrom<FlatServerMessage> for ServerMessage {
+    type Error = String;
+
+    fn try_from(m: FlatServerMessage) -> Result<Self, String> {
+        let from = || need(m.from.clone(), "from");
+        let name = || need(m.name.clone(), "name");
+        let sdp = || need(m.sdp.clone(), "sdp");
+        Ok(match m.kind.as_str() {
+            "welcome" => Self::Welcome {
+                id: need(m.id, "id")?,
+                name: name()?,
+            },
+            "peers" => Self::Peers {
+                peers: need(m.peers, "peers")?,
+            },
+            "peer-joined" => Self::PeerJoined {
+                id: need(m.id, "id")?,
+                name: name()?,
+            },
+            "peer-left" => Self::PeerLeft {
+                id: need(m.id, "id")?,
+            },
+            "ring" => Self::Ring {
+                from: from()?,
+                name: name()?,
+            },
+            "accept" => Self::Accept {
+                from: from()?,
+                name: name()?,
+            },
+            "decline" => Self::Decline {
+                from: from()?,
+                name: name()?,
+                reason: match need(m.reason, "reason")?.as_str() {
+                    "declined" => DeclineReason::Declined,
+                    "busy" => DeclineReason::Busy,
+                    other => return Err(format!("unknown decline reason `{other}`")),
+                },
+            },
+            "offer" => Self::Offer {
+                from: from()?,
+                name: name()?,
+                sdp: sdp()?,
+            },
+            "answer" => Self::Answer {
+                from: from()?,
+                name: name()?,
+                sdp: sdp()?,
+            },
+            "candidate" => Self::Candidate {
+                from: from()?,
+                name: name()?,
+                candidate: m.candidate,
+            },
+            "hangup" => Self::Hangup {
+                from: from()?,
+                name: name()?,
+                reason: m.reason,
+            },
+            "error" => Self::Error {
+                code: need(m.code, "code")?,
+                message: need(m.message, "message")?,
+                to: m.to,
+            },
+            other => return Err(format!("unknown message type `{other}`")),
+        })
+    }
+}
