@@ -277,19 +277,16 @@ impl Session {
             Err(message) => message,
         };
         match message {
-            ServerMessage::Welcome { id, name } => {
-                self.me = Some(PeerInfo {
-                    id: id.clone(),
-                    name,
-                });
-                if let Some(reply) = self.pending_connect.take() {
-                    let _ = reply.send(Ok(id));
-                }
-                self.publish_state();
-            }
+            // `connect()` resolves once the list of who is online is in too (it follows
+            // `welcome` at once), so a page can call anyone it has just been told about.
+            ServerMessage::Welcome { id, name } => self.me = Some(PeerInfo { id, name }),
             ServerMessage::Peers { peers } => {
                 self.peers = peers;
                 self.emit_peers();
+                if let (Some(reply), Some(me)) = (self.pending_connect.take(), &self.me) {
+                    let _ = reply.send(Ok(me.id.clone()));
+                }
+                self.publish_state();
             }
             ServerMessage::PeerJoined { id, name } => {
                 self.peers.retain(|peer| peer.id != id);
