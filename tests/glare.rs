@@ -30,13 +30,35 @@ async fn simultaneous_calls_end_as_one_connected_call_fifty_times() {
         alice.media_flows_past(0.0, 0.0).await;
         bob.media_flows_past(0.0, 0.0).await;
         for side in [&alice, &bob] {
-            let rang = side.seen.borrow().iter().any(|(event, _)| event == "incoming");
-            assert!(!rang, "trial {trial}: {} was asked to answer a second call", side.name);
+            let rang = side
+                .seen
+                .borrow()
+                .iter()
+                .any(|(event, _)| event == "incoming");
+            assert!(
+                !rang,
+                "trial {trial}: {} was asked to answer a second call",
+                side.name
+            );
         }
         let hanging_up = if trial % 2 == 0 { &mut alice } else { &mut bob };
         hanging_up.call.hangup();
-        assert_eq!(alice.ended().await, if trial % 2 == 0 { "hangup" } else { "remote-hangup" });
-        assert_eq!(bob.ended().await, if trial % 2 == 0 { "remote-hangup" } else { "hangup" });
+        assert_eq!(
+            alice.ended().await,
+            if trial % 2 == 0 {
+                "hangup"
+            } else {
+                "remote-hangup"
+            }
+        );
+        assert_eq!(
+            bob.ended().await,
+            if trial % 2 == 0 {
+                "remote-hangup"
+            } else {
+                "hangup"
+            }
+        );
         alice.reach("idle").await;
         bob.reach("idle").await;
     }

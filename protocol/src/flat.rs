@@ -19,6 +19,7 @@ pub struct FlatServerMessage {
     code: Option<ErrorCode>,
     message: Option<String>,
     to: Option<PeerId>,
+    resume: Option<String>,
 }
 
 fn need<T>(value: Option<T>, field: &str) -> Result<T, String> {
@@ -36,7 +37,9 @@ impl TryFrom<FlatServerMessage> for ServerMessage {
             "welcome" => Self::Welcome {
                 id: need(m.id, "id")?,
                 name: name()?,
+                resume: m.resume,
             },
+            "pong" => Self::Pong,
             "peers" => Self::Peers {
                 peers: need(m.peers, "peers")?,
             },

@@ -146,7 +146,13 @@ pub enum ClientMessage {
     Login {
         /// The display name.
         name: String,
+        /// The `resume` token of an earlier `welcome`: asks for the same id back after a
+        /// dropped connection (see docs/PROTOCOL.md, "Resuming").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
     },
+    /// Asks the server for a `pong`: lets a client notice a server that went silent.
+    Ping,
     /// See [`Signal::Ring`].
     Ring {
         /// The callee.
@@ -209,11 +215,11 @@ impl ClientMessage {
         }
     }
 
-    /// The recipient and the signal of a relayed frame; `Err(self)` for `login`.
+    /// The recipient and the signal of a relayed frame; `Err(self)` for `login` and `ping`.
     #[allow(clippy::result_large_err)]
     pub fn into_signal(self) -> Result<(PeerId, Signal), Self> {
         Ok(match self {
-            Self::Login { .. } => return Err(self),
+            Self::Login { .. } | Self::Ping => return Err(self),
             Self::Ring { to } => (to, Signal::Ring),
             Self::Accept { to } => (to, Signal::Accept),
             Self::Decline { to, reason } => (to, Signal::Decline { reason }),
@@ -242,7 +248,12 @@ pub enum ServerMessage {
         id: PeerId,
         /// Your name, trimmed.
         name: String,
+        /// Log in with this after a dropped connection to get the same id back.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
     },
+    /// The answer to a `ping`.
+    Pong,
     /// Everyone else logged in; sent right after `welcome`.
     Peers {
         /// Them.

@@ -28,6 +28,7 @@ fn the_documented_session() {
         r#"{"type":"login","name":"alice"}"#,
         ClientMessage::Login {
             name: "alice".into(),
+            resume: None,
         },
     );
     round_trip(
@@ -35,6 +36,7 @@ fn the_documented_session() {
         ServerMessage::Welcome {
             id: id("k3J9x2LqP0c"),
             name: "alice".into(),
+            resume: None,
         },
     );
     round_trip(
@@ -175,6 +177,27 @@ fn the_other_messages_of_the_tables() {
             to: None,
         },
     );
+}
+
+#[test]
+fn the_additions_of_this_implementation() {
+    round_trip(
+        r#"{"type":"login","name":"alice","resume":"k3J9x2LqP0c.00ff"}"#,
+        ClientMessage::Login {
+            name: "alice".into(),
+            resume: Some("k3J9x2LqP0c.00ff".into()),
+        },
+    );
+    round_trip(
+        r#"{"type":"welcome","id":"k3J9x2LqP0c","name":"alice","resume":"k3J9x2LqP0c.00ff"}"#,
+        ServerMessage::Welcome {
+            id: id("k3J9x2LqP0c"),
+            name: "alice".into(),
+            resume: Some("k3J9x2LqP0c.00ff".into()),
+        },
+    );
+    round_trip(r#"{"type":"ping"}"#, ClientMessage::Ping);
+    round_trip(r#"{"type":"pong"}"#, ServerMessage::Pong);
 }
 
 #[test]

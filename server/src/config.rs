@@ -18,6 +18,17 @@ pub struct Config {
     /// Frames queued for one socket before it counts as too slow and is dropped.
     #[arg(long, env = "PEERCALL_OUTBOX", default_value_t = 1024)]
     pub outbox: usize,
+    /// How often every socket is pinged, in ms; one silent for two pings is dropped.
+    #[arg(long, env = "PEERCALL_PING_INTERVAL_MS", default_value_t = 5_000)]
+    pub ping_interval_ms: u64,
+    /// How long a dropped user's name and id stay reserved for its resume token, in ms,
+    /// before everyone is told it left.
+    #[arg(long, env = "PEERCALL_RESUME_GRACE_MS", default_value_t = 30_000)]
+    pub resume_grace_ms: u64,
+    /// Key for resume tokens. Give the same one across restarts so that clients get their
+    /// ids back after a restart; by default a random key lives as long as the process.
+    #[arg(long, env = "PEERCALL_RESUME_SECRET", hide_env_values = true)]
+    pub resume_secret: Option<String>,
 }
 
 impl Config {

@@ -1,11 +1,18 @@
 //! One signaling socket: a reader that parses and routes, a writer that drains the outbox.
 
-use std::{error::Error as _, net::SocketAddr};
+use std::{
+    error::Error as _,
+    net::SocketAddr,
+    sync::atomic::{AtomicU64, Ordering},
+};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use futures_util::{SinkExt, StreamExt, stream::SplitSink};
-use protocol::{ClientMessage, ErrorCode, PeerId};
-use tokio::sync::{mpsc, watch};
+use protocol::{ClientMessage, ErrorCode, PeerId, PeerInfo, ServerMessage};
+use tokio::{
+    sync::{mpsc, watch},
+    time::Instant,
+};
 
 use crate::{
     AppState,
@@ -27,14 +34,33 @@ const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 const TOO_LARGE: &str = "frame larger than 64 KiB";
 
+/// Numbers connections, so that a resumed user's old socket cannot log the new one out.
+static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
+
 /// Why a connection ended, for the log.
 #[derive(Debug)]
 enum Ending {
+    /// The client sent a close frame: its user leaves.
     ClientClosed,
+    /// The socket ended without a close frame: its user is away and may resume.
+    Vanished,
     TooLarge,
     BrokenSocket,
-    TooSlow,
+    /// Evicted: too slow to keep up, or replaced by a resume on another socket.
+    Evicted,
+    /// Nothing came back for two pings.
+    Silent,
     ServerShutdown,
+}
+
+impl Ending {
+    /// Whether the user meant to leave (rather than lost the connection).
+    fn is_clean(&self) -> bool {
+        matches!(
+            self,
+            Self::ClientClosed | Self::TooLarge | Self::ServerShutdown
+        )
+    }
 }
 
 /// Serves one socket until it closes.
@@ -46,16 +72,22 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState) {
     let writer = tokio::spawn(write_frames(sink, frames));
     let mut shutdown = state.shutdown.clone();
     let mut me: Option<PeerId> = None;
+    let conn = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+    let mut pings = tokio::time::interval(state.ping_interval);
+    pings.tick().await; // the first tick is immediate
+    let mut heard = Instant::now();
 
     let ending = loop {
         tokio::select! {
-            incoming = stream.next() => match incoming {
+            incoming = stream.next() => {
+                heard = Instant::now();
+                match incoming {
                 Some(Ok(Message::Text(text))) if text.len() > protocol::MAX_FRAME_BYTES => {
                     outbox.send(close(close_code::SIZE, TOO_LARGE)).await;
                     break Ending::TooLarge;
                 }
                 Some(Ok(Message::Text(text))) => {
-                    if let Err(refusal) = handle(&state, &outbox, &mut me, text.as_str()) {
+                    if let Err(refusal) = handle(&state, &outbox, conn, &mut me, text.as_str()) {
                         refuse(&outbox, remote, me.as_ref(), refusal).await;
                     }
                 }
@@ -68,7 +100,8 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState) {
                 }
                 // Pings are answered by the socket itself.
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                Some(Ok(Message::Close(_))) | None => break Ending::ClientClosed,
+                Some(Ok(Message::Close(_))) => break Ending::ClientClosed,
+                None => break Ending::Vanished,
                 Some(Err(error)) if is_too_large(&error) => {
                     // Past the hard limit the stream is out of step: no goodbye to wait for.
                     outbox.send(close(close_code::SIZE, TOO_LARGE)).await;
@@ -78,8 +111,14 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState) {
                     tracing::debug!(%remote, %error, "socket error");
                     break Ending::BrokenSocket;
                 }
-            },
-            () = outbox.evicted.notified() => break Ending::TooSlow,
+            }},
+            _ = pings.tick() => {
+                if heard.elapsed() > 2 * state.ping_interval {
+                    break Ending::Silent;
+                }
+                outbox.push(Message::Ping(Default::default()));
+            }
+            () = outbox.evicted.notified() => break Ending::Evicted,
             () = stopping(&mut shutdown) => {
                 outbox.send(close(close_code::AWAY, "server shutting down")).await;
                 break Ending::ServerShutdown;
@@ -88,7 +127,7 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState) {
     };
 
     if let Some(id) = &me {
-        state.registry.leave(id);
+        state.registry.depart(id, conn, ending.is_clean());
     }
     if matches!(ending, Ending::TooLarge | Ending::ServerShutdown) {
         // Our close frame is on its way: read until the client answers it, so the socket
@@ -118,6 +157,7 @@ async fn stopping(shutdown: &mut watch::Receiver<bool>) {
 fn handle(
     state: &AppState,
     outbox: &Outbox,
+    conn: u64,
     me: &mut Option<PeerId>,
     text: &str,
 ) -> Result<(), Refusal> {
@@ -128,10 +168,17 @@ fn handle(
         )
     })?;
     match (me.as_ref(), message) {
-        (None, ClientMessage::Login { name }) => {
-            let welcomed = state.registry.login(&name, outbox)?;
-            tracing::info!(id = %welcomed.id, name = %welcomed.name, "login");
-            *me = Some(welcomed.id);
+        (_, ClientMessage::Ping) => {
+            outbox.push(frame(&ServerMessage::Pong));
+            Ok(())
+        }
+        (None, ClientMessage::Login { name, resume }) => {
+            let welcomed = state
+                .registry
+                .login(&name, resume.as_deref(), conn, outbox)?;
+            let PeerInfo { id, name } = welcomed.me;
+            tracing::info!(%id, %name, resumed = welcomed.resumed, "login");
+            *me = Some(id);
             Ok(())
         }
         (None, _) => Err(Refusal::new(

@@ -10,6 +10,7 @@ mod config;
 mod connection;
 mod refusal;
 mod registry;
+mod tokens;
 
 pub use config::Config;
 
@@ -36,6 +37,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 struct AppState {
     registry: Arc<Registry>,
+    /// How often each socket is pinged.
+    ping_interval: Duration,
     /// One permit per open socket: the connection limit.
     slots: Arc<Semaphore>,
     /// Turns `true` once the server is shutting down.
@@ -54,7 +57,12 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     let (alive_tx, mut alive_rx) = mpsc::channel(1);
     let state = AppState {
-        registry: Arc::new(Registry::new(config.outbox)),
+        registry: Arc::new(Registry::new(
+            config.outbox,
+            tokens::Tokens::new(config.resume_secret.as_deref()),
+            Duration::from_millis(config.resume_grace_ms),
+        )),
+        ping_interval: Duration::from_millis(config.ping_interval_ms.max(1)),
         slots: Arc::new(Semaphore::new(config.max_connections)),
         shutdown: stop_rx,
         alive: alive_tx,

@@ -23,11 +23,19 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// A server whose dropped users stay reserved for 300 ms.
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server with the test defaults changed by `adjust`.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let config = Config::with_static_dir(std::env::temp_dir());
+        let mut config = Config::with_static_dir(std::env::temp_dir());
+        config.resume_grace_ms = 300;
+        adjust(&mut config);
         let task = tokio::spawn(peercall_server::serve(listener, config, async move {
             let _ = stopped.await;
         }));
@@ -125,6 +133,21 @@ impl Client {
         }
     }
 
+    /// Waits until the server has closed this socket (with or without a close frame).
+    pub async fn expect_closed(&mut self) {
+        let closed = async {
+            loop {
+                match self.socket.next().await {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                    Some(Ok(_)) => continue,
+                }
+            }
+        };
+        tokio::time::timeout(PATIENCE, closed)
+            .await
+            .expect("the server closes the socket in time");
+    }
+
     async fn next(&mut self) -> Message {
         tokio::time::timeout(PATIENCE, self.socket.next())
             .await
@@ -134,11 +157,18 @@ impl Client {
     }
 
     pub async fn login(&mut self, name: &str) -> (String, Vec<Value>) {
-        self.send(json!({"type": "login", "name": name})).await;
+        let (welcome, peers) = self
+            .login_with(json!({"type": "login", "name": name}))
+            .await;
+        (welcome["id"].as_str().unwrap().to_owned(), peers)
+    }
+
+    /// Sends `login` and returns the `welcome` and the peer list.
+    pub async fn login_with(&mut self, login: Value) -> (Value, Vec<Value>) {
+        self.send(login).await;
         let welcome = self.expect("welcome").await;
         let peers = self.expect("peers").await;
-        let id = welcome["id"].as_str().unwrap().to_owned();
-        (id, peers["peers"].as_array().unwrap().clone())
+        (welcome, peers["peers"].as_array().unwrap().clone())
     }
 
     pub async fn close(mut self) {
