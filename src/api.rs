@@ -19,6 +19,9 @@ use crate::{
 /// How long a call rings unless the options say otherwise.
 const DEFAULT_RING_TIMEOUT_MS: u32 = 30_000;
 
+/// How often the server is pinged unless the options say otherwise.
+const DEFAULT_HEARTBEAT_MS: u32 = 5_000;
+
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
 /** Options of `new PeerCall(...)`. */
@@ -37,6 +40,8 @@ export interface PeerCallOptions {
   media?: MediaStreamConstraints;
   /** How long an unanswered call rings, in ms; default 30000. */
   ringTimeoutMs?: number;
+  /** How often the server is pinged, in ms; silence for two pings means reconnecting. Default 5000. */
+  heartbeatMs?: number;
 }
 export type PeerCallState = "offline" | "idle" | "calling" | "ringing" | "connecting" | "connected";
 export type PeerCallEndReason =
@@ -225,15 +230,17 @@ fn parse_options(options: &JsValue) -> Result<Options, Error> {
     let url =
         text("url").ok_or_else(|| bad("options.url (the signaling WebSocket URL) is required"))?;
     let name = text("name").ok_or_else(|| bad("options.name (your display name) is required"))?;
-    let ring_timeout_ms = match get("ringTimeoutMs") {
-        None => DEFAULT_RING_TIMEOUT_MS,
+    let millis = |key: &str, default: u32| match get(key) {
+        None => Ok(default),
         Some(value) => value
             .as_f64()
             .filter(|ms| ms.is_finite() && *ms >= 1.0 && *ms <= f64::from(u32::MAX))
             .map(|ms| ms as u32)
             .ok_or_else(|| {
-                bad("options.ringTimeoutMs must be a positive number of milliseconds")
-            })?,
+                bad(&format!(
+                    "options.{key} must be a positive number of milliseconds"
+                ))
+            }),
     };
     Ok(Options {
         url,
@@ -242,6 +249,7 @@ fn parse_options(options: &JsValue) -> Result<Options, Error> {
         local_video: video("localVideo")?,
         remote_video: video("remoteVideo")?,
         media: get("media").unwrap_or_else(media::default_constraints),
-        ring_timeout_ms,
+        ring_timeout_ms: millis("ringTimeoutMs", DEFAULT_RING_TIMEOUT_MS)?,
+        heartbeat_ms: millis("heartbeatMs", DEFAULT_HEARTBEAT_MS)?,
     })
 }

@@ -5,6 +5,7 @@
 //! state, so there are no re-entrant borrows and negotiation steps never interleave.
 
 mod call;
+mod link;
 
 use std::{cell::RefCell, rc::Rc};
 
@@ -12,15 +13,14 @@ use futures::{
     StreamExt,
     channel::{mpsc, oneshot},
 };
-use protocol::{
-    ClientMessage, ErrorCode as WireCode, PeerId, PeerInfo, ServerMessage, validate_name,
-};
+use protocol::{ClientMessage, ErrorCode as WireCode, PeerId, PeerInfo, ServerMessage};
 use wasm_bindgen::JsValue;
 use web_sys::HtmlVideoElement;
 
 use crate::{
     error::{Error, ErrorCode},
     events::{Emitter, object},
+    listener::Timer,
     peer::PeerEvent,
     signaling::{Signaling, SignalingEvent},
 };
@@ -43,6 +43,8 @@ pub struct Options {
     pub media: JsValue,
     /// How long a call rings before it ends as `no-answer`.
     pub ring_timeout_ms: u32,
+    /// How often the server is pinged; silence for two of these drops the socket.
+    pub heartbeat_ms: u32,
 }
 
 /// What a page asks of the session.
@@ -77,6 +79,10 @@ pub enum Input {
     Peer(u32, PeerEvent),
     /// Call number `.0` rang too long.
     RingTimeout(u32),
+    /// Time to check that signaling socket number `.0` still hears the server.
+    Heartbeat(u32),
+    /// Time to try connecting again.
+    Reconnect,
 }
 
 /// What the page can read at any time without asking the session.
@@ -105,6 +111,14 @@ pub fn start(
         snapshot: snapshot.clone(),
         signaling: None,
         signaling_generation: 0,
+        online: false,
+        wanted: false,
+        resume: None,
+        attempts: 0,
+        reconnect: None,
+        heartbeat: None,
+        heard: 0.0,
+        outgoing: Vec::new(),
         me: None,
         pending_connect: None,
         peers: Vec::new(),
@@ -125,6 +139,20 @@ struct Session {
     snapshot: Rc<RefCell<Snapshot>>,
     signaling: Option<Signaling>,
     signaling_generation: u32,
+    /// The signaling socket is open and logged in.
+    online: bool,
+    /// The page wants to be online (between `connect()` and `close()`).
+    wanted: bool,
+    /// From the last `welcome`: logs in again as the same id after a drop.
+    resume: Option<String>,
+    /// Reconnection attempts since the socket was last up, and the timer of the next.
+    attempts: u32,
+    reconnect: Option<Timer>,
+    heartbeat: Option<Timer>,
+    /// When the server was last heard from (ms since the epoch).
+    heard: f64,
+    /// Signals sent while the socket was down, delivered once it is back.
+    outgoing: Vec<ClientMessage>,
     me: Option<PeerInfo>,
     pending_connect: Option<oneshot::Sender<Result<PeerId, Error>>>,
     peers: Vec<PeerInfo>,
@@ -151,8 +179,15 @@ impl Session {
                 Input::RingTimeout(generation) if generation == self.generation => {
                     self.ring_timeout();
                 }
+                Input::Heartbeat(generation) if generation == self.signaling_generation => {
+                    self.heartbeat();
+                }
+                Input::Reconnect => self.reconnect(),
                 // Late news from a socket, call or peer connection that has ended.
-                Input::Signaling(..) | Input::Peer(..) | Input::RingTimeout(_) => {}
+                Input::Signaling(..)
+                | Input::Peer(..)
+                | Input::RingTimeout(_)
+                | Input::Heartbeat(_) => {}
             }
         }
         self.close();
@@ -187,87 +222,6 @@ impl Session {
         }
     }
 
-    fn connect(&mut self, reply: oneshot::Sender<Result<PeerId, Error>>) {
-        if let Some(me) = &self.me {
-            let _ = reply.send(Ok(me.id.clone()));
-            return;
-        }
-        if self.pending_connect.is_some() {
-            let _ = reply.send(Err(Error::new(
-                ErrorCode::InvalidState,
-                "already connecting",
-            )));
-            return;
-        }
-        if let Err(error) = validate_name(&self.options.name) {
-            let _ = reply.send(Err(Error::new(ErrorCode::InvalidName, error.to_string())));
-            return;
-        }
-        self.signaling_generation += 1;
-        let generation = self.signaling_generation;
-        let inputs = self.inputs.clone();
-        let opened = Signaling::open(
-            &self.options.url,
-            Rc::new(move |event| {
-                let _ = inputs.unbounded_send(Input::Signaling(generation, event));
-            }),
-        );
-        let signaling = match opened {
-            Ok(signaling) => signaling,
-            Err(error) => {
-                let _ = reply.send(Err(error));
-                return;
-            }
-        };
-        let login = ClientMessage::Login {
-            name: self.options.name.clone(),
-        };
-        if let Err(error) = signaling.send(&login) {
-            let _ = reply.send(Err(error));
-            return;
-        }
-        self.signaling = Some(signaling);
-        self.pending_connect = Some(reply);
-    }
-
-    async fn signaling_event(&mut self, event: SignalingEvent) {
-        match event {
-            SignalingEvent::Message(Ok(message)) => self.server_message(message).await,
-            SignalingEvent::Message(Err(error)) => self.report(&error),
-            SignalingEvent::Closed { code } => self.signaling_closed(code),
-        }
-    }
-
-    fn signaling_closed(&mut self, code: Option<u16>) {
-        self.signaling = None;
-        self.me = None;
-        self.peers.clear();
-        if let Some(reply) = self.pending_connect.take() {
-            let _ = reply.send(Err(Error::new(
-                ErrorCode::ConnectFailed,
-                format!("cannot reach the signaling server at {}", self.options.url),
-            )));
-        } else {
-            let why = match code {
-                Some(1001) => "the server is shutting down".to_owned(),
-                Some(1009) => "a message was too large for the server".to_owned(),
-                Some(code) => format!("close code {code}"),
-                None => "no close code".to_owned(),
-            };
-            self.report(&Error::new(
-                ErrorCode::SignalingClosed,
-                format!("lost the connection to the signaling server ({why})"),
-            ));
-            self.emit_peers();
-        }
-        // A call still ringing cannot be answered without signaling; one that is connected
-        // keeps its media flowing until someone hangs up.
-        if matches!(self.phase, Phase::Calling { .. } | Phase::Ringing { .. }) {
-            self.end_call(EndReason::Failed);
-        }
-        self.publish_state();
-    }
-
     async fn server_message(&mut self, message: ServerMessage) {
         let message = match message.into_signal() {
             Ok((from, name, signal)) => {
@@ -279,15 +233,13 @@ impl Session {
         match message {
             // `connect()` resolves once the list of who is online is in too (it follows
             // `welcome` at once), so a page can call anyone it has just been told about.
-            ServerMessage::Welcome { id, name } => self.me = Some(PeerInfo { id, name }),
+            ServerMessage::Welcome { id, name, resume } => self.welcomed(id, name, resume),
             ServerMessage::Peers { peers } => {
                 self.peers = peers;
                 self.emit_peers();
-                if let (Some(reply), Some(me)) = (self.pending_connect.take(), &self.me) {
-                    let _ = reply.send(Ok(me.id.clone()));
-                }
-                self.publish_state();
+                self.logged_in();
             }
+            ServerMessage::Pong => {}
             ServerMessage::PeerJoined { id, name } => {
                 self.peers.retain(|peer| peer.id != id);
                 self.peers.push(PeerInfo { id, name });
@@ -319,6 +271,7 @@ impl Session {
             // A refused login: the socket has no further use.
             self.signaling = None;
             self.signaling_generation += 1;
+            self.wanted = false;
             let _ = reply.send(Err(error));
             return;
         }
@@ -329,12 +282,18 @@ impl Session {
         }
     }
 
-    /// Sends `message` to the server; a closed socket is reported by its own event.
-    fn send(&self, message: ClientMessage) {
-        if let Some(signaling) = &self.signaling
-            && let Err(error) = signaling.send(&message)
-        {
-            self.report(&error);
+    /// Sends `message` to the server, or keeps it for when the socket is back.
+    fn send(&mut self, message: ClientMessage) {
+        match &self.signaling {
+            Some(signaling) if self.online => {
+                if let Err(error) = signaling.send(&message) {
+                    self.report(&error);
+                }
+            }
+            _ if self.wanted && self.outgoing.len() < link::MAX_OUTGOING => {
+                self.outgoing.push(message);
+            }
+            _ => {}
         }
     }
 
@@ -349,7 +308,7 @@ impl Session {
 
     /// The API state, from who we are and the call phase.
     fn state(&self) -> &'static str {
-        if self.me.is_none() {
+        if !self.online {
             return "offline";
         }
         self.phase.state()
@@ -358,7 +317,11 @@ impl Session {
     /// Emits `state` if it changed.
     fn publish_state(&mut self) {
         let state = self.state();
-        let id = self.me.as_ref().map(|me| me.id.0.clone());
+        let id = self
+            .me
+            .as_ref()
+            .filter(|_| self.online)
+            .map(|me| me.id.0.clone());
         let changed = {
             let mut snapshot = self.snapshot.borrow_mut();
             snapshot.id = id;
@@ -373,6 +336,10 @@ impl Session {
         if self.phase.with().is_some() {
             self.hangup();
         }
+        self.wanted = false;
+        self.online = false;
+        self.reconnect = None;
+        self.heartbeat = None;
         self.signaling = None;
         self.signaling_generation += 1;
         self.me = None;

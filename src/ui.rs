@@ -318,7 +318,11 @@ impl App {
             "ringing" => format!("{other} is calling"),
             "connecting" => format!("connecting to {other}…"),
             "connected" => format!("in a call with {other}"),
-            "offline" => "offline: the connection to the server is lost".to_owned(),
+            // The call (if any) goes on while the client reconnects: leave the stage be.
+            "offline" => {
+                say(&page.status, "connection to the server lost: reconnecting…");
+                return;
+            }
             _ => self
                 .memory
                 .borrow_mut()
