@@ -131,6 +131,19 @@ impl Side {
         }
     }
 
+    /// The states and error messages seen so far, for failure messages.
+    pub fn history(&self) -> Vec<String> {
+        self.seen
+            .borrow()
+            .iter()
+            .filter(|(event, _)| event == "state" || event == "error")
+            .map(|(event, payload)| match payload.as_string() {
+                Some(state) => format!("{event}: {state}"),
+                None => format!("{event}: {}", field(payload, "message")),
+            })
+            .collect()
+    }
+
     /// Waits for the state `state`.
     pub async fn reach(&mut self, state: &str) {
         if self.call.state() == state {

@@ -53,6 +53,53 @@ impl Server {
     }
 }
 
+/// A server behind the fault-injecting proxy (`faults/`), killed on drop.
+pub struct FaultyServer {
+    child: Child,
+    /// The proxy's WebSocket URL.
+    pub ws: String,
+    /// The URL that takes fault orders.
+    pub control: String,
+}
+
+impl FaultyServer {
+    /// Starts `target/debug/fault-proxy` around `target/debug/peercall-server`.
+    pub fn start(static_dir: &Path) -> Result<Self> {
+        let debug = root().join("target/debug");
+        let mut child = command(debug.join("fault-proxy"))
+            .arg(debug.join("peercall-server"))
+            .arg(static_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|error| format!("cannot start fault-proxy: {error}"))?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line)
+                .map_err(|error| format!("fault-proxy: {error}"))?;
+        }
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next(), words.next()) {
+            (Some("ready"), Some(ws), Some(control)) => Ok(Self {
+                ws: ws.to_owned(),
+                control: control.to_owned(),
+                child,
+            }),
+            _ => {
+                let _ = child.kill();
+                Err(format!("fault-proxy did not get ready: {line:?}"))
+            }
+        }
+    }
+}
+
+impl Drop for FaultyServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -3,7 +3,7 @@
 use crate::{
     build,
     process::{Result, cargo, run, timed},
-    server::Server,
+    server::{FaultyServer, Server},
     setup,
 };
 
@@ -12,10 +12,19 @@ pub fn all() -> Result {
     setup::all()?;
     timed("format and lints", lints)?;
     timed("protocol and server tests", || {
-        run(cargo().args(["test", "-p", "protocol", "-p", "peercall-server"]))
+        run(cargo().args([
+            "test",
+            "-p",
+            "protocol",
+            "-p",
+            "peercall-server",
+            "-p",
+            "peercall-faults",
+        ]))
     })?;
     let dist = build::client()?;
     let server = Server::start("debug", &dist)?;
+    let faulty = FaultyServer::start(&dist)?;
     timed(
         "browser tests (wasm-bindgen-test, headless Chromium)",
         || {
@@ -29,6 +38,8 @@ pub fn all() -> Result {
                 ])
                 .env("CHROMEDRIVER", setup::CHROMEDRIVER)
                 .env("PEERCALL_TEST_WS", format!("ws://{}/ws", server.addr))
+                .env("PEERCALL_FAULTS_WS", &faulty.ws)
+                .env("PEERCALL_FAULTS_CONTROL", &faulty.control)
                 .env("WASM_BINDGEN_TEST_TIMEOUT", "600"))
         },
     )?;

@@ -1,0 +1,240 @@
+//! `fault-proxy SERVER_BINARY STATIC_DIR`: runs a real peercall-server and a TCP proxy in
+//! front of it, and takes orders over HTTP to break things the way networks and servers
+//! break. Prints `ready <proxy ws url> <control url>` once both listen.
+//!
+//! Control (GET, answered once done, with CORS so a test page can wait for it):
+//! - `/drop?tag=T`: cut the proxied connections opened with `?tag=T` (all without a tag
+//!   given), with no close frame, as a network drop does;
+//! - `/freeze`: stop passing bytes on every open connection (new ones flow): a silent
+//!   server;
+//! - `/kill`: kill the server process (SIGKILL) and cut every connection;
+//! - `/start`: start it again with the same arguments and wait until it listens.
+
+#![forbid(unsafe_code)]
+
+use std::{
+    net::SocketAddr,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    extract::{Query, State},
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+    process::{Child, Command},
+    sync::watch,
+};
+
+/// What a proxied connection is told to do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Pass,
+    Freeze,
+    Cut,
+}
+
+struct Connection {
+    tag: String,
+    flow: watch::Sender<Flow>,
+}
+
+struct Lab {
+    connections: Mutex<Vec<Connection>>,
+    server: tokio::sync::Mutex<Option<Child>>,
+    binary: String,
+    static_dir: String,
+    server_addr: SocketAddr,
+    /// The same resume key for every start, as a restarted production server would have.
+    secret: String,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let (Some(binary), Some(static_dir)) = (args.next(), args.next()) else {
+        return Err("usage: fault-proxy SERVER_BINARY STATIC_DIR".into());
+    };
+    let server_addr = free_port().await?;
+    let lab = Arc::new(Lab {
+        connections: Mutex::new(Vec::new()),
+        server: tokio::sync::Mutex::new(None),
+        binary,
+        static_dir,
+        server_addr,
+        secret: format!(
+            "faults-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default()
+        ),
+    });
+    lab.start().await?;
+
+    let proxy = TcpListener::bind("127.0.0.1:0").await?;
+    let control = TcpListener::bind("127.0.0.1:0").await?;
+    println!(
+        "ready ws://{}/ws http://{}",
+        proxy.local_addr()?,
+        control.local_addr()?
+    );
+
+    let app = Router::new()
+        .route("/drop", get(drop_connections))
+        .route("/freeze", get(freeze))
+        .route("/kill", get(kill))
+        .route("/start", get(start))
+        .with_state(lab.clone());
+    tokio::spawn(async move { axum::serve(control, app).await });
+
+    loop {
+        let (client, _) = proxy.accept().await?;
+        tokio::spawn(proxy_one(lab.clone(), client));
+    }
+}
+
+async fn free_port() -> std::io::Result<SocketAddr> {
+    TcpListener::bind("127.0.0.1:0").await?.local_addr()
+}
+
+impl Lab {
+    async fn start(&self) -> Result<(), String> {
+        let mut server = self.server.lock().await;
+        if server.is_some() {
+            return Ok(());
+        }
+        let child = Command::new(&self.binary)
+            .arg("--addr")
+            .arg(self.server_addr.to_string())
+            .arg("--static-dir")
+            .arg(&self.static_dir)
+            .env("RUST_LOG", "warn")
+            .env("PEERCALL_RESUME_SECRET", &self.secret)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|error| format!("cannot start {}: {error}", self.binary))?;
+        for _ in 0..500 {
+            if TcpStream::connect(self.server_addr).await.is_ok() {
+                *server = Some(child);
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Err("the server did not start listening".to_owned())
+    }
+
+    fn set(&self, tag: Option<&str>, flow: Flow) {
+        let connections = self.connections.lock().unwrap_or_else(|e| e.into_inner());
+        for connection in connections.iter() {
+            if tag.is_none_or(|tag| tag == connection.tag) {
+                let _ = connection.flow.send(flow);
+            }
+        }
+    }
+}
+
+fn done() -> Response {
+    let mut response = "done".into_response();
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+#[derive(serde::Deserialize)]
+struct Tag {
+    tag: Option<String>,
+}
+
+async fn drop_connections(State(lab): State<Arc<Lab>>, Query(query): Query<Tag>) -> Response {
+    lab.set(query.tag.as_deref(), Flow::Cut);
+    done()
+}
+
+async fn freeze(State(lab): State<Arc<Lab>>) -> Response {
+    lab.set(None, Flow::Freeze);
+    done()
+}
+
+async fn kill(State(lab): State<Arc<Lab>>) -> Response {
+    if let Some(mut child) = lab.server.lock().await.take() {
+        let _ = child.kill().await;
+    }
+    lab.set(None, Flow::Cut);
+    done()
+}
+
+async fn start(State(lab): State<Arc<Lab>>) -> Response {
+    match lab.start().await {
+        Ok(()) => done(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Passes bytes between `client` and the server until told otherwise.
+async fn proxy_one(lab: Arc<Lab>, mut client: TcpStream) {
+    let Ok(mut server) = TcpStream::connect(lab.server_addr).await else {
+        return; // the server is down: the client sees the connection close
+    };
+    let mut first = vec![0; 4096];
+    let Ok(n) = client.read(&mut first).await else {
+        return;
+    };
+    first.truncate(n);
+    let tag = tag_of(&first);
+    if server.write_all(&first).await.is_err() {
+        return;
+    }
+    let (flow_tx, mut flow) = watch::channel(Flow::Pass);
+    lab.connections
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(Connection { tag, flow: flow_tx });
+
+    let (mut client_read, mut client_write) = client.split();
+    let (mut server_read, mut server_write) = server.split();
+    let (mut up, mut down) = (vec![0; 16 * 1024], vec![0; 16 * 1024]);
+    loop {
+        let passing = *flow.borrow() == Flow::Pass;
+        tokio::select! {
+            read = client_read.read(&mut up), if passing => match read {
+                Ok(0) | Err(_) => return,
+                Ok(n) => if server_write.write_all(&up[..n]).await.is_err() { return },
+            },
+            read = server_read.read(&mut down), if passing => match read {
+                Ok(0) | Err(_) => return,
+                Ok(n) => if client_write.write_all(&down[..n]).await.is_err() { return },
+            },
+            changed = flow.changed() => {
+                if changed.is_err() || *flow.borrow() == Flow::Cut {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The `tag` query parameter of the HTTP request line in `request`, or "".
+fn tag_of(request: &[u8]) -> String {
+    let line = String::from_utf8_lossy(request);
+    let target = line.split_whitespace().nth(1).unwrap_or("");
+    target
+        .split_once('?')
+        .map(|(_, query)| query)
+        .unwrap_or("")
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("tag="))
+        .unwrap_or("")
+        .to_owned()
+}

@@ -1,0 +1,150 @@
+//! Calls that survive real faults, injected for real: a killed and restarted server, one
+//! user's socket cut, a server gone silent. The server runs behind `fault-proxy`.
+
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::{Side, unique};
+use gloo_timers::future::TimeoutFuture;
+use wasm_bindgen::{JsValue, prelude::wasm_bindgen};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const FAULTY_WS: &str = match option_env!("PEERCALL_FAULTS_WS") {
+    Some(url) => url,
+    None => "ws://127.0.0.1:8094/ws",
+};
+const CONTROL: &str = match option_env!("PEERCALL_FAULTS_CONTROL") {
+    Some(url) => url,
+    None => "http://127.0.0.1:8095",
+};
+
+#[wasm_bindgen]
+extern "C" {
+    fn fetch(url: &str) -> js_sys::Promise;
+}
+
+/// Gives the fault proxy an order and waits until it is carried out.
+async fn fault(order: &str) {
+    let response = JsFuture::from(fetch(&format!("{CONTROL}/{order}")))
+        .await
+        .expect("the fault proxy answers");
+    let ok = js_sys::Reflect::get(&response, &"ok".into()).unwrap();
+    assert_eq!(ok, true, "fault {order} carried out");
+}
+
+/// A user on the faulty server, its socket tagged with its name, pinging every 500 ms.
+async fn online(prefix: &str) -> Side {
+    let name = unique(prefix);
+    let url = format!("{FAULTY_WS}?tag={name}");
+    let extra = [
+        ("url", JsValue::from(url)),
+        ("heartbeatMs", JsValue::from(500)),
+    ];
+    let mut side = Side::new(&name, common::options(&name, &extra));
+    side.id = JsFuture::from(side.call.connect())
+        .await
+        .expect("connects")
+        .as_string()
+        .expect("an id");
+    side
+}
+
+async fn connected_pair() -> (Side, Side) {
+    let mut alice = online("alice").await;
+    let mut bob = online("bob").await;
+    alice.sees(&bob).await;
+    alice.ring(&mut bob).await;
+    bob.call.accept();
+    alice.reach("connected").await;
+    bob.reach("connected").await;
+    (alice, bob)
+}
+
+#[wasm_bindgen_test]
+async fn a_call_outlives_a_server_restart() {
+    let (mut alice, mut bob) = connected_pair().await;
+    let (alice_id, bob_id) = (alice.id.clone(), bob.id.clone());
+    let frames = (alice.received().await, bob.received().await);
+
+    fault("kill").await;
+    alice.reach("offline").await;
+    bob.reach("offline").await;
+    // Five seconds without a server: the media goes on.
+    TimeoutFuture::new(5_000).await;
+    assert_eq!(
+        (alice.call.state(), bob.call.state()),
+        ("offline".into(), "offline".into())
+    );
+    alice.media_flows_past(frames.0.0, frames.0.1).await;
+    bob.media_flows_past(frames.1.0, frames.1.1).await;
+
+    fault("start").await;
+    let back = js_sys::Date::now();
+    alice.reach("connected").await;
+    bob.reach("connected").await;
+    assert!(js_sys::Date::now() - back < 5_000.0, "back within 5 s");
+    assert_eq!(alice.call.id().as_deref(), Some(alice_id.as_str()));
+    assert_eq!(bob.call.id().as_deref(), Some(bob_id.as_str()));
+
+    // The call can still be hung up, and a new one placed.
+    bob.call.hangup();
+    assert_eq!(bob.ended().await, "hangup");
+    assert_eq!(alice.ended().await, "remote-hangup");
+    alice.sees(&bob).await;
+    alice.ring(&mut bob).await;
+    bob.call.accept();
+    alice.reach("connected").await;
+    alice.call.hangup();
+    bob.ended().await;
+}
+
+#[wasm_bindgen_test]
+async fn one_cut_socket_comes_back_with_its_id_and_nobody_sees_it_leave() {
+    let (mut alice, mut bob) = connected_pair().await;
+    let mut carol = online("carol").await;
+    carol.sees(&bob).await;
+    let seen_before = carol.seen.borrow().len();
+
+    fault(&format!("drop?tag={}", bob.name)).await;
+    bob.reach("offline").await;
+    bob.reach("connected").await;
+    assert_eq!(
+        bob.call.id().as_deref(),
+        Some(bob.id.as_str()),
+        "bob's states and errors: {:?}",
+        bob.history()
+    );
+    assert_eq!(alice.call.state(), "connected");
+    // Carol's list of who is online never lost bob.
+    for (event, peers) in carol.seen.borrow().iter().skip(seen_before) {
+        if event == "peers" {
+            let listed = js_sys::Array::from(peers)
+                .iter()
+                .any(|p| common::field(&p, "id") == bob.id);
+            assert!(listed, "carol saw bob leave");
+        }
+    }
+    alice.call.hangup();
+    assert_eq!(bob.ended().await, "remote-hangup");
+    assert_eq!(alice.ended().await, "hangup");
+}
+
+#[wasm_bindgen_test]
+async fn a_silent_server_is_noticed_and_left_for_a_new_connection() {
+    let mut alice = online("alice").await;
+    let id = alice.id.clone();
+    fault("freeze").await;
+    let frozen = js_sys::Date::now();
+    alice.reach("offline").await;
+    // Two missed heartbeats of 500 ms, and one more for the timer's own slack.
+    assert!(
+        js_sys::Date::now() - frozen < 1_600.0,
+        "noticed within the heartbeat bound"
+    );
+    alice.reach("idle").await;
+    assert_eq!(alice.call.id().as_deref(), Some(id.as_str()));
+}
