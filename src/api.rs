@@ -43,7 +43,8 @@ export interface PeerCallOptions {
   /** How often the server is pinged, in ms; silence for two pings means reconnecting. Default 5000. */
   heartbeatMs?: number;
 }
-export type PeerCallState = "offline" | "idle" | "calling" | "ringing" | "connecting" | "connected";
+export type PeerCallState =
+  "offline" | "idle" | "calling" | "ringing" | "connecting" | "connected" | "reconnecting";
 export type PeerCallEndReason =
   "hangup" | "remote-hangup" | "peer-left" | "failed" | "declined" | "busy" | "no-answer";
 export interface PeerInfo { id: string; name: string; }
@@ -59,6 +60,7 @@ export interface PeerCallEvents {
   media: { audio: boolean; video: boolean };
   ended: { reason: PeerCallEndReason };
   error: PeerCallError;
+  datachannel: RTCDataChannel;
 }
 "#;
 
@@ -167,6 +169,33 @@ impl PeerCall {
                 Some(stats) => wasm_bindgen_futures::JsFuture::from(stats).await,
                 None => Ok(JsValue::NULL),
             }
+        })
+    }
+
+    /// Restarts ICE on the current call (after a network change, say). The call also
+    /// does this by itself when its connection drops.
+    #[wasm_bindgen(js_name = restartIce)]
+    pub fn restart_ice(&self) {
+        self.command(Command::RestartIce);
+    }
+
+    /// Sends another track (a second camera, a screen) on the current call; the other
+    /// side gets it as a new `remote-stream`. Renegotiates without interrupting the rest.
+    #[wasm_bindgen(js_name = addTrack)]
+    pub fn add_track(&self, track: web_sys::MediaStreamTrack, stream: web_sys::MediaStream) {
+        self.command(Command::AddTrack(track, stream));
+    }
+
+    /// Opens a data channel on the current call; the other side gets a `datachannel`
+    /// event. It closes with the call.
+    #[wasm_bindgen(js_name = createDataChannel, unchecked_return_type = "Promise<RTCDataChannel>")]
+    pub fn create_data_channel(&self, label: String) -> Promise {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::CreateDataChannel(label, reply));
+        future_to_promise(async move {
+            answered(answer.await)?
+                .map(JsValue::from)
+                .map_err(JsValue::from)
         })
     }
 

@@ -13,9 +13,9 @@ use protocol::IceCandidate;
 use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    MediaStream, MediaStreamTrack, RtcConfiguration, RtcIceCandidateInit, RtcPeerConnection,
-    RtcPeerConnectionIceEvent, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType,
-    RtcSessionDescriptionInit, RtcTrackEvent,
+    MediaStream, MediaStreamTrack, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent,
+    RtcIceCandidateInit, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcRtpTransceiverDirection,
+    RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
 use crate::{
@@ -50,6 +50,8 @@ pub enum PeerEvent {
     /// `connectionState` changed (`new`, `connecting`, `connected`, `disconnected`,
     /// `failed`, `closed`).
     ConnectionState(String),
+    /// The other side opened a data channel.
+    DataChannel(RtcDataChannel),
 }
 
 /// A description from the other side.
@@ -72,7 +74,7 @@ pub struct Peer {
     pending_candidates: Vec<IceCandidate>,
     /// Local media to attach once the first offer is in (callee side).
     deferred_local: Option<MediaStream>,
-    _listeners: [Listener; 4],
+    _listeners: [Listener; 5],
 }
 
 impl Peer {
@@ -114,6 +116,14 @@ impl Peer {
                 Listener::new(target, "track", move |event| {
                     if let Some(stream) = event.dyn_ref::<RtcTrackEvent>().and_then(stream_of) {
                         on_event(PeerEvent::Track(stream));
+                    }
+                })
+            },
+            {
+                let on_event = on_event.clone();
+                Listener::new(target, "datachannel", move |event| {
+                    if let Some(event) = event.dyn_ref::<RtcDataChannelEvent>() {
+                        on_event(PeerEvent::DataChannel(event.channel()));
                     }
                 })
             },
@@ -266,6 +276,16 @@ impl Peer {
                 self.pc.add_track_0(&track, &stream);
             }
         }
+    }
+
+    /// Sends `track` (of `stream`) too; `negotiationneeded` follows.
+    pub fn add_track(&self, track: &MediaStreamTrack, stream: &MediaStream) {
+        self.pc.add_track_0(track, stream);
+    }
+
+    /// Opens a data channel; the first one makes `negotiationneeded` follow.
+    pub fn create_data_channel(&self, label: &str) -> RtcDataChannel {
+        self.pc.create_data_channel(label)
     }
 
     /// Asks for new ICE credentials; `negotiationneeded` follows.

@@ -6,6 +6,7 @@
 
 mod call;
 mod link;
+mod recovery;
 
 use std::{cell::RefCell, rc::Rc};
 
@@ -65,6 +66,15 @@ pub enum Command {
     SetCamera(bool),
     /// The current call's `getStats()` promise, if there is a call.
     Stats(oneshot::Sender<Option<js_sys::Promise>>),
+    /// Restart ICE on the current call.
+    RestartIce,
+    /// Send another track on the current call (renegotiates).
+    AddTrack(web_sys::MediaStreamTrack, web_sys::MediaStream),
+    /// Open a data channel on the current call (renegotiates the first time).
+    CreateDataChannel(
+        String,
+        oneshot::Sender<Result<web_sys::RtcDataChannel, Error>>,
+    ),
     /// Leave for good.
     Close,
 }
@@ -83,6 +93,8 @@ pub enum Input {
     Heartbeat(u32),
     /// Time to try connecting again.
     Reconnect,
+    /// The recovery timer of call number `.0` fired.
+    Recovery(u32, recovery::Step),
 }
 
 /// What the page can read at any time without asking the session.
@@ -183,11 +195,15 @@ impl Session {
                     self.heartbeat();
                 }
                 Input::Reconnect => self.reconnect(),
+                Input::Recovery(generation, step) if generation == self.generation => {
+                    self.recovery_step(step);
+                }
                 // Late news from a socket, call or peer connection that has ended.
                 Input::Signaling(..)
                 | Input::Peer(..)
                 | Input::RingTimeout(_)
-                | Input::Heartbeat(_) => {}
+                | Input::Heartbeat(_)
+                | Input::Recovery(..) => {}
             }
         }
         self.close();
@@ -217,6 +233,24 @@ impl Session {
             }
             Command::Stats(reply) => {
                 let _ = reply.send(self.phase.peer().map(crate::peer::Peer::stats));
+            }
+            Command::RestartIce => self.restart_ice(),
+            Command::AddTrack(track, stream) => match self.phase.peer() {
+                Some(peer) => peer.add_track(&track, &stream),
+                None => self.report(&Error::new(
+                    ErrorCode::InvalidState,
+                    "no call to add a track to",
+                )),
+            },
+            Command::CreateDataChannel(label, reply) => {
+                let channel = self
+                    .phase
+                    .peer()
+                    .map(|peer| peer.create_data_channel(&label))
+                    .ok_or_else(|| {
+                        Error::new(ErrorCode::InvalidState, "no call to open a channel on")
+                    });
+                let _ = reply.send(channel);
             }
             Command::Close => {}
         }

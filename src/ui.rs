@@ -318,6 +318,7 @@ impl App {
             "ringing" => format!("{other} is calling"),
             "connecting" => format!("connecting to {other}…"),
             "connected" => format!("in a call with {other}"),
+            "reconnecting" => format!("connection to {other} dropped: reconnecting…"),
             // The call (if any) goes on while the client reconnects: leave the stage be.
             "offline" => {
                 say(&page.status, "connection to the server lost: reconnecting…");
@@ -336,7 +337,10 @@ impl App {
             say(&page.notice, "");
         }
         show(&page.incoming, state == "ringing");
-        let in_call = matches!(state.as_str(), "calling" | "connecting" | "connected");
+        let in_call = matches!(
+            state.as_str(),
+            "calling" | "connecting" | "connected" | "reconnecting"
+        );
         show(&page.call, in_call);
         say(&page.remote_name, if in_call { &other } else { "" });
         if state == "ringing"

@@ -35,3 +35,32 @@ async fn alice_calls_bob_they_see_each_other_and_bob_hangs_up() {
     alice.browser.close().await.ok();
     bob.browser.close().await.ok();
 }
+
+#[tokio::test]
+async fn closing_a_tab_mid_call_tells_the_other_side_within_3_s() {
+    let driver = Driver::start().await;
+    let suffix = std::process::id();
+    let alice = Person::log_in(&driver, &format!("ada-{suffix}")).await;
+    let bob = Person::log_in(&driver, &format!("bo-{suffix}")).await;
+    alice.call(&bob.name).await;
+    bob.click("accept-button").await;
+    alice
+        .wait_for_text("status", &format!("in a call with {}", bob.name))
+        .await;
+
+    let closed = std::time::Instant::now();
+    bob.browser
+        .close_window()
+        .await
+        .expect("bob closes his tab");
+    alice
+        .wait_for_text("status", &format!("{} left", bob.name))
+        .await;
+    let took = closed.elapsed();
+    println!(
+        "tab closed to \"{} left\" on the other page: {took:?}",
+        bob.name
+    );
+    assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
+    alice.browser.close().await.ok();
+}

@@ -5,6 +5,8 @@ use std::rc::Rc;
 use protocol::{ClientMessage, DeclineReason, PeerId, PeerInfo, Signal};
 use web_sys::{HtmlVideoElement, MediaStream};
 
+pub use super::recovery::Recovery;
+
 use super::{Input, Session};
 use crate::{
     error::{Error, ErrorCode},
@@ -56,13 +58,34 @@ pub enum Phase {
     Calling { with: PeerInfo, _timer: Timer },
     /// `with` rings us.
     Ringing { with: PeerInfo, _timer: Timer },
-    /// Accepted: negotiating or connected.
-    InCall {
-        with: PeerInfo,
-        peer: Peer,
-        connected: bool,
-        remote: Option<MediaStream>,
-    },
+    /// Accepted: negotiating, connected, or recovering.
+    InCall(Box<Active>),
+}
+
+/// A call that was accepted.
+pub struct Active {
+    /// Who it is with.
+    pub with: PeerInfo,
+    /// The connection.
+    pub peer: Peer,
+    /// Media has flowed at least once.
+    pub connected: bool,
+    /// Ids of the remote streams announced so far.
+    pub remote: Vec<String>,
+    /// Set while a dropped connection is being recovered (see `recovery`).
+    pub recovery: Option<Recovery>,
+}
+
+impl Active {
+    fn new(with: PeerInfo, peer: Peer) -> Self {
+        Self {
+            with,
+            peer,
+            connected: false,
+            remote: Vec::new(),
+            recovery: None,
+        }
+    }
 }
 
 impl Phase {
@@ -70,16 +93,15 @@ impl Phase {
     pub fn with(&self) -> Option<&PeerInfo> {
         match self {
             Self::Idle => None,
-            Self::Calling { with, .. } | Self::Ringing { with, .. } | Self::InCall { with, .. } => {
-                Some(with)
-            }
+            Self::Calling { with, .. } | Self::Ringing { with, .. } => Some(with),
+            Self::InCall(active) => Some(&active.with),
         }
     }
 
     /// The peer connection, once there is one.
     pub fn peer(&self) -> Option<&Peer> {
         match self {
-            Self::InCall { peer, .. } => Some(peer),
+            Self::InCall(active) => Some(&active.peer),
             _ => None,
         }
     }
@@ -90,12 +112,9 @@ impl Phase {
             Self::Idle => "idle",
             Self::Calling { .. } => "calling",
             Self::Ringing { .. } => "ringing",
-            Self::InCall {
-                connected: false, ..
-            } => "connecting",
-            Self::InCall {
-                connected: true, ..
-            } => "connected",
+            Self::InCall(active) if active.recovery.is_some() => "reconnecting",
+            Self::InCall(active) if active.connected => "connected",
+            Self::InCall(_) => "connecting",
         }
     }
 
@@ -148,12 +167,7 @@ impl Session {
             Ok(mut peer) => {
                 peer.start_as_callee(local);
                 self.send(ClientMessage::signal(with.id.clone(), Signal::Accept));
-                self.phase = Phase::InCall {
-                    with,
-                    peer,
-                    connected: false,
-                    remote: None,
-                };
+                self.phase = Phase::InCall(Box::new(Active::new(with, peer)));
                 self.publish_state();
             }
             Err(error) => {
@@ -180,14 +194,12 @@ impl Session {
     }
 
     pub(super) fn hangup(&mut self) {
-        match &self.phase {
-            Phase::Idle => {}
-            Phase::Ringing { .. } => self.decline(),
-            Phase::Calling { with, .. } | Phase::InCall { with, .. } => {
-                let to = with.id.clone();
-                self.send(ClientMessage::signal(to, Signal::Hangup { reason: None }));
-                self.end_call(EndReason::Hangup);
-            }
+        if matches!(self.phase, Phase::Ringing { .. }) {
+            self.decline();
+        } else if let Some(with) = self.phase.with() {
+            let to = with.id.clone();
+            self.send(ClientMessage::signal(to, Signal::Hangup { reason: None }));
+            self.end_call(EndReason::Hangup);
         }
     }
 
@@ -221,10 +233,10 @@ impl Session {
             Signal::Offer { sdp } => self.describe(&from.id, Description::Offer(sdp)).await,
             Signal::Answer { sdp } => self.describe(&from.id, Description::Answer(sdp)).await,
             Signal::Candidate { candidate } => {
-                if let Phase::InCall { with, peer, .. } = &mut self.phase
-                    && with.id == from.id
+                if let Phase::InCall(active) = &mut self.phase
+                    && active.with.id == from.id
                 {
-                    peer.add_candidate(candidate).await;
+                    active.peer.add_candidate(candidate).await;
                 }
             }
             Signal::Hangup { reason } => {
@@ -282,12 +294,7 @@ impl Session {
         match self.new_peer(&with) {
             Ok(mut peer) => {
                 peer.start_as_callee(local);
-                self.phase = Phase::InCall {
-                    with,
-                    peer,
-                    connected: false,
-                    remote: None,
-                };
+                self.phase = Phase::InCall(Box::new(Active::new(with, peer)));
                 self.publish_state();
             }
             Err(error) => {
@@ -305,12 +312,7 @@ impl Session {
         });
         match started {
             Ok(peer) => {
-                self.phase = Phase::InCall {
-                    with,
-                    peer,
-                    connected: false,
-                    remote: None,
-                };
+                self.phase = Phase::InCall(Box::new(Active::new(with, peer)));
                 self.publish_state();
             }
             Err(error) => {
@@ -325,13 +327,13 @@ impl Session {
     }
 
     async fn describe(&mut self, from: &PeerId, description: Description) {
-        let Phase::InCall { with, peer, .. } = &mut self.phase else {
+        let Phase::InCall(active) = &mut self.phase else {
             return;
         };
-        if &with.id != from {
+        if &active.with.id != from {
             return;
         }
-        match peer.receive(description).await {
+        match active.peer.receive(description).await {
             Ok(Some(sdp)) => self.send(ClientMessage::signal(from.clone(), Signal::Answer { sdp })),
             Ok(None) => {}
             Err(error) => self.negotiation_failed(error),
@@ -339,18 +341,12 @@ impl Session {
     }
 
     pub(super) async fn peer_event(&mut self, event: PeerEvent) {
-        let Phase::InCall {
-            with,
-            peer,
-            connected,
-            remote,
-        } = &mut self.phase
-        else {
+        let Phase::InCall(active) = &mut self.phase else {
             return;
         };
-        let to = with.id.clone();
+        let to = active.with.id.clone();
         match event {
-            PeerEvent::NegotiationNeeded => match peer.make_offer().await {
+            PeerEvent::NegotiationNeeded => match active.peer.make_offer().await {
                 Ok(Some(sdp)) => self.send(ClientMessage::signal(to, Signal::Offer { sdp })),
                 Ok(None) => {}
                 Err(error) => self.negotiation_failed(error),
@@ -359,31 +355,17 @@ impl Session {
                 self.send(ClientMessage::signal(to, Signal::Candidate { candidate }));
             }
             PeerEvent::Track(stream) => {
-                if remote
-                    .as_ref()
-                    .is_some_and(|known| known.id() == stream.id())
-                {
+                if active.remote.contains(&stream.id()) {
                     return;
                 }
-                show(self.options.remote_video.as_ref(), Some(&stream));
-                *remote = Some(stream.clone());
+                if active.remote.is_empty() {
+                    show(self.options.remote_video.as_ref(), Some(&stream));
+                }
+                active.remote.push(stream.id());
                 self.emitter.emit("remote-stream", &stream);
             }
-            PeerEvent::ConnectionState(state) => match state.as_str() {
-                "connected" if !*connected => {
-                    *connected = true;
-                    self.publish_state();
-                }
-                "failed" => {
-                    self.report(&Error::new(
-                        ErrorCode::NegotiationFailed,
-                        "the connection to the other side failed",
-                    ));
-                    self.send(ClientMessage::signal(to, Signal::Hangup { reason: None }));
-                    self.end_call(EndReason::Failed);
-                }
-                _ => {}
-            },
+            PeerEvent::DataChannel(channel) => self.emitter.emit("datachannel", &channel),
+            PeerEvent::ConnectionState(state) => self.connection_state(&state),
         }
     }
 

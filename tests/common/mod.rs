@@ -25,7 +25,8 @@ pub const SERVER: &str = match option_env!("PEERCALL_TEST_WS") {
 /// How long anything a user would wait for may take.
 pub const PATIENCE_MS: u32 = 10_000;
 
-const EVENTS: [&str; 8] = [
+const EVENTS: [&str; 9] = [
+    "datachannel",
     "peers",
     "incoming",
     "state",
@@ -142,6 +143,22 @@ impl Side {
                 None => format!("{event}: {}", field(payload, "message")),
             })
             .collect()
+    }
+
+    /// The first `kind` event seen at or after position `since` of `seen`, waiting for it
+    /// if it has not come yet.
+    pub async fn seen_since(&mut self, since: usize, kind: &str) -> JsValue {
+        let earlier = self
+            .seen
+            .borrow()
+            .iter()
+            .skip(since)
+            .find(|(name, _)| name == kind)
+            .map(|(_, payload)| payload.clone());
+        match earlier {
+            Some(payload) => payload,
+            None => self.next(kind).await,
+        }
     }
 
     /// Waits for the state `state`.
