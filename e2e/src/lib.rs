@@ -122,6 +122,35 @@ pub async fn wait_for_js(browser: &Client, script: &str, what: &str) {
     }
 }
 
+/// Crashes the page's renderer process (Chrome DevTools `Page.crash`, through
+/// chromedriver): the tab dies without unloading, as on a real crash.
+#[derive(Debug)]
+struct CrashPage;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for CrashPage {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({"cmd": "Page.crash", "params": {}}).to_string();
+        (http::Method::POST, Some(body))
+    }
+}
+
+/// Crashes the tab `browser` shows.
+pub async fn crash_tab(browser: &Client) {
+    // The command never answers: the page it ran in is gone.
+    let _ = tokio::time::timeout(Duration::from_secs(2), browser.issue_cmd(CrashPage)).await;
+}
+
 /// A person at a browser on the demo page.
 pub struct Person {
     /// The browser.

@@ -64,3 +64,29 @@ async fn closing_a_tab_mid_call_tells_the_other_side_within_3_s() {
     assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
     alice.browser.close().await.ok();
 }
+
+#[tokio::test]
+async fn a_tab_crashing_mid_call_tells_the_other_side_within_3_s() {
+    let driver = Driver::start().await;
+    let suffix = std::process::id();
+    let alice = Person::log_in(&driver, &format!("cy-{suffix}")).await;
+    let bob = Person::log_in(&driver, &format!("dan-{suffix}")).await;
+    alice.call(&bob.name).await;
+    bob.click("accept-button").await;
+    alice
+        .wait_for_text("status", &format!("in a call with {}", bob.name))
+        .await;
+
+    let crashed = std::time::Instant::now();
+    peercall_e2e::crash_tab(&bob.browser).await;
+    alice
+        .wait_for_text("status", &format!("{} left", bob.name))
+        .await;
+    let took = crashed.elapsed();
+    println!(
+        "tab crashed to \"{} left\" on the other page: {took:?}",
+        bob.name
+    );
+    assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
+    alice.browser.close().await.ok();
+}
