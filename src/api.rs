@@ -32,6 +32,8 @@ export interface PeerCallOptions {
   name: string;
   /** ICE servers for every call; default none (enough on one network). */
   iceServers?: RTCIceServer[];
+  /** "relay" sends media only through the TURN servers given; default "all". */
+  iceTransportPolicy?: RTCIceTransportPolicy;
   /** Where to show your own camera. */
   localVideo?: HTMLVideoElement | null;
   /** Where to show the other side. */
@@ -227,6 +229,8 @@ impl PeerCall {
 
 impl Drop for PeerCall {
     fn drop(&mut self) {
+        // Freed: nobody can be listening any more, and the handlers may be gone already.
+        self.emitter.clear();
         self.command(Command::Close);
     }
 }
@@ -275,6 +279,7 @@ fn parse_options(options: &JsValue) -> Result<Options, Error> {
         url,
         name,
         ice_servers: get("iceServers").unwrap_or_else(|| js_sys::Array::new().into()),
+        ice_transport_policy: text("iceTransportPolicy"),
         local_video: video("localVideo")?,
         remote_video: video("remoteVideo")?,
         media: get("media").unwrap_or_else(media::default_constraints),

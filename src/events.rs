@@ -24,6 +24,11 @@ impl Emitter {
             .retain(|(name, f)| !(name == event && f == handler));
     }
 
+    /// Forgets every handler.
+    pub fn clear(&self) {
+        self.handlers.borrow_mut().clear();
+    }
+
     /// Calls every handler of `event` with `payload`. A handler may call back into the API
     /// (its commands are queued), and one that throws does not stop the others.
     pub fn emit(&self, event: &str, payload: &JsValue) {

@@ -78,14 +78,19 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// A new connection using `ice_servers` (an `RTCIceServer[]`), reporting to `on_event`.
+    /// A new connection using `ice_servers` (an `RTCIceServer[]`) and, if given, the ICE
+    /// transport policy (`all` or `relay`), reporting to `on_event`.
     pub fn new(
         ice_servers: &JsValue,
+        ice_transport_policy: Option<&str>,
         polite: bool,
         on_event: Rc<dyn Fn(PeerEvent)>,
     ) -> Result<Self, Error> {
         let config = RtcConfiguration::new();
         config.set_ice_servers(ice_servers);
+        if let Some(policy) = ice_transport_policy {
+            let _ = Reflect::set(&config, &"iceTransportPolicy".into(), &policy.into());
+        }
         let pc = RtcPeerConnection::new_with_configuration(&config).map_err(|error| {
             Error::from_js(
                 ErrorCode::NegotiationFailed,

@@ -36,6 +36,8 @@ pub struct Options {
     pub name: String,
     /// `RTCIceServer[]` for every peer connection.
     pub ice_servers: JsValue,
+    /// `all` (default) or `relay` (only TURN-relayed candidates: hides addresses).
+    pub ice_transport_policy: Option<String>,
     /// Where to show the self view.
     pub local_video: Option<HtmlVideoElement>,
     /// Where to show the other side.

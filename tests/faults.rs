@@ -22,6 +22,11 @@ const CONTROL: &str = match option_env!("PEERCALL_FAULTS_CONTROL") {
     None => "http://127.0.0.1:8095",
 };
 
+const TURN: &str = match option_env!("PEERCALL_FAULTS_TURN") {
+    Some(url) => url,
+    None => "turn:127.0.0.1:3479",
+};
+
 #[wasm_bindgen]
 extern "C" {
     fn fetch(url: &str) -> js_sys::Promise;
@@ -38,12 +43,18 @@ async fn fault(order: &str) {
 
 /// A user on the faulty server, its socket tagged with its name, pinging every 500 ms.
 async fn online(prefix: &str) -> Side {
+    online_with(prefix, &[]).await
+}
+
+/// The same, with more options.
+async fn online_with(prefix: &str, more: &[(&str, JsValue)]) -> Side {
     let name = unique(prefix);
     let url = format!("{FAULTY_WS}?tag={name}");
-    let extra = [
+    let mut extra = vec![
         ("url", JsValue::from(url)),
         ("heartbeatMs", JsValue::from(500)),
     ];
+    extra.extend(more.iter().cloned());
     let mut side = Side::new(&name, common::options(&name, &extra));
     side.id = JsFuture::from(side.call.connect())
         .await
@@ -149,4 +160,43 @@ async fn a_silent_server_is_noticed_and_left_for_a_new_connection() {
     );
     alice.reach("idle").await;
     assert_eq!(alice.call.id().as_deref(), Some(id.as_str()));
+}
+
+#[wasm_bindgen_test]
+async fn a_call_whose_network_path_breaks_restarts_ice_by_itself() {
+    // All media through the TURN relay, so that killing the relay breaks the path.
+    let relay =
+        format!(r#"[{{"urls":"{TURN}?transport=udp","username":"peer","credential":"call"}}]"#);
+    let extra = [
+        ("iceServers", js_sys::JSON::parse(&relay).unwrap()),
+        ("iceTransportPolicy", JsValue::from("relay")),
+    ];
+    let mut alice = online_with("alice", &extra).await;
+    let mut bob = online_with("bob", &extra).await;
+    alice.sees(&bob).await;
+    alice.ring(&mut bob).await;
+    bob.call.accept();
+    alice.reach("connected").await;
+    bob.reach("connected").await;
+    alice.media_flows_past(0.0, 0.0).await;
+
+    fault("turn-kill").await;
+    let broken = js_sys::Date::now();
+    alice.reach("reconnecting").await;
+    wasm_bindgen_test::console_log!(
+        "path broken: reconnecting after {} ms",
+        js_sys::Date::now() - broken
+    );
+    fault("turn-start").await;
+    let mended = js_sys::Date::now();
+    alice.reach("connected").await;
+    bob.reach("connected").await;
+    wasm_bindgen_test::console_log!(
+        "relay back: connected again after {} ms",
+        js_sys::Date::now() - mended
+    );
+    let frames = alice.received().await;
+    alice.media_flows_past(frames.0, frames.1).await;
+    alice.call.hangup();
+    bob.ended().await;
 }

@@ -8,7 +8,12 @@
 //! - `/freeze`: stop passing bytes on every open connection (new ones flow): a silent
 //!   server;
 //! - `/kill`: kill the server process (SIGKILL) and cut every connection;
-//! - `/start`: start it again with the same arguments and wait until it listens.
+//! - `/start`: start it again with the same arguments and wait until it listens;
+//! - `/turn-kill`, `/turn-start`: the same for a TURN relay (coturn) that calls can be
+//!   told to send all their media through, so that their network path can be broken.
+//!
+//! The ready line ends with that relay's URL: `turn:127.0.0.1:PORT` (user `peer`,
+//! password `call`).
 
 #![forbid(unsafe_code)]
 
@@ -49,6 +54,8 @@ struct Connection {
 struct Lab {
     connections: Mutex<Vec<Connection>>,
     server: tokio::sync::Mutex<Option<Child>>,
+    turn: tokio::sync::Mutex<Option<Child>>,
+    turn_port: u16,
     binary: String,
     static_dir: String,
     server_addr: SocketAddr,
@@ -63,9 +70,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: fault-proxy SERVER_BINARY STATIC_DIR".into());
     };
     let server_addr = free_port().await?;
+    let turn_port = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await?
+        .local_addr()?
+        .port();
     let lab = Arc::new(Lab {
         connections: Mutex::new(Vec::new()),
         server: tokio::sync::Mutex::new(None),
+        turn: tokio::sync::Mutex::new(None),
+        turn_port,
         binary,
         static_dir,
         server_addr,
@@ -79,13 +92,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
     });
     lab.start().await?;
+    lab.start_turn().await?;
 
     let proxy = TcpListener::bind("127.0.0.1:0").await?;
     let control = TcpListener::bind("127.0.0.1:0").await?;
     println!(
-        "ready ws://{}/ws http://{}",
+        "ready ws://{}/ws http://{} turn:127.0.0.1:{}",
         proxy.local_addr()?,
-        control.local_addr()?
+        control.local_addr()?,
+        lab.turn_port
     );
 
     let app = Router::new()
@@ -93,6 +108,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/freeze", get(freeze))
         .route("/kill", get(kill))
         .route("/start", get(start))
+        .route("/turn-kill", get(turn_kill))
+        .route("/turn-start", get(turn_start))
         .with_state(lab.clone());
     tokio::spawn(async move { axum::serve(control, app).await });
 
@@ -131,6 +148,45 @@ impl Lab {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         Err("the server did not start listening".to_owned())
+    }
+
+    async fn start_turn(&self) -> Result<(), String> {
+        let mut turn = self.turn.lock().await;
+        if turn.is_some() {
+            return Ok(());
+        }
+        // Relay ports near the listening port, so that parallel runs keep apart.
+        let low = self.turn_port.saturating_add(1);
+        let child = Command::new("turnserver")
+            .args(["-n", "--no-cli", "--no-tls", "--no-dtls", "--fingerprint"])
+            .args(["--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1"])
+            .arg(format!("--listening-port={}", self.turn_port))
+            .arg(format!("--min-port={low}"))
+            .arg(format!("--max-port={}", low.saturating_add(40)))
+            .args(["--lt-cred-mech", "--user=peer:call", "--realm=peercall"])
+            .args([
+                "--allow-loopback-peers",
+                "--log-file=stdout",
+                "--no-stdout-log",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|error| format!("cannot start turnserver (Debian package coturn): {error}"))?;
+        // It answers on UDP only: give it a moment to bind, checked by binding ourselves.
+        for _ in 0..200 {
+            if tokio::net::UdpSocket::bind(("127.0.0.1", self.turn_port))
+                .await
+                .is_err()
+            {
+                *turn = Some(child);
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Err("turnserver did not start listening".to_owned())
     }
 
     fn set(&self, tag: Option<&str>, flow: Flow) {
@@ -177,6 +233,20 @@ async fn kill(State(lab): State<Arc<Lab>>) -> Response {
 
 async fn start(State(lab): State<Arc<Lab>>) -> Response {
     match lab.start().await {
+        Ok(()) => done(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn turn_kill(State(lab): State<Arc<Lab>>) -> Response {
+    if let Some(mut child) = lab.turn.lock().await.take() {
+        let _ = child.kill().await;
+    }
+    done()
+}
+
+async fn turn_start(State(lab): State<Arc<Lab>>) -> Response {
+    match lab.start_turn().await {
         Ok(()) => done(),
         Err(error) => error.into_response(),
     }

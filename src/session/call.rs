@@ -406,6 +406,7 @@ impl Session {
         let inputs = self.inputs.clone();
         Peer::new(
             &self.options.ice_servers,
+            self.options.ice_transport_policy.as_deref(),
             polite,
             Rc::new(move |event| {
                 let _ = inputs.unbounded_send(Input::Peer(generation, event));

@@ -60,6 +60,8 @@ pub struct FaultyServer {
     pub ws: String,
     /// The URL that takes fault orders.
     pub control: String,
+    /// The TURN relay it runs (user `peer`, password `call`).
+    pub turn: String,
 }
 
 impl FaultyServer {
@@ -79,10 +81,11 @@ impl FaultyServer {
                 .map_err(|error| format!("fault-proxy: {error}"))?;
         }
         let mut words = line.split_whitespace();
-        match (words.next(), words.next(), words.next()) {
-            (Some("ready"), Some(ws), Some(control)) => Ok(Self {
+        match (words.next(), words.next(), words.next(), words.next()) {
+            (Some("ready"), Some(ws), Some(control), Some(turn)) => Ok(Self {
                 ws: ws.to_owned(),
                 control: control.to_owned(),
+                turn: turn.to_owned(),
                 child,
             }),
             _ => {

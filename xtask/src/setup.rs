@@ -109,7 +109,12 @@ fn wasm_opt() -> Result {
 }
 
 /// Debian packages: (what it is for, file it provides, package).
-const PACKAGES: [(&str, &str, &str); 4] = [
+const PACKAGES: [(&str, &str, &str); 5] = [
+    (
+        "coturn (a TURN relay for the network-fault tests)",
+        "/usr/bin/turnserver",
+        "coturn",
+    ),
     ("Node.js (runs binaryen)", "/usr/bin/node", "nodejs"),
     ("npm (installs binaryen)", "/usr/bin/npm", "npm"),
     ("Chromium", CHROMIUM, "chromium"),

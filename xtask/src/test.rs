@@ -40,6 +40,7 @@ pub fn all() -> Result {
                 .env("PEERCALL_TEST_WS", format!("ws://{}/ws", server.addr))
                 .env("PEERCALL_FAULTS_WS", &faulty.ws)
                 .env("PEERCALL_FAULTS_CONTROL", &faulty.control)
+                .env("PEERCALL_FAULTS_TURN", &faulty.turn)
                 .env("WASM_BINDGEN_TEST_TIMEOUT", "600"))
         },
     )?;
