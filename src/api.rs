@@ -63,6 +63,24 @@ export interface PeerCallEvents {
   ended: { reason: PeerCallEndReason };
   error: PeerCallError;
   datachannel: RTCDataChannel;
+  text: { from: string; name: string; text: string; at: number };
+  "file-offer": { id: string; name: string; size: number; type: string };
+  "file-progress": {
+    id: string; direction: "send" | "receive"; name: string;
+    bytes: number; size: number; rate: number; eta: number;
+    /** Sending only: bytes waiting in the channel. */
+    buffered?: number;
+  };
+  "file-done": {
+    id: string; direction: "send" | "receive"; name: string; size: number; type: string;
+    blob?: Blob;
+  };
+  "file-cancelled": {
+    id: string; direction: "send" | "receive"; name: string; by: "me" | "peer" | "declined";
+  };
+  "file-error": {
+    id: string; direction: "send" | "receive"; name: string; code: string; message: string;
+  };
 }
 "#;
 
@@ -199,6 +217,50 @@ impl PeerCall {
                 .map(JsValue::from)
                 .map_err(JsValue::from)
         })
+    }
+
+    /// Sends a chat message in the current call; resolves with its timestamp (ms since
+    /// the epoch). Typed before the chat channel is open, it waits and goes when it opens.
+    #[wasm_bindgen(js_name = sendText, unchecked_return_type = "Promise<number>")]
+    pub fn send_text(&self, text: String) -> Promise {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::SendText(text, reply));
+        future_to_promise(async move {
+            answered(answer.await)?
+                .map(JsValue::from)
+                .map_err(JsValue::from)
+        })
+    }
+
+    /// Offers `file` to the other side; resolves with the transfer's id. Several files
+    /// queue up and go one after another; watch the `file-*` events.
+    #[wasm_bindgen(js_name = sendFile, unchecked_return_type = "Promise<string>")]
+    pub fn send_file(&self, file: web_sys::File) -> Promise {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::SendFile(file, reply));
+        future_to_promise(async move {
+            answered(answer.await)?
+                .map(JsValue::from)
+                .map_err(JsValue::from)
+        })
+    }
+
+    /// Accepts the incoming file `id` (from a `file-offer` event): its bytes start flowing.
+    #[wasm_bindgen(js_name = acceptFile)]
+    pub fn accept_file(&self, id: String) {
+        self.command(Command::AcceptFile(id));
+    }
+
+    /// Declines the incoming file `id`.
+    #[wasm_bindgen(js_name = declineFile)]
+    pub fn decline_file(&self, id: String) {
+        self.command(Command::DeclineFile(id));
+    }
+
+    /// Cancels the transfer `id`, either way, queued or under way.
+    #[wasm_bindgen(js_name = cancelFile)]
+    pub fn cancel_file(&self, id: String) {
+        self.command(Command::CancelFile(id));
     }
 
     /// Leaves: hangs up, closes the socket, releases camera and microphone.

@@ -39,6 +39,10 @@ pub enum ErrorCode {
     MediaFailed,
     /// Creating or negotiating the peer connection failed.
     NegotiationFailed,
+    /// A file could not be read, sent or received.
+    TransferFailed,
+    /// A received file does not match what was sent (SHA-256 differs).
+    IntegrityFailed,
 }
 
 impl ErrorCode {
@@ -62,6 +66,8 @@ impl ErrorCode {
             Self::InsecureContext => "insecure-context",
             Self::MediaFailed => "media-failed",
             Self::NegotiationFailed => "negotiation-failed",
+            Self::TransferFailed => "transfer-failed",
+            Self::IntegrityFailed => "integrity-failed",
         }
     }
 }

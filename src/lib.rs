@@ -2,7 +2,7 @@
 //!
 //! Layers, each calling only downward:
 //! - engine: [`signaling`] (the WebSocket), [`peer`] (one RTCPeerConnection), [`media`]
-//!   (camera and microphone);
+//!   (camera and microphone), [`channel`] (chat and file transfer);
 //! - [`session`]: the one owner of the call state, fed by a single event channel;
 //! - faces: [`api`] (the exported `PeerCall` class) and, with the `demo` feature, the
 //!   demo page that uses nothing but that class.
@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod channel;
 pub mod error;
 mod events;
 pub mod listener;

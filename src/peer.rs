@@ -308,6 +308,11 @@ impl Peer {
         self.pc.get_stats()
     }
 
+    /// The connection itself, for the call's data channels.
+    pub fn pc(&self) -> &RtcPeerConnection {
+        &self.pc
+    }
+
     fn connection(&self) -> &Connection {
         self.pc.unchecked_ref()
     }

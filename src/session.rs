@@ -7,6 +7,7 @@
 mod call;
 mod link;
 mod recovery;
+mod transfer;
 
 use std::{cell::RefCell, rc::Rc};
 
@@ -77,6 +78,16 @@ pub enum Command {
         String,
         oneshot::Sender<Result<web_sys::RtcDataChannel, Error>>,
     ),
+    /// Send a chat message; answered with its timestamp.
+    SendText(String, oneshot::Sender<Result<f64, Error>>),
+    /// Offer a file; answered with the transfer's id.
+    SendFile(web_sys::File, oneshot::Sender<Result<String, Error>>),
+    /// Accept the incoming file with this id.
+    AcceptFile(String),
+    /// Decline the incoming file with this id.
+    DeclineFile(String),
+    /// Cancel the transfer with this id, either way.
+    CancelFile(String),
     /// Leave for good.
     Close,
 }
@@ -97,6 +108,14 @@ pub enum Input {
     Reconnect,
     /// The recovery timer of call number `.0` fired.
     Recovery(u32, recovery::Step),
+    /// From the chat channel of call number `.0`.
+    Chat(u32, crate::channel::chat::ChatEvent),
+    /// From the file channel of call number `.0`.
+    Files(u32, crate::channel::files::FileEvent),
+    /// From the pump sending file `.1` on call number `.0`.
+    Pump(u32, u32, crate::channel::files::PumpEvent),
+    /// A file received on call number `.0`, checked.
+    Received(u32, Box<(transfer::Incoming, Result<web_sys::Blob, Error>)>),
 }
 
 /// What the page can read at any time without asking the session.
@@ -200,12 +219,29 @@ impl Session {
                 Input::Recovery(generation, step) if generation == self.generation => {
                     self.recovery_step(step);
                 }
+                Input::Chat(generation, event) if generation == self.generation => {
+                    self.chat_event(event);
+                }
+                Input::Files(generation, event) if generation == self.generation => {
+                    self.file_event(event);
+                }
+                Input::Pump(generation, id, event) if generation == self.generation => {
+                    self.pump_event(id, event);
+                }
+                Input::Received(generation, received) if generation == self.generation => {
+                    let (incoming, verdict) = *received;
+                    self.received(incoming, verdict);
+                }
                 // Late news from a socket, call or peer connection that has ended.
                 Input::Signaling(..)
                 | Input::Peer(..)
                 | Input::RingTimeout(_)
                 | Input::Heartbeat(_)
-                | Input::Recovery(..) => {}
+                | Input::Recovery(..)
+                | Input::Chat(..)
+                | Input::Files(..)
+                | Input::Pump(..)
+                | Input::Received(..) => {}
             }
         }
         self.close();
@@ -244,6 +280,15 @@ impl Session {
                     "no call to add a track to",
                 )),
             },
+            Command::SendText(text, reply) => {
+                let _ = reply.send(self.send_text(&text));
+            }
+            Command::SendFile(file, reply) => {
+                let _ = reply.send(self.send_file(file));
+            }
+            Command::AcceptFile(id) => self.accept_file(&id),
+            Command::DeclineFile(id) => self.decline_file(&id),
+            Command::CancelFile(id) => self.cancel_file(&id),
             Command::CreateDataChannel(label, reply) => {
                 let channel = self
                     .phase

@@ -6,6 +6,8 @@ use protocol::{ClientMessage, DeclineReason, PeerId, PeerInfo, Signal};
 use web_sys::{HtmlVideoElement, MediaStream};
 
 pub use super::recovery::Recovery;
+use super::transfer::Transfers;
+use crate::channel::{chat::Chat, files::FileChannel};
 
 use super::{Input, Session};
 use crate::{
@@ -74,18 +76,12 @@ pub struct Active {
     pub remote: Vec<String>,
     /// Set while a dropped connection is being recovered (see `recovery`).
     pub recovery: Option<Recovery>,
-}
-
-impl Active {
-    fn new(with: PeerInfo, peer: Peer) -> Self {
-        Self {
-            with,
-            peer,
-            connected: false,
-            remote: Vec::new(),
-            recovery: None,
-        }
-    }
+    /// The chat channel.
+    pub chat: Chat,
+    /// The file channel, shared with the pump of the file being sent.
+    pub files: Rc<FileChannel>,
+    /// Files on their way, both ways.
+    pub transfers: Transfers,
 }
 
 impl Phase {
@@ -167,7 +163,7 @@ impl Session {
             Ok(mut peer) => {
                 peer.start_as_callee(local);
                 self.send(ClientMessage::signal(with.id.clone(), Signal::Accept));
-                self.phase = Phase::InCall(Box::new(Active::new(with, peer)));
+                self.phase = Phase::InCall(Box::new(self.active(with, peer)));
                 self.publish_state();
             }
             Err(error) => {
@@ -294,7 +290,7 @@ impl Session {
         match self.new_peer(&with) {
             Ok(mut peer) => {
                 peer.start_as_callee(local);
-                self.phase = Phase::InCall(Box::new(Active::new(with, peer)));
+                self.phase = Phase::InCall(Box::new(self.active(with, peer)));
                 self.publish_state();
             }
             Err(error) => {
@@ -312,7 +308,7 @@ impl Session {
         });
         match started {
             Ok(peer) => {
-                self.phase = Phase::InCall(Box::new(Active::new(with, peer)));
+                self.phase = Phase::InCall(Box::new(self.active(with, peer)));
                 self.publish_state();
             }
             Err(error) => {
@@ -412,6 +408,34 @@ impl Session {
                 let _ = inputs.unbounded_send(Input::Peer(generation, event));
             }),
         )
+    }
+
+    /// A call with `with` over `peer`, with its chat and file channels.
+    fn active(&self, with: PeerInfo, peer: Peer) -> Active {
+        let generation = self.generation;
+        let (chat_inputs, file_inputs) = (self.inputs.clone(), self.inputs.clone());
+        let chat = Chat::new(
+            peer.pc(),
+            Rc::new(move |event| {
+                let _ = chat_inputs.unbounded_send(Input::Chat(generation, event));
+            }),
+        );
+        let files = Rc::new(FileChannel::new(
+            peer.pc(),
+            Rc::new(move |event| {
+                let _ = file_inputs.unbounded_send(Input::Files(generation, event));
+            }),
+        ));
+        Active {
+            with,
+            peer,
+            connected: false,
+            remote: Vec::new(),
+            recovery: None,
+            chat,
+            files,
+            transfers: Transfers::default(),
+        }
     }
 
     fn ring_timer(&self) -> Timer {

@@ -25,8 +25,14 @@ pub const SERVER: &str = match option_env!("PEERCALL_TEST_WS") {
 /// How long anything a user would wait for may take.
 pub const PATIENCE_MS: u32 = 10_000;
 
-const EVENTS: [&str; 9] = [
+const EVENTS: [&str; 15] = [
     "datachannel",
+    "text",
+    "file-offer",
+    "file-progress",
+    "file-done",
+    "file-cancelled",
+    "file-error",
     "peers",
     "incoming",
     "state",
@@ -143,6 +149,24 @@ impl Side {
                 None => format!("{event}: {}", field(payload, "message")),
             })
             .collect()
+    }
+
+    /// The next event named any of `kinds`, with its name.
+    pub async fn next_of(&mut self, kinds: &[&str]) -> (String, JsValue) {
+        let deadline = TimeoutFuture::new(PATIENCE_MS * 6);
+        let wanted = async {
+            while let Some((name, payload)) = self.events.next().await {
+                if kinds.contains(&name.as_str()) {
+                    return (name, payload);
+                }
+            }
+            panic!("{}: the event stream ended", self.name);
+        };
+        futures::pin_mut!(wanted);
+        match select(wanted, deadline).await {
+            Either::Left((found, _)) => found,
+            Either::Right(_) => panic!("{}: none of {kinds:?} in time", self.name),
+        }
     }
 
     /// The first `kind` event seen at or after position `since` of `seen`, waiting for it

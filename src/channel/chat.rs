@@ -1,0 +1,117 @@
+//! Text chat: `{"text": "...", "at": <ms since the epoch>}` per message on its own channel,
+//! so a file transfer never holds it up. Messages typed before the channel opens wait.
+
+use std::rc::Rc;
+
+use wasm_bindgen::JsValue;
+use web_sys::{MessageEvent, RtcDataChannel, RtcDataChannelState, RtcPeerConnection};
+
+use super::{CHAT_ID, negotiated, number_of, text_of};
+use crate::{
+    error::{Error, ErrorCode},
+    events::object,
+    listener::Listener,
+};
+
+/// The longest message, in characters.
+pub const MAX_CHARS: usize = 4_000;
+
+/// What the chat channel reports.
+pub enum ChatEvent {
+    /// The channel is open: queued messages can go.
+    Open,
+    /// A message from the other side.
+    Message {
+        /// What they wrote, as plain text.
+        text: String,
+        /// When they sent it (ms since the epoch, their clock).
+        at: f64,
+    },
+    /// Something arrived that is not a chat message.
+    Invalid(Error),
+}
+
+/// The chat channel of a call.
+pub struct Chat {
+    channel: RtcDataChannel,
+    /// Encoded messages waiting for the channel to open.
+    queued: Vec<String>,
+    _listeners: [Listener; 2],
+}
+
+impl Chat {
+    /// Creates the channel on `pc`; what it hears goes to `on_event`.
+    pub fn new(pc: &RtcPeerConnection, on_event: Rc<dyn Fn(ChatEvent)>) -> Self {
+        let channel = negotiated(pc, "chat", CHAT_ID);
+        let listeners = [
+            {
+                let on_event = on_event.clone();
+                Listener::new(&channel, "open", move |_| on_event(ChatEvent::Open))
+            },
+            Listener::new(&channel, "message", move |event| {
+                let data = wasm_bindgen::JsCast::dyn_ref::<MessageEvent>(event)
+                    .map(MessageEvent::data)
+                    .unwrap_or(JsValue::UNDEFINED);
+                on_event(decode(&data));
+            }),
+        ];
+        Self {
+            channel,
+            queued: Vec::new(),
+            _listeners: listeners,
+        }
+    }
+
+    /// Sends `text` now, or as soon as the channel opens; returns its timestamp.
+    pub fn send(&mut self, text: &str) -> Result<f64, Error> {
+        if text.trim().is_empty() {
+            return Err(Error::new(ErrorCode::InvalidState, "an empty message"));
+        }
+        if text.chars().count() > MAX_CHARS {
+            let message = format!("a message can have at most {MAX_CHARS} characters");
+            return Err(Error::new(ErrorCode::InvalidState, message));
+        }
+        let at = js_sys::Date::now();
+        let payload = object(&[("text", text.into()), ("at", at.into())]);
+        let encoded = js_sys::JSON::stringify(&payload)
+            .map(String::from)
+            .map_err(|e| Error::from_js(ErrorCode::BadMessage, "cannot encode a message", &e))?;
+        self.queued.push(encoded);
+        self.flush();
+        Ok(at)
+    }
+
+    /// Sends what waited for the channel to open.
+    pub fn flush(&mut self) {
+        if self.channel.ready_state() != RtcDataChannelState::Open {
+            return;
+        }
+        for encoded in std::mem::take(&mut self.queued) {
+            if let Err(error) = self.channel.send_with_str(&encoded) {
+                web_sys::console::warn_2(&"peercall: a chat message was not sent".into(), &error);
+            }
+        }
+    }
+}
+
+impl Drop for Chat {
+    fn drop(&mut self) {
+        self.channel.close();
+    }
+}
+
+fn decode(data: &JsValue) -> ChatEvent {
+    let invalid = |why: &str| ChatEvent::Invalid(Error::new(ErrorCode::BadMessage, why));
+    let Some(json) = data.as_string() else {
+        return invalid("the other side sent a chat message that is not text");
+    };
+    let Ok(value) = js_sys::JSON::parse(&json) else {
+        return invalid("the other side sent a chat message that is not JSON");
+    };
+    match (text_of(&value, "text"), number_of(&value, "at")) {
+        (Some(text), Some(at)) if text.chars().count() <= MAX_CHARS && at.is_finite() => {
+            ChatEvent::Message { text, at }
+        }
+        _ => invalid("the other side sent a malformed chat message"),
+    }
+}

@@ -1,0 +1,281 @@
+//! File transfer on its own channel, one file at a time.
+//!
+//! Control messages are JSON text: `offer {id, name, size, type}`, `accept {id}`,
+//! `decline {id}`, `cancel {id}`, `end {id, digest}`; the bytes of the accepted file follow
+//! as binary messages in order. The sender reads the file slice by slice and the receiver
+//! keeps the slices as JavaScript `ArrayBuffer`s until it builds a `Blob`, so no file ever
+//! passes through wasm memory whole. Sending is paced by `bufferedAmountLowThreshold`
+//! (<https://developer.mozilla.org/docs/Web/API/RTCDataChannel/bufferedAmountLowThreshold>).
+//! Integrity: SHA-256 (SubtleCrypto) of each chunk, then SHA-256 over those digests in
+//! order; the receiver recomputes it and refuses a mismatch.
+
+use std::{cell::Cell, rc::Rc};
+
+use futures::channel::oneshot;
+use js_sys::{ArrayBuffer, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, MessageEvent, RtcDataChannel, RtcDataChannelType, RtcPeerConnection};
+
+use super::{FILES_ID, negotiated, number_of, text_of};
+use crate::{
+    error::{Error, ErrorCode},
+    events::object,
+    listener::Listener,
+};
+
+/// The largest chunk, whatever the connection allows.
+pub const MAX_CHUNK: f64 = 256.0 * 1024.0;
+/// Sending pauses while this much is buffered, and resumes at half of it.
+pub const HIGH_WATER: u32 = 4 * 1024 * 1024;
+
+/// What the file channel reports.
+pub enum FileEvent {
+    /// The channel is open: offers can go.
+    Open,
+    /// A control message (already parsed JSON).
+    Control(JsValue),
+    /// Bytes of the file being received.
+    Chunk(ArrayBuffer),
+    /// Something unreadable arrived.
+    Invalid(Error),
+}
+
+/// The file channel of a call.
+pub struct FileChannel {
+    channel: RtcDataChannel,
+    _listeners: [Listener; 2],
+}
+
+impl FileChannel {
+    /// Creates the channel on `pc`; what it hears goes to `on_event`.
+    pub fn new(pc: &RtcPeerConnection, on_event: Rc<dyn Fn(FileEvent)>) -> Self {
+        let channel = negotiated(pc, "files", FILES_ID);
+        channel.set_binary_type(RtcDataChannelType::Arraybuffer);
+        channel.set_buffered_amount_low_threshold(HIGH_WATER / 2);
+        let listeners = [
+            {
+                let on_event = on_event.clone();
+                Listener::new(&channel, "open", move |_| on_event(FileEvent::Open))
+            },
+            Listener::new(&channel, "message", move |event| {
+                let data = event
+                    .dyn_ref::<MessageEvent>()
+                    .map(MessageEvent::data)
+                    .unwrap_or(JsValue::UNDEFINED);
+                on_event(decode(data));
+            }),
+        ];
+        Self {
+            channel,
+            _listeners: listeners,
+        }
+    }
+
+    /// The channel, for a sending pump.
+    pub fn channel(&self) -> RtcDataChannel {
+        self.channel.clone()
+    }
+
+    /// Whether control messages can go now.
+    pub fn is_open(&self) -> bool {
+        self.channel.ready_state() == web_sys::RtcDataChannelState::Open
+    }
+
+    /// Sends a control message `t` about transfer `id`, with more `fields`.
+    pub fn control(&self, t: &str, id: u32, fields: &[(&str, JsValue)]) {
+        let mut all = vec![("t", JsValue::from(t)), ("id", JsValue::from(id))];
+        all.extend(fields.iter().cloned());
+        let sent = js_sys::JSON::stringify(&object(&all))
+            .and_then(|json| self.channel.send_with_str(&String::from(json)));
+        if let Err(error) = sent {
+            web_sys::console::warn_2(&"peercall: a file message was not sent".into(), &error);
+        }
+    }
+}
+
+impl Drop for FileChannel {
+    fn drop(&mut self) {
+        self.channel.close();
+    }
+}
+
+fn decode(data: JsValue) -> FileEvent {
+    if let Ok(buffer) = data.clone().dyn_into::<ArrayBuffer>() {
+        return FileEvent::Chunk(buffer);
+    }
+    let parsed = data
+        .as_string()
+        .and_then(|json| js_sys::JSON::parse(&json).ok());
+    match parsed {
+        Some(value) if text_of(&value, "t").is_some() && number_of(&value, "id").is_some() => {
+            FileEvent::Control(value)
+        }
+        _ => FileEvent::Invalid(Error::new(
+            ErrorCode::BadMessage,
+            "the other side sent an unreadable file message",
+        )),
+    }
+}
+
+/// A file offered by the other side, checked.
+pub struct Offer {
+    /// Their transfer id.
+    pub id: u32,
+    /// The file name, without any folder part.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: f64,
+    /// Its MIME type (may be empty).
+    pub kind: String,
+}
+
+/// Reads an `offer` control message, or says what is wrong with it.
+pub fn read_offer(value: &JsValue) -> Result<Offer, Error> {
+    let bad = |why: &str| Error::new(ErrorCode::BadMessage, format!("a file offer {why}"));
+    let id = number_of(value, "id").ok_or_else(|| bad("has no id"))?;
+    let size = number_of(value, "size")
+        .filter(|s| s.is_finite() && *s >= 0.0 && s.fract() == 0.0 && *s <= 9.007e15)
+        .ok_or_else(|| bad("has no valid size"))?;
+    let name = text_of(value, "name").ok_or_else(|| bad("has no name"))?;
+    // Keep the last path component only, and something to call it.
+    let name: String = name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(255)
+        .collect();
+    let name = if name.trim().is_empty() {
+        "file".to_owned()
+    } else {
+        name
+    };
+    Ok(Offer {
+        id: id as u32,
+        name,
+        size,
+        kind: text_of(value, "type").unwrap_or_default(),
+    })
+}
+
+/// What a sending pump reports.
+pub enum PumpEvent {
+    /// This many bytes have gone into the channel.
+    Progress(f64),
+    /// All bytes went; the `end` message (with the digest) too.
+    Sent,
+    /// Reading or sending failed.
+    Failed(Error),
+}
+
+/// Sends `file` as transfer `id` in chunks of `chunk` bytes, paced by the channel's
+/// buffer, until done, failed or `cancelled`.
+pub async fn pump(
+    files: Rc<FileChannel>,
+    file: Blob,
+    id: u32,
+    chunk: f64,
+    cancelled: Rc<Cell<bool>>,
+    report: Rc<dyn Fn(PumpEvent)>,
+) {
+    let channel = files.channel();
+    let size = file.size();
+    let mut offset = 0.0;
+    let mut digests = Vec::new();
+    while offset < size {
+        if cancelled.get() {
+            return;
+        }
+        if channel.buffered_amount() > HIGH_WATER {
+            buffer_low(&channel).await;
+            continue;
+        }
+        let end = (offset + chunk).min(size);
+        let sent = async {
+            let slice = file.slice_with_f64_and_f64(offset, end).map_err(|e| {
+                Error::from_js(ErrorCode::TransferFailed, "cannot read the file", &e)
+            })?;
+            let buffer: ArrayBuffer = JsFuture::from(slice.array_buffer())
+                .await
+                .map_err(|e| Error::from_js(ErrorCode::TransferFailed, "cannot read the file", &e))?
+                .unchecked_into();
+            digests.extend(sha256(&buffer).await?);
+            if cancelled.get() {
+                return Ok(());
+            }
+            channel
+                .send_with_array_buffer(&buffer)
+                .map_err(|e| Error::from_js(ErrorCode::TransferFailed, "cannot send the file", &e))
+        };
+        if let Err(error) = sent.await {
+            report(PumpEvent::Failed(error));
+            return;
+        }
+        offset = end;
+        report(PumpEvent::Progress(offset));
+    }
+    if cancelled.get() {
+        return;
+    }
+    match digest_of_digests(&digests).await {
+        Ok(digest) => {
+            files.control("end", id, &[("digest", digest.into())]);
+            report(PumpEvent::Sent);
+        }
+        Err(error) => report(PumpEvent::Failed(error)),
+    }
+}
+
+/// Waits for `bufferedamountlow`.
+async fn buffer_low(channel: &RtcDataChannel) {
+    let (tx, rx) = oneshot::channel::<()>();
+    let tx = Cell::new(Some(tx));
+    let _listener = Listener::new(channel, "bufferedamountlow", move |_| {
+        if let Some(tx) = tx.take() {
+            let _ = tx.send(());
+        }
+    });
+    // The buffer may have drained between the check and the listener.
+    if channel.buffered_amount() <= HIGH_WATER / 2 {
+        return;
+    }
+    let _ = rx.await;
+}
+
+/// SHA-256 of `buffer` through SubtleCrypto.
+pub async fn sha256(buffer: &JsValue) -> Result<Vec<u8>, Error> {
+    let failed = |e: &JsValue| Error::from_js(ErrorCode::TransferFailed, "cannot hash the file", e);
+    let subtle = web_sys::window()
+        .ok_or_else(|| failed(&JsValue::NULL))?
+        .crypto()
+        .map_err(|e| failed(&e))?
+        .subtle();
+    let promise = subtle
+        .digest_with_str_and_buffer_source("SHA-256", buffer.unchecked_ref())
+        .map_err(|e| failed(&e))?;
+    let digest = JsFuture::from(promise).await.map_err(|e| failed(&e))?;
+    Ok(Uint8Array::new(&digest).to_vec())
+}
+
+/// The transfer digest: SHA-256 over the chunk digests in order, as hex.
+pub async fn digest_of_digests(digests: &[u8]) -> Result<String, Error> {
+    let all = Uint8Array::from(digests);
+    let digest = sha256(&all).await?;
+    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The `id` of a control message.
+pub fn id_of(value: &JsValue) -> u32 {
+    number_of(value, "id").unwrap_or(-1.0) as u32
+}
+
+/// The largest message the connection takes, capped at [`MAX_CHUNK`].
+pub fn chunk_size(pc: &RtcPeerConnection) -> f64 {
+    Reflect::get(pc, &"sctp".into())
+        .ok()
+        .and_then(|sctp| number_of(&sctp, "maxMessageSize"))
+        .filter(|size| *size >= 1024.0)
+        .map_or(MAX_CHUNK / 4.0, |size| size.min(MAX_CHUNK))
+}

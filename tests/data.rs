@@ -1,0 +1,263 @@
+//! Chat and file transfer during a call, in headless Chromium.
+
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::{Side, connected_pair, field, pair};
+use js_sys::{Array, Function, Reflect, Uint8Array};
+use peercall::channel::files::{HIGH_WATER, MAX_CHUNK};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use web_sys::{Blob, File, FilePropertyBag};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn number(value: &JsValue, key: &str) -> f64 {
+    Reflect::get(value, &key.into())
+        .ok()
+        .and_then(|v| v.as_f64())
+        .unwrap_or(f64::NAN)
+}
+
+/// A file of `size` random bytes, made in JavaScript memory.
+fn random_file(name: &str, size: usize) -> File {
+    let make = Function::new_with_args(
+        "n",
+        "const a = new Uint8Array(n);
+         for (let i = 0; i < n; i += 65536) crypto.getRandomValues(a.subarray(i, Math.min(n, i + 65536)));
+         return a;",
+    );
+    let bytes = make.call1(&JsValue::NULL, &(size as f64).into()).unwrap();
+    let options = FilePropertyBag::new();
+    options.set_type("application/octet-stream");
+    File::new_with_u8_array_sequence_and_options(&Array::of1(&bytes), name, &options).unwrap()
+}
+
+/// SHA-256 of a whole blob, as hex.
+async fn sha256(blob: &Blob) -> String {
+    let buffer = JsFuture::from(blob.array_buffer()).await.unwrap();
+    let subtle = web_sys::window().unwrap().crypto().unwrap().subtle();
+    let digest = JsFuture::from(
+        subtle
+            .digest_with_str_and_buffer_source("SHA-256", buffer.unchecked_ref())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    Uint8Array::new(&digest)
+        .to_vec()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Sends `file` from `from` to `to`, who accepts; returns what arrived.
+async fn transfer(from: &mut Side, to: &mut Side, file: &File) -> Blob {
+    let id = JsFuture::from(from.call.send_file(file.clone()))
+        .await
+        .unwrap();
+    let offer = to.next("file-offer").await;
+    assert_eq!(field(&offer, "name"), file.name());
+    assert_eq!(number(&offer, "size"), file.size());
+    to.call.accept_file(field(&offer, "id"));
+    let done = to.next("file-done").await;
+    assert_eq!(field(&done, "name"), file.name());
+    let sent = from.next("file-done").await;
+    assert_eq!(field(&sent, "id"), id.as_string().unwrap());
+    Reflect::get(&done, &"blob".into())
+        .unwrap()
+        .unchecked_into()
+}
+
+#[wasm_bindgen_test]
+async fn chat_goes_both_ways_in_order_as_plain_text_even_before_the_channel_opens() {
+    let (mut alice, mut bob) = pair().await;
+    alice.ring(&mut bob).await;
+    bob.call.accept();
+    // Bob is in the call at once, but its chat channel is not open yet: this waits.
+    JsFuture::from(bob.call.send_text("hello before open".into()))
+        .await
+        .unwrap();
+    let first = alice.next("text").await;
+    assert_eq!(field(&first, "text"), "hello before open");
+    assert_eq!(field(&first, "name"), bob.name);
+    assert_eq!(field(&first, "from"), bob.id);
+    assert!(number(&first, "at") > 0.0);
+
+    let html = r#"<img src=x onerror="alert(1)"> <b>bold</b>"#;
+    for i in 0..5 {
+        JsFuture::from(alice.call.send_text(format!("{i}: {html}")))
+            .await
+            .unwrap();
+    }
+    for i in 0..5 {
+        // Exactly what was typed, never interpreted.
+        assert_eq!(
+            field(&bob.next("text").await, "text"),
+            format!("{i}: {html}")
+        );
+    }
+    alice.call.hangup();
+    bob.ended().await;
+}
+
+#[wasm_bindgen_test]
+async fn chat_outside_a_call_is_refused() {
+    let (alice, _bob) = pair().await;
+    let error = JsFuture::from(alice.call.send_text("anyone?".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(field(&error, "code"), "invalid-state");
+}
+
+#[wasm_bindgen_test]
+async fn files_of_every_edge_size_arrive_whole() {
+    let (mut alice, mut bob) = connected_pair().await;
+    let chunk = MAX_CHUNK as usize;
+    for (name, size) in [
+        ("empty.bin", 0),
+        ("one.bin", 1),
+        ("chunk.bin", chunk),
+        ("chunk-plus-one.bin", chunk + 1),
+        ("big.bin", 64 * 1024 * 1024),
+    ] {
+        let file = random_file(name, size);
+        let received = transfer(&mut alice, &mut bob, &file).await;
+        assert_eq!(received.size(), file.size(), "{name}");
+        assert_eq!(sha256(&received).await, sha256(&file).await, "{name}");
+    }
+    // And the other way.
+    let file = random_file("back.bin", chunk * 3 + 7);
+    let received = transfer(&mut bob, &mut alice, &file).await;
+    assert_eq!(sha256(&received).await, sha256(&file).await);
+    alice.call.hangup();
+}
+
+#[wasm_bindgen_test]
+async fn a_declined_file_sends_nothing() {
+    let (mut alice, mut bob) = connected_pair().await;
+    JsFuture::from(alice.call.send_file(random_file("no.bin", 1000)))
+        .await
+        .unwrap();
+    let offer = bob.next("file-offer").await;
+    bob.call.decline_file(field(&offer, "id"));
+    let cancelled = alice.next("file-cancelled").await;
+    assert_eq!(field(&cancelled, "by"), "declined");
+    assert_eq!(field(&bob.next("file-cancelled").await, "by"), "declined");
+    // The next file in line is offered.
+    let file = random_file("yes.bin", 5000);
+    let received = transfer(&mut alice, &mut bob, &file).await;
+    assert_eq!(sha256(&received).await, sha256(&file).await);
+    alice.call.hangup();
+}
+
+#[wasm_bindgen_test]
+async fn either_side_can_cancel_mid_transfer() {
+    let (mut alice, mut bob) = connected_pair().await;
+    for receiver_cancels in [false, true] {
+        let id = JsFuture::from(alice.call.send_file(random_file("long.bin", 48 << 20)))
+            .await
+            .unwrap()
+            .as_string()
+            .unwrap();
+        let offer = bob.next("file-offer").await;
+        let incoming = field(&offer, "id");
+        bob.call.accept_file(incoming.clone());
+        bob.next("file-progress").await; // bytes are flowing
+        if receiver_cancels {
+            bob.call.cancel_file(incoming);
+            assert_eq!(field(&alice.next("file-cancelled").await, "by"), "peer");
+            assert_eq!(field(&bob.next("file-cancelled").await, "by"), "me");
+        } else {
+            alice.call.cancel_file(id);
+            assert_eq!(field(&alice.next("file-cancelled").await, "by"), "me");
+            assert_eq!(field(&bob.next("file-cancelled").await, "by"), "peer");
+        }
+    }
+    // Nothing half-done lingers: a small file still goes through.
+    let file = random_file("after.bin", 10_000);
+    let received = transfer(&mut alice, &mut bob, &file).await;
+    assert_eq!(sha256(&received).await, sha256(&file).await);
+    alice.call.hangup();
+}
+
+#[wasm_bindgen_test]
+async fn chat_keeps_flowing_in_order_during_a_transfer() {
+    let (alice, mut bob) = connected_pair().await;
+    JsFuture::from(alice.call.send_file(random_file("movie.bin", 64 << 20)))
+        .await
+        .unwrap();
+    let offer = bob.next("file-offer").await;
+    bob.call.accept_file(field(&offer, "id"));
+    bob.next("file-progress").await;
+    for i in 0..20 {
+        JsFuture::from(alice.call.send_text(format!("line {i}")))
+            .await
+            .unwrap();
+    }
+    let since = bob.seen.borrow().len();
+    for i in 0..20 {
+        assert_eq!(field(&bob.next("text").await, "text"), format!("line {i}"));
+    }
+    // All of it arrived while the file was still on its way.
+    let done_before = bob
+        .seen
+        .borrow()
+        .iter()
+        .skip(since)
+        .any(|(e, _)| e == "file-done");
+    assert!(!done_before, "the chat waited for the file");
+    bob.next("file-done").await;
+    alice.call.hangup();
+}
+
+#[wasm_bindgen_test]
+async fn a_256_mib_file_keeps_the_buffer_and_wasm_memory_bounded() {
+    let (mut alice, mut bob) = connected_pair().await;
+    let memory = || {
+        wasm_bindgen::memory()
+            .unchecked_into::<js_sys::WebAssembly::Memory>()
+            .buffer()
+            .unchecked_into::<js_sys::ArrayBuffer>()
+            .byte_length()
+    };
+    let before = memory();
+    let file = random_file("huge.bin", 256 << 20);
+    JsFuture::from(alice.call.send_file(file.clone()))
+        .await
+        .unwrap();
+    let offer = bob.next("file-offer").await;
+    bob.call.accept_file(field(&offer, "id"));
+    let mut samples = 0;
+    loop {
+        let (event, payload) = alice
+            .next_of(&["file-progress", "file-done", "file-error"])
+            .await;
+        match event.as_str() {
+            "file-progress" => {
+                samples += 1;
+                let buffered = number(&payload, "buffered");
+                assert!(
+                    buffered <= f64::from(HIGH_WATER) + MAX_CHUNK,
+                    "bufferedAmount {buffered} over the high-water mark"
+                );
+            }
+            "file-done" => break,
+            _ => panic!("the transfer failed: {}", field(&payload, "message")),
+        }
+    }
+    assert!(
+        samples > 5,
+        "the buffer was sampled throughout ({samples} samples)"
+    );
+    let received: Blob = Reflect::get(&bob.next("file-done").await, &"blob".into())
+        .unwrap()
+        .unchecked_into();
+    assert_eq!(received.size(), file.size());
+    // Neither side pulled the file into wasm memory (both live in this one module).
+    let grown = memory().saturating_sub(before);
+    assert!(grown < 16 << 20, "wasm memory grew by {grown} bytes");
+    alice.call.hangup();
+}
