@@ -202,6 +202,19 @@ impl Person {
         }
     }
 
+    /// Waits until the first element matching `css` says `text`.
+    pub async fn wait_for_text_in(&self, css: &str, text: &str) {
+        let script = format!(
+            "const e = document.querySelector({css:?}); return !!e && e.textContent === {text:?};"
+        );
+        wait_for_js(
+            &self.browser,
+            &script,
+            &format!("{}: {css} says {text:?}", self.name),
+        )
+        .await;
+    }
+
     /// Saves what this person sees as `artifacts/<label>-<name>.png`.
     pub async fn keep_screenshot(&self, label: &str) {
         if let Ok(png) = self.browser.screenshot().await {

@@ -1,6 +1,7 @@
 //! Two people, two browsers, one call, through the demo page.
 
-use peercall_e2e::{Driver, Person};
+use fantoccini::Locator;
+use peercall_e2e::{Driver, Person, wait_for_js};
 
 #[tokio::test]
 async fn alice_calls_bob_they_see_each_other_and_bob_hangs_up() {
@@ -89,4 +90,80 @@ async fn a_tab_crashing_mid_call_tells_the_other_side_within_3_s() {
     );
     assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
     alice.browser.close().await.ok();
+}
+
+#[tokio::test]
+async fn chat_and_a_file_through_the_demo_page() {
+    let driver = Driver::start().await;
+    let suffix = std::process::id();
+    let alice = Person::log_in(&driver, &format!("eve-{suffix}")).await;
+    let bob = Person::log_in(&driver, &format!("fay-{suffix}")).await;
+    alice.call(&bob.name).await;
+    bob.click("accept-button").await;
+    alice
+        .wait_for_text("status", &format!("in a call with {}", bob.name))
+        .await;
+
+    // A chat message that looks like markup arrives as text.
+    let html = r#"<img src=x onerror="document.title='pwned'">hi"#;
+    let input = alice.browser.find(Locator::Id("chat-input")).await.unwrap();
+    input.send_keys(html).await.unwrap();
+    alice.click("chat-send").await;
+    wait_for_js(
+        &bob.browser,
+        &format!(
+            "const m = document.querySelector('#chat-log li.theirs p.text');
+             return !!m && m.textContent === {html:?} && !document.querySelector('#chat-log img');"
+        ),
+        "bob sees the message as text",
+    )
+    .await;
+
+    // A file picked by alice is offered to bob, accepted, and saved whole.
+    let path = std::env::temp_dir().join(format!("peercall-e2e-{suffix}.txt"));
+    let content = "peercall file transfer\n".repeat(20_000);
+    std::fs::write(&path, &content).unwrap();
+    let picker = alice.browser.find(Locator::Id("file-input")).await.unwrap();
+    picker.send_keys(&path.display().to_string()).await.unwrap();
+    wait_for_js(
+        &bob.browser,
+        "return !!document.querySelector('#transfers li.offered button.accept');",
+        "bob is offered the file",
+    )
+    .await;
+    bob.browser
+        .find(Locator::Css("#transfers li.offered button.accept"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_js(
+        &bob.browser,
+        "return !!document.querySelector('#transfers li.done a.download');",
+        "bob can save the file",
+    )
+    .await;
+    let saved = bob
+        .browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const link = document.querySelector('#transfers li.done a.download');
+             fetch(link.href).then(r => r.text()).then(text => done([link.download, text.length, text.slice(0, 22)]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(
+        saved,
+        serde_json::json!([name, content.len(), "peercall file transfer"])
+    );
+    alice
+        .wait_for_text_in("#transfers li.done .detail", "sent")
+        .await;
+    bob.keep_screenshot("chat-and-file").await;
+    let _ = std::fs::remove_file(&path);
+    alice.browser.close().await.ok();
+    bob.browser.close().await.ok();
 }

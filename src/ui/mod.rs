@@ -12,6 +12,9 @@ use web_sys::{Document, Element, Event, HtmlElement, HtmlInputElement, HtmlVideo
 
 use crate::{api::PeerCall, listener::Listener};
 
+mod chat;
+mod files;
+
 /// The page's elements.
 struct Page {
     document: Document,
@@ -33,6 +36,14 @@ struct Page {
     remote_video: HtmlVideoElement,
     mic_button: Element,
     camera_button: Element,
+    chat_log: Element,
+    chat_body: HtmlElement,
+    chat_toggle: Element,
+    chat_unread: Element,
+    chat_input: HtmlInputElement,
+    file_input: HtmlInputElement,
+    drop_hint: Element,
+    transfers: Element,
 }
 
 /// What the page remembers between events.
@@ -46,6 +57,10 @@ struct Memory {
     ended: Option<String>,
     mic_muted: bool,
     camera_off: bool,
+    /// Chat messages that came while the panel was collapsed.
+    unread: u32,
+    /// Object URLs of received files, released when the next call starts.
+    downloads: Vec<String>,
 }
 
 /// A function handed to `PeerCall::on`.
@@ -105,6 +120,18 @@ pub fn start() -> Result<(), JsValue> {
         }),
         app.listen("mic-button", "click", |app, _| app.toggle_mic()),
         app.listen("camera-button", "click", |app, _| app.toggle_camera()),
+        app.listen("chat-form", "submit", |app, event| {
+            event.prevent_default();
+            app.send_chat();
+        }),
+        app.listen("chat-toggle", "click", |app, _| app.toggle_chat()),
+        app.listen("file-input", "change", |app, _| app.on_file_input()),
+        app.listen("transfers", "click", |app, event| {
+            app.on_transfer_click(event)
+        }),
+        app.listen("call", "dragover", |app, event| app.on_drag(event)),
+        app.listen("call", "dragleave", |app, event| app.on_drag(event)),
+        app.listen("call", "drop", |app, event| app.on_drag(event)),
     ];
     LISTENERS.with(|all| all.borrow_mut().extend(listeners));
     app.page.name_input.focus().ok();
@@ -138,6 +165,14 @@ impl Page {
             remote_video: cast("remote-video")?.dyn_into()?,
             mic_button: find("mic-button")?,
             camera_button: find("camera-button")?,
+            chat_log: find("chat-log")?,
+            chat_body: cast("chat-body")?.dyn_into()?,
+            chat_toggle: find("chat-toggle")?,
+            chat_unread: find("chat-unread")?,
+            chat_input: cast("chat-input")?.dyn_into()?,
+            file_input: cast("file-input")?.dyn_into()?,
+            drop_hint: find("drop-hint")?,
+            transfers: find("transfers")?,
             document,
         })
     }
@@ -254,6 +289,12 @@ impl App {
         on("ended", App::on_ended);
         on("error", |app, error| app.alert(&error));
         on("media", App::on_media);
+        on("text", App::on_text);
+        on("file-offer", App::on_file_offer);
+        on("file-progress", App::on_file_progress);
+        on("file-done", App::on_file_done);
+        on("file-cancelled", App::on_file_cancelled);
+        on("file-error", App::on_file_error);
     }
 
     fn place_call(self: &Rc<Self>, id: String, name: String) {
@@ -335,6 +376,8 @@ impl App {
         if matches!(state.as_str(), "calling" | "ringing") {
             say(&page.alert, "");
             say(&page.notice, "");
+            self.clear_chat();
+            self.clear_transfers();
         }
         show(&page.incoming, state == "ringing");
         let in_call = matches!(
