@@ -28,8 +28,8 @@ pub fn all() -> Result {
     })
 }
 
-/// Runs the ignored `setup_time` browser test, which prints its figures.
-fn call_setup(dist: &Path) -> Result {
+/// Runs the ignored `setup_time` and `throughput` browser tests, which print their figures.
+fn browser_benches(dist: &Path) -> Result {
     let server = Server::start("release", dist)?;
     run(cargo()
         .args([
@@ -41,6 +41,8 @@ fn call_setup(dist: &Path) -> Result {
             "peercall",
             "--test",
             "setup_time",
+            "--test",
+            "throughput",
             "--",
             "--include-ignored",
             "--nocapture",
