@@ -4,13 +4,13 @@
 
 mod common;
 
-use common::{Side, connected_pair, field, pair};
-use js_sys::{Array, Function, Reflect, Uint8Array};
+use common::{Side, connected_pair, field, pair, random_file};
+use js_sys::{Reflect, Uint8Array};
 use peercall::channel::files::{HIGH_WATER, MAX_CHUNK};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
-use web_sys::{Blob, File, FilePropertyBag};
+use web_sys::{Blob, File};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -19,20 +19,6 @@ fn number(value: &JsValue, key: &str) -> f64 {
         .ok()
         .and_then(|v| v.as_f64())
         .unwrap_or(f64::NAN)
-}
-
-/// A file of `size` random bytes, made in JavaScript memory.
-fn random_file(name: &str, size: usize) -> File {
-    let make = Function::new_with_args(
-        "n",
-        "const a = new Uint8Array(n);
-         for (let i = 0; i < n; i += 65536) crypto.getRandomValues(a.subarray(i, Math.min(n, i + 65536)));
-         return a;",
-    );
-    let bytes = make.call1(&JsValue::NULL, &(size as f64).into()).unwrap();
-    let options = FilePropertyBag::new();
-    options.set_type("application/octet-stream");
-    File::new_with_u8_array_sequence_and_options(&Array::of1(&bytes), name, &options).unwrap()
 }
 
 /// SHA-256 of a whole blob, as hex.

@@ -8,12 +8,12 @@
 mod common;
 
 use common::{connected_pair, field};
-use js_sys::{Array, Function, Promise};
+use js_sys::Promise;
 use peercall::channel::files::{HIGH_WATER, MAX_CHUNK};
-use wasm_bindgen::{JsValue, prelude::wasm_bindgen};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
-use web_sys::{File, FilePropertyBag};
+use web_sys::File;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -25,20 +25,6 @@ extern "C" {
 
 const SIZE: usize = 256 << 20;
 const RUNS: usize = 5;
-
-fn random_file(size: usize) -> File {
-    let make = Function::new_with_args(
-        "n",
-        "const a = new Uint8Array(n);
-         for (let i = 0; i < n; i += 65536) crypto.getRandomValues(a.subarray(i, Math.min(n, i + 65536)));
-         return a;",
-    );
-    let bytes = make.call1(&JsValue::NULL, &(size as f64).into()).unwrap();
-    let options = FilePropertyBag::new();
-    options.set_type("application/octet-stream");
-    File::new_with_u8_array_sequence_and_options(&Array::of1(&bytes), "bench.bin", &options)
-        .unwrap()
-}
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -52,11 +38,13 @@ fn mb_per_s(millis: f64) -> f64 {
 #[wasm_bindgen_test]
 #[ignore = "a benchmark: cargo xtask bench runs it"]
 async fn file_transfer_throughput() {
-    let file = random_file(SIZE);
+    let file = common::random_file("bench.bin", SIZE);
     let (mut alice, mut bob) = connected_pair().await;
     let (mut ours, mut reference) = (Vec::new(), Vec::new());
     for _ in 0..RUNS {
-        JsFuture::from(alice.call.send_file(file.clone())).await.unwrap();
+        JsFuture::from(alice.call.send_file(file.clone()))
+            .await
+            .unwrap();
         let offer = bob.next("file-offer").await;
         let started = js_sys::Date::now();
         bob.call.accept_file(field(&offer, "id"));
@@ -74,12 +62,17 @@ async fn file_transfer_throughput() {
     console_log!(
         "BENCH 256 MiB transfer, peercall (SHA-256 checked): median {:.1} MB/s, runs {:?}",
         median(ours.clone()),
-        ours.iter().map(|v| (v * 10.0).round() / 10.0).collect::<Vec<_>>()
+        ours.iter()
+            .map(|v| (v * 10.0).round() / 10.0)
+            .collect::<Vec<_>>()
     );
     console_log!(
         "BENCH 256 MiB transfer, plain JavaScript reference: median {:.1} MB/s, runs {:?}",
         median(reference.clone()),
-        reference.iter().map(|v| (v * 10.0).round() / 10.0).collect::<Vec<_>>()
+        reference
+            .iter()
+            .map(|v| (v * 10.0).round() / 10.0)
+            .collect::<Vec<_>>()
     );
     alice.call.hangup();
 }

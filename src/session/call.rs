@@ -52,6 +52,15 @@ impl EndReason {
     }
 }
 
+/// Which side of the call this is.
+#[derive(Clone, Copy)]
+enum Role {
+    /// Placed the call: makes the first offer.
+    Caller,
+    /// Took the call: answers it.
+    Callee,
+}
+
 /// Where the call is.
 pub enum Phase {
     /// No call.
@@ -158,23 +167,7 @@ impl Session {
         };
         let with = with.clone();
         self.acquire_media().await;
-        let local = self.media.as_ref().and_then(|media| media.stream.clone());
-        match self.new_peer(&with) {
-            Ok(mut peer) => {
-                peer.start_as_callee(local);
-                self.send(ClientMessage::signal(with.id.clone(), Signal::Accept));
-                self.phase = Phase::InCall(Box::new(self.active(with, peer)));
-                self.publish_state();
-            }
-            Err(error) => {
-                self.report(&error);
-                self.send(ClientMessage::signal(
-                    with.id,
-                    Signal::Hangup { reason: None },
-                ));
-                self.end_call(EndReason::Failed);
-            }
-        }
+        self.answer(with);
     }
 
     pub(super) fn decline(&mut self) {
@@ -215,7 +208,7 @@ impl Session {
             Signal::Ring => self.ring(from),
             Signal::Accept => {
                 if matches!(&self.phase, Phase::Calling { with, .. } if with.id == from.id) {
-                    self.start_as_caller(from);
+                    self.begin(from, Role::Caller);
                 }
             }
             Signal::Decline { reason } => {
@@ -272,8 +265,7 @@ impl Session {
             Phase::Calling { with, .. } if with.id == from.id => {
                 if self.me.as_ref().is_some_and(|me| me.id < from.id) {
                     // Ours yields: take theirs as if the person had accepted it.
-                    self.send(ClientMessage::signal(from.id.clone(), Signal::Accept));
-                    self.become_callee(from);
+                    self.answer(from);
                 }
                 // Otherwise ours wins and theirs is dropped: they accept ours.
             }
@@ -284,26 +276,21 @@ impl Session {
         }
     }
 
-    /// Yielding side of two simultaneous rings: media is there already, accept at once.
-    fn become_callee(&mut self, with: PeerInfo) {
-        let local = self.media.as_ref().and_then(|media| media.stream.clone());
-        match self.new_peer(&with) {
-            Ok(mut peer) => {
-                peer.start_as_callee(local);
-                self.phase = Phase::InCall(Box::new(self.active(with, peer)));
-                self.publish_state();
-            }
-            Err(error) => {
-                self.report(&error);
-                self.end_call(EndReason::Failed);
-            }
-        }
+    /// Takes the call from `with`: tells them, and waits for their offer.
+    fn answer(&mut self, with: PeerInfo) {
+        self.send(ClientMessage::signal(with.id.clone(), Signal::Accept));
+        self.begin(with, Role::Callee);
     }
 
-    fn start_as_caller(&mut self, with: PeerInfo) {
+    /// Creates the peer connection for the call with `with` and attaches the local media:
+    /// the caller offers at once, the callee waits for the offer.
+    fn begin(&mut self, with: PeerInfo, role: Role) {
         let local = self.media.as_ref().and_then(|media| media.stream.clone());
-        let started = self.new_peer(&with).and_then(|peer| {
-            peer.start_as_caller(local.as_ref())?;
+        let started = self.new_peer(&with).and_then(|mut peer| {
+            match role {
+                Role::Caller => peer.start_as_caller(local.as_ref())?,
+                Role::Callee => peer.start_as_callee(local),
+            }
             Ok(peer)
         });
         match started {
@@ -313,10 +300,8 @@ impl Session {
             }
             Err(error) => {
                 self.report(&error);
-                self.send(ClientMessage::signal(
-                    with.id,
-                    Signal::Hangup { reason: None },
-                ));
+                let hangup = Signal::Hangup { reason: None };
+                self.send(ClientMessage::signal(with.id, hangup));
                 self.end_call(EndReason::Failed);
             }
         }

@@ -286,6 +286,27 @@ impl Side {
     }
 }
 
+/// A file of `size` random bytes, made in JavaScript memory (not wasm memory).
+pub fn random_file(name: &str, size: usize) -> web_sys::File {
+    let make = Function::new_with_args(
+        "n",
+        "const a = new Uint8Array(n);
+         for (let i = 0; i < n; i += 65536) crypto.getRandomValues(a.subarray(i, Math.min(n, i + 65536)));
+         return a;",
+    );
+    let bytes = make
+        .call1(&JsValue::NULL, &(size as f64).into())
+        .expect("random bytes");
+    let options = web_sys::FilePropertyBag::new();
+    options.set_type("application/octet-stream");
+    web_sys::File::new_with_u8_array_sequence_and_options(
+        &js_sys::Array::of1(&bytes),
+        name,
+        &options,
+    )
+    .expect("a file")
+}
+
 /// A string property of a payload ("" when absent).
 pub fn field(payload: &JsValue, key: &str) -> String {
     Reflect::get(payload, &key.into())

@@ -23,33 +23,24 @@ pub fn all() -> Result {
     let dist = build::client()?;
     timed("bundle size", || bundle(&dist))?;
     timed("server memory with idle connections", || idle_memory(&dist))?;
-    timed("call setup time (headless Chromium, loopback)", || {
-        call_setup(&dist)
-    })
+    timed(
+        "call setup time and file throughput (headless Chromium, loopback)",
+        || browser_benches(&dist),
+    )
 }
 
 /// Runs the ignored `setup_time` and `throughput` browser tests, which print their figures.
 fn browser_benches(dist: &Path) -> Result {
     let server = Server::start("release", dist)?;
-    run(cargo()
-        .args([
-            "test",
-            "--release",
-            "--target",
-            "wasm32-unknown-unknown",
-            "-p",
-            "peercall",
-            "--test",
-            "setup_time",
-            "--test",
-            "throughput",
-            "--",
-            "--include-ignored",
-            "--nocapture",
-        ])
-        .env("CHROMEDRIVER", setup::CHROMEDRIVER)
-        .env("PEERCALL_TEST_WS", format!("ws://{}/ws", server.addr))
-        .env("WASM_BINDGEN_TEST_TIMEOUT", "600"))
+    run(crate::test::browser_tests("release", &server).args([
+        "--test",
+        "setup_time",
+        "--test",
+        "throughput",
+        "--",
+        "--include-ignored",
+        "--nocapture",
+    ]))
 }
 
 fn bundle(dist: &Path) -> Result {

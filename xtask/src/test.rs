@@ -1,5 +1,7 @@
 //! Every test layer, fast to real.
 
+use std::process::Command;
+
 use crate::{
     build,
     process::{Result, cargo, run, timed},
@@ -28,20 +30,10 @@ pub fn all() -> Result {
     timed(
         "browser tests (wasm-bindgen-test, headless Chromium)",
         || {
-            run(cargo()
-                .args([
-                    "test",
-                    "--target",
-                    "wasm32-unknown-unknown",
-                    "-p",
-                    "peercall",
-                ])
-                .env("CHROMEDRIVER", setup::CHROMEDRIVER)
-                .env("PEERCALL_TEST_WS", format!("ws://{}/ws", server.addr))
+            run(browser_tests("debug", &server)
                 .env("PEERCALL_FAULTS_WS", &faulty.ws)
                 .env("PEERCALL_FAULTS_CONTROL", &faulty.control)
-                .env("PEERCALL_FAULTS_TURN", &faulty.turn)
-                .env("WASM_BINDGEN_TEST_TIMEOUT", "600"))
+                .env("PEERCALL_FAULTS_TURN", &faulty.turn))
         },
     )?;
     timed("end-to-end tests (two browsers, WebDriver)", || {
@@ -50,6 +42,26 @@ pub fn all() -> Result {
             .env("CHROMEDRIVER", setup::CHROMEDRIVER)
             .env("PEERCALL_E2E_URL", format!("http://{}/", server.addr)))
     })
+}
+
+/// `cargo test` of the browser suites in `profile`, against `server`.
+pub fn browser_tests(profile: &str, server: &Server) -> Command {
+    let mut command = cargo();
+    command
+        .args([
+            "test",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-p",
+            "peercall",
+        ])
+        .env("CHROMEDRIVER", setup::CHROMEDRIVER)
+        .env("PEERCALL_TEST_WS", format!("ws://{}/ws", server.addr))
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "900");
+    if profile == "release" {
+        command.arg("--release");
+    }
+    command
 }
 
 fn lints() -> Result {
