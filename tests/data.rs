@@ -247,3 +247,28 @@ async fn a_256_mib_file_keeps_the_buffer_and_wasm_memory_bounded() {
     assert!(grown < 16 << 20, "wasm memory grew by {grown} bytes");
     alice.call.hangup();
 }
+
+#[wasm_bindgen_test]
+async fn several_files_go_one_after_another_in_order() {
+    let (mut alice, mut bob) = connected_pair().await;
+    let files: Vec<File> = (0..3)
+        .map(|i| random_file(&format!("part-{i}.bin"), 300_000 + i * 1000))
+        .collect();
+    for file in &files {
+        JsFuture::from(alice.call.send_file(file.clone()))
+            .await
+            .unwrap();
+    }
+    for file in &files {
+        // Each is offered only once the one before is through.
+        let offer = bob.next("file-offer").await;
+        assert_eq!(field(&offer, "name"), file.name());
+        bob.call.accept_file(field(&offer, "id"));
+        let done = bob.next("file-done").await;
+        let blob: Blob = Reflect::get(&done, &"blob".into())
+            .unwrap()
+            .unchecked_into();
+        assert_eq!(sha256(&blob).await, sha256(file).await);
+    }
+    alice.call.hangup();
+}

@@ -6,8 +6,9 @@
 //! keeps the slices as JavaScript `ArrayBuffer`s until it builds a `Blob`, so no file ever
 //! passes through wasm memory whole. Sending is paced by `bufferedAmountLowThreshold`
 //! (<https://developer.mozilla.org/docs/Web/API/RTCDataChannel/bufferedAmountLowThreshold>).
-//! Integrity: SHA-256 (SubtleCrypto) of each chunk, then SHA-256 over those digests in
-//! order; the receiver recomputes it and refuses a mismatch.
+//! Integrity: SHA-256 (SubtleCrypto) of each chunk, started as the chunk goes or comes,
+//! then SHA-256 over those digests in order; the receiver recomputes it and refuses a
+//! mismatch.
 
 use std::{cell::Cell, rc::Rc};
 
@@ -183,7 +184,7 @@ pub async fn pump(
     let channel = files.channel();
     let size = file.size();
     let mut offset = 0.0;
-    let mut digests = Vec::new();
+    let mut hashes = Vec::new();
     while offset < size {
         if cancelled.get() {
             return;
@@ -201,7 +202,7 @@ pub async fn pump(
                 .await
                 .map_err(|e| Error::from_js(ErrorCode::TransferFailed, "cannot read the file", &e))?
                 .unchecked_into();
-            digests.extend(sha256(&buffer).await?);
+            hashes.push(start_sha256(&buffer)?);
             if cancelled.get() {
                 return Ok(());
             }
@@ -219,7 +220,7 @@ pub async fn pump(
     if cancelled.get() {
         return;
     }
-    match digest_of_digests(&digests).await {
+    match transfer_digest(hashes).await {
         Ok(digest) => {
             files.control("end", id, &[("digest", digest.into())]);
             report(PumpEvent::Sent);
@@ -244,25 +245,36 @@ async fn buffer_low(channel: &RtcDataChannel) {
     let _ = rx.await;
 }
 
-/// SHA-256 of `buffer` through SubtleCrypto.
-pub async fn sha256(buffer: &JsValue) -> Result<Vec<u8>, Error> {
+/// Starts hashing `buffer` (SHA-256, SubtleCrypto); the browser does it off the main
+/// thread, so callers collect the promises and carry on.
+pub fn start_sha256(buffer: &JsValue) -> Result<js_sys::Promise, Error> {
     let failed = |e: &JsValue| Error::from_js(ErrorCode::TransferFailed, "cannot hash the file", e);
     let subtle = web_sys::window()
         .ok_or_else(|| failed(&JsValue::NULL))?
         .crypto()
         .map_err(|e| failed(&e))?
         .subtle();
-    let promise = subtle
+    subtle
         .digest_with_str_and_buffer_source("SHA-256", buffer.unchecked_ref())
-        .map_err(|e| failed(&e))?;
-    let digest = JsFuture::from(promise).await.map_err(|e| failed(&e))?;
+        .map_err(|e| failed(&e))
+}
+
+async fn finish_sha256(promise: js_sys::Promise) -> Result<Vec<u8>, Error> {
+    let digest = JsFuture::from(promise)
+        .await
+        .map_err(|e| Error::from_js(ErrorCode::TransferFailed, "cannot hash the file", &e))?;
     Ok(Uint8Array::new(&digest).to_vec())
 }
 
-/// The transfer digest: SHA-256 over the chunk digests in order, as hex.
-pub async fn digest_of_digests(digests: &[u8]) -> Result<String, Error> {
-    let all = Uint8Array::from(digests);
-    let digest = sha256(&all).await?;
+/// The transfer digest from the chunk hashes started in order: SHA-256 over the chunk
+/// digests, as hex.
+pub async fn transfer_digest(chunks: Vec<js_sys::Promise>) -> Result<String, Error> {
+    let mut digests = Vec::with_capacity(chunks.len() * 32);
+    for chunk in chunks {
+        digests.extend(finish_sha256(chunk).await?);
+    }
+    let all = Uint8Array::from(digests.as_slice());
+    let digest = finish_sha256(start_sha256(&all)?).await?;
     Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
 }
 
