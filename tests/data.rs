@@ -250,7 +250,7 @@ async fn a_256_mib_file_keeps_the_buffer_and_wasm_memory_bounded() {
 
 #[wasm_bindgen_test]
 async fn several_files_go_one_after_another_in_order() {
-    let (mut alice, mut bob) = connected_pair().await;
+    let (alice, mut bob) = connected_pair().await;
     let files: Vec<File> = (0..3)
         .map(|i| random_file(&format!("part-{i}.bin"), 300_000 + i * 1000))
         .collect();
