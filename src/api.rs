@@ -329,7 +329,8 @@ fn parse_options(options: &JsValue) -> Result<Options, Error> {
         None => Ok(default),
         Some(value) => value
             .as_f64()
-            .filter(|ms| ms.is_finite() && *ms >= 1.0 && *ms <= f64::from(u32::MAX))
+            // Browsers' timers take at most 2^31 - 1 ms (about 24.8 days).
+            .filter(|ms| ms.is_finite() && *ms >= 1.0 && *ms <= f64::from(i32::MAX))
             .map(|ms| ms as u32)
             .ok_or_else(|| {
                 bad(&format!(

@@ -54,12 +54,11 @@ enum Ending {
 }
 
 impl Ending {
-    /// Whether the user meant to leave (rather than lost the connection).
+    /// Whether the user meant to leave (rather than lost the connection). A shutdown is
+    /// not: calls go on without the server, and telling everyone that everyone left would
+    /// end them.
     fn is_clean(&self) -> bool {
-        matches!(
-            self,
-            Self::ClientClosed | Self::TooLarge | Self::ServerShutdown
-        )
+        matches!(self, Self::ClientClosed | Self::TooLarge)
     }
 }
 
@@ -83,12 +82,12 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState) {
                 heard = Instant::now();
                 match incoming {
                 Some(Ok(Message::Text(text))) if text.len() > protocol::MAX_FRAME_BYTES => {
-                    outbox.send(close(close_code::SIZE, TOO_LARGE)).await;
+                    outbox.push(close(close_code::SIZE, TOO_LARGE));
                     break Ending::TooLarge;
                 }
                 Some(Ok(Message::Text(text))) => {
                     if let Err(refusal) = handle(&state, &outbox, conn, &mut me, text.as_str()) {
-                        refuse(&outbox, remote, me.as_ref(), refusal).await;
+                        refuse(&outbox, remote, me.as_ref(), refusal);
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
@@ -96,15 +95,21 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState) {
                         ErrorCode::BadRequest,
                         "frames must be text holding one JSON object",
                     );
-                    refuse(&outbox, remote, me.as_ref(), refusal).await;
+                    refuse(&outbox, remote, me.as_ref(), refusal);
                 }
                 // Pings are answered by the socket itself.
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                Some(Ok(Message::Close(_))) => break Ending::ClientClosed,
+                // 1000 and 1001 (a page that closes the socket, a tab that goes away) mean
+                // leaving; a client that gives up on a dead-looking link says 4000 and
+                // means to come back.
+                Some(Ok(Message::Close(frame))) => match frame.map(|f| f.code) {
+                    None | Some(1000) | Some(1001) => break Ending::ClientClosed,
+                    Some(_) => break Ending::Vanished,
+                },
                 None => break Ending::Vanished,
                 Some(Err(error)) if is_too_large(&error) => {
                     // Past the hard limit the stream is out of step: no goodbye to wait for.
-                    outbox.send(close(close_code::SIZE, TOO_LARGE)).await;
+                    outbox.push(close(close_code::SIZE, TOO_LARGE));
                     break Ending::TooLarge;
                 }
                 Some(Err(error)) => {
@@ -120,7 +125,7 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState) {
             }
             () = outbox.evicted.notified() => break Ending::Evicted,
             () = stopping(&mut shutdown) => {
-                outbox.send(close(close_code::AWAY, "server shutting down")).await;
+                outbox.push(close(close_code::AWAY, "server shutting down"));
                 break Ending::ServerShutdown;
             }
         }
@@ -197,7 +202,7 @@ fn handle(
 }
 
 /// Logs `refusal` and sends it back to its sender.
-async fn refuse(outbox: &Outbox, remote: SocketAddr, me: Option<&PeerId>, refusal: Refusal) {
+fn refuse(outbox: &Outbox, remote: SocketAddr, me: Option<&PeerId>, refusal: Refusal) {
     tracing::info!(
         %remote,
         id = me.map(|id| id.0.as_str()),
@@ -205,7 +210,8 @@ async fn refuse(outbox: &Outbox, remote: SocketAddr, me: Option<&PeerId>, refusa
         message = %refusal.message,
         "refusal"
     );
-    outbox.send(frame(&refusal.into_message())).await;
+    // Never wait here: a client that sends junk and reads nothing would hold this task.
+    outbox.push(frame(&refusal.into_message()));
 }
 
 fn close(code: u16, reason: &'static str) -> Message {

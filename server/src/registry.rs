@@ -55,12 +55,6 @@ impl Outbox {
             self.evicted.notify_one();
         }
     }
-
-    /// Queues `frame`, waiting for room.
-    pub async fn send(&self, frame: Message) {
-        // A closed outbox means the writer is gone, and with it the socket.
-        let _ = self.frames.send(frame).await;
-    }
 }
 
 /// A message serialized once, ready to be queued to any number of outboxes.

@@ -126,9 +126,13 @@ async fn two_hundred_simultaneous_logins_agree_on_who_is_online() {
 async fn shutdown_closes_every_socket_with_going_away() {
     let server = TestServer::start().await;
     let (mut alice, _, _) = server.login("alice").await;
+    let (mut bob, _, _) = server.login("bob").await;
+    alice.expect("peer-joined").await;
     let mut anonymous = server.client().await;
     let stopping = tokio::spawn(server.stop());
-    for client in [&mut alice, &mut anonymous] {
+    // Each gets its close frame and nothing before it: no `peer-left` for the others,
+    // whose calls go on without the server.
+    for client in [&mut alice, &mut bob, &mut anonymous] {
         let close = client.expect_close().await;
         assert_eq!(u16::from(close.code), 1001);
     }

@@ -151,3 +151,20 @@ async fn ping_is_answered_before_and_after_login() {
     assert_eq!(client.recv().await, json!({"type": "pong"}));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn closing_with_4000_means_coming_back_not_leaving() {
+    let server = TestServer::start_with(|c| c.resume_grace_ms = 10_000).await;
+    let (alice, alice_id, token) = login(&server, "alice").await;
+    let (mut bob, bob_id, _) = login(&server, "bob").await;
+    alice.close_with(4000).await;
+    let (mut alice, welcome, _) = resume(&server, "alice", &token).await;
+    assert_eq!(welcome["id"], alice_id);
+    alice.send(json!({"type": "ring", "to": bob_id})).await;
+    assert_eq!(
+        bob.recv().await["type"],
+        "ring",
+        "bob saw nothing else first"
+    );
+    server.stop().await;
+}

@@ -25,6 +25,8 @@ pub fn all() -> Result {
         ]))
     })?;
     let dist = build::client()?;
+    // The test layers' servers: the real one, and the one behind the fault proxy.
+    run(cargo().args(["build", "-p", "peercall-server", "-p", "peercall-faults"]))?;
     let server = Server::start("debug", &dist)?;
     let faulty = FaultyServer::start(&dist)?;
     timed(

@@ -171,6 +171,16 @@ impl Client {
         (welcome, peers["peers"].as_array().unwrap().clone())
     }
 
+    /// Closes with close code `code` and waits for the server's answer.
+    pub async fn close_with(mut self, code: u16) {
+        let frame = CloseFrame {
+            code: code.into(),
+            reason: "".into(),
+        };
+        self.socket.close(Some(frame)).await.unwrap();
+        while let Some(Ok(_)) = self.socket.next().await {}
+    }
+
     pub async fn close(mut self) {
         self.socket.close(None).await.unwrap();
         // Read until the server's answer so the close is complete on both sides.
