@@ -150,7 +150,6 @@ pub fn start(
         attempts: 0,
         reconnect: None,
         heartbeat: None,
-        heard: 0.0,
         outgoing: Vec::new(),
         me: None,
         pending_connect: None,
@@ -182,8 +181,6 @@ struct Session {
     attempts: u32,
     reconnect: Option<Timer>,
     heartbeat: Option<Timer>,
-    /// When the server was last heard from (ms since the epoch).
-    heard: f64,
     /// Signals sent while the socket was down, delivered once it is back.
     outgoing: Vec<ClientMessage>,
     me: Option<PeerInfo>,
@@ -228,9 +225,9 @@ impl Session {
                 Input::Pump(generation, id, event) if generation == self.generation => {
                     self.pump_event(id, event);
                 }
-                Input::Received(generation, received) if generation == self.generation => {
+                Input::Received(generation, received) => {
                     let (incoming, verdict) = *received;
-                    self.received(incoming, verdict);
+                    self.received(generation, incoming, verdict);
                 }
                 // Late news from a socket, call or peer connection that has ended.
                 Input::Signaling(..)
@@ -240,8 +237,7 @@ impl Session {
                 | Input::Recovery(..)
                 | Input::Chat(..)
                 | Input::Files(..)
-                | Input::Pump(..)
-                | Input::Received(..) => {}
+                | Input::Pump(..) => {}
             }
         }
         self.close();
@@ -354,6 +350,22 @@ impl Session {
             self.signaling_generation += 1;
             self.wanted = false;
             let _ = reply.send(Err(error));
+            return;
+        }
+        if !self.online && matches!(code, WireCode::InvalidName | WireCode::NameTaken) {
+            // Logging in again after a drop was refused (the server restarted with another
+            // key, and someone took the name meanwhile): there is no way back on our own.
+            self.signaling = None;
+            self.signaling_generation += 1;
+            self.heartbeat = None;
+            self.wanted = false;
+            self.outgoing.clear();
+            self.me = None;
+            self.resume = None;
+            let message = format!("could not log in again: {}", error.message);
+            self.report(&Error::new(error.code, message));
+            self.end_call(call::EndReason::Failed);
+            self.publish_state();
             return;
         }
         self.report(&error);

@@ -30,9 +30,23 @@ pub enum SignalingEvent {
     },
 }
 
+/// What the session queues for the socket.
+enum Outgoing {
+    Text(String),
+    /// Close with this code and go.
+    Close(u16, &'static str),
+}
+
+/// Close code for giving up on a link that looks dead: the server keeps the user's place
+/// (1000 would mean leaving).
+pub const GIVE_UP: u16 = 4000;
+
 /// A handle on an open (or opening) signaling socket.
 pub struct Signaling {
-    outgoing: mpsc::UnboundedSender<String>,
+    outgoing: mpsc::UnboundedSender<Outgoing>,
+    /// When the server was last heard from (ms since the epoch), as frames arrive, not as
+    /// the session gets round to them.
+    heard: Rc<std::cell::Cell<f64>>,
 }
 
 impl Signaling {
@@ -45,25 +59,41 @@ impl Signaling {
             )
         })?;
         let (outgoing, queued) = mpsc::unbounded();
-        wasm_bindgen_futures::spawn_local(run(socket, queued, on_event));
-        Ok(Self { outgoing })
+        let heard = Rc::new(std::cell::Cell::new(js_sys::Date::now()));
+        wasm_bindgen_futures::spawn_local(run(socket, queued, heard.clone(), on_event));
+        Ok(Self { outgoing, heard })
+    }
+
+    /// When the server was last heard from (ms since the epoch).
+    pub fn last_heard(&self) -> f64 {
+        self.heard.get()
+    }
+
+    /// Closes the socket with [`GIVE_UP`]: the link looks dead, we mean to come back.
+    pub fn abandon(self) {
+        let _ = self
+            .outgoing
+            .unbounded_send(Outgoing::Close(GIVE_UP, "no answer"));
     }
 
     /// Queues `message` for the server.
     pub fn send(&self, message: &ClientMessage) -> Result<(), Error> {
         let text = encode(message)?;
-        self.outgoing.unbounded_send(text).map_err(|_| {
-            Error::new(
-                ErrorCode::SignalingClosed,
-                "the signaling connection is closed",
-            )
-        })
+        self.outgoing
+            .unbounded_send(Outgoing::Text(text))
+            .map_err(|_| {
+                Error::new(
+                    ErrorCode::SignalingClosed,
+                    "the signaling connection is closed",
+                )
+            })
     }
 }
 
 async fn run(
     mut socket: WebSocket,
-    mut queued: mpsc::UnboundedReceiver<String>,
+    mut queued: mpsc::UnboundedReceiver<Outgoing>,
+    heard: Rc<std::cell::Cell<f64>>,
     on_event: Rc<dyn Fn(SignalingEvent)>,
 ) {
     use futures::SinkExt;
@@ -71,6 +101,7 @@ async fn run(
     loop {
         match select(socket.next(), queued.next()).await {
             Either::Left((Some(Ok(Message::Text(text))), _)) => {
+                heard.set(js_sys::Date::now());
                 on_event(SignalingEvent::Message(decode(&text)));
             }
             Either::Left((Some(Ok(Message::Bytes(_))), _)) => {
@@ -85,7 +116,11 @@ async fn run(
             // An error event is always followed by a close event.
             Either::Left((Some(Err(_)), _)) => {}
             Either::Left((None, _)) => break,
-            Either::Right((Some(text), _)) => {
+            Either::Right((Some(Outgoing::Close(code, reason)), _)) => {
+                let _ = socket.close(Some(code), Some(reason));
+                return;
+            }
+            Either::Right((Some(Outgoing::Text(text)), _)) => {
                 if socket.send(Message::Text(text)).await.is_err() {
                     // The close event that explains it comes through the stream.
                     continue;

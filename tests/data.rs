@@ -272,3 +272,25 @@ async fn several_files_go_one_after_another_in_order() {
     }
     alice.call.hangup();
 }
+
+#[wasm_bindgen_test]
+async fn hanging_up_mid_transfer_ends_it_on_both_sides_and_leaves_nothing_behind() {
+    let (mut alice, mut bob) = pair().await;
+    let before = peercall::live_callbacks();
+    alice.ring(&mut bob).await;
+    bob.call.accept();
+    alice.reach("connected").await;
+    JsFuture::from(alice.call.send_file(random_file("cut.bin", 48 << 20)))
+        .await
+        .unwrap();
+    let offer = bob.next("file-offer").await;
+    bob.call.accept_file(field(&offer, "id"));
+    bob.next("file-progress").await;
+    alice.call.hangup();
+    assert_eq!(field(&alice.next("file-cancelled").await, "by"), "ended");
+    assert_eq!(field(&bob.next("file-cancelled").await, "by"), "ended");
+    alice.ended().await;
+    bob.ended().await;
+    // The pump stopped where it waited, and every listener went with the call.
+    assert_eq!(peercall::live_callbacks(), before);
+}

@@ -81,6 +81,11 @@ impl Chat {
         Ok(at)
     }
 
+    /// How many messages are still waiting for the channel to open.
+    pub fn undelivered(&self) -> usize {
+        self.queued.len()
+    }
+
     /// Sends what waited for the channel to open.
     pub fn flush(&mut self) {
         if self.channel.ready_state() != RtcDataChannelState::Open {

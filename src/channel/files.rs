@@ -1,7 +1,7 @@
 //! File transfer on its own channel, one file at a time.
 //!
 //! Control messages are JSON text: `offer {id, name, size, type}`, `accept {id}`,
-//! `decline {id}`, `cancel {id}`, `end {id, digest}`; the bytes of the accepted file follow
+//! `decline {id}`, `cancel {id}`, `end {id, digest}`, `received {id, ok}`; the bytes of the accepted file follow
 //! as binary messages in order. The sender reads the file slice by slice and the receiver
 //! keeps the slices as JavaScript `ArrayBuffer`s until it builds a `Blob`, so no file ever
 //! passes through wasm memory whole. Sending is paced by `bufferedAmountLowThreshold`
@@ -165,20 +165,21 @@ pub fn read_offer(value: &JsValue) -> Result<Offer, Error> {
 pub enum PumpEvent {
     /// This many bytes have gone into the channel.
     Progress(f64),
-    /// All bytes went; the `end` message (with the digest) too.
+    /// All bytes went; the `end` message (with the digest) too. The receiver's
+    /// `received` says whether they arrived whole.
     Sent,
     /// Reading or sending failed.
     Failed(Error),
 }
 
 /// Sends `file` as transfer `id` in chunks of `chunk` bytes, paced by the channel's
-/// buffer, until done, failed or `cancelled`.
+/// buffer, until done or failed. Whoever spawns it runs it abortable: dropping the
+/// transfer stops it wherever it waits.
 pub async fn pump(
     files: Rc<FileChannel>,
     file: Blob,
     id: u32,
     chunk: f64,
-    cancelled: Rc<Cell<bool>>,
     report: Rc<dyn Fn(PumpEvent)>,
 ) {
     let channel = files.channel();
@@ -186,9 +187,6 @@ pub async fn pump(
     let mut offset = 0.0;
     let mut hashes = Vec::new();
     while offset < size {
-        if cancelled.get() {
-            return;
-        }
         if channel.buffered_amount() > HIGH_WATER {
             buffer_low(&channel).await;
             continue;
@@ -203,9 +201,6 @@ pub async fn pump(
                 .map_err(|e| Error::from_js(ErrorCode::TransferFailed, "cannot read the file", &e))?
                 .unchecked_into();
             hashes.push(start_sha256(&buffer)?);
-            if cancelled.get() {
-                return Ok(());
-            }
             channel
                 .send_with_array_buffer(&buffer)
                 .map_err(|e| Error::from_js(ErrorCode::TransferFailed, "cannot send the file", &e))
@@ -216,9 +211,6 @@ pub async fn pump(
         }
         offset = end;
         report(PumpEvent::Progress(offset));
-    }
-    if cancelled.get() {
-        return;
     }
     match transfer_digest(hashes).await {
         Ok(digest) => {

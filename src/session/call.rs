@@ -6,6 +6,7 @@ use protocol::{ClientMessage, DeclineReason, PeerId, PeerInfo, Signal};
 use web_sys::{HtmlVideoElement, MediaStream};
 
 pub use super::recovery::Recovery;
+use super::recovery::{CONNECT_MS, Step};
 use super::transfer::Transfers;
 use crate::channel::{chat::Chat, files::FileChannel};
 
@@ -91,6 +92,8 @@ pub struct Active {
     pub files: Rc<FileChannel>,
     /// Files on their way, both ways.
     pub transfers: Transfers,
+    /// Ends the call if it never connects (an offer lost, say).
+    _connect_deadline: Timer,
 }
 
 impl Phase {
@@ -209,6 +212,10 @@ impl Session {
             Signal::Accept => {
                 if matches!(&self.phase, Phase::Calling { with, .. } if with.id == from.id) {
                     self.begin(from, Role::Caller);
+                } else if !self.phase.is_with(&from.id) {
+                    // An answer to a call we no longer place: say so, or they wait forever.
+                    let hangup = Signal::Hangup { reason: None };
+                    self.send(ClientMessage::signal(from.id, hangup));
                 }
             }
             Signal::Decline { reason } => {
@@ -365,7 +372,17 @@ impl Session {
         if matches!(self.phase, Phase::Idle) {
             return;
         }
-        self.phase = Phase::Idle;
+        if let Phase::InCall(active) = std::mem::replace(&mut self.phase, Phase::Idle) {
+            let Active {
+                transfers, chat, ..
+            } = *active;
+            self.end_transfers(transfers);
+            let undelivered = chat.undelivered();
+            if undelivered > 0 {
+                let message = format!("{undelivered} chat message(s) could not be delivered");
+                self.report(&Error::new(ErrorCode::InvalidState, message));
+            }
+        }
         self.generation += 1;
         if let Some(media) = self.media.take() {
             media.stop();
@@ -420,6 +437,7 @@ impl Session {
             chat,
             files,
             transfers: Transfers::default(),
+            _connect_deadline: self.recovery_timer(CONNECT_MS, Step::NeverConnected),
         }
     }
 

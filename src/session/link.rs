@@ -66,13 +66,11 @@ impl Session {
             resume: self.resume.clone(),
         })?;
         self.signaling = Some(signaling);
-        self.heard = js_sys::Date::now();
         self.arm_heartbeat();
         Ok(())
     }
 
     pub(super) async fn signaling_event(&mut self, event: SignalingEvent) {
-        self.heard = js_sys::Date::now();
         match event {
             SignalingEvent::Message(Ok(message)) => self.server_message(message).await,
             SignalingEvent::Message(Err(error)) => self.report(&error),
@@ -137,10 +135,15 @@ impl Session {
         }
         // A call still ringing cannot be answered without signaling; one that is
         // connected keeps its media flowing until someone hangs up.
-        if matches!(
-            self.phase,
-            super::call::Phase::Calling { .. } | super::call::Phase::Ringing { .. }
-        ) {
+        if let super::call::Phase::Calling { with, .. } | super::call::Phase::Ringing { with, .. } =
+            &self.phase
+        {
+            // Queued for when the socket is back, so the other side stops ringing too.
+            let to = with.id.clone();
+            self.send(ClientMessage::signal(
+                to,
+                protocol::Signal::Hangup { reason: None },
+            ));
             self.end_call(EndReason::Failed);
         }
         self.publish_state();
@@ -182,9 +185,13 @@ impl Session {
 
     /// Pings the server, or gives the socket up if it has said nothing for too long.
     pub(super) fn heartbeat(&mut self) {
-        let silent_for = js_sys::Date::now() - self.heard;
+        let heard = self.signaling.as_ref().map_or(0.0, Signaling::last_heard);
+        let silent_for = js_sys::Date::now() - heard;
         if silent_for > 2.0 * f64::from(self.options.heartbeat_ms) {
-            // Dropping the socket closes it; treat it as lost.
+            // Close it saying we mean to come back, then treat it as lost.
+            if let Some(signaling) = self.signaling.take() {
+                signaling.abandon();
+            }
             self.lost(None);
             return;
         }

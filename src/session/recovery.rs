@@ -30,7 +30,12 @@ pub enum Step {
     Restart,
     /// The restart did not help in time: end the call.
     GiveUp,
+    /// The call was accepted long ago and has never connected: end it.
+    NeverConnected,
 }
+
+/// How long an accepted call may take to connect the first time (ms).
+pub const CONNECT_MS: u32 = 30_000;
 
 /// A recovery under way.
 pub struct Recovery {
@@ -102,17 +107,25 @@ impl Session {
         let Phase::InCall(active) = &self.phase else {
             return;
         };
-        if active.recovery.is_none() {
+        let due = match step {
+            Step::NeverConnected => !active.connected,
+            Step::Restart | Step::GiveUp => active.recovery.is_some(),
+        };
+        if !due {
             return;
         }
         match step {
             Step::Restart => self.restart_ice(),
-            Step::GiveUp => {
+            Step::GiveUp | Step::NeverConnected => {
                 let to = active.with.id.clone();
-                let message = format!(
-                    "the connection to {} dropped and did not come back",
-                    active.with.name
-                );
+                let message = if step == Step::GiveUp {
+                    format!(
+                        "the connection to {} dropped and did not come back",
+                        active.with.name
+                    )
+                } else {
+                    format!("could not connect to {}", active.with.name)
+                };
                 self.report(&Error::new(ErrorCode::NegotiationFailed, message));
                 self.send(ClientMessage::signal(to, Signal::Hangup { reason: None }));
                 self.end_call(EndReason::Failed);
@@ -120,7 +133,7 @@ impl Session {
         }
     }
 
-    fn recovery_timer(&self, millis: u32, step: Step) -> Timer {
+    pub(super) fn recovery_timer(&self, millis: u32, step: Step) -> Timer {
         let generation = self.generation;
         let inputs = self.inputs.clone();
         Timer::new(millis, move || {

@@ -5,7 +5,9 @@
 //! the page, which accepts or declines; their chunks are kept as JavaScript buffers until
 //! the sender's `end`, when the digest is checked and a `Blob` handed over.
 
-use std::{cell::Cell, collections::VecDeque, rc::Rc};
+use std::{collections::VecDeque, rc::Rc};
+
+use futures::future::{AbortHandle, abortable};
 
 use js_sys::{Array, ArrayBuffer};
 use wasm_bindgen::JsValue;
@@ -30,13 +32,16 @@ struct Outgoing {
     offered: bool,
     started: f64,
     last_report: f64,
-    cancelled: Rc<Cell<bool>>,
+    /// Stops the pump, once one runs.
+    pump: Option<AbortHandle>,
 }
 
 impl Drop for Outgoing {
     fn drop(&mut self) {
-        // Stops its pump, if one runs (the call ended, say).
-        self.cancelled.set(true);
+        // Cancelled, declined, done, or the call ended: the pump stops wherever it waits.
+        if let Some(pump) = &self.pump {
+            pump.abort();
+        }
     }
 }
 
@@ -122,7 +127,7 @@ impl Session {
             offered: false,
             started: 0.0,
             last_report: 0.0,
-            cancelled: Rc::new(Cell::new(false)),
+            pump: None,
         });
         self.offer_next();
         Ok(out_id(id))
@@ -213,6 +218,12 @@ impl Session {
                 }
             }
             "end" => self.file_end(id, crate::channel::text_of(message, "digest")),
+            "received" if head.is_some() => {
+                let whole = js_sys::Reflect::get(message, &"ok".into())
+                    .map(|ok| ok.is_truthy())
+                    .unwrap_or(false);
+                self.receipt(whole);
+            }
             // Late news about a transfer that is over.
             _ => {}
         }
@@ -229,17 +240,19 @@ impl Session {
         };
         head.started = js_sys::Date::now();
         let (id, inputs) = (head.id, self.inputs.clone());
-        let pump = files::pump(
+        let (pump, handle) = abortable(files::pump(
             active.files.clone(),
             head.file.clone().into(),
             id,
             chunk,
-            head.cancelled.clone(),
             Rc::new(move |event| {
                 let _ = inputs.unbounded_send(Input::Pump(generation, id, event));
             }),
-        );
-        wasm_bindgen_futures::spawn_local(pump);
+        ));
+        head.pump = Some(handle);
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = pump.await;
+        });
     }
 
     pub(super) fn pump_event(&mut self, id: u32, event: PumpEvent) {
@@ -270,18 +283,8 @@ impl Session {
                 let _ = js_sys::Reflect::set(&payload, &"buffered".into(), &buffered.into());
                 self.emitter.emit("file-progress", &payload);
             }
-            PumpEvent::Sent => {
-                let payload = object(&[
-                    ("id", out_id(id).into()),
-                    ("direction", "send".into()),
-                    ("name", head.file.name().into()),
-                    ("size", head.file.size().into()),
-                    ("type", head.file.type_().into()),
-                ]);
-                active.transfers.outgoing.pop_front();
-                self.emitter.emit("file-done", &payload);
-                self.offer_next();
-            }
+            // Done only when the other side says it arrived whole (`received`).
+            PumpEvent::Sent => {}
             PumpEvent::Failed(error) => {
                 active.files.control("cancel", id, &[]);
                 let name = head.file.name();
@@ -290,6 +293,34 @@ impl Session {
                 self.offer_next();
             }
         }
+    }
+
+    /// The other side's word on the file at the head of the queue.
+    fn receipt(&mut self, whole: bool) {
+        let Phase::InCall(active) = &mut self.phase else {
+            return;
+        };
+        let Some(head) = active.transfers.outgoing.pop_front() else {
+            return;
+        };
+        let (id, name) = (out_id(head.id), head.file.name());
+        if whole {
+            let payload = object(&[
+                ("id", id.as_str().into()),
+                ("direction", "send".into()),
+                ("name", name.as_str().into()),
+                ("size", head.file.size().into()),
+                ("type", head.file.type_().into()),
+            ]);
+            self.emitter.emit("file-done", &payload);
+        } else {
+            let error = Error::new(
+                ErrorCode::IntegrityFailed,
+                format!("{name} arrived damaged at the other side"),
+            );
+            self.emit_file_error(&id, "send", &name, &error);
+        }
+        self.offer_next();
     }
 
     fn file_chunk(&mut self, buffer: ArrayBuffer) {
@@ -356,8 +387,21 @@ impl Session {
         });
     }
 
-    pub(super) fn received(&mut self, incoming: Incoming, verdict: Result<Blob, Error>) {
+    /// A received file has been checked: tell the sender (if the call it came in goes
+    /// on) and hand the file over (even if the call has ended since: it is whole).
+    pub(super) fn received(
+        &mut self,
+        generation: u32,
+        incoming: Incoming,
+        verdict: Result<Blob, Error>,
+    ) {
         let offer = &incoming.offer;
+        if let Phase::InCall(active) = &self.phase
+            && generation == self.generation
+        {
+            let ok = JsValue::from(verdict.is_ok());
+            active.files.control("received", offer.id, &[("ok", ok)]);
+        }
         match verdict {
             Ok(blob) => {
                 let payload = object(&[
@@ -442,6 +486,17 @@ impl Session {
             self.emit_cancelled(&out_id(head.id), "send", &head.file.name(), by);
         }
         self.offer_next();
+    }
+
+    /// The call ended: every transfer still under way or queued ends with it.
+    pub(super) fn end_transfers(&self, transfers: Transfers) {
+        for outgoing in &transfers.outgoing {
+            self.emit_cancelled(&out_id(outgoing.id), "send", &outgoing.file.name(), "ended");
+        }
+        if let Some(incoming) = &transfers.incoming {
+            let id = in_id(incoming.offer.id);
+            self.emit_cancelled(&id, "receive", &incoming.offer.name, "ended");
+        }
     }
 
     fn emit_cancelled(&self, id: &str, direction: &str, name: &str, by: &str) {
