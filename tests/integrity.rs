@@ -1,0 +1,150 @@
+//! A damaged file is reported, never handed over. The sender here is a bare peer built
+//! from the browser's own RTCPeerConnection and a plain protocol socket, so that it can
+//! lie about the digest.
+
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::{Side, field, unique};
+use futures::{SinkExt, StreamExt};
+use gloo_net::websocket::{Message, futures::WebSocket};
+use js_sys::{JSON, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue, closure::Closure};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use web_sys::{
+    MessageEvent, RtcDataChannelInit, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcSdpType,
+    RtcSessionDescriptionInit,
+};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn json(text: &str) -> JsValue {
+    JSON::parse(text).unwrap()
+}
+
+async fn next_frame(socket: &mut WebSocket, kind: &str) -> JsValue {
+    while let Some(frame) = socket.next().await {
+        if let Ok(Message::Text(text)) = frame {
+            let value = json(&text);
+            if field(&value, "type") == kind {
+                return value;
+            }
+        }
+    }
+    panic!("the socket closed before a {kind} frame");
+}
+
+async fn send(socket: &mut WebSocket, value: &JsValue) {
+    let text: String = JSON::stringify(value).unwrap().into();
+    socket.send(Message::Text(text)).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_file_whose_digest_does_not_match_is_refused() {
+    let mut alice = Side::online("alice").await;
+    let name = unique("mallory");
+    let mut socket = WebSocket::open(common::SERVER).unwrap();
+    send(
+        &mut socket,
+        &json(&format!(r#"{{"type":"login","name":"{name}"}}"#)),
+    )
+    .await;
+    let mallory = field(&next_frame(&mut socket, "welcome").await, "id");
+    alice.sees_id(&mallory).await;
+
+    // Alice calls; mallory accepts and answers alice's offer with a bare connection that has
+    // the same pre-negotiated file channel.
+    JsFuture::from(alice.call.call(mallory.clone()))
+        .await
+        .unwrap();
+    next_frame(&mut socket, "ring").await;
+    let to = |kind: &str| format!(r#"{{"type":"{kind}","to":"{}"}}"#, alice.id);
+    send(&mut socket, &json(&to("accept"))).await;
+    let pc = RtcPeerConnection::new().unwrap();
+    let init = RtcDataChannelInit::new();
+    init.set_negotiated(true);
+    init.set_id(1);
+    let files = pc.create_data_channel_with_data_channel_dict("files", &init);
+    let offer = next_frame(&mut socket, "offer").await;
+    // Answer with every candidate inline: wait for gathering to finish.
+    let (gathered_tx, gathered) = futures::channel::oneshot::channel::<()>();
+    let mut gathered_tx = Some(gathered_tx);
+    let on_candidate = Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(
+        move |e: RtcPeerConnectionIceEvent| {
+            if e.candidate().is_none()
+                && let Some(tx) = gathered_tx.take()
+            {
+                let _ = tx.send(());
+            }
+        },
+    );
+    pc.set_onicecandidate(Some(on_candidate.as_ref().unchecked_ref()));
+    let remote = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
+    remote.set_sdp(&field(&offer, "sdp"));
+    JsFuture::from(pc.set_remote_description(&remote))
+        .await
+        .unwrap();
+    let answer: RtcSessionDescriptionInit = JsFuture::from(pc.create_answer())
+        .await
+        .unwrap()
+        .unchecked_into();
+    JsFuture::from(pc.set_local_description(&answer))
+        .await
+        .unwrap();
+    gathered.await.unwrap();
+    let answer = Reflect::get(&pc.local_description().unwrap(), &"sdp".into()).unwrap();
+    let message = json(&to("answer"));
+    Reflect::set(&message, &"sdp".into(), &answer).unwrap();
+    send(&mut socket, &message).await;
+    alice.reach("connected").await;
+
+    // Mallory offers a 4-byte file, sends it, and claims a digest it does not have.
+    let opened = js_sys::Promise::new(&mut |resolve, _| {
+        if files.ready_state() == web_sys::RtcDataChannelState::Open {
+            let _ = resolve.call0(&JsValue::NULL);
+        } else {
+            let open = Closure::once_into_js(move || {
+                let _ = resolve.call0(&JsValue::NULL);
+            });
+            files.set_onopen(Some(open.unchecked_ref()));
+        }
+    });
+    JsFuture::from(opened).await.unwrap();
+    let (receipt_tx, receipt_rx) = futures::channel::oneshot::channel::<String>();
+    let mut receipt_tx = Some(receipt_tx);
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+        if let Some(text) = e.data().as_string() {
+            let value = json(&text);
+            if field(&value, "t") == "received"
+                && let Some(tx) = receipt_tx.take()
+            {
+                let ok = Reflect::get(&value, &"ok".into()).unwrap();
+                let _ = tx.send(format!("{ok:?}"));
+            }
+        }
+    });
+    files.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    files
+        .send_with_str(r#"{"t":"offer","id":1,"name":"bad.bin","size":4,"type":""}"#)
+        .unwrap();
+    let offered = alice.next("file-offer").await;
+    assert_eq!(field(&offered, "name"), "bad.bin");
+    alice.call.accept_file(field(&offered, "id"));
+    files
+        .send_with_u8_array(&Uint8Array::from(&[1u8, 2, 3, 4][..]).to_vec())
+        .unwrap();
+    let lie = format!(r#"{{"t":"end","id":1,"digest":"{}"}}"#, "0".repeat(64));
+    files.send_with_str(&lie).unwrap();
+
+    let (event, payload) = alice.next_of(&["file-done", "file-error"]).await;
+    assert_eq!(event, "file-error", "a damaged file is never handed over");
+    assert_eq!(field(&payload, "code"), "integrity-failed");
+    assert!(field(&payload, "message").contains("bad.bin"));
+    // And the sender is told.
+    assert_eq!(receipt_rx.await.unwrap(), "JsValue(false)");
+    drop((on_message, on_candidate));
+    alice.call.hangup();
+    pc.close();
+}
