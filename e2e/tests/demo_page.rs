@@ -163,6 +163,26 @@ async fn chat_and_a_file_through_the_demo_page() {
         .wait_for_text_in("#transfers li.done .detail", "sent")
         .await;
     bob.keep_screenshot("chat-and-file").await;
+
+    // A file dropped on the call is offered too.
+    alice
+        .browser
+        .execute(
+            "const files = new DataTransfer();
+             files.items.add(new File(['dropped!'], 'dropped.txt', {type: 'text/plain'}));
+             const call = document.getElementById('call');
+             call.dispatchEvent(new DragEvent('dragover', {dataTransfer: files, bubbles: true, cancelable: true}));
+             call.dispatchEvent(new DragEvent('drop', {dataTransfer: files, bubbles: true, cancelable: true}));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_for_js(
+        &bob.browser,
+        "return [...document.querySelectorAll('#transfers li.offered .name')].some(n => n.textContent === 'dropped.txt');",
+        "bob is offered the dropped file",
+    )
+    .await;
     let _ = std::fs::remove_file(&path);
     alice.browser.close().await.ok();
     bob.browser.close().await.ok();
