@@ -131,25 +131,16 @@ impl PeerCall {
     /// Logs in; resolves with your id, or rejects with `{code, message}`.
     #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
     pub fn connect(&self) -> Promise {
-        let (reply, answer) = oneshot::channel();
-        self.command(Command::Connect(reply));
-        future_to_promise(async move {
-            answered(answer.await)?
-                .map(|id: PeerId| JsValue::from(id.0))
-                .map_err(JsValue::from)
-        })
+        self.ask(Command::Connect, |id: PeerId| id.0.into())
     }
 
     /// Calls the peer with id `peer_id`; resolves once the call is placed (ringing).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn call(&self, peer_id: String) -> Promise {
-        let (reply, answer) = oneshot::channel();
-        self.command(Command::Call(PeerId(peer_id), reply));
-        future_to_promise(async move {
-            answered(answer.await)?
-                .map(|()| JsValue::UNDEFINED)
-                .map_err(JsValue::from)
-        })
+        self.ask(
+            |reply| Command::Call(PeerId(peer_id), reply),
+            |()| JsValue::UNDEFINED,
+        )
     }
 
     /// Answers the incoming call.
@@ -210,39 +201,24 @@ impl PeerCall {
     /// event. It closes with the call.
     #[wasm_bindgen(js_name = createDataChannel, unchecked_return_type = "Promise<RTCDataChannel>")]
     pub fn create_data_channel(&self, label: String) -> Promise {
-        let (reply, answer) = oneshot::channel();
-        self.command(Command::CreateDataChannel(label, reply));
-        future_to_promise(async move {
-            answered(answer.await)?
-                .map(JsValue::from)
-                .map_err(JsValue::from)
-        })
+        self.ask(
+            |reply| Command::CreateDataChannel(label, reply),
+            JsValue::from,
+        )
     }
 
     /// Sends a chat message in the current call; resolves with its timestamp (ms since
     /// the epoch). Typed before the chat channel is open, it waits and goes when it opens.
     #[wasm_bindgen(js_name = sendText, unchecked_return_type = "Promise<number>")]
     pub fn send_text(&self, text: String) -> Promise {
-        let (reply, answer) = oneshot::channel();
-        self.command(Command::SendText(text, reply));
-        future_to_promise(async move {
-            answered(answer.await)?
-                .map(JsValue::from)
-                .map_err(JsValue::from)
-        })
+        self.ask(|reply| Command::SendText(text, reply), JsValue::from)
     }
 
     /// Offers `file` to the other side; resolves with the transfer's id. Several files
     /// queue up and go one after another; watch the `file-*` events.
     #[wasm_bindgen(js_name = sendFile, unchecked_return_type = "Promise<string>")]
     pub fn send_file(&self, file: web_sys::File) -> Promise {
-        let (reply, answer) = oneshot::channel();
-        self.command(Command::SendFile(file, reply));
-        future_to_promise(async move {
-            answered(answer.await)?
-                .map(JsValue::from)
-                .map_err(JsValue::from)
-        })
+        self.ask(|reply| Command::SendFile(file, reply), JsValue::from)
     }
 
     /// Accepts the incoming file `id` (from a `file-offer` event): its bytes start flowing.
@@ -282,6 +258,18 @@ impl PeerCall {
 }
 
 impl PeerCall {
+    /// Sends the command `make` builds around a reply channel; the promise settles with
+    /// the session's answer, turned into JavaScript by `to_js`.
+    fn ask<T: 'static>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Command,
+        to_js: impl FnOnce(T) -> JsValue + 'static,
+    ) -> Promise {
+        let (reply, answer) = oneshot::channel();
+        self.command(make(reply));
+        future_to_promise(async move { answered(answer.await)?.map(to_js).map_err(JsValue::from) })
+    }
+
     fn command(&self, command: Command) {
         // After close() the session is gone; a command then has nobody to act on it, and
         // any promise waiting on it rejects (see `answered`).

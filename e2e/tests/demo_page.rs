@@ -40,69 +40,32 @@ async fn alice_calls_bob_they_see_each_other_and_bob_hangs_up() {
 #[tokio::test]
 async fn closing_a_tab_mid_call_tells_the_other_side_within_3_s() {
     let driver = Driver::start().await;
-    let suffix = std::process::id();
-    let alice = Person::log_in(&driver, &format!("ada-{suffix}")).await;
-    let bob = Person::log_in(&driver, &format!("bo-{suffix}")).await;
-    alice.call(&bob.name).await;
-    bob.click("accept-button").await;
-    alice
-        .wait_for_text("status", &format!("in a call with {}", bob.name))
-        .await;
+    let (alice, bob) = in_a_call(&driver, "ada", "bo").await;
 
     let closed = std::time::Instant::now();
     bob.browser
         .close_window()
         .await
         .expect("bob closes his tab");
-    alice
-        .wait_for_text("status", &format!("{} left", bob.name))
-        .await;
-    let took = closed.elapsed();
-    println!(
-        "tab closed to \"{} left\" on the other page: {took:?}",
-        bob.name
-    );
-    assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
+    sees_left_within_3_s(&alice, &bob, closed, "tab closed").await;
     alice.browser.close().await.ok();
 }
 
 #[tokio::test]
 async fn a_tab_crashing_mid_call_tells_the_other_side_within_3_s() {
     let driver = Driver::start().await;
-    let suffix = std::process::id();
-    let alice = Person::log_in(&driver, &format!("cy-{suffix}")).await;
-    let bob = Person::log_in(&driver, &format!("dan-{suffix}")).await;
-    alice.call(&bob.name).await;
-    bob.click("accept-button").await;
-    alice
-        .wait_for_text("status", &format!("in a call with {}", bob.name))
-        .await;
+    let (alice, bob) = in_a_call(&driver, "cy", "dan").await;
 
     let crashed = std::time::Instant::now();
     peercall_e2e::crash_tab(&bob.browser).await;
-    alice
-        .wait_for_text("status", &format!("{} left", bob.name))
-        .await;
-    let took = crashed.elapsed();
-    println!(
-        "tab crashed to \"{} left\" on the other page: {took:?}",
-        bob.name
-    );
-    assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
+    sees_left_within_3_s(&alice, &bob, crashed, "tab crashed").await;
     alice.browser.close().await.ok();
 }
 
 #[tokio::test]
 async fn chat_and_a_file_through_the_demo_page() {
     let driver = Driver::start().await;
-    let suffix = std::process::id();
-    let alice = Person::log_in(&driver, &format!("eve-{suffix}")).await;
-    let bob = Person::log_in(&driver, &format!("fay-{suffix}")).await;
-    alice.call(&bob.name).await;
-    bob.click("accept-button").await;
-    alice
-        .wait_for_text("status", &format!("in a call with {}", bob.name))
-        .await;
+    let (alice, bob) = in_a_call(&driver, "eve", "fay").await;
 
     // A chat message that looks like markup arrives as text.
     let html = r#"<img src=x onerror="document.title='pwned'">hi"#;
@@ -120,7 +83,7 @@ async fn chat_and_a_file_through_the_demo_page() {
     .await;
 
     // A file picked by alice is offered to bob, accepted, and saved whole.
-    let path = std::env::temp_dir().join(format!("peercall-e2e-{suffix}.txt"));
+    let path = std::env::temp_dir().join(format!("peercall-e2e-{}.txt", std::process::id()));
     let content = "peercall file transfer\n".repeat(20_000);
     std::fs::write(&path, &content).unwrap();
     let picker = alice.browser.find(Locator::Id("file-input")).await.unwrap();
@@ -186,4 +149,30 @@ async fn chat_and_a_file_through_the_demo_page() {
     let _ = std::fs::remove_file(&path);
     alice.browser.close().await.ok();
     bob.browser.close().await.ok();
+}
+
+/// Two people on the demo page, alice having called bob and bob having accepted.
+async fn in_a_call(driver: &Driver, alice: &str, bob: &str) -> (Person, Person) {
+    let suffix = std::process::id();
+    let alice = Person::log_in(driver, &format!("{alice}-{suffix}")).await;
+    let bob = Person::log_in(driver, &format!("{bob}-{suffix}")).await;
+    alice.call(&bob.name).await;
+    bob.click("accept-button").await;
+    alice
+        .wait_for_text("status", &format!("in a call with {}", bob.name))
+        .await;
+    (alice, bob)
+}
+
+/// Alice's page says bob left, less than 3 s after `since` (when `what` happened to him).
+async fn sees_left_within_3_s(alice: &Person, bob: &Person, since: std::time::Instant, what: &str) {
+    alice
+        .wait_for_text("status", &format!("{} left", bob.name))
+        .await;
+    let took = since.elapsed();
+    println!(
+        "{what} to \"{} left\" on the other page: {took:?}",
+        bob.name
+    );
+    assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
 }
