@@ -264,8 +264,9 @@ impl Person {
                 .await
                 .unwrap_or_default()
             {
-                if button.text().await.unwrap_or_default() == name {
-                    button.click().await.expect("clicking a name");
+                // The list is redrawn whenever someone comes or goes: a button found a
+                // moment ago may be gone, so look again rather than fail.
+                if button.text().await.unwrap_or_default() == name && button.click().await.is_ok() {
                     return;
                 }
             }

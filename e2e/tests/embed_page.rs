@@ -57,17 +57,17 @@ async fn the_embed_example_holds_a_whole_call() {
     let bob = join(&driver, &bob_name).await;
 
     let call_bob = format!("Call {bob_name}");
+    // Found and clicked in one go: the list is redrawn whenever someone comes or goes.
     wait_for_js(
         &alice,
-        &format!("return [...document.querySelectorAll('#peers button')].some(b => b.textContent === {call_bob:?});"),
-        "bob is listed",
+        &format!(
+            "const b = [...document.querySelectorAll('#peers button')].find(b => b.textContent === {call_bob:?});
+             if (b) b.click();
+             return !!b;"
+        ),
+        "alice calls bob",
     )
     .await;
-    for button in alice.find_all(Locator::Css("#peers button")).await.unwrap() {
-        if button.text().await.unwrap() == call_bob {
-            button.click().await.expect("calling bob");
-        }
-    }
     wait_for_js(
         &bob,
         "return !document.getElementById('incoming').hidden;",
