@@ -12,6 +12,11 @@ pub struct Config {
     /// Folder of static files to serve (the built client).
     #[arg(long, env = "PEERCALL_STATIC_DIR", default_value = "dist")]
     pub static_dir: PathBuf,
+    /// Folder served at `/pkg` (the embeddable module), if not `pkg/` inside the static
+    /// folder: kept apart, a live-reloading `trunk serve` that rewrites the static folder
+    /// cannot take it away.
+    #[arg(long, env = "PEERCALL_PKG_DIR")]
+    pub pkg_dir: Option<PathBuf>,
     /// Most sockets open at once; further upgrades get 503.
     #[arg(long, env = "PEERCALL_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,

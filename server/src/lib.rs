@@ -67,8 +67,11 @@ pub async fn serve(
         shutdown: stop_rx,
         alive: alive_tx,
     };
-    let app = Router::new()
-        .route("/ws", any(upgrade))
+    let mut app = Router::new().route("/ws", any(upgrade));
+    if let Some(pkg_dir) = &config.pkg_dir {
+        app = app.nest_service("/pkg", ServeDir::new(pkg_dir));
+    }
+    let app = app
         .fallback_service(ServeDir::new(&config.static_dir).append_index_html_on_directories(true))
         .with_state(state);
 

@@ -59,7 +59,7 @@ fn bundle(dist: &Path) -> Result {
     };
     for (what, dir) in [
         ("demo page (dist/)", dist.to_path_buf()),
-        ("embeddable (dist/pkg/)", dist.join("pkg")),
+        ("embeddable (/pkg)", crate::process::pkg_dir()),
     ] {
         let mut raw_total = 0;
         let mut gzip_total = 0;

@@ -4,16 +4,17 @@ use std::path::{Path, PathBuf};
 
 use crate::process::{Result, cargo, command, root, run, timed};
 
-/// Builds the demo page into `dist/` and the embeddable module into `dist/pkg/`; returns
-/// `dist/`.
+/// Builds the demo page into `dist/` and the embeddable module into `target/pkg/`
+/// (served at `/pkg`); returns `dist/`.
 pub fn client() -> Result<PathBuf> {
     let dist = root().join("dist");
     timed("build the demo page (trunk build --release)", || {
         run(command("trunk").args(["build", "--release"]))
     })?;
-    timed("build the embeddable module (dist/pkg)", || {
-        pkg(&dist.join("pkg"))
-    })?;
+    timed(
+        "build the embeddable module (target/pkg, served at /pkg)",
+        || pkg(&crate::process::pkg_dir()),
+    )?;
     Ok(dist)
 }
 

@@ -28,6 +28,11 @@ pub fn cargo_bin() -> PathBuf {
         .join("bin")
 }
 
+/// Where the embeddable module is built (served at `/pkg`), apart from trunk's `dist/`.
+pub fn pkg_dir() -> PathBuf {
+    root().join("target/pkg")
+}
+
 /// Where project-local tools from npm live (see `setup`).
 pub fn npm_bin() -> PathBuf {
     root().join("target/tools/node_modules/.bin")
@@ -44,6 +49,8 @@ pub fn command(program: impl AsRef<OsStr>) -> Command {
     if let Ok(path) = env::join_paths(paths) {
         command.env("PATH", path);
     }
+    // Every server started from here serves the embeddable module from there.
+    command.env("PEERCALL_PKG_DIR", pkg_dir());
     command.current_dir(root());
     command
 }
