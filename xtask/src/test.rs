@@ -40,7 +40,7 @@ pub fn all() -> Result {
     )?;
     timed("end-to-end tests (two browsers, WebDriver)", || {
         run(cargo()
-            .args(["test", "-p", "peercall-e2e"])
+            .args(["test", "-p", "peercall-e2e", "--tests"])
             .env("CHROMEDRIVER", setup::CHROMEDRIVER)
             .env("PEERCALL_E2E_URL", format!("http://{}/", server.addr)))
     })
