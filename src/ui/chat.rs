@@ -1,7 +1,6 @@
 //! The demo page's chat panel.
 
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::{JsFuture, spawn_local};
 
 use super::{App, field, say, show, text_field};
 use std::rc::Rc;
@@ -46,22 +45,14 @@ impl App {
         if text.trim().is_empty() {
             return;
         }
-        let Some(sending) = self
-            .call
-            .borrow()
-            .as_ref()
-            .map(|call| call.send_text(text.clone()))
-        else {
-            return;
-        };
-        self.page.chat_input.set_value("");
-        let app = Rc::clone(self);
-        spawn_local(async move {
-            match JsFuture::from(sending).await {
-                Ok(at) => app.append_message(true, "you", at.as_f64().unwrap_or(0.0), &text),
-                Err(error) => app.alert(&error),
-            }
-        });
+        let sent = text.clone();
+        let asked = self.settle(
+            |call| call.send_text(text),
+            move |app, at| app.append_message(true, "you", at.as_f64().unwrap_or(0.0), &sent),
+        );
+        if asked {
+            self.page.chat_input.set_value("");
+        }
     }
 
     pub(super) fn on_text(&self, message: JsValue) {

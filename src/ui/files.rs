@@ -3,7 +3,6 @@
 use std::rc::Rc;
 
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{Blob, DragEvent, Element, Event, File, FileList, HtmlProgressElement, Url};
 
 use super::{App, field, show, text_field};
@@ -101,28 +100,18 @@ impl App {
         };
         let list: Vec<File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
         for file in list {
-            let Some(offered) = self
-                .call
-                .borrow()
-                .as_ref()
-                .map(|call| call.send_file(file.clone()))
-            else {
-                return;
-            };
-            let app = Rc::clone(self);
-            spawn_local(async move {
-                match JsFuture::from(offered).await {
-                    Ok(id) => {
-                        let id = id.as_string().unwrap_or_default();
-                        if let Some(row) = app.row(&id, &file.name(), file.size()) {
-                            let other = app.memory.borrow().other.clone();
-                            let waiting = format!("waiting for {other}");
-                            app.paint_row(&row, "sending", &waiting, &[("cancel", "Cancel")]);
-                        }
+            let offered = file.clone();
+            self.settle(
+                |call| call.send_file(offered),
+                move |app, id| {
+                    let id = id.as_string().unwrap_or_default();
+                    if let Some(row) = app.row(&id, &file.name(), file.size()) {
+                        let other = app.memory.borrow().other.clone();
+                        let waiting = format!("waiting for {other}");
+                        app.paint_row(&row, "sending", &waiting, &[("cancel", "Cancel")]);
                     }
-                    Err(error) => app.alert(&error),
-                }
-            });
+                },
+            );
         }
     }
 

@@ -118,8 +118,8 @@ pub fn start() -> Result<(), JsValue> {
         app.listen("hangup-button", "click", |app, _| {
             app.with_call(PeerCall::hangup)
         }),
-        app.listen("mic-button", "click", |app, _| app.toggle_mic()),
-        app.listen("camera-button", "click", |app, _| app.toggle_camera()),
+        app.listen("mic-button", "click", |app, _| app.toggle(false)),
+        app.listen("camera-button", "click", |app, _| app.toggle(true)),
         app.listen("chat-form", "submit", |app, event| {
             event.prevent_default();
             app.send_chat();
@@ -297,21 +297,32 @@ impl App {
         on("file-error", App::on_file_error);
     }
 
-    fn place_call(self: &Rc<Self>, id: String, name: String) {
-        let Some(placed) = self.call.borrow().as_ref().map(|call| call.call(id)) else {
-            return;
+    /// Asks the current call for something (`ask` returns the API's promise); `then` gets
+    /// the answer, and a refusal is shown as an alert. Returns false if there is no call.
+    fn settle(
+        self: &Rc<Self>,
+        ask: impl FnOnce(&PeerCall) -> js_sys::Promise,
+        then: impl FnOnce(&App, JsValue) + 'static,
+    ) -> bool {
+        let Some(promise) = self.call.borrow().as_ref().map(ask) else {
+            return false;
         };
-        {
+        let app = Rc::clone(self);
+        spawn_local(async move {
+            match JsFuture::from(promise).await {
+                Ok(answer) => then(&app, answer),
+                Err(error) => app.alert(&error),
+            }
+        });
+        true
+    }
+
+    fn place_call(self: &Rc<Self>, id: String, name: String) {
+        if self.settle(|call| call.call(id), |_, _| {}) {
             let mut memory = self.memory.borrow_mut();
             memory.other = name;
             memory.callee = false;
         }
-        let app = Rc::clone(self);
-        spawn_local(async move {
-            if let Err(error) = JsFuture::from(placed).await {
-                app.alert(&error);
-            }
-        });
     }
 
     fn on_peers(&self, peers: JsValue) {
@@ -434,23 +445,25 @@ impl App {
         say(&self.page.notice, notice);
     }
 
-    fn toggle_mic(&self) {
-        let muted = {
-            let mut memory = self.memory.borrow_mut();
-            memory.mic_muted = !memory.mic_muted;
-            memory.mic_muted
-        };
-        self.with_call(|call| call.set_mic_enabled(!muted));
-        self.paint_toggles();
-    }
-
-    fn toggle_camera(&self) {
+    /// Turns the camera (or, with `camera` false, the microphone) off if on, on if off.
+    fn toggle(&self, camera: bool) {
         let off = {
             let mut memory = self.memory.borrow_mut();
-            memory.camera_off = !memory.camera_off;
-            memory.camera_off
+            let flag = if camera {
+                &mut memory.camera_off
+            } else {
+                &mut memory.mic_muted
+            };
+            *flag = !*flag;
+            *flag
         };
-        self.with_call(|call| call.set_camera_enabled(!off));
+        self.with_call(|call| {
+            if camera {
+                call.set_camera_enabled(!off);
+            } else {
+                call.set_mic_enabled(!off);
+            }
+        });
         self.paint_toggles();
     }
 
