@@ -29,6 +29,13 @@ pub fn all() -> Result {
     )
 }
 
+/// Builds the client and prints its bundle size only.
+pub fn bundle_only() -> Result {
+    setup::all()?;
+    let dist = build::client()?;
+    timed("bundle size", || bundle(&dist))
+}
+
 /// Runs the ignored `setup_time` and `throughput` browser tests, which print their figures.
 fn browser_benches(dist: &Path) -> Result {
     let server = Server::start("release", dist)?;

@@ -2,14 +2,20 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::process::{Result, cargo, command, root, run, timed};
+use crate::{
+    process::{Result, cargo, command, root, run, timed},
+    shrink::{self, Bundle},
+};
 
 /// Builds the demo page into `dist/` and the embeddable module into `target/pkg/`
 /// (served at `/pkg`); returns `dist/`.
 pub fn client() -> Result<PathBuf> {
     let dist = root().join("dist");
     timed("build the demo page (trunk build --release)", || {
-        run(command("trunk").args(["build", "--release"]))
+        run(command("trunk").args(["build", "--release"]))?;
+        let bundle = Bundle::in_dist(&dist)?;
+        shrink::bundle(&bundle, &[])?;
+        shrink::refresh_integrity(&dist.join("index.html"), &[&bundle.js, &bundle.wasm])
     })?;
     timed(
         "build the embeddable module (target/pkg, served at /pkg)",
@@ -34,10 +40,9 @@ fn pkg(out: &Path) -> Result {
         .args(["--target", "web", "--out-name", "peercall", "--out-dir"])
         .arg(out)
         .arg(&wasm))?;
-    let module = out.join("peercall_bg.wasm");
-    run(command("wasm-opt")
-        .args(["-Oz", "--strip-debug", "--strip-producers"])
-        .arg(&module)
-        .arg("-o")
-        .arg(&module))
+    let bundle = Bundle::new(out, "peercall");
+    shrink::bundle(
+        &bundle,
+        &[out.join("peercall.d.ts"), out.join("peercall_bg.wasm.d.ts")],
+    )
 }

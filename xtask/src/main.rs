@@ -2,7 +2,8 @@
 //!
 //! - `cargo xtask serve [--addr ADDR]`: set up, build the client, run the server.
 //! - `cargo xtask test`: set up, then every test layer, fast to real.
-//! - `cargo xtask bench`: bundle size and server memory figures.
+//! - `cargo xtask bench [bundle]`: bundle size, server memory, call set-up and throughput
+//!   figures (or the bundle size alone).
 //! - `cargo xtask setup`: only install what is missing.
 
 #![forbid(unsafe_code)]
@@ -12,11 +13,12 @@ mod build;
 mod process;
 mod server;
 mod setup;
+mod shrink;
 mod test;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <serve [--addr ADDR] | test | bench | setup>";
+const USAGE: &str = "usage: cargo xtask <serve [--addr ADDR] | test | bench [bundle] | setup>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,7 +26,11 @@ fn main() -> ExitCode {
         Some("serve") => serve(&args[1..]),
         Some("test") => test::all(),
         Some("setup") => setup::all(),
-        Some("bench") => bench::all(),
+        Some("bench") => match &args[1..] {
+            [] => bench::all(),
+            [only] if only == "bundle" => bench::bundle_only(),
+            _ => Err(USAGE.to_owned()),
+        },
         _ => Err(USAGE.to_owned()),
     };
     match result {

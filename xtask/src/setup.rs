@@ -11,6 +11,9 @@ const TRUNK_VERSION: &str = "0.21.14";
 /// rustc and wasm-bindgen emit. Trunk.toml names the same version.
 const BINARYEN_VERSION: &str = "132";
 
+/// esbuild, from the npm registry: minifies the JS glue of release builds (see `shrink`).
+const ESBUILD_VERSION: &str = "0.28.2";
+
 /// Where Debian's Chromium packages put the browser and its driver.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// See [`CHROMIUM`].
@@ -23,7 +26,7 @@ pub fn all() -> Result {
         trunk()?;
         wasm_bindgen()?;
         debian_packages()?;
-        wasm_opt()
+        npm_tools()
     })
 }
 
@@ -89,14 +92,20 @@ pub fn locked_version(package: &str) -> Result<String> {
     Err(format!("{package} is not in Cargo.lock"))
 }
 
-fn wasm_opt() -> Result {
-    let wanted = format!("wasm-opt version {BINARYEN_VERSION} ");
-    let found = output(command("wasm-opt").arg("--version"));
-    if found.is_some_and(|version| version.starts_with(&wanted)) {
-        println!("ok: binaryen {BINARYEN_VERSION} (wasm-opt)");
+fn npm_tools() -> Result {
+    let binaryen = format!("wasm-opt version {BINARYEN_VERSION} ");
+    let has_binaryen =
+        output(command("wasm-opt").arg("--version")).is_some_and(|v| v.starts_with(&binaryen));
+    let has_esbuild =
+        output(command("esbuild").arg("--version")).as_deref() == Some(ESBUILD_VERSION);
+    if has_binaryen && has_esbuild {
+        println!("ok: binaryen {BINARYEN_VERSION} (wasm-opt), esbuild {ESBUILD_VERSION}");
         return Ok(());
     }
-    println!("installing: binaryen {BINARYEN_VERSION} (wasm-opt) from npm into target/tools");
+    println!(
+        "installing: binaryen {BINARYEN_VERSION} (wasm-opt) and esbuild {ESBUILD_VERSION} \
+         from npm into target/tools"
+    );
     run(command("npm").args([
         "install",
         "--silent",
@@ -105,6 +114,7 @@ fn wasm_opt() -> Result {
         "--prefix",
         "target/tools",
         &format!("binaryen@{BINARYEN_VERSION}.0.0"),
+        &format!("esbuild@{ESBUILD_VERSION}"),
     ]))
 }
 
@@ -115,8 +125,12 @@ const PACKAGES: [(&str, &str, &str); 5] = [
         "/usr/bin/turnserver",
         "coturn",
     ),
-    ("Node.js (runs binaryen)", "/usr/bin/node", "nodejs"),
-    ("npm (installs binaryen)", "/usr/bin/npm", "npm"),
+    (
+        "Node.js (runs binaryen and esbuild)",
+        "/usr/bin/node",
+        "nodejs",
+    ),
+    ("npm (installs binaryen and esbuild)", "/usr/bin/npm", "npm"),
     ("Chromium", CHROMIUM, "chromium"),
     ("ChromeDriver", CHROMEDRIVER, "chromium-driver"),
 ];
