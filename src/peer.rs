@@ -112,7 +112,7 @@ impl Peer {
                     let candidate = event
                         .dyn_ref::<RtcPeerConnectionIceEvent>()
                         .and_then(RtcPeerConnectionIceEvent::candidate)
-                        .and_then(|c| serde_wasm_bindgen::from_value(c.to_json().into()).ok());
+                        .and_then(|c| crate::signaling::read::candidate(&c.to_json().into()).ok());
                     on_event(PeerEvent::Candidate(candidate));
                 })
             },

@@ -3,8 +3,11 @@
 //! One task owns the socket. It forwards what the server says to the session and writes
 //! what the session queues; dropping the [`Signaling`] handle closes the socket, removes
 //! its listeners and ends the task. JSON goes through the browser's own `JSON.parse` and
-//! `JSON.stringify`, with serde-wasm-bindgen in between, to keep serde_json out of the
-//! download. See <https://developer.mozilla.org/docs/Web/API/WebSocket>.
+//! `JSON.stringify`, to keep serde_json out of the download: outgoing messages are made
+//! with serde-wasm-bindgen's serializer, incoming ones are read by [`read`].
+//! See <https://developer.mozilla.org/docs/Web/API/WebSocket>.
+
+pub mod read;
 
 use std::rc::Rc;
 
@@ -156,10 +159,10 @@ fn decode(text: &str) -> Result<ServerMessage, Error> {
             &error,
         )
     })?;
-    serde_wasm_bindgen::from_value(value).map_err(|error| {
+    read::server_message(&value).map_err(|problem| {
         Error::new(
             ErrorCode::BadMessage,
-            format!("cannot read a message from the server: {error}"),
+            format!("cannot read a message from the server: {problem}"),
         )
     })
 }

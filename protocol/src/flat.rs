@@ -4,22 +4,26 @@ use serde::Deserialize;
 
 use crate::{DeclineReason, ErrorCode, IceCandidate, PeerId, PeerInfo, ServerMessage};
 
-/// Any server frame, as a flat bag of optional fields.
-#[derive(Deserialize)]
+/// Any server frame, as a flat bag of optional fields, each named as on the wire.
+///
+/// Filled by serde, or field by field by a reader that has no serde deserializer (the
+/// browser client reads the browser's `JSON.parse` result this way).
+#[derive(Debug, Default, Deserialize)]
+#[allow(missing_docs)]
 pub struct FlatServerMessage {
     #[serde(rename = "type")]
-    kind: String,
-    id: Option<PeerId>,
-    name: Option<String>,
-    peers: Option<Vec<PeerInfo>>,
-    from: Option<PeerId>,
-    sdp: Option<String>,
-    candidate: Option<IceCandidate>,
-    reason: Option<String>,
-    code: Option<ErrorCode>,
-    message: Option<String>,
-    to: Option<PeerId>,
-    resume: Option<String>,
+    pub kind: String,
+    pub id: Option<PeerId>,
+    pub name: Option<String>,
+    pub peers: Option<Vec<PeerInfo>>,
+    pub from: Option<PeerId>,
+    pub sdp: Option<String>,
+    pub candidate: Option<IceCandidate>,
+    pub reason: Option<String>,
+    pub code: Option<ErrorCode>,
+    pub message: Option<String>,
+    pub to: Option<PeerId>,
+    pub resume: Option<String>,
 }
 
 fn need<T>(value: Option<T>, field: &str) -> Result<T, String> {

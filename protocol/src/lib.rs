@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod flat;
+pub use flat::FlatServerMessage;
 mod name;
 
 pub use name::{MAX_NAME_CHARS, NameError, name_key, validate_name};
@@ -101,6 +102,20 @@ impl ErrorCode {
             Self::PeerUnavailable => "peer-unavailable",
             Self::RateLimited => "rate-limited",
         }
+    }
+
+    /// The code spelled `wire` on the wire, if there is one.
+    pub fn from_wire(wire: &str) -> Option<Self> {
+        [
+            Self::BadRequest,
+            Self::InvalidName,
+            Self::NameTaken,
+            Self::NotLoggedIn,
+            Self::PeerUnavailable,
+            Self::RateLimited,
+        ]
+        .into_iter()
+        .find(|code| code.as_str() == wire)
     }
 }
 

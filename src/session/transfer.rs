@@ -543,9 +543,10 @@ fn progress(id: &str, direction: &str, name: &str, bytes: f64, size: f64, starte
 /// Checks a received file against the sender's digest and builds its `Blob`.
 async fn verify(incoming: &mut Incoming, digest: Option<&str>) -> Result<Blob, Error> {
     if incoming.received != incoming.offer.size {
+        // Whole numbers of bytes: printed as integers, not through float formatting.
         let message = format!(
             "{} bytes arrived of {}",
-            incoming.received, incoming.offer.size
+            incoming.received as u64, incoming.offer.size as u64
         );
         return Err(Error::new(ErrorCode::TransferFailed, message));
     }

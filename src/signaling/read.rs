@@ -1,0 +1,97 @@
+//! Server frames read from the browser's `JSON.parse` result, field by field.
+//!
+//! Not serde-wasm-bindgen's deserializer: it words its errors through serde's `Unexpected`,
+//! which formats floating-point numbers, and that deserializer with the float formatting
+//! was a fifth of the gzipped module (measured with `cargo xtask bench bundle`). The fields go into the
+//! protocol crate's [`FlatServerMessage`], whose checks make the message, so the wire
+//! rules stay in one place.
+
+use js_sys::{Array, Reflect};
+use protocol::{ErrorCode, FlatServerMessage, IceCandidate, PeerId, PeerInfo, ServerMessage};
+use wasm_bindgen::JsValue;
+
+/// What is wrong with a frame, in words.
+pub type Problem = String;
+
+/// The server message in `value`, a parsed JSON frame.
+pub fn server_message(value: &JsValue) -> Result<ServerMessage, Problem> {
+    if !value.is_object() || Array::is_array(value) {
+        return Err("a frame is not a JSON object".to_owned());
+    }
+    let flat = FlatServerMessage {
+        kind: text(value, "type")?.ok_or("missing field `type`")?,
+        id: text(value, "id")?.map(PeerId),
+        name: text(value, "name")?,
+        peers: list(value, "peers", peer)?,
+        from: text(value, "from")?.map(PeerId),
+        sdp: text(value, "sdp")?,
+        candidate: field(value, "candidate")?
+            .map(|c| candidate(&c))
+            .transpose()?,
+        reason: text(value, "reason")?,
+        code: text(value, "code")?
+            .map(|code| ErrorCode::from_wire(&code).ok_or(format!("unknown error code `{code}`")))
+            .transpose()?,
+        message: text(value, "message")?,
+        to: text(value, "to")?.map(PeerId),
+        resume: text(value, "resume")?,
+    };
+    ServerMessage::try_from(flat)
+}
+
+/// `RTCIceCandidate.toJSON()`, or a candidate as the server relays it.
+pub fn candidate(value: &JsValue) -> Result<IceCandidate, Problem> {
+    Ok(IceCandidate {
+        candidate: text(value, "candidate")?.unwrap_or_default(),
+        sdp_mid: text(value, "sdpMid")?,
+        sdp_m_line_index: match field(value, "sdpMLineIndex")? {
+            None => None,
+            Some(index) => Some(
+                index
+                    .as_f64()
+                    .filter(|i| i.fract() == 0.0 && (0.0..=f64::from(u16::MAX)).contains(i))
+                    .map(|i| i as u16)
+                    .ok_or("`sdpMLineIndex` is not an index")?,
+            ),
+        },
+        username_fragment: text(value, "usernameFragment")?,
+    })
+}
+
+fn peer(value: &JsValue) -> Result<PeerInfo, Problem> {
+    Ok(PeerInfo {
+        id: PeerId(text(value, "id")?.ok_or("a peer has no `id`")?),
+        name: text(value, "name")?.ok_or("a peer has no `name`")?,
+    })
+}
+
+/// `key` of `value`; absent, `undefined` and `null` alike are `None`.
+fn field(value: &JsValue, key: &str) -> Result<Option<JsValue>, Problem> {
+    let field = Reflect::get(value, &JsValue::from_str(key))
+        .map_err(|_| format!("`{key}` cannot be read"))?;
+    Ok((!field.is_undefined() && !field.is_null()).then_some(field))
+}
+
+fn text(value: &JsValue, key: &str) -> Result<Option<String>, Problem> {
+    field(value, key)?
+        .map(|field| field.as_string().ok_or(format!("`{key}` is not a string")))
+        .transpose()
+}
+
+fn list<T>(
+    value: &JsValue,
+    key: &str,
+    item: fn(&JsValue) -> Result<T, Problem>,
+) -> Result<Option<Vec<T>>, Problem> {
+    let Some(field) = field(value, key)? else {
+        return Ok(None);
+    };
+    if !Array::is_array(&field) {
+        return Err(format!("`{key}` is not a list"));
+    }
+    Array::from(&field)
+        .iter()
+        .map(|entry| item(&entry))
+        .collect::<Result<_, _>>()
+        .map(Some)
+}

@@ -1,0 +1,202 @@
+//! Server frames as the client reads them: the browser's `JSON.parse`, then field by field.
+//! Every message the server can send reads back as itself; malformed frames are refused in
+//! words that name the problem.
+
+#![cfg(target_arch = "wasm32")]
+
+use peercall::signaling::read::server_message;
+use protocol::{DeclineReason, ErrorCode, IceCandidate, PeerId, PeerInfo, ServerMessage};
+use serde::Serialize;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn read(json: &str) -> Result<ServerMessage, String> {
+    let value = js_sys::JSON::parse(json).expect("the test frame is JSON");
+    server_message(&value)
+}
+
+/// The frame as the server writes it (serde), read back by the client.
+fn round_trip(message: &ServerMessage) -> Result<ServerMessage, String> {
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    let value = message.serialize(&serializer).expect("serializable");
+    let json = String::from(js_sys::JSON::stringify(&value).expect("stringifiable"));
+    read(&json)
+}
+
+#[wasm_bindgen_test]
+fn every_server_message_reads_back_as_itself() {
+    let alice = PeerId::from("a1");
+    let name = || "alice".to_owned();
+    let candidate = IceCandidate {
+        candidate: "candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host".to_owned(),
+        sdp_mid: Some("0".to_owned()),
+        sdp_m_line_index: Some(0),
+        username_fragment: Some("uf".to_owned()),
+    };
+    let messages = [
+        ServerMessage::Welcome {
+            id: alice.clone(),
+            name: name(),
+            resume: Some("t".to_owned()),
+        },
+        ServerMessage::Welcome {
+            id: alice.clone(),
+            name: name(),
+            resume: None,
+        },
+        ServerMessage::Pong,
+        ServerMessage::Peers {
+            peers: vec![
+                PeerInfo {
+                    id: PeerId::from("b2"),
+                    name: "bob".to_owned(),
+                },
+                PeerInfo {
+                    id: PeerId::from("c3"),
+                    name: "Zoë \"z\" 🦊".to_owned(),
+                },
+            ],
+        },
+        ServerMessage::Peers { peers: vec![] },
+        ServerMessage::PeerJoined {
+            id: alice.clone(),
+            name: name(),
+        },
+        ServerMessage::PeerLeft { id: alice.clone() },
+        ServerMessage::Ring {
+            from: alice.clone(),
+            name: name(),
+        },
+        ServerMessage::Accept {
+            from: alice.clone(),
+            name: name(),
+        },
+        ServerMessage::Decline {
+            from: alice.clone(),
+            name: name(),
+            reason: DeclineReason::Busy,
+        },
+        ServerMessage::Decline {
+            from: alice.clone(),
+            name: name(),
+            reason: DeclineReason::Declined,
+        },
+        ServerMessage::Offer {
+            from: alice.clone(),
+            name: name(),
+            sdp: "v=0\r\no=- 1 2 IN\r\n".to_owned(),
+        },
+        ServerMessage::Answer {
+            from: alice.clone(),
+            name: name(),
+            sdp: "v=0\r\n".to_owned(),
+        },
+        ServerMessage::Candidate {
+            from: alice.clone(),
+            name: name(),
+            candidate: Some(candidate),
+        },
+        ServerMessage::Candidate {
+            from: alice.clone(),
+            name: name(),
+            candidate: None,
+        },
+        ServerMessage::Hangup {
+            from: alice.clone(),
+            name: name(),
+            reason: Some("no-answer".to_owned()),
+        },
+        ServerMessage::Hangup {
+            from: alice.clone(),
+            name: name(),
+            reason: None,
+        },
+        ServerMessage::Error {
+            code: ErrorCode::PeerUnavailable,
+            message: "b2 is not online".to_owned(),
+            to: Some(PeerId::from("b2")),
+        },
+        ServerMessage::Error {
+            code: ErrorCode::RateLimited,
+            message: "slow down".to_owned(),
+            to: None,
+        },
+    ];
+    for message in &messages {
+        assert_eq!(round_trip(message).as_ref(), Ok(message), "{message:?}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_candidate_as_the_browser_words_it_reads() {
+    let message = read(
+        r#"{"type":"candidate","from":"a1","name":"alice","candidate":
+            {"candidate":"candidate:1","sdpMid":null,"sdpMLineIndex":1}}"#,
+    );
+    let Ok(ServerMessage::Candidate {
+        candidate: Some(candidate),
+        ..
+    }) = message
+    else {
+        panic!("not a candidate: {message:?}");
+    };
+    assert_eq!(candidate.sdp_mid, None);
+    assert_eq!(candidate.sdp_m_line_index, Some(1));
+    assert_eq!(candidate.username_fragment, None);
+}
+
+#[wasm_bindgen_test]
+fn malformed_frames_are_refused_with_the_reason() {
+    let cases = [
+        ("[1,2]", "not a JSON object"),
+        ("\"welcome\"", "not a JSON object"),
+        ("null", "not a JSON object"),
+        ("{}", "missing field `type`"),
+        (r#"{"type":7}"#, "`type` is not a string"),
+        (r#"{"type":"teleport"}"#, "unknown message type `teleport`"),
+        (r#"{"type":"welcome","name":"alice"}"#, "missing field `id`"),
+        (
+            r#"{"type":"welcome","id":5,"name":"alice"}"#,
+            "`id` is not a string",
+        ),
+        (r#"{"type":"peers"}"#, "missing field `peers`"),
+        (
+            r#"{"type":"peers","peers":{"id":"a"}}"#,
+            "`peers` is not a list",
+        ),
+        (
+            r#"{"type":"peers","peers":[{"id":"a"}]}"#,
+            "a peer has no `name`",
+        ),
+        (
+            r#"{"type":"decline","from":"a","name":"a","reason":"bored"}"#,
+            "unknown decline reason `bored`",
+        ),
+        (
+            r#"{"type":"candidate","from":"a","name":"a","candidate":{"candidate":"c","sdpMLineIndex":1.5}}"#,
+            "`sdpMLineIndex` is not an index",
+        ),
+        (
+            r#"{"type":"candidate","from":"a","name":"a","candidate":{"candidate":"c","sdpMLineIndex":-1}}"#,
+            "`sdpMLineIndex` is not an index",
+        ),
+        (
+            r#"{"type":"error","code":"oops","message":"m"}"#,
+            "unknown error code `oops`",
+        ),
+        (
+            r#"{"type":"error","code":"rate-limited"}"#,
+            "missing field `message`",
+        ),
+    ];
+    for (json, problem) in cases {
+        match read(json) {
+            Ok(message) => panic!("{json} was read as {message:?}"),
+            Err(words) => assert!(
+                words.contains(problem),
+                "{json}: {words:?} lacks {problem:?}"
+            ),
+        }
+    }
+}
