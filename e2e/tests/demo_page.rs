@@ -94,6 +94,19 @@ async fn chat_and_a_file_through_the_demo_page() {
         "bob is offered the file",
     )
     .await;
+    let size = bob
+        .browser
+        .execute(
+            "return document.querySelector('#transfers li.offered .size').textContent;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        size,
+        serde_json::json!("460.0 KB"),
+        "the offer shows the size"
+    );
     bob.browser
         .find(Locator::Css("#transfers li.offered button.accept"))
         .await
@@ -142,7 +155,9 @@ async fn chat_and_a_file_through_the_demo_page() {
         .unwrap();
     wait_for_js(
         &bob.browser,
-        "return [...document.querySelectorAll('#transfers li.offered .name')].some(n => n.textContent === 'dropped.txt');",
+        "return [...document.querySelectorAll('#transfers li.offered')]
+            .some(li => li.querySelector('.name').textContent === 'dropped.txt'
+                && li.querySelector('.size').textContent === '8 B');",
         "bob is offered the dropped file",
     )
     .await;

@@ -8,18 +8,21 @@ use web_sys::{Blob, DragEvent, Element, Event, File, FileList, HtmlProgressEleme
 use super::{App, field, show, text_field};
 
 /// `1.2 MB`, `512 B`: sizes the way people read them.
+///
+/// Whole numbers only go through formatting: float formatting would add kilobytes of
+/// code to the page.
 fn bytes(size: f64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut value = size;
+    let mut tenths = (size.max(0.0) * 10.0).round() as u64;
     let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
+    while tenths >= 9_995 && unit < UNITS.len() - 1 {
+        tenths = (tenths + 500) / 1000;
         unit += 1;
     }
     if unit == 0 {
-        format!("{value} B")
+        format!("{} B", tenths / 10)
     } else {
-        format!("{value:.1} {}", UNITS[unit])
+        format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
     }
 }
 
@@ -27,9 +30,9 @@ fn time_left(seconds: f64) -> String {
     if !seconds.is_finite() {
         String::new()
     } else if seconds < 90.0 {
-        format!(", {} s left", seconds.ceil())
+        format!(", {} s left", seconds.ceil() as u64)
     } else {
-        format!(", {} min left", (seconds / 60.0).ceil())
+        format!(", {} min left", (seconds / 60.0).ceil() as u64)
     }
 }
 
