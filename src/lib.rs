@@ -24,3 +24,11 @@ mod ui;
 pub use api::PeerCall;
 pub use error::{Error, ErrorCode};
 pub use listener::live_callbacks;
+
+/// A free-list allocator a tenth the size of dlmalloc: the client's heap holds a few
+/// strings and small structs (media and file bytes live in JavaScript), so it never
+/// needs dlmalloc's size classes. Safe to construct, so `unsafe` stays forbidden.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
+    lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
