@@ -251,10 +251,8 @@ impl Peer {
     }
 
     async fn apply_candidate(&self, candidate: &IceCandidate) {
-        let Ok(init) = serde_wasm_bindgen::to_value(candidate) else {
-            return;
-        };
-        let init: RtcIceCandidateInit = init.unchecked_into();
+        let init: RtcIceCandidateInit =
+            crate::signaling::write::candidate(candidate).unchecked_into();
         let added = JsFuture::from(
             self.pc
                 .add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init)),

@@ -395,7 +395,7 @@ impl Session {
     }
 
     fn emit_peers(&self) {
-        let peers = serde_wasm_bindgen::to_value(&self.peers).unwrap_or(JsValue::NULL);
+        let peers = crate::signaling::write::peers(&self.peers);
         self.emitter.emit("peers", &peers);
     }
 

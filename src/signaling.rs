@@ -3,11 +3,12 @@
 //! One task owns the socket. It forwards what the server says to the session and writes
 //! what the session queues; dropping the [`Signaling`] handle closes the socket, removes
 //! its listeners and ends the task. JSON goes through the browser's own `JSON.parse` and
-//! `JSON.stringify`, to keep serde_json out of the download: outgoing messages are made
-//! with serde-wasm-bindgen's serializer, incoming ones are read by [`read`].
+//! `JSON.stringify`, to keep serde_json out of the download: outgoing messages are built
+//! by [`write`], incoming ones are read by [`read`].
 //! See <https://developer.mozilla.org/docs/Web/API/WebSocket>.
 
 pub mod read;
+pub mod write;
 
 use std::rc::Rc;
 
@@ -18,7 +19,6 @@ use futures::{
 };
 use gloo_net::websocket::{Message, WebSocketError, futures::WebSocket};
 use protocol::{ClientMessage, ServerMessage};
-use serde::Serialize;
 
 use crate::error::{Error, ErrorCode};
 
@@ -140,13 +140,7 @@ async fn run(
 }
 
 fn encode(message: &ClientMessage) -> Result<String, Error> {
-    let bad = |what: String| Error::new(ErrorCode::BadMessage, what);
-    // `null`, not `undefined`, for absent values: the end-of-candidates marker is `null`.
-    let serializer = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
-    let value = message
-        .serialize(&serializer)
-        .map_err(|error| bad(format!("cannot encode a message: {error}")))?;
-    js_sys::JSON::stringify(&value)
+    js_sys::JSON::stringify(&write::client_message(message))
         .map(String::from)
         .map_err(|error| Error::from_js(ErrorCode::BadMessage, "cannot encode a message", &error))
 }

@@ -1,8 +1,12 @@
-//! [`ServerMessage`] read field by field: every field optional, then checked per `type`.
+//! The messages as flat bags of fields, for readers and writers without serde:
+//! [`ServerMessage`] read field by field (every field optional, then checked per `type`),
+//! [`ClientMessage`] written field by field.
 
 use serde::Deserialize;
 
-use crate::{DeclineReason, ErrorCode, IceCandidate, PeerId, PeerInfo, ServerMessage};
+use crate::{
+    ClientMessage, DeclineReason, ErrorCode, IceCandidate, PeerId, PeerInfo, ServerMessage,
+};
 
 /// Any server frame, as a flat bag of optional fields, each named as on the wire.
 ///
@@ -98,5 +102,74 @@ impl TryFrom<FlatServerMessage> for ServerMessage {
             },
             other => return Err(format!("unknown message type `{other}`")),
         })
+    }
+}
+
+/// One field of a [`FlatClientMessage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field<'a> {
+    /// A string.
+    Text(&'a str),
+    /// An ICE candidate.
+    Candidate(&'a IceCandidate),
+    /// `null` (the end-of-candidates marker).
+    Null,
+}
+
+/// A [`ClientMessage`] as its `type` and its fields in wire order, each named as on the
+/// wire: what serde writes, for a writer that has no serde serializer (the browser client
+/// builds the object for the browser's `JSON.stringify` from it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlatClientMessage<'a> {
+    /// The `type`.
+    pub kind: &'static str,
+    /// The other fields; absent optional fields are left out.
+    pub fields: Vec<(&'static str, Field<'a>)>,
+}
+
+impl ClientMessage {
+    /// This message as [`FlatClientMessage`].
+    pub fn flat<'a>(&'a self) -> FlatClientMessage<'a> {
+        use Field::{Null, Text};
+        let to = |to: &'a PeerId| ("to", Text(&to.0));
+        let optional = |key, value: &'a Option<String>| value.as_deref().map(|v| (key, Text(v)));
+        let (kind, fields): (_, Vec<_>) = match self {
+            Self::Login { name, resume } => (
+                "login",
+                [Some(("name", Text(name))), optional("resume", resume)]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            ),
+            Self::Ping => ("ping", vec![]),
+            Self::Ring { to: peer } => ("ring", vec![to(peer)]),
+            Self::Accept { to: peer } => ("accept", vec![to(peer)]),
+            Self::Decline { to: peer, reason } => {
+                ("decline", vec![to(peer), ("reason", Text(reason.as_str()))])
+            }
+            Self::Offer { to: peer, sdp } => ("offer", vec![to(peer), ("sdp", Text(sdp))]),
+            Self::Answer { to: peer, sdp } => ("answer", vec![to(peer), ("sdp", Text(sdp))]),
+            Self::Candidate {
+                to: peer,
+                candidate,
+            } => (
+                "candidate",
+                vec![
+                    to(peer),
+                    (
+                        "candidate",
+                        candidate.as_ref().map_or(Null, Field::Candidate),
+                    ),
+                ],
+            ),
+            Self::Hangup { to: peer, reason } => (
+                "hangup",
+                [Some(to(peer)), optional("reason", reason)]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            ),
+        };
+        FlatClientMessage { kind, fields }
     }
 }

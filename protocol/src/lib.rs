@@ -10,7 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod flat;
-pub use flat::FlatServerMessage;
+pub use flat::{Field, FlatClientMessage, FlatServerMessage};
 mod name;
 
 pub use name::{MAX_NAME_CHARS, NameError, name_key, validate_name};
@@ -71,6 +71,16 @@ pub enum DeclineReason {
     Declined,
     /// The callee is already in a call.
     Busy,
+}
+
+impl DeclineReason {
+    /// The reason as it stands on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Declined => "declined",
+            Self::Busy => "busy",
+        }
+    }
 }
 
 /// What an `error` frame is about; a program switches on it.

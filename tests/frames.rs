@@ -1,11 +1,14 @@
-//! Server frames as the client reads them: the browser's `JSON.parse`, then field by field.
-//! Every message the server can send reads back as itself; malformed frames are refused in
-//! words that name the problem.
+//! Signaling frames as the client handles them, without serde in the module: server frames
+//! read field by field from the browser's `JSON.parse`, client frames built field by field
+//! for `JSON.stringify`. Both agree with serde on every message; malformed server frames
+//! are refused in words that name the problem.
 
 #![cfg(target_arch = "wasm32")]
 
-use peercall::signaling::read::server_message;
-use protocol::{DeclineReason, ErrorCode, IceCandidate, PeerId, PeerInfo, ServerMessage};
+use peercall::signaling::{read::server_message, write::client_message};
+use protocol::{
+    ClientMessage, DeclineReason, ErrorCode, IceCandidate, PeerId, PeerInfo, ServerMessage,
+};
 use serde::Serialize;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -198,5 +201,67 @@ fn malformed_frames_are_refused_with_the_reason() {
                 "{json}: {words:?} lacks {problem:?}"
             ),
         }
+    }
+}
+
+#[wasm_bindgen_test]
+fn every_client_message_is_written_as_serde_writes_it() {
+    let to = || PeerId::from("b2");
+    let candidate = IceCandidate {
+        candidate: "candidate:1 1 udp 1 192.0.2.1 9 typ host".to_owned(),
+        sdp_mid: Some("0".to_owned()),
+        sdp_m_line_index: Some(3),
+        username_fragment: None,
+    };
+    let messages = [
+        ClientMessage::Login {
+            name: "Zoë \"z\" 🦊".to_owned(),
+            resume: None,
+        },
+        ClientMessage::Login {
+            name: "alice".to_owned(),
+            resume: Some("token".to_owned()),
+        },
+        ClientMessage::Ping,
+        ClientMessage::Ring { to: to() },
+        ClientMessage::Accept { to: to() },
+        ClientMessage::Decline {
+            to: to(),
+            reason: DeclineReason::Busy,
+        },
+        ClientMessage::Offer {
+            to: to(),
+            sdp: "v=0\r\no=- 1 2 IN\r\n".to_owned(),
+        },
+        ClientMessage::Answer {
+            to: to(),
+            sdp: "v=0\r\n".to_owned(),
+        },
+        ClientMessage::Candidate {
+            to: to(),
+            candidate: Some(candidate),
+        },
+        ClientMessage::Candidate {
+            to: to(),
+            candidate: None,
+        },
+        ClientMessage::Hangup {
+            to: to(),
+            reason: None,
+        },
+        ClientMessage::Hangup {
+            to: to(),
+            reason: Some("no-answer".to_owned()),
+        },
+    ];
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    for message in &messages {
+        let by_serde = message.serialize(&serializer).expect("serializable");
+        let stringify = |value| String::from(js_sys::JSON::stringify(value).expect("JSON"));
+        assert_eq!(
+            stringify(&client_message(message)),
+            stringify(&by_serde),
+            "{message:?}"
+        );
     }
 }
