@@ -13,7 +13,7 @@ use crate::{
     error::{Error, ErrorCode},
     events::Emitter,
     media,
-    session::{self, Command, Input, Options, Snapshot},
+    session::{self, Command, Input, Options, Reply, Snapshot},
 };
 
 /// How long a call rings unless the options say otherwise.
@@ -131,16 +131,13 @@ impl PeerCall {
     /// Logs in; resolves with your id, or rejects with `{code, message}`.
     #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
     pub fn connect(&self) -> Promise {
-        self.ask(Command::Connect, |id: PeerId| id.0.into())
+        self.ask(Command::Connect)
     }
 
     /// Calls the peer with id `peer_id`; resolves once the call is placed (ringing).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn call(&self, peer_id: String) -> Promise {
-        self.ask(
-            |reply| Command::Call(PeerId(peer_id), reply),
-            |()| JsValue::UNDEFINED,
-        )
+        self.ask(|reply| Command::Call(PeerId(peer_id), reply))
     }
 
     /// Answers the incoming call.
@@ -173,14 +170,7 @@ impl PeerCall {
     /// The current call's `RTCStatsReport`, or `null` outside a call.
     #[wasm_bindgen(js_name = getStats, unchecked_return_type = "Promise<RTCStatsReport | null>")]
     pub fn get_stats(&self) -> Promise {
-        let (reply, answer) = oneshot::channel();
-        self.command(Command::Stats(reply));
-        future_to_promise(async move {
-            match answered(answer.await)? {
-                Some(stats) => wasm_bindgen_futures::JsFuture::from(stats).await,
-                None => Ok(JsValue::NULL),
-            }
-        })
+        self.ask(Command::Stats)
     }
 
     /// Restarts ICE on the current call (after a network change, say). The call also
@@ -201,24 +191,21 @@ impl PeerCall {
     /// event. It closes with the call.
     #[wasm_bindgen(js_name = createDataChannel, unchecked_return_type = "Promise<RTCDataChannel>")]
     pub fn create_data_channel(&self, label: String) -> Promise {
-        self.ask(
-            |reply| Command::CreateDataChannel(label, reply),
-            JsValue::from,
-        )
+        self.ask(|reply| Command::CreateDataChannel(label, reply))
     }
 
     /// Sends a chat message in the current call; resolves with its timestamp (ms since
     /// the epoch). Typed before the chat channel is open, it waits and goes when it opens.
     #[wasm_bindgen(js_name = sendText, unchecked_return_type = "Promise<number>")]
     pub fn send_text(&self, text: String) -> Promise {
-        self.ask(|reply| Command::SendText(text, reply), JsValue::from)
+        self.ask(|reply| Command::SendText(text, reply))
     }
 
     /// Offers `file` to the other side; resolves with the transfer's id. Several files
     /// queue up and go one after another; watch the `file-*` events.
     #[wasm_bindgen(js_name = sendFile, unchecked_return_type = "Promise<string>")]
     pub fn send_file(&self, file: web_sys::File) -> Promise {
-        self.ask(|reply| Command::SendFile(file, reply), JsValue::from)
+        self.ask(|reply| Command::SendFile(file, reply))
     }
 
     /// Accepts the incoming file `id` (from a `file-offer` event): its bytes start flowing.
@@ -259,15 +246,11 @@ impl PeerCall {
 
 impl PeerCall {
     /// Sends the command `make` builds around a reply channel; the promise settles with
-    /// the session's answer, turned into JavaScript by `to_js`.
-    fn ask<T: 'static>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Command,
-        to_js: impl FnOnce(T) -> JsValue + 'static,
-    ) -> Promise {
+    /// the session's answer.
+    fn ask(&self, make: impl FnOnce(Reply) -> Command) -> Promise {
         let (reply, answer) = oneshot::channel();
         self.command(make(reply));
-        future_to_promise(async move { answered(answer.await)?.map(to_js).map_err(JsValue::from) })
+        future_to_promise(async move { answered(answer.await)?.map_err(JsValue::from) })
     }
 
     fn command(&self, command: Command) {

@@ -51,12 +51,17 @@ pub struct Options {
     pub heartbeat_ms: u32,
 }
 
+/// Where the session answers a command. Every answer settles a promise, so it is already
+/// in JavaScript's terms: one reply type (and one promise future) for all commands keeps
+/// the module small.
+pub type Reply = oneshot::Sender<Result<JsValue, Error>>;
+
 /// What a page asks of the session.
 pub enum Command {
     /// Log in; answered with our id.
-    Connect(oneshot::Sender<Result<PeerId, Error>>),
-    /// Call a peer; answered once the call is placed.
-    Call(PeerId, oneshot::Sender<Result<(), Error>>),
+    Connect(Reply),
+    /// Call a peer; answered (with `undefined`) once the call is placed.
+    Call(PeerId, Reply),
     /// Take the incoming call.
     Accept,
     /// Refuse the incoming call.
@@ -67,21 +72,18 @@ pub enum Command {
     SetMic(bool),
     /// Turn the camera off or on.
     SetCamera(bool),
-    /// The current call's `getStats()` promise, if there is a call.
-    Stats(oneshot::Sender<Option<js_sys::Promise>>),
+    /// The current call's `getStats()` promise, or `null` outside a call.
+    Stats(Reply),
     /// Restart ICE on the current call.
     RestartIce,
     /// Send another track on the current call (renegotiates).
     AddTrack(web_sys::MediaStreamTrack, web_sys::MediaStream),
     /// Open a data channel on the current call (renegotiates the first time).
-    CreateDataChannel(
-        String,
-        oneshot::Sender<Result<web_sys::RtcDataChannel, Error>>,
-    ),
+    CreateDataChannel(String, Reply),
     /// Send a chat message; answered with its timestamp.
-    SendText(String, oneshot::Sender<Result<f64, Error>>),
+    SendText(String, Reply),
     /// Offer a file; answered with the transfer's id.
-    SendFile(web_sys::File, oneshot::Sender<Result<String, Error>>),
+    SendFile(web_sys::File, Reply),
     /// Accept the incoming file with this id.
     AcceptFile(String),
     /// Decline the incoming file with this id.
@@ -184,7 +186,7 @@ struct Session {
     /// Signals sent while the socket was down, delivered once it is back.
     outgoing: Vec<ClientMessage>,
     me: Option<PeerInfo>,
-    pending_connect: Option<oneshot::Sender<Result<PeerId, Error>>>,
+    pending_connect: Option<Reply>,
     peers: Vec<PeerInfo>,
     phase: Phase,
     /// Numbers calls and their peer connections, so late events of an ended one are ignored.
@@ -248,7 +250,7 @@ impl Session {
             Command::Connect(reply) => self.connect(reply),
             Command::Call(to, reply) => {
                 let placed = self.call(to).await;
-                let _ = reply.send(placed);
+                answer(reply, placed.map(|()| JsValue::UNDEFINED));
             }
             Command::Accept => self.accept().await,
             Command::Decline => self.decline(),
@@ -266,7 +268,9 @@ impl Session {
                 }
             }
             Command::Stats(reply) => {
-                let _ = reply.send(self.phase.peer().map(crate::peer::Peer::stats));
+                // The outer promise adopts the stats promise.
+                let stats = self.phase.peer().map(crate::peer::Peer::stats);
+                answer(reply, Ok(stats.map_or(JsValue::NULL, JsValue::from)));
             }
             Command::RestartIce => self.restart_ice(),
             Command::AddTrack(track, stream) => match self.phase.peer() {
@@ -276,12 +280,8 @@ impl Session {
                     "no call to add a track to",
                 )),
             },
-            Command::SendText(text, reply) => {
-                let _ = reply.send(self.send_text(&text));
-            }
-            Command::SendFile(file, reply) => {
-                let _ = reply.send(self.send_file(file));
-            }
+            Command::SendText(text, reply) => answer(reply, self.send_text(&text)),
+            Command::SendFile(file, reply) => answer(reply, self.send_file(file)),
             Command::AcceptFile(id) => self.accept_file(&id),
             Command::DeclineFile(id) => self.decline_file(&id),
             Command::CancelFile(id) => self.cancel_file(&id),
@@ -293,7 +293,7 @@ impl Session {
                     .ok_or_else(|| {
                         Error::new(ErrorCode::InvalidState, "no call to open a channel on")
                     });
-                let _ = reply.send(channel);
+                answer(reply, channel);
             }
             Command::Close => {}
         }
@@ -446,4 +446,9 @@ impl Session {
         self.emitter
             .emit("ended", &object(&[("reason", reason.as_str().into())]));
     }
+}
+
+/// Answers a command; nobody may be waiting any more (a dropped promise), which is fine.
+fn answer(reply: Reply, result: Result<impl Into<JsValue>, Error>) {
+    let _ = reply.send(result.map(Into::into));
 }

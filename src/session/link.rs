@@ -7,10 +7,9 @@
 
 use std::rc::Rc;
 
-use futures::channel::oneshot;
 use protocol::{ClientMessage, PeerId, PeerInfo, validate_name};
 
-use super::{Input, Session, call::EndReason};
+use super::{Input, Reply, Session, call::EndReason};
 use crate::{
     error::{Error, ErrorCode},
     listener::Timer,
@@ -25,9 +24,9 @@ const BACKOFF_FIRST_MS: f64 = 250.0;
 const BACKOFF_CAP_MS: f64 = 3_000.0;
 
 impl Session {
-    pub(super) fn connect(&mut self, reply: oneshot::Sender<Result<PeerId, Error>>) {
+    pub(super) fn connect(&mut self, reply: Reply) {
         if let Some(me) = self.me.as_ref().filter(|_| self.online) {
-            let _ = reply.send(Ok(me.id.clone()));
+            let _ = reply.send(Ok(me.id.0.as_str().into()));
             return;
         }
         if self.pending_connect.is_some() || self.wanted {
@@ -103,7 +102,7 @@ impl Session {
             self.send(message);
         }
         if let Some(reply) = self.pending_connect.take() {
-            let _ = reply.send(Ok(me.id));
+            let _ = reply.send(Ok(me.id.0.into()));
         }
         self.publish_state();
     }
