@@ -39,6 +39,9 @@ impl Listener {
         callback: impl FnMut(&Event) + 'static,
     ) -> Self {
         born();
+        // Boxed here, so that the browser-facing code below exists once, not once per
+        // kind of callback.
+        let callback: Box<dyn FnMut(&Event)> = Box::new(callback);
         Self(EventListener::new_with_options(
             target,
             event,
@@ -62,6 +65,8 @@ impl Timer {
     /// Calls `callback` once after `millis` milliseconds.
     pub fn new(millis: u32, callback: impl FnOnce() + 'static) -> Self {
         born();
+        // Boxed for the same reason as in [`Listener::new`].
+        let callback: Box<dyn FnOnce()> = Box::new(callback);
         Self(Timeout::new(millis, callback))
     }
 }

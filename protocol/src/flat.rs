@@ -38,13 +38,10 @@ impl TryFrom<FlatServerMessage> for ServerMessage {
     type Error = String;
 
     fn try_from(m: FlatServerMessage) -> Result<Self, String> {
-        let from = || need(m.from.clone(), "from");
-        let name = || need(m.name.clone(), "name");
-        let sdp = || need(m.sdp.clone(), "sdp");
         Ok(match m.kind.as_str() {
             "welcome" => Self::Welcome {
                 id: need(m.id, "id")?,
-                name: name()?,
+                name: need(m.name, "name")?,
                 resume: m.resume,
             },
             "pong" => Self::Pong,
@@ -53,22 +50,22 @@ impl TryFrom<FlatServerMessage> for ServerMessage {
             },
             "peer-joined" => Self::PeerJoined {
                 id: need(m.id, "id")?,
-                name: name()?,
+                name: need(m.name, "name")?,
             },
             "peer-left" => Self::PeerLeft {
                 id: need(m.id, "id")?,
             },
             "ring" => Self::Ring {
-                from: from()?,
-                name: name()?,
+                from: need(m.from, "from")?,
+                name: need(m.name, "name")?,
             },
             "accept" => Self::Accept {
-                from: from()?,
-                name: name()?,
+                from: need(m.from, "from")?,
+                name: need(m.name, "name")?,
             },
             "decline" => Self::Decline {
-                from: from()?,
-                name: name()?,
+                from: need(m.from, "from")?,
+                name: need(m.name, "name")?,
                 reason: match need(m.reason, "reason")?.as_str() {
                     "declined" => DeclineReason::Declined,
                     "busy" => DeclineReason::Busy,
@@ -76,23 +73,23 @@ impl TryFrom<FlatServerMessage> for ServerMessage {
                 },
             },
             "offer" => Self::Offer {
-                from: from()?,
-                name: name()?,
-                sdp: sdp()?,
+                from: need(m.from, "from")?,
+                name: need(m.name, "name")?,
+                sdp: need(m.sdp, "sdp")?,
             },
             "answer" => Self::Answer {
-                from: from()?,
-                name: name()?,
-                sdp: sdp()?,
+                from: need(m.from, "from")?,
+                name: need(m.name, "name")?,
+                sdp: need(m.sdp, "sdp")?,
             },
             "candidate" => Self::Candidate {
-                from: from()?,
-                name: name()?,
+                from: need(m.from, "from")?,
+                name: need(m.name, "name")?,
                 candidate: m.candidate,
             },
             "hangup" => Self::Hangup {
-                from: from()?,
-                name: name()?,
+                from: need(m.from, "from")?,
+                name: need(m.name, "name")?,
                 reason: m.reason,
             },
             "error" => Self::Error {
