@@ -140,19 +140,14 @@ pub fn start() -> Result<(), JsValue> {
 
 impl Page {
     fn bind(document: Document) -> Result<Self, JsValue> {
-        let find = |id: &str| {
-            document
-                .get_element_by_id(id)
-                .ok_or_else(|| JsValue::from(format!("the page has no #{id}")))
-        };
-        let cast = |id: &str| -> Result<JsValue, JsValue> { find(id).map(JsValue::from) };
+        let find = |id| element(&document, id);
         Ok(Self {
             status: find("status")?,
             me: find("me")?,
             alert: find("alert")?,
             notice: find("notice")?,
             login: find("login")?,
-            name_input: cast("name-input")?.dyn_into()?,
+            name_input: typed(&document, "name-input")?,
             login_button: find("login-button")?,
             lobby: find("lobby")?,
             peer_list: find("peer-list")?,
@@ -161,21 +156,35 @@ impl Page {
             incoming_name: find("incoming-name")?,
             call: find("call")?,
             remote_name: find("remote-name")?,
-            local_video: cast("local-video")?.dyn_into()?,
-            remote_video: cast("remote-video")?.dyn_into()?,
+            local_video: typed(&document, "local-video")?,
+            remote_video: typed(&document, "remote-video")?,
             mic_button: find("mic-button")?,
             camera_button: find("camera-button")?,
             chat_log: find("chat-log")?,
-            chat_body: cast("chat-body")?.dyn_into()?,
+            chat_body: typed(&document, "chat-body")?,
             chat_toggle: find("chat-toggle")?,
             chat_unread: find("chat-unread")?,
-            chat_input: cast("chat-input")?.dyn_into()?,
-            file_input: cast("file-input")?.dyn_into()?,
+            chat_input: typed(&document, "chat-input")?,
+            file_input: typed(&document, "file-input")?,
             drop_hint: find("drop-hint")?,
             transfers: find("transfers")?,
             document,
         })
     }
+}
+
+/// The page's element `id`.
+fn element(document: &Document, id: &str) -> Result<Element, JsValue> {
+    document
+        .get_element_by_id(id)
+        .ok_or_else(|| JsValue::from(format!("the page has no #{id}")))
+}
+
+/// The page's element `id`, which must be a `T`.
+fn typed<T: JsCast>(document: &Document, id: &str) -> Result<T, JsValue> {
+    element(document, id)?
+        .dyn_into()
+        .map_err(|_| JsValue::from(format!("#{id} is not the kind of element the page needs")))
 }
 
 fn show(element: &Element, visible: bool) {
