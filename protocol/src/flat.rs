@@ -1,6 +1,6 @@
-//! The messages as flat bags of fields, for readers and writers without serde:
-//! [`ServerMessage`] read field by field (every field optional, then checked per `type`),
-//! [`ClientMessage`] written field by field.
+//! The messages field by field, for readers and writers without serde:
+//! [`ServerMessage::read`] takes a server frame's fields from any [`ServerFields`],
+//! [`ClientMessage::flat`] lists a client frame's fields.
 
 use serde::Deserialize;
 
@@ -8,97 +8,146 @@ use crate::{
     ClientMessage, DeclineReason, ErrorCode, IceCandidate, PeerId, PeerInfo, ServerMessage,
 };
 
-/// Any server frame, as a flat bag of optional fields, each named as on the wire.
-///
-/// Filled by serde, or field by field by a reader that has no serde deserializer (the
-/// browser client reads the browser's `JSON.parse` result this way).
-#[derive(Debug, Default, Deserialize)]
-#[allow(missing_docs)]
-pub struct FlatServerMessage {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub id: Option<PeerId>,
-    pub name: Option<String>,
-    pub peers: Option<Vec<PeerInfo>>,
-    pub from: Option<PeerId>,
-    pub sdp: Option<String>,
-    pub candidate: Option<IceCandidate>,
-    pub reason: Option<String>,
-    pub code: Option<ErrorCode>,
-    pub message: Option<String>,
-    pub to: Option<PeerId>,
-    pub resume: Option<String>,
+/// Where the fields of a server frame come from, by their wire names: serde's
+/// [`FlatServerMessage`], or a reader of the browser's `JSON.parse` result in the client.
+/// Absent fields are `Ok(None)`; present fields of the wrong shape are errors.
+pub trait ServerFields {
+    /// The string field `key`.
+    fn text(&mut self, key: &'static str) -> Result<Option<String>, String>;
+    /// The `peers` list.
+    fn peers(&mut self) -> Result<Option<Vec<PeerInfo>>, String>;
+    /// The `candidate` object (`None` also for `null`, the end-of-candidates marker).
+    fn candidate(&mut self) -> Result<Option<IceCandidate>, String>;
 }
 
 fn need<T>(value: Option<T>, field: &str) -> Result<T, String> {
     value.ok_or_else(|| format!("missing field `{field}`"))
 }
 
-impl TryFrom<FlatServerMessage> for ServerMessage {
-    type Error = String;
-
-    fn try_from(m: FlatServerMessage) -> Result<Self, String> {
-        Ok(match m.kind.as_str() {
+impl ServerMessage {
+    /// The message of `type` `kind`, its fields taken from `fields`: the one place that
+    /// says which fields each server message has.
+    pub fn read(kind: &str, fields: &mut impl ServerFields) -> Result<Self, String> {
+        let mut text = |key| -> Result<String, String> { need(fields.text(key)?, key) };
+        Ok(match kind {
             "welcome" => Self::Welcome {
-                id: need(m.id, "id")?,
-                name: need(m.name, "name")?,
-                resume: m.resume,
+                id: PeerId(text("id")?),
+                name: text("name")?,
+                resume: fields.text("resume")?,
             },
             "pong" => Self::Pong,
             "peers" => Self::Peers {
-                peers: need(m.peers, "peers")?,
+                peers: need(fields.peers()?, "peers")?,
             },
             "peer-joined" => Self::PeerJoined {
-                id: need(m.id, "id")?,
-                name: need(m.name, "name")?,
+                id: PeerId(text("id")?),
+                name: text("name")?,
             },
             "peer-left" => Self::PeerLeft {
-                id: need(m.id, "id")?,
+                id: PeerId(text("id")?),
             },
             "ring" => Self::Ring {
-                from: need(m.from, "from")?,
-                name: need(m.name, "name")?,
+                from: PeerId(text("from")?),
+                name: text("name")?,
             },
             "accept" => Self::Accept {
-                from: need(m.from, "from")?,
-                name: need(m.name, "name")?,
+                from: PeerId(text("from")?),
+                name: text("name")?,
             },
             "decline" => Self::Decline {
-                from: need(m.from, "from")?,
-                name: need(m.name, "name")?,
-                reason: match need(m.reason, "reason")?.as_str() {
+                from: PeerId(text("from")?),
+                name: text("name")?,
+                reason: match text("reason")?.as_str() {
                     "declined" => DeclineReason::Declined,
                     "busy" => DeclineReason::Busy,
                     other => return Err(format!("unknown decline reason `{other}`")),
                 },
             },
             "offer" => Self::Offer {
-                from: need(m.from, "from")?,
-                name: need(m.name, "name")?,
-                sdp: need(m.sdp, "sdp")?,
+                from: PeerId(text("from")?),
+                name: text("name")?,
+                sdp: text("sdp")?,
             },
             "answer" => Self::Answer {
-                from: need(m.from, "from")?,
-                name: need(m.name, "name")?,
-                sdp: need(m.sdp, "sdp")?,
+                from: PeerId(text("from")?),
+                name: text("name")?,
+                sdp: text("sdp")?,
             },
             "candidate" => Self::Candidate {
-                from: need(m.from, "from")?,
-                name: need(m.name, "name")?,
-                candidate: m.candidate,
+                from: PeerId(text("from")?),
+                name: text("name")?,
+                candidate: fields.candidate()?,
             },
             "hangup" => Self::Hangup {
-                from: need(m.from, "from")?,
-                name: need(m.name, "name")?,
-                reason: m.reason,
+                from: PeerId(text("from")?),
+                name: text("name")?,
+                reason: fields.text("reason")?,
             },
-            "error" => Self::Error {
-                code: need(m.code, "code")?,
-                message: need(m.message, "message")?,
-                to: m.to,
-            },
+            "error" => {
+                let code = text("code")?;
+                Self::Error {
+                    code: ErrorCode::from_wire(&code)
+                        .ok_or_else(|| format!("unknown error code `{code}`"))?,
+                    message: text("message")?,
+                    to: fields.text("to")?.map(PeerId),
+                }
+            }
             other => return Err(format!("unknown message type `{other}`")),
         })
+    }
+}
+
+/// Any server frame as serde reads it: a flat bag of optional fields, then
+/// [`ServerMessage::read`].
+#[derive(Debug, Default, Deserialize)]
+#[allow(missing_docs)]
+pub struct FlatServerMessage {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub peers: Option<Vec<PeerInfo>>,
+    pub from: Option<String>,
+    pub sdp: Option<String>,
+    pub candidate: Option<IceCandidate>,
+    pub reason: Option<String>,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub to: Option<String>,
+    pub resume: Option<String>,
+}
+
+impl ServerFields for FlatServerMessage {
+    fn text(&mut self, key: &'static str) -> Result<Option<String>, String> {
+        Ok(match key {
+            "id" => self.id.take(),
+            "name" => self.name.take(),
+            "from" => self.from.take(),
+            "sdp" => self.sdp.take(),
+            "reason" => self.reason.take(),
+            "code" => self.code.take(),
+            "message" => self.message.take(),
+            "to" => self.to.take(),
+            "resume" => self.resume.take(),
+            _ => None,
+        })
+    }
+
+    fn peers(&mut self) -> Result<Option<Vec<PeerInfo>>, String> {
+        Ok(self.peers.take())
+    }
+
+    fn candidate(&mut self) -> Result<Option<IceCandidate>, String> {
+        Ok(self.candidate.take())
+    }
+}
+
+impl TryFrom<FlatServerMessage> for ServerMessage {
+    type Error = String;
+
+    fn try_from(mut flat: FlatServerMessage) -> Result<Self, String> {
+        let kind = std::mem::take(&mut flat.kind);
+        Self::read(&kind, &mut flat)
     }
 }
 

@@ -10,7 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod flat;
-pub use flat::{Field, FlatClientMessage, FlatServerMessage};
+pub use flat::{Field, FlatClientMessage, FlatServerMessage, ServerFields};
 mod name;
 
 pub use name::{MAX_NAME_CHARS, NameError, name_key, validate_name};
@@ -258,8 +258,9 @@ impl ClientMessage {
 
 /// A frame from the server to a client.
 ///
-/// Read through a flat struct ([`flat`]): the same wire format, but serde's buffering of
-/// internally tagged enums would cost the browser client tens of kilobytes of code.
+/// Read through [`FlatServerMessage`] and [`ServerMessage::read`]: the same wire format,
+/// but serde's buffering of internally tagged enums would cost the browser client tens of
+/// kilobytes of code, and the client reads the same fields without serde.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     tag = "type",

@@ -1,8 +1,9 @@
-//! The flat forms agree with serde: a client message written field by field is the JSON
-//! serde writes, and a server frame read into the flat bag is the message serde reads.
+//! The field-by-field forms agree with serde: a client message written field by field is
+//! the JSON serde writes, and a server frame read field by field is the message serde reads.
 
 use protocol::{
-    ClientMessage, DeclineReason, Field, FlatServerMessage, IceCandidate, PeerId, ServerMessage,
+    ClientMessage, DeclineReason, Field, IceCandidate, PeerId, PeerInfo, ServerFields,
+    ServerMessage,
 };
 use serde_json::{Map, Value, json};
 
@@ -94,16 +95,85 @@ fn every_client_message_is_written_as_serde_writes_it() {
     }
 }
 
+/// A field source over a JSON object, standing in for the browser client's reader.
+struct Fields(Map<String, Value>);
+
+impl ServerFields for Fields {
+    fn text(&mut self, key: &'static str) -> Result<Option<String>, String> {
+        match self.0.remove(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text)),
+            Some(_) => Err(format!("`{key}` is not a string")),
+        }
+    }
+
+    fn peers(&mut self) -> Result<Option<Vec<PeerInfo>>, String> {
+        self.0
+            .remove("peers")
+            .map(|peers| serde_json::from_value(peers).map_err(|e| e.to_string()))
+            .transpose()
+    }
+
+    fn candidate(&mut self) -> Result<Option<IceCandidate>, String> {
+        match self.0.remove("candidate") {
+            None | Some(Value::Null) => Ok(None),
+            Some(c) => serde_json::from_value(c)
+                .map(Some)
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+fn read_by_fields(frame: &str) -> Result<ServerMessage, String> {
+    let Value::Object(mut object) = serde_json::from_str(frame).expect("JSON") else {
+        panic!("not an object: {frame}");
+    };
+    let Some(Value::String(kind)) = object.remove("type") else {
+        return Err("missing field `type`".to_owned());
+    };
+    ServerMessage::read(&kind, &mut Fields(object))
+}
+
 #[test]
-fn a_flat_bag_filled_by_hand_is_the_message_serde_reads() {
-    let frame = r#"{"type":"offer","from":"a1","name":"alice","sdp":"v=0"}"#;
-    let by_serde: ServerMessage = serde_json::from_str(frame).expect("parses");
-    let by_hand = ServerMessage::try_from(FlatServerMessage {
-        kind: "offer".to_owned(),
-        from: Some(PeerId::from("a1")),
-        name: Some("alice".to_owned()),
-        sdp: Some("v=0".to_owned()),
-        ..FlatServerMessage::default()
-    });
-    assert_eq!(by_hand, Ok(by_serde));
+fn a_field_source_reads_what_serde_reads() {
+    let frames = [
+        r#"{"type":"welcome","id":"a1","name":"alice","resume":"t"}"#,
+        r#"{"type":"welcome","id":"a1","name":"alice"}"#,
+        r#"{"type":"pong"}"#,
+        r#"{"type":"peers","peers":[{"id":"b2","name":"bob"}]}"#,
+        r#"{"type":"peer-joined","id":"b2","name":"bob"}"#,
+        r#"{"type":"peer-left","id":"b2"}"#,
+        r#"{"type":"ring","from":"a1","name":"alice"}"#,
+        r#"{"type":"accept","from":"a1","name":"alice"}"#,
+        r#"{"type":"decline","from":"a1","name":"alice","reason":"busy"}"#,
+        r#"{"type":"offer","from":"a1","name":"alice","sdp":"v=0"}"#,
+        r#"{"type":"answer","from":"a1","name":"alice","sdp":"v=0"}"#,
+        r#"{"type":"candidate","from":"a1","name":"alice","candidate":null}"#,
+        r#"{"type":"candidate","from":"a1","name":"alice","candidate":{"candidate":"c","sdpMid":"0","sdpMLineIndex":0}}"#,
+        r#"{"type":"hangup","from":"a1","name":"alice","reason":"no-answer"}"#,
+        r#"{"type":"hangup","from":"a1","name":"alice"}"#,
+        r#"{"type":"error","code":"peer-unavailable","message":"gone","to":"b2"}"#,
+    ];
+    for frame in frames {
+        let by_serde: ServerMessage = serde_json::from_str(frame).expect("serde reads it");
+        assert_eq!(read_by_fields(frame), Ok(by_serde), "{frame}");
+    }
+}
+
+#[test]
+fn a_field_source_refuses_what_serde_refuses() {
+    let frames = [
+        r#"{"type":"teleport"}"#,
+        r#"{"type":"welcome","name":"alice"}"#,
+        r#"{"type":"decline","from":"a1","name":"alice","reason":"bored"}"#,
+        r#"{"type":"error","code":"oops","message":"m"}"#,
+        r#"{"type":"offer","from":"a1","name":"alice","sdp":5}"#,
+    ];
+    for frame in frames {
+        assert!(
+            serde_json::from_str::<ServerMessage>(frame).is_err(),
+            "serde: {frame}"
+        );
+        assert!(read_by_fields(frame).is_err(), "fields: {frame}");
+    }
 }

@@ -2,12 +2,12 @@
 //!
 //! Not serde-wasm-bindgen's deserializer: it words its errors through serde's `Unexpected`,
 //! which formats floating-point numbers, and that deserializer with the float formatting
-//! was a fifth of the gzipped module (measured with `cargo xtask bench bundle`). The fields go into the
-//! protocol crate's [`FlatServerMessage`], whose checks make the message, so the wire
-//! rules stay in one place.
+//! was a fifth of the gzipped module (measured with `cargo xtask bench bundle`). The
+//! protocol crate's [`ServerMessage::read`] asks for the fields each message has, so the
+//! wire rules stay in one place.
 
 use js_sys::{Array, Reflect};
-use protocol::{ErrorCode, FlatServerMessage, IceCandidate, PeerId, PeerInfo, ServerMessage};
+use protocol::{IceCandidate, PeerId, PeerInfo, ServerFields, ServerMessage};
 use wasm_bindgen::JsValue;
 
 /// What is wrong with a frame, in words.
@@ -18,25 +18,27 @@ pub fn server_message(value: &JsValue) -> Result<ServerMessage, Problem> {
     if !value.is_object() || Array::is_array(value) {
         return Err("a frame is not a JSON object".to_owned());
     }
-    let flat = FlatServerMessage {
-        kind: text(value, "type")?.ok_or("missing field `type`")?,
-        id: text(value, "id")?.map(PeerId),
-        name: text(value, "name")?,
-        peers: list(value, "peers", peer)?,
-        from: text(value, "from")?.map(PeerId),
-        sdp: text(value, "sdp")?,
-        candidate: field(value, "candidate")?
+    let kind = text(value, "type")?.ok_or("missing field `type`")?;
+    ServerMessage::read(&kind, &mut Frame(value))
+}
+
+/// A parsed frame as the protocol crate's field source.
+struct Frame<'a>(&'a JsValue);
+
+impl ServerFields for Frame<'_> {
+    fn text(&mut self, key: &'static str) -> Result<Option<String>, Problem> {
+        text(self.0, key)
+    }
+
+    fn peers(&mut self) -> Result<Option<Vec<PeerInfo>>, Problem> {
+        list(self.0, "peers", peer)
+    }
+
+    fn candidate(&mut self) -> Result<Option<IceCandidate>, Problem> {
+        field(self.0, "candidate")?
             .map(|c| candidate(&c))
-            .transpose()?,
-        reason: text(value, "reason")?,
-        code: text(value, "code")?
-            .map(|code| ErrorCode::from_wire(&code).ok_or(format!("unknown error code `{code}`")))
-            .transpose()?,
-        message: text(value, "message")?,
-        to: text(value, "to")?.map(PeerId),
-        resume: text(value, "resume")?,
-    };
-    ServerMessage::try_from(flat)
+            .transpose()
+    }
 }
 
 /// `RTCIceCandidate.toJSON()`, or a candidate as the server relays it.
