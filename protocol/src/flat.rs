@@ -8,8 +8,8 @@ use crate::{
     ClientMessage, DeclineReason, ErrorCode, IceCandidate, PeerId, PeerInfo, ServerMessage,
 };
 
-/// Where the fields of a server frame come from, by their wire names: serde's
-/// [`FlatServerMessage`], or a reader of the browser's `JSON.parse` result in the client.
+/// Where the fields of a server frame come from, by their wire names: serde's flat bag of
+/// optional fields, or a reader of the browser's `JSON.parse` result in the client.
 /// Absent fields are `Ok(None)`; present fields of the wrong shape are errors.
 pub trait ServerFields {
     /// The string field `key`.
@@ -99,22 +99,21 @@ impl ServerMessage {
 
 /// Any server frame as serde reads it: a flat bag of optional fields, then
 /// [`ServerMessage::read`].
-#[derive(Debug, Default, Deserialize)]
-#[allow(missing_docs)]
-pub struct FlatServerMessage {
+#[derive(Deserialize)]
+pub(crate) struct FlatServerMessage {
     #[serde(rename = "type")]
-    pub kind: String,
-    pub id: Option<String>,
-    pub name: Option<String>,
-    pub peers: Option<Vec<PeerInfo>>,
-    pub from: Option<String>,
-    pub sdp: Option<String>,
-    pub candidate: Option<IceCandidate>,
-    pub reason: Option<String>,
-    pub code: Option<String>,
-    pub message: Option<String>,
-    pub to: Option<String>,
-    pub resume: Option<String>,
+    kind: String,
+    id: Option<String>,
+    name: Option<String>,
+    peers: Option<Vec<PeerInfo>>,
+    from: Option<String>,
+    sdp: Option<String>,
+    candidate: Option<IceCandidate>,
+    reason: Option<String>,
+    code: Option<String>,
+    message: Option<String>,
+    to: Option<String>,
+    resume: Option<String>,
 }
 
 impl ServerFields for FlatServerMessage {

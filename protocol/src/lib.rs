@@ -10,7 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod flat;
-pub use flat::{Field, FlatClientMessage, FlatServerMessage, ServerFields};
+pub use flat::{Field, FlatClientMessage, ServerFields};
 mod name;
 
 pub use name::{MAX_NAME_CHARS, NameError, name_key, validate_name};
@@ -258,7 +258,7 @@ impl ClientMessage {
 
 /// A frame from the server to a client.
 ///
-/// Read through [`FlatServerMessage`] and [`ServerMessage::read`]: the same wire format,
+/// Read through a flat bag of optional fields and [`ServerMessage::read`]: the same wire format,
 /// but serde's buffering of internally tagged enums would cost the browser client tens of
 /// kilobytes of code, and the client reads the same fields without serde.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

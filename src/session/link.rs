@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use protocol::{ClientMessage, PeerId, PeerInfo, validate_name};
 
-use super::{Input, Reply, Session, call::EndReason};
+use super::{Input, Reply, Session, answer, call::EndReason};
 use crate::{
     error::{Error, ErrorCode},
     listener::Timer,
@@ -26,7 +26,7 @@ const BACKOFF_CAP_MS: f64 = 3_000.0;
 impl Session {
     pub(super) fn connect(&mut self, reply: Reply) {
         if let Some(me) = self.me.as_ref().filter(|_| self.online) {
-            let _ = reply.send(Ok(me.id.0.as_str().into()));
+            answer(reply, Ok(me.id.0.as_str()));
             return;
         }
         if self.pending_connect.is_some() || self.wanted {
@@ -102,7 +102,7 @@ impl Session {
             self.send(message);
         }
         if let Some(reply) = self.pending_connect.take() {
-            let _ = reply.send(Ok(me.id.0.into()));
+            answer(reply, Ok(me.id.0));
         }
         self.publish_state();
     }
