@@ -51,6 +51,10 @@ pub struct Side {
     events: mpsc::UnboundedReceiver<(String, JsValue)>,
     /// Everything seen so far, also the events skipped while waiting for another.
     pub seen: Rc<RefCell<Vec<(String, JsValue)>>>,
+    /// How many events were taken off `events`.
+    taken: usize,
+    /// How many of the first events in `seen` no longer count as news of a state.
+    stale_states: usize,
     _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
 }
 
@@ -102,6 +106,8 @@ impl Side {
             id: String::new(),
             events,
             seen,
+            taken: 0,
+            stale_states: 0,
             _handlers: handlers,
         }
     }
@@ -125,6 +131,7 @@ impl Side {
         let deadline = TimeoutFuture::new(PATIENCE_MS);
         let wanted = async {
             while let Some((name, payload)) = self.events.next().await {
+                self.taken += 1;
                 if name == kind {
                     return payload;
                 }
@@ -156,6 +163,7 @@ impl Side {
         let deadline = TimeoutFuture::new(PATIENCE_MS * 6);
         let wanted = async {
             while let Some((name, payload)) = self.events.next().await {
+                self.taken += 1;
                 if kinds.contains(&name.as_str()) {
                     return (name, payload);
                 }
@@ -185,14 +193,18 @@ impl Side {
         }
     }
 
-    /// Waits for the state `state`.
+    /// Waits for the state `state`. A state reported before the current one was read
+    /// is never taken for a new one.
     pub async fn reach(&mut self, state: &str) {
         if self.call.state() == state {
+            // The events that led here are stale for any later wait for a state.
+            self.stale_states = self.seen.borrow().len();
             return;
         }
         loop {
             let now = self.next("state").await;
-            if now.as_string().as_deref() == Some(state) {
+            let fresh = self.taken > self.stale_states;
+            if fresh && now.as_string().as_deref() == Some(state) {
                 return;
             }
         }
