@@ -118,6 +118,8 @@ pub enum Input {
     Pump(u32, u32, crate::channel::files::PumpEvent),
     /// A file received on call number `.0`, checked.
     Received(u32, Box<(transfer::Incoming, Result<web_sys::Blob, Error>)>),
+    /// The camera and microphone asked for (see `Session::with_media`).
+    Media(Box<crate::media::LocalMedia>),
 }
 
 /// What the page can read at any time without asking the session.
@@ -159,6 +161,8 @@ pub fn start(
         phase: Phase::Idle,
         generation: 0,
         media: None,
+        acquiring: false,
+        on_media: None,
         mic_enabled: true,
         camera_enabled: true,
     };
@@ -192,6 +196,10 @@ struct Session {
     /// Numbers calls and their peer connections, so late events of an ended one are ignored.
     generation: u32,
     media: Option<crate::media::LocalMedia>,
+    /// getUserMedia was asked and has not answered yet (a permission prompt may be open).
+    acquiring: bool,
+    /// What the call does once the camera and microphone are here.
+    on_media: Option<call::OnMedia>,
     mic_enabled: bool,
     camera_enabled: bool,
 }
@@ -231,6 +239,7 @@ impl Session {
                     let (incoming, verdict) = *received;
                     self.received(generation, incoming, verdict);
                 }
+                Input::Media(media) => self.media_arrived(*media),
                 // Late news from a socket, call or peer connection that has ended.
                 Input::Signaling(..)
                 | Input::Peer(..)
@@ -249,10 +258,10 @@ impl Session {
         match command {
             Command::Connect(reply) => self.connect(reply),
             Command::Call(to, reply) => {
-                let placed = self.call(to).await;
+                let placed = self.call(to);
                 answer(reply, placed.map(|()| JsValue::UNDEFINED));
             }
-            Command::Accept => self.accept().await,
+            Command::Accept => self.accept(),
             Command::Decline => self.decline(),
             Command::Hangup => self.hangup(),
             Command::SetMic(enabled) => {

@@ -53,6 +53,14 @@ impl EndReason {
     }
 }
 
+/// What a call waits for the camera and microphone to do.
+pub enum OnMedia {
+    /// Ring the callee of the call being placed.
+    Ring,
+    /// Take the call from this peer.
+    Answer(PeerInfo),
+}
+
 /// Which side of the call this is.
 #[derive(Clone, Copy)]
 enum Role {
@@ -132,7 +140,7 @@ impl Phase {
 }
 
 impl Session {
-    pub(super) async fn call(&mut self, to: PeerId) -> Result<(), Error> {
+    pub(super) fn call(&mut self, to: PeerId) -> Result<(), Error> {
         let me = self
             .me
             .clone()
@@ -158,19 +166,17 @@ impl Session {
             with: with.clone(),
         };
         self.publish_state();
-        self.acquire_media().await;
-        self.send(ClientMessage::signal(to, Signal::Ring));
+        self.with_media(OnMedia::Ring);
         Ok(())
     }
 
-    pub(super) async fn accept(&mut self) {
+    pub(super) fn accept(&mut self) {
         let Phase::Ringing { with, .. } = &self.phase else {
             self.report(&Error::new(ErrorCode::InvalidState, "no call to accept"));
             return;
         };
         let with = with.clone();
-        self.acquire_media().await;
-        self.answer(with);
+        self.with_media(OnMedia::Answer(with));
     }
 
     pub(super) fn decline(&mut self) {
@@ -272,7 +278,7 @@ impl Session {
             Phase::Calling { with, .. } if with.id == from.id => {
                 if self.me.as_ref().is_some_and(|me| me.id < from.id) {
                     // Ours yields: take theirs as if the person had accepted it.
-                    self.answer(from);
+                    self.with_media(OnMedia::Answer(from));
                 }
                 // Otherwise ours wins and theirs is dropped: they accept ours.
             }
@@ -384,6 +390,8 @@ impl Session {
             }
         }
         self.generation += 1;
+        // Devices still on their way are let go when they come (see `media_arrived`).
+        self.on_media = None;
         if let Some(media) = self.media.take() {
             media.stop();
         }
@@ -449,12 +457,39 @@ impl Session {
         })
     }
 
-    /// Gets the camera and microphone for this call (once), and tells the page what it got.
-    async fn acquire_media(&mut self) {
+    /// Does `then` once this call has the camera and microphone, asking for them (once) if
+    /// need be. The session goes on meanwhile: a permission prompt may stay open for as
+    /// long as the person likes, and hanging up or the other side giving up must still work.
+    fn with_media(&mut self, then: OnMedia) {
         if self.media.is_some() {
+            return self.proceed(then);
+        }
+        self.on_media = Some(then);
+        if self.acquiring {
             return;
         }
-        let media = media::acquire(&self.options.media).await;
+        self.acquiring = true;
+        let inputs = self.inputs.clone();
+        let constraints = self.options.media.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let media = media::acquire(&constraints).await;
+            if let Err(unheard) = inputs.unbounded_send(Input::Media(Box::new(media))) {
+                // The session is gone: nobody will use the devices, so let them go.
+                if let Input::Media(media) = unheard.into_inner() {
+                    media.stop();
+                }
+            }
+        });
+    }
+
+    /// getUserMedia answered: the call waiting for it goes on, and the page learns what it
+    /// sends. With no call waiting any more, the devices are let go at once.
+    pub(super) fn media_arrived(&mut self, media: media::LocalMedia) {
+        self.acquiring = false;
+        let Some(then) = self.on_media.take() else {
+            media.stop();
+            return;
+        };
         media.set_enabled("audio", self.mic_enabled);
         media.set_enabled("video", self.camera_enabled);
         if let Some(problem) = &media.problem {
@@ -470,6 +505,23 @@ impl Session {
         ]);
         self.emitter.emit("media", &sending);
         self.media = Some(media);
+        self.proceed(then);
+    }
+
+    /// What the call does now that it has its media.
+    fn proceed(&mut self, then: OnMedia) {
+        match (then, &self.phase) {
+            (OnMedia::Ring, Phase::Calling { with, .. }) => {
+                let to = with.id.clone();
+                self.send(ClientMessage::signal(to, Signal::Ring));
+            }
+            (OnMedia::Answer(from), Phase::Calling { with, .. } | Phase::Ringing { with, .. })
+                if with.id == from.id =>
+            {
+                self.answer(from);
+            }
+            _ => {}
+        }
     }
 }
 
