@@ -14,6 +14,9 @@
 //!
 //! The ready line ends with that relay's URL: `turn:127.0.0.1:PORT` (user `peer`,
 //! password `call`).
+//!
+//! It stops the server and the relay and exits when its standard input closes, so
+//! whoever started it cannot leave them behind, even by being killed.
 
 #![forbid(unsafe_code)]
 
@@ -113,10 +116,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_state(lab.clone());
     tokio::spawn(async move { axum::serve(control, app).await });
 
-    loop {
-        let (client, _) = proxy.accept().await?;
-        tokio::spawn(proxy_one(lab.clone(), client));
+    let serve = async {
+        loop {
+            let (client, _) = proxy.accept().await?;
+            tokio::spawn(proxy_one(lab.clone(), client));
+        }
+    };
+    tokio::select! {
+        failed = serve => failed,
+        () = input_closed() => {
+            lab.stop().await;
+            Ok(())
+        }
     }
+}
+
+/// Returns once standard input is closed (or unreadable).
+async fn input_closed() {
+    let mut input = tokio::io::stdin();
+    let mut buffer = [0; 64];
+    while matches!(input.read(&mut buffer).await, Ok(read) if read > 0) {}
 }
 
 async fn free_port() -> std::io::Result<SocketAddr> {
@@ -124,6 +143,15 @@ async fn free_port() -> std::io::Result<SocketAddr> {
 }
 
 impl Lab {
+    /// Kills the server and the relay, and waits until they are gone.
+    async fn stop(&self) {
+        for child in [&self.server, &self.turn] {
+            if let Some(mut child) = child.lock().await.take() {
+                let _ = child.kill().await;
+            }
+        }
+    }
+
     async fn start(&self) -> Result<(), String> {
         let mut server = self.server.lock().await;
         if server.is_some() {

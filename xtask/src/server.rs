@@ -3,7 +3,7 @@
 use std::{
     net::{TcpListener, TcpStream},
     path::Path,
-    process::{Child, Stdio},
+    process::{Child, ChildStdin, Stdio},
     thread,
     time::{Duration, Instant},
 };
@@ -56,6 +56,8 @@ impl Server {
 /// A server behind the fault-injecting proxy (`faults/`), killed on drop.
 pub struct FaultyServer {
     child: Child,
+    /// Closing it tells the proxy to stop its server and relay and exit.
+    input: Option<ChildStdin>,
     /// The proxy's WebSocket URL.
     pub ws: String,
     /// The URL that takes fault orders.
@@ -71,7 +73,7 @@ impl FaultyServer {
         let mut child = command(debug.join("fault-proxy"))
             .arg(debug.join("peercall-server"))
             .arg(static_dir)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .map_err(|error| format!("cannot start fault-proxy: {error}"))?;
@@ -83,6 +85,7 @@ impl FaultyServer {
         let mut words = line.split_whitespace();
         match (words.next(), words.next(), words.next(), words.next()) {
             (Some("ready"), Some(ws), Some(control), Some(turn)) => Ok(Self {
+                input: child.stdin.take(),
                 ws: ws.to_owned(),
                 control: control.to_owned(),
                 turn: turn.to_owned(),
@@ -98,6 +101,14 @@ impl FaultyServer {
 
 impl Drop for FaultyServer {
     fn drop(&mut self) {
+        // Killing the proxy outright would leave its server and relay running.
+        drop(self.input.take());
+        for _ in 0..50 {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
