@@ -94,6 +94,21 @@ pub enum Command {
     Close,
 }
 
+impl Command {
+    /// Whether the command acts on the current call.
+    fn needs_call(&self) -> bool {
+        matches!(
+            self,
+            Self::Stats(_)
+                | Self::RestartIce
+                | Self::AddTrack(..)
+                | Self::CreateDataChannel(..)
+                | Self::SendText(..)
+                | Self::SendFile(..)
+        )
+    }
+}
+
 /// Everything the session reacts to.
 pub enum Input {
     /// From the page.
@@ -161,6 +176,7 @@ pub fn start(
         phase: Phase::Idle,
         generation: 0,
         media: None,
+        deferred: Vec::new(),
         acquiring: false,
         on_media: None,
         mic_enabled: true,
@@ -196,6 +212,8 @@ struct Session {
     /// Numbers calls and their peer connections, so late events of an ended one are ignored.
     generation: u32,
     media: Option<crate::media::LocalMedia>,
+    /// Commands for the call being accepted, kept until it begins or ends.
+    deferred: Vec<Command>,
     /// getUserMedia was asked and has not answered yet (a permission prompt may be open).
     acquiring: bool,
     /// What the call does once the camera and microphone are here.
@@ -209,7 +227,7 @@ impl Session {
         while let Some(input) = queue.next().await {
             match input {
                 Input::Command(Command::Close) => break,
-                Input::Command(command) => self.command(command).await,
+                Input::Command(command) => self.command(command),
                 Input::Signaling(generation, event) if generation == self.signaling_generation => {
                     self.signaling_event(event).await;
                 }
@@ -250,17 +268,31 @@ impl Session {
                 | Input::Files(..)
                 | Input::Pump(..) => {}
             }
+            if !self.deferred.is_empty() && !self.accepting() {
+                self.run_deferred();
+            }
         }
         self.close();
+        self.run_deferred();
+        // Devices that came too late for anyone are let go.
+        queue.close();
+        while let Ok(input) = queue.try_recv() {
+            if let Input::Media(media) = input {
+                media.stop();
+            }
+        }
     }
 
-    async fn command(&mut self, command: Command) {
+    fn command(&mut self, command: Command) {
+        if self.accepting() && command.needs_call() {
+            // After accept() the page may use the call at once; it begins once the
+            // camera and microphone are here.
+            self.deferred.push(command);
+            return;
+        }
         match command {
             Command::Connect(reply) => self.connect(reply),
-            Command::Call(to, reply) => {
-                let placed = self.call(to);
-                answer(reply, placed.map(|()| JsValue::UNDEFINED));
-            }
+            Command::Call(to, reply) => self.call(to, reply),
             Command::Accept => self.accept(),
             Command::Decline => self.decline(),
             Command::Hangup => self.hangup(),
@@ -401,6 +433,19 @@ impl Session {
 
     fn report(&self, error: &Error) {
         self.emitter.emit("error", &JsValue::from(error.clone()));
+    }
+
+    /// Whether a call was accepted and waits for our camera and microphone to begin.
+    fn accepting(&self) -> bool {
+        matches!(self.on_media, Some(call::OnMedia::Answer(_)))
+    }
+
+    /// Carries out the commands kept while a call was being accepted: on the call, if it
+    /// began, or refused as they would be outside one.
+    fn run_deferred(&mut self) {
+        for command in std::mem::take(&mut self.deferred) {
+            self.command(command);
+        }
     }
 
     fn emit_peers(&self) {

@@ -11,7 +11,7 @@ use std::{
     rc::Rc,
 };
 
-use common::{PATIENCE_MS, Side, pair};
+use common::{PATIENCE_MS, Side, field, pair};
 use futures::{
     StreamExt,
     channel::{mpsc, oneshot},
@@ -35,6 +35,8 @@ struct Prompt {
     granting: Rc<Cell<bool>>,
     /// Every stream handed out.
     streams: Rc<RefCell<Vec<MediaStream>>>,
+    /// Told each time a stream is handed out.
+    handed: mpsc::UnboundedReceiver<()>,
     _ask: Closure<dyn FnMut(JsValue) -> Promise>,
 }
 
@@ -49,6 +51,7 @@ impl Prompt {
             .expect("getUserMedia")
             .unchecked_into();
         let (asked, requests) = mpsc::unbounded();
+        let (hand, handed) = mpsc::unbounded();
         let granting = Rc::new(Cell::new(false));
         let streams = Rc::new(RefCell::new(Vec::new()));
         let ask = {
@@ -61,6 +64,7 @@ impl Prompt {
                     asked.unbounded_send(grant).expect("the test listens");
                 }
                 let (devices, real, streams) = (devices.clone(), real.clone(), streams.clone());
+                let hand = hand.clone();
                 future_to_promise(async move {
                     granted
                         .await
@@ -68,6 +72,7 @@ impl Prompt {
                     let asking: Promise = real.call1(&devices, &constraints)?.unchecked_into();
                     let stream = JsFuture::from(asking).await?;
                     streams.borrow_mut().push(stream.clone().unchecked_into());
+                    let _ = hand.unbounded_send(());
                     Ok(stream)
                 })
             })
@@ -78,6 +83,7 @@ impl Prompt {
             requests,
             granting,
             streams,
+            handed,
             _ask: ask,
         }
     }
@@ -88,6 +94,29 @@ impl Prompt {
         match select(next, TimeoutFuture::new(PATIENCE_MS)).await {
             Either::Left((Some(grant), _)) => grant,
             _ => panic!("nobody asked for the camera and microphone"),
+        }
+    }
+
+    /// Grants the request `grant` answers, and waits until the devices are handed out.
+    async fn grant(&mut self, grant: oneshot::Sender<()>) {
+        grant.send(()).expect("the request still waits");
+        let handed = self.handed.next();
+        match select(handed, TimeoutFuture::new(PATIENCE_MS)).await {
+            Either::Left((Some(()), _)) => {}
+            _ => panic!("no devices were handed out"),
+        }
+    }
+
+    /// Waits until every track handed out has been stopped. A track stopped by the page
+    /// fires no event, so this looks every few milliseconds.
+    async fn all_let_go(&self) {
+        let started = js_sys::Date::now();
+        while self.live_tracks() > 0 {
+            assert!(
+                js_sys::Date::now() - started < f64::from(PATIENCE_MS),
+                "a camera or microphone was left on"
+            );
+            TimeoutFuture::new(20).await;
         }
     }
 
@@ -102,7 +131,7 @@ impl Prompt {
             .borrow()
             .iter()
             .flat_map(|stream| stream.get_tracks().to_vec())
-            .filter(|track| common::field(track, "readyState") == "live")
+            .filter(|track| field(track, "readyState") == "live")
             .count()
     }
 }
@@ -140,55 +169,81 @@ async fn whole_call(caller: &mut Side, callee: &mut Side) {
 async fn the_caller_can_hang_up_while_the_prompt_is_open() {
     let mut prompt = Prompt::open();
     let (mut alice, mut bob) = pair().await;
-    JsFuture::from(alice.call.call(bob.id.clone()))
-        .await
-        .expect("the call is placed");
+    let placed = alice.call.call(bob.id.clone());
     alice.reach("calling").await;
     let grant = prompt.asked().await;
 
     alice.call.hangup();
     assert_eq!(alice.ended().await, "hangup");
     assert_eq!(alice.call.state(), "idle");
+    let never = JsFuture::from(placed).await.expect_err("it never rang");
+    assert_eq!(field(&never, "code"), "invalid-state");
 
-    // The person allows the devices after all: too late for that call.
-    grant.send(()).expect("the request still waits");
+    // The person allows the devices after all: too late for that call, so they are let go.
+    prompt.grant(grant).await;
+    prompt.all_let_go().await;
+    assert_eq!(alice.call.state(), "idle");
+
     prompt.grant_all();
     whole_call(&mut alice, &mut bob).await;
     assert_eq!(rings(&bob), 1, "bob rang for the call that was hung up");
-    assert_eq!(
-        prompt.live_tracks(),
-        0,
-        "a camera or microphone was left on"
-    );
+    prompt.all_let_go().await;
 }
 
 #[wasm_bindgen_test]
 async fn the_caller_giving_up_reaches_a_callee_whose_prompt_is_open() {
     let mut prompt = Prompt::open();
     let (mut alice, mut bob) = pair().await;
-    JsFuture::from(alice.call.call(bob.id.clone()))
-        .await
-        .expect("the call is placed");
-    prompt
-        .asked()
-        .await
-        .send(())
-        .expect("alice's request waits");
+    let placed = alice.call.call(bob.id.clone());
+    let grant = prompt.asked().await;
+    prompt.grant(grant).await;
+    JsFuture::from(placed).await.expect("placed once it rings");
     bob.next("incoming").await;
     bob.call.accept();
     let grant = prompt.asked().await;
+    let chat = bob.call.send_text("are you there?".into());
 
     alice.call.hangup();
     assert_eq!(alice.ended().await, "hangup");
     assert_eq!(bob.ended().await, "remote-hangup");
     assert_eq!(bob.call.state(), "idle");
+    // What bob asked of the call meanwhile is refused, as outside any call.
+    let refused = JsFuture::from(chat).await.expect_err("no call to chat in");
+    assert_eq!(field(&refused, "code"), "invalid-state");
 
-    grant.send(()).expect("the request still waits");
+    // Alice's devices went with her call; bob's come too late for his.
+    prompt.grant(grant).await;
+    prompt.all_let_go().await;
+
     prompt.grant_all();
     whole_call(&mut bob, &mut alice).await;
-    assert_eq!(
-        prompt.live_tracks(),
-        0,
-        "a camera or microphone was left on"
-    );
+    prompt.all_let_go().await;
+}
+
+#[wasm_bindgen_test]
+async fn what_the_callee_does_right_after_accepting_waits_for_the_devices() {
+    let mut prompt = Prompt::open();
+    let (mut alice, mut bob) = pair().await;
+    let placed = alice.call.call(bob.id.clone());
+    let grant = prompt.asked().await;
+    prompt.grant(grant).await;
+    JsFuture::from(placed).await.expect("placed once it rings");
+    bob.next("incoming").await;
+    bob.call.accept();
+    let grant = prompt.asked().await;
+    let chat = bob.call.send_text("hello from behind the prompt".into());
+    assert_eq!(bob.call.state(), "ringing");
+
+    prompt.grant(grant).await;
+    JsFuture::from(chat)
+        .await
+        .expect("sent once the call begins");
+    let text = alice.next("text").await;
+    assert_eq!(field(&text, "text"), "hello from behind the prompt");
+    alice.reach("connected").await;
+    bob.reach("connected").await;
+    bob.call.hangup();
+    assert_eq!(bob.ended().await, "hangup");
+    assert_eq!(alice.ended().await, "remote-hangup");
+    prompt.all_let_go().await;
 }

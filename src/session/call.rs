@@ -3,6 +3,7 @@
 use std::rc::Rc;
 
 use protocol::{ClientMessage, DeclineReason, PeerId, PeerInfo, Signal};
+use wasm_bindgen::JsValue;
 use web_sys::{HtmlVideoElement, MediaStream};
 
 pub use super::recovery::Recovery;
@@ -10,7 +11,7 @@ use super::recovery::{CONNECT_MS, Step};
 use super::transfer::Transfers;
 use crate::channel::{chat::Chat, files::FileChannel};
 
-use super::{Input, Session};
+use super::{Input, Reply, Session, answer};
 use crate::{
     error::{Error, ErrorCode},
     events::object,
@@ -55,8 +56,8 @@ impl EndReason {
 
 /// What a call waits for the camera and microphone to do.
 pub enum OnMedia {
-    /// Ring the callee of the call being placed.
-    Ring,
+    /// Ring the callee of the call being placed, then tell the page it is placed.
+    Ring(Reply),
     /// Take the call from this peer.
     Answer(PeerInfo),
 }
@@ -74,8 +75,9 @@ enum Role {
 pub enum Phase {
     /// No call.
     Idle,
-    /// We rang `with` and wait for an answer.
-    Calling { with: PeerInfo, _timer: Timer },
+    /// We call `with`: the ring goes out once our camera and microphone are here, and
+    /// `rang` then times how long it rings.
+    Calling { with: PeerInfo, rang: Option<Timer> },
     /// `with` rings us.
     Ringing { with: PeerInfo, _timer: Timer },
     /// Accepted: negotiating, connected, or recovering.
@@ -137,10 +139,30 @@ impl Phase {
     fn is_with(&self, id: &PeerId) -> bool {
         self.with().is_some_and(|with| &with.id == id)
     }
+
+    /// Whether the other side has heard of this call (a call still waiting for our
+    /// devices has not rung yet).
+    pub fn heard_of(&self) -> bool {
+        !matches!(self, Self::Calling { rang: None, .. })
+    }
 }
 
 impl Session {
-    pub(super) fn call(&mut self, to: PeerId) -> Result<(), Error> {
+    /// Places a call to `to`; `reply` hears once it rings there, or why it could not.
+    pub(super) fn call(&mut self, to: PeerId, reply: Reply) {
+        match self.can_call(to) {
+            Ok(with) => {
+                self.generation += 1;
+                self.phase = Phase::Calling { with, rang: None };
+                self.publish_state();
+                self.with_media(OnMedia::Ring(reply));
+            }
+            Err(error) => answer(reply, Err::<JsValue, _>(error)),
+        }
+    }
+
+    /// Who `to` is, if we may call them now.
+    fn can_call(&self, to: PeerId) -> Result<PeerInfo, Error> {
         let me = self
             .me
             .clone()
@@ -154,20 +176,11 @@ impl Session {
                 "you cannot call yourself",
             ));
         }
-        let with = self
-            .peers
+        self.peers
             .iter()
             .find(|peer| peer.id == to)
             .cloned()
-            .ok_or_else(|| Error::new(ErrorCode::PeerUnavailable, format!("{to} is not online")))?;
-        self.generation += 1;
-        self.phase = Phase::Calling {
-            _timer: self.ring_timer(),
-            with: with.clone(),
-        };
-        self.publish_state();
-        self.with_media(OnMedia::Ring);
-        Ok(())
+            .ok_or_else(|| Error::new(ErrorCode::PeerUnavailable, format!("{to} is not online")))
     }
 
     pub(super) fn accept(&mut self) {
@@ -195,8 +208,10 @@ impl Session {
         if matches!(self.phase, Phase::Ringing { .. }) {
             self.decline();
         } else if let Some(with) = self.phase.with() {
-            let to = with.id.clone();
-            self.send(ClientMessage::signal(to, Signal::Hangup { reason: None }));
+            if self.phase.heard_of() {
+                let to = with.id.clone();
+                self.send(ClientMessage::signal(to, Signal::Hangup { reason: None }));
+            }
             self.end_call(EndReason::Hangup);
         }
     }
@@ -216,7 +231,8 @@ impl Session {
         match signal {
             Signal::Ring => self.ring(from),
             Signal::Accept => {
-                if matches!(&self.phase, Phase::Calling { with, .. } if with.id == from.id) {
+                let ours = matches!(&self.phase, Phase::Calling { with, rang: Some(_) } if with.id == from.id);
+                if ours {
                     self.begin(from, Role::Caller);
                 } else if !self.phase.is_with(&from.id) {
                     // An answer to a call we no longer place: say so, or they wait forever.
@@ -277,7 +293,11 @@ impl Session {
             // so the two rings end as exactly one call.
             Phase::Calling { with, .. } if with.id == from.id => {
                 if self.me.as_ref().is_some_and(|me| me.id < from.id) {
-                    // Ours yields: take theirs as if the person had accepted it.
+                    // Ours yields: take theirs as if the person had accepted it. Ours is
+                    // placed all the same: the two become one call.
+                    if let Some(OnMedia::Ring(reply)) = self.on_media.take() {
+                        answer(reply, Ok(JsValue::UNDEFINED));
+                    }
                     self.with_media(OnMedia::Answer(from));
                 }
                 // Otherwise ours wins and theirs is dropped: they accept ours.
@@ -391,7 +411,10 @@ impl Session {
         }
         self.generation += 1;
         // Devices still on their way are let go when they come (see `media_arrived`).
-        self.on_media = None;
+        if let Some(OnMedia::Ring(reply)) = self.on_media.take() {
+            let error = Error::new(ErrorCode::InvalidState, "the call ended before it rang");
+            answer(reply, Err::<JsValue, _>(error));
+        }
         if let Some(media) = self.media.take() {
             media.stop();
         }
@@ -510,10 +533,13 @@ impl Session {
 
     /// What the call does now that it has its media.
     fn proceed(&mut self, then: OnMedia) {
-        match (then, &self.phase) {
-            (OnMedia::Ring, Phase::Calling { with, .. }) => {
+        let timer = self.ring_timer();
+        match (then, &mut self.phase) {
+            (OnMedia::Ring(reply), Phase::Calling { with, rang }) => {
+                *rang = Some(timer);
                 let to = with.id.clone();
                 self.send(ClientMessage::signal(to, Signal::Ring));
+                answer(reply, Ok(JsValue::UNDEFINED));
             }
             (OnMedia::Answer(from), Phase::Calling { with, .. } | Phase::Ringing { with, .. })
                 if with.id == from.id =>

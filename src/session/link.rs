@@ -138,11 +138,13 @@ impl Session {
             &self.phase
         {
             // Queued for when the socket is back, so the other side stops ringing too.
-            let to = with.id.clone();
-            self.send(ClientMessage::signal(
-                to,
-                protocol::Signal::Hangup { reason: None },
-            ));
+            if self.phase.heard_of() {
+                let to = with.id.clone();
+                self.send(ClientMessage::signal(
+                    to,
+                    protocol::Signal::Hangup { reason: None },
+                ));
+            }
             self.end_call(EndReason::Failed);
         }
         self.publish_state();
