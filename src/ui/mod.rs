@@ -110,7 +110,9 @@ pub fn start() -> Result<(), JsValue> {
             }
         }),
         app.listen("accept-button", "click", |app, _| {
-            app.with_call(PeerCall::accept)
+            app.with_call(PeerCall::accept);
+            // The call begins once the camera and microphone are allowed.
+            say(&app.page.status, "starting your camera and microphone…");
         }),
         app.listen("decline-button", "click", |app, _| {
             app.with_call(PeerCall::decline)
