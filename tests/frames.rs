@@ -5,10 +5,11 @@
 
 #![cfg(target_arch = "wasm32")]
 
+#[path = "../protocol/tests/samples/mod.rs"]
+mod samples;
+
 use peercall::signaling::{read::server_message, write::client_message};
-use protocol::{
-    ClientMessage, DeclineReason, ErrorCode, IceCandidate, PeerId, PeerInfo, ServerMessage,
-};
+use protocol::{DeclineReason, ErrorCode, IceCandidate, PeerId, PeerInfo, ServerMessage};
 use serde::Serialize;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -206,56 +207,8 @@ fn malformed_frames_are_refused_with_the_reason() {
 
 #[wasm_bindgen_test]
 fn every_client_message_is_written_as_serde_writes_it() {
-    let to = || PeerId::from("b2");
-    let candidate = IceCandidate {
-        candidate: "candidate:1 1 udp 1 192.0.2.1 9 typ host".to_owned(),
-        sdp_mid: Some("0".to_owned()),
-        sdp_m_line_index: Some(3),
-        username_fragment: None,
-    };
-    let messages = [
-        ClientMessage::Login {
-            name: "Zoë \"z\" 🦊".to_owned(),
-            resume: None,
-        },
-        ClientMessage::Login {
-            name: "alice".to_owned(),
-            resume: Some("token".to_owned()),
-        },
-        ClientMessage::Ping,
-        ClientMessage::Ring { to: to() },
-        ClientMessage::Accept { to: to() },
-        ClientMessage::Decline {
-            to: to(),
-            reason: DeclineReason::Busy,
-        },
-        ClientMessage::Offer {
-            to: to(),
-            sdp: "v=0\r\no=- 1 2 IN\r\n".to_owned(),
-        },
-        ClientMessage::Answer {
-            to: to(),
-            sdp: "v=0\r\n".to_owned(),
-        },
-        ClientMessage::Candidate {
-            to: to(),
-            candidate: Some(candidate),
-        },
-        ClientMessage::Candidate {
-            to: to(),
-            candidate: None,
-        },
-        ClientMessage::Hangup {
-            to: to(),
-            reason: None,
-        },
-        ClientMessage::Hangup {
-            to: to(),
-            reason: Some("no-answer".to_owned()),
-        },
-    ];
     let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    for message in &messages {
+    for message in &samples::client_messages() {
         let by_serde = message.serialize(&serializer).expect("serializable");
         let stringify = |value| String::from(js_sys::JSON::stringify(value).expect("JSON"));
         assert_eq!(

@@ -165,6 +165,22 @@ async fn whole_call(caller: &mut Side, callee: &mut Side) {
     assert_eq!(callee.ended().await, "remote-hangup");
 }
 
+/// `caller` calls `callee` (the caller's devices granted at once); `callee` accepts and
+/// sits at the prompt. Returns the way to grant the callee's devices.
+async fn accepted_at_the_prompt(
+    prompt: &mut Prompt,
+    caller: &mut Side,
+    callee: &mut Side,
+) -> oneshot::Sender<()> {
+    let placed = caller.call.call(callee.id.clone());
+    let grant = prompt.asked().await;
+    prompt.grant(grant).await;
+    JsFuture::from(placed).await.expect("placed once it rings");
+    callee.next("incoming").await;
+    callee.call.accept();
+    prompt.asked().await
+}
+
 #[wasm_bindgen_test]
 async fn the_caller_can_hang_up_while_the_prompt_is_open() {
     let mut prompt = Prompt::open();
@@ -194,13 +210,7 @@ async fn the_caller_can_hang_up_while_the_prompt_is_open() {
 async fn the_caller_giving_up_reaches_a_callee_whose_prompt_is_open() {
     let mut prompt = Prompt::open();
     let (mut alice, mut bob) = pair().await;
-    let placed = alice.call.call(bob.id.clone());
-    let grant = prompt.asked().await;
-    prompt.grant(grant).await;
-    JsFuture::from(placed).await.expect("placed once it rings");
-    bob.next("incoming").await;
-    bob.call.accept();
-    let grant = prompt.asked().await;
+    let grant = accepted_at_the_prompt(&mut prompt, &mut alice, &mut bob).await;
     let chat = bob.call.send_text("are you there?".into());
 
     alice.call.hangup();
@@ -224,13 +234,7 @@ async fn the_caller_giving_up_reaches_a_callee_whose_prompt_is_open() {
 async fn what_the_callee_does_right_after_accepting_waits_for_the_devices() {
     let mut prompt = Prompt::open();
     let (mut alice, mut bob) = pair().await;
-    let placed = alice.call.call(bob.id.clone());
-    let grant = prompt.asked().await;
-    prompt.grant(grant).await;
-    JsFuture::from(placed).await.expect("placed once it rings");
-    bob.next("incoming").await;
-    bob.call.accept();
-    let grant = prompt.asked().await;
+    let grant = accepted_at_the_prompt(&mut prompt, &mut alice, &mut bob).await;
     let chat = bob.call.send_text("hello from behind the prompt".into());
     assert_eq!(bob.call.state(), "ringing");
 

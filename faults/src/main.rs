@@ -145,11 +145,8 @@ async fn free_port() -> std::io::Result<SocketAddr> {
 impl Lab {
     /// Kills the server and the relay, and waits until they are gone.
     async fn stop(&self) {
-        for child in [&self.server, &self.turn] {
-            if let Some(mut child) = child.lock().await.take() {
-                let _ = child.kill().await;
-            }
-        }
+        kill_child(&self.server).await;
+        kill_child(&self.turn).await;
     }
 
     async fn start(&self) -> Result<(), String> {
@@ -251,10 +248,15 @@ async fn freeze(State(lab): State<Arc<Lab>>) -> Response {
     done()
 }
 
-async fn kill(State(lab): State<Arc<Lab>>) -> Response {
-    if let Some(mut child) = lab.server.lock().await.take() {
+/// Kills the process in `slot`, if any, and waits until it is gone.
+async fn kill_child(slot: &tokio::sync::Mutex<Option<Child>>) {
+    if let Some(mut child) = slot.lock().await.take() {
         let _ = child.kill().await;
     }
+}
+
+async fn kill(State(lab): State<Arc<Lab>>) -> Response {
+    kill_child(&lab.server).await;
     lab.set(None, Flow::Cut);
     done()
 }
@@ -267,9 +269,7 @@ async fn start(State(lab): State<Arc<Lab>>) -> Response {
 }
 
 async fn turn_kill(State(lab): State<Arc<Lab>>) -> Response {
-    if let Some(mut child) = lab.turn.lock().await.take() {
-        let _ = child.kill().await;
-    }
+    kill_child(&lab.turn).await;
     done()
 }
 

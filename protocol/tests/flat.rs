@@ -1,10 +1,9 @@
 //! The field-by-field forms agree with serde: a client message written field by field is
 //! the JSON serde writes, and a server frame read field by field is the message serde reads.
 
-use protocol::{
-    ClientMessage, DeclineReason, Field, IceCandidate, PeerId, PeerInfo, ServerFields,
-    ServerMessage,
-};
+mod samples;
+
+use protocol::{ClientMessage, Field, IceCandidate, PeerInfo, ServerFields, ServerMessage};
 use serde_json::{Map, Value, json};
 
 fn candidate_json(candidate: &IceCandidate) -> Value {
@@ -37,59 +36,7 @@ fn written_flat(message: &ClientMessage) -> Value {
 
 #[test]
 fn every_client_message_is_written_as_serde_writes_it() {
-    let to = || PeerId::from("b2");
-    let candidate = IceCandidate {
-        candidate: "candidate:1 1 udp 1 192.0.2.1 9 typ host".to_owned(),
-        sdp_mid: Some("0".to_owned()),
-        sdp_m_line_index: Some(0),
-        username_fragment: None,
-    };
-    let messages = [
-        ClientMessage::Login {
-            name: "alice".to_owned(),
-            resume: None,
-        },
-        ClientMessage::Login {
-            name: "alice".to_owned(),
-            resume: Some("token".to_owned()),
-        },
-        ClientMessage::Ping,
-        ClientMessage::Ring { to: to() },
-        ClientMessage::Accept { to: to() },
-        ClientMessage::Decline {
-            to: to(),
-            reason: DeclineReason::Declined,
-        },
-        ClientMessage::Decline {
-            to: to(),
-            reason: DeclineReason::Busy,
-        },
-        ClientMessage::Offer {
-            to: to(),
-            sdp: "v=0\r\n".to_owned(),
-        },
-        ClientMessage::Answer {
-            to: to(),
-            sdp: "v=0\r\n".to_owned(),
-        },
-        ClientMessage::Candidate {
-            to: to(),
-            candidate: Some(candidate),
-        },
-        ClientMessage::Candidate {
-            to: to(),
-            candidate: None,
-        },
-        ClientMessage::Hangup {
-            to: to(),
-            reason: None,
-        },
-        ClientMessage::Hangup {
-            to: to(),
-            reason: Some("no-answer".to_owned()),
-        },
-    ];
-    for message in &messages {
+    for message in &samples::client_messages() {
         let serde = serde_json::to_value(message).expect("serializes");
         assert_eq!(written_flat(message), serde, "{message:?}");
     }

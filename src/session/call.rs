@@ -231,8 +231,9 @@ impl Session {
         match signal {
             Signal::Ring => self.ring(from),
             Signal::Accept => {
-                let ours = matches!(&self.phase, Phase::Calling { with, rang: Some(_) } if with.id == from.id);
-                if ours {
+                // Only once our ring went out: before, it can only answer an earlier call.
+                let rang = matches!(self.phase, Phase::Calling { rang: Some(_), .. });
+                if rang && self.phase.is_with(&from.id) {
                     self.begin(from, Role::Caller);
                 } else if !self.phase.is_with(&from.id) {
                     // An answer to a call we no longer place: say so, or they wait forever.
@@ -533,20 +534,22 @@ impl Session {
 
     /// What the call does now that it has its media.
     fn proceed(&mut self, then: OnMedia) {
-        let timer = self.ring_timer();
-        match (then, &mut self.phase) {
-            (OnMedia::Ring(reply), Phase::Calling { with, rang }) => {
-                *rang = Some(timer);
-                let to = with.id.clone();
-                self.send(ClientMessage::signal(to, Signal::Ring));
-                answer(reply, Ok(JsValue::UNDEFINED));
+        match then {
+            OnMedia::Ring(reply) => {
+                let timer = self.ring_timer();
+                if let Phase::Calling { with, rang } = &mut self.phase {
+                    *rang = Some(timer);
+                    let to = with.id.clone();
+                    self.send(ClientMessage::signal(to, Signal::Ring));
+                    answer(reply, Ok(JsValue::UNDEFINED));
+                }
             }
-            (OnMedia::Answer(from), Phase::Calling { with, .. } | Phase::Ringing { with, .. })
-                if with.id == from.id =>
-            {
-                self.answer(from);
+            OnMedia::Answer(from) => {
+                let waiting = matches!(self.phase, Phase::Calling { .. } | Phase::Ringing { .. });
+                if waiting && self.phase.is_with(&from.id) {
+                    self.answer(from);
+                }
             }
-            _ => {}
         }
     }
 }
