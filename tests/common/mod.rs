@@ -344,3 +344,35 @@ pub async fn connected_pair() -> (Side, Side) {
     bob.reach("connected").await;
     (alice, bob)
 }
+
+/// A browser engine the tests run in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Chromium,
+    Firefox,
+}
+
+impl Engine {
+    /// The engine this page runs in, from its user agent.
+    pub fn here() -> Self {
+        let agent = web_sys::window()
+            .and_then(|w| w.navigator().user_agent().ok())
+            .unwrap_or_default();
+        if agent.contains("Firefox/") {
+            Self::Firefox
+        } else {
+            Self::Chromium
+        }
+    }
+}
+
+/// Whether `test` must be skipped here because `engine` cannot run it, for the browser
+/// behaviour named in `why`. A skip prints a `SKIP` line that `cargo xtask test` counts
+/// and reports (wasm-bindgen-test would count the early return as a pass).
+pub fn skipped_in(engine: Engine, test: &str, why: &str) -> bool {
+    if Engine::here() != engine {
+        return false;
+    }
+    wasm_bindgen_test::console_log!("SKIP {test} in {engine:?}: {why}");
+    true
+}

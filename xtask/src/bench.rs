@@ -39,15 +39,18 @@ pub fn bundle_only() -> Result {
 /// Runs the ignored `setup_time` and `throughput` browser tests, which print their figures.
 fn browser_benches(dist: &Path) -> Result {
     let server = Server::start("release", dist)?;
-    run(crate::test::browser_tests("release", &server).args([
-        "--test",
-        "setup_time",
-        "--test",
-        "throughput",
-        "--",
-        "--include-ignored",
-        "--nocapture",
-    ]))
+    let chromium = crate::test::Browser::Chromium;
+    run(
+        crate::test::browser_tests("release", &server, chromium).args([
+            "--test",
+            "setup_time",
+            "--test",
+            "throughput",
+            "--",
+            "--include-ignored",
+            "--nocapture",
+        ]),
+    )
 }
 
 fn bundle(dist: &Path) -> Result {

@@ -104,3 +104,56 @@ pub fn timed<T>(what: &str, step: impl FnOnce() -> Result<T>) -> Result<T> {
     );
     result
 }
+
+/// Runs `command` in a process group of its own, echoing it first and passing each line of
+/// its standard output to `on_line`. Once it ends, whether it passed or not, every process
+/// left in its group is killed: the drivers and browsers a test started, even those that
+/// outlived their driver.
+pub fn run_group(command: &mut Command, mut on_line: impl FnMut(&str)) -> Result {
+    use std::{
+        io::{BufRead, BufReader},
+        os::unix::process::CommandExt,
+        sync::mpsc::{RecvTimeoutError, channel},
+        time::Duration,
+    };
+    let shown = show(command);
+    println!("$ {shown}");
+    let mut child = command
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("cannot start `{shown}`: {error}"))?;
+    let group = nix::unistd::Pid::from_raw(child.id() as i32);
+    let (tx, lines) = channel();
+    if let Some(out) = child.stdout.take() {
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(std::io::Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    let failed = |error: std::io::Error| format!("`{shown}`: {error}");
+    let status = loop {
+        match lines.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => on_line(&line),
+            Err(RecvTimeoutError::Timeout) => {
+                if let Some(status) = child.try_wait().map_err(failed)? {
+                    break status;
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => break child.wait().map_err(failed)?,
+        }
+    };
+    // Whatever is left of the group; a browser that outlived its driver holds the pipe.
+    let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(1)) {
+        on_line(&line);
+    }
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{shown}` failed ({status})"))
+    }
+}

@@ -14,10 +14,20 @@ const BINARYEN_VERSION: &str = "132";
 /// esbuild, from the npm registry: minifies the JS glue of release builds (see `shrink`).
 const ESBUILD_VERSION: &str = "0.28.2";
 
+/// geckodriver, from crates.io (Debian has no package for it); one session at a time.
+const GECKODRIVER_VERSION: &str = "0.37.1";
+
 /// Where Debian's Chromium packages put the browser and its driver.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// See [`CHROMIUM`].
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Where Debian's `firefox-esr` package puts the browser.
+pub const FIREFOX: &str = "/usr/bin/firefox-esr";
+
+/// Where `cargo install` puts geckodriver.
+pub fn geckodriver() -> std::path::PathBuf {
+    crate::process::cargo_bin().join("geckodriver")
+}
 
 /// Makes sure every tool is installed.
 pub fn all() -> Result {
@@ -25,6 +35,7 @@ pub fn all() -> Result {
         wasm_target()?;
         trunk()?;
         wasm_bindgen()?;
+        geckodriver_install()?;
         debian_packages()?;
         npm_tools()
     })
@@ -69,6 +80,23 @@ fn wasm_bindgen() -> Result {
         "--version",
         &format!("={version}"),
         "--force",
+    ]))
+}
+
+fn geckodriver_install() -> Result {
+    let wanted = format!("geckodriver {GECKODRIVER_VERSION}");
+    let found = output(command(geckodriver()).arg("--version"));
+    if found.is_some_and(|v| v.starts_with(&wanted)) {
+        println!("ok: {wanted}");
+        return Ok(());
+    }
+    println!("installing: {wanted} (drives Firefox for the tests; a few minutes)");
+    run(cargo().args([
+        "install",
+        "geckodriver",
+        "--version",
+        GECKODRIVER_VERSION,
+        "--locked",
     ]))
 }
 
@@ -119,7 +147,7 @@ fn npm_tools() -> Result {
 }
 
 /// Debian packages: (what it is for, file it provides, package).
-const PACKAGES: [(&str, &str, &str); 5] = [
+const PACKAGES: [(&str, &str, &str); 6] = [
     (
         "coturn (a TURN relay for the network-fault tests)",
         "/usr/bin/turnserver",
@@ -133,6 +161,7 @@ const PACKAGES: [(&str, &str, &str); 5] = [
     ("npm (installs binaryen and esbuild)", "/usr/bin/npm", "npm"),
     ("Chromium", CHROMIUM, "chromium"),
     ("ChromeDriver", CHROMEDRIVER, "chromium-driver"),
+    ("Firefox ESR", FIREFOX, "firefox-esr"),
 ];
 
 fn debian_packages() -> Result {

@@ -4,10 +4,66 @@ use std::process::Command;
 
 use crate::{
     build,
-    process::{Result, cargo, run, timed},
+    process::{Result, cargo, run, run_group, timed},
     server::{FaultyServer, Server},
     setup,
 };
+
+/// A browser engine the browser tests run in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Browser {
+    /// Debian's Chromium, through chromedriver.
+    Chromium,
+    /// Debian's Firefox ESR, through geckodriver.
+    Firefox,
+}
+
+impl Browser {
+    /// Every engine, in the order the tests run them.
+    pub const ALL: [Self; 2] = [Self::Chromium, Self::Firefox];
+
+    /// The engine's name, as the tests' SKIP lines spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Chromium => "Chromium",
+            Self::Firefox => "Firefox",
+        }
+    }
+
+    /// Points wasm-bindgen-test-runner at this engine's driver (it takes the first driver
+    /// variable it finds, geckodriver's first).
+    fn select_driver(self, command: &mut Command) {
+        match self {
+            Self::Chromium => command
+                .env("CHROMEDRIVER", setup::CHROMEDRIVER)
+                .env_remove("GECKODRIVER"),
+            Self::Firefox => command
+                .env("GECKODRIVER", setup::geckodriver())
+                .env_remove("CHROMEDRIVER"),
+        };
+    }
+}
+
+/// The tests a browser run skipped, from their `SKIP` lines.
+#[derive(Default)]
+struct Skips(Vec<String>);
+
+impl Skips {
+    /// Echoes `line`, and keeps it if it reports a skip.
+    fn read(&mut self, line: &str) {
+        println!("{line}");
+        if let Some(at) = line.find("SKIP ") {
+            self.0.push(line[at..].to_owned());
+        }
+    }
+
+    fn report(&self) {
+        println!("==> skipped tests: {}", self.0.len());
+        for skip in &self.0 {
+            println!("    {skip}");
+        }
+    }
+}
 
 /// Sets up, then runs every layer; stops at the first that fails.
 pub fn all() -> Result {
@@ -29,25 +85,47 @@ pub fn all() -> Result {
     run(cargo().args(["build", "-p", "peercall-server", "-p", "peercall-faults"]))?;
     let server = Server::start("debug", &dist)?;
     let faulty = FaultyServer::start(&dist)?;
-    timed(
-        "browser tests (wasm-bindgen-test, headless Chromium)",
-        || {
-            run(browser_tests("debug", &server)
-                .env("PEERCALL_FAULTS_WS", &faulty.ws)
-                .env("PEERCALL_FAULTS_CONTROL", &faulty.control)
-                .env("PEERCALL_FAULTS_TURN", &faulty.turn))
-        },
-    )?;
-    timed("end-to-end tests (two browsers, WebDriver)", || {
-        run(cargo()
-            .args(["test", "-p", "peercall-e2e", "--tests"])
-            .env("CHROMEDRIVER", setup::CHROMEDRIVER)
-            .env("PEERCALL_E2E_URL", format!("http://{}/", server.addr)))
-    })
+    let mut skips = Skips::default();
+    let outcome = (|| {
+        for browser in Browser::ALL {
+            timed(
+                &format!(
+                    "browser tests (wasm-bindgen-test, headless {})",
+                    browser.name()
+                ),
+                || {
+                    run_group(
+                        browser_tests("debug", &server, browser)
+                            .args(["--", "--nocapture"])
+                            .env("PEERCALL_FAULTS_WS", &faulty.ws)
+                            .env("PEERCALL_FAULTS_CONTROL", &faulty.control)
+                            .env("PEERCALL_FAULTS_TURN", &faulty.turn),
+                        |line| skips.read(line),
+                    )
+                },
+            )?;
+        }
+        timed(
+            "end-to-end tests (Chromium and Firefox sessions, WebDriver)",
+            || {
+                run_group(
+                    cargo()
+                        .args(["test", "-p", "peercall-e2e", "--tests"])
+                        .env("CHROMEDRIVER", setup::CHROMEDRIVER)
+                        .env("GECKODRIVER", setup::geckodriver())
+                        .env("FIREFOX", setup::FIREFOX)
+                        .env("PEERCALL_E2E_URL", format!("http://{}/", server.addr)),
+                    |line| skips.read(line),
+                )
+            },
+        )
+    })();
+    skips.report();
+    outcome
 }
 
-/// `cargo test` of the browser suites in `profile`, against `server`.
-pub fn browser_tests(profile: &str, server: &Server) -> Command {
+/// `cargo test` of the browser suites in `profile` and `browser`, against `server`.
+pub fn browser_tests(profile: &str, server: &Server, browser: Browser) -> Command {
     let mut command = cargo();
     command
         .args([
@@ -57,9 +135,9 @@ pub fn browser_tests(profile: &str, server: &Server) -> Command {
             "-p",
             "peercall",
         ])
-        .env("CHROMEDRIVER", setup::CHROMEDRIVER)
         .env("PEERCALL_TEST_WS", format!("ws://{}/ws", server.addr))
         .env("WASM_BINDGEN_TEST_TIMEOUT", "900");
+    browser.select_driver(&mut command);
     if profile == "release" {
         command.arg("--release");
     }
