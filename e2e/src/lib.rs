@@ -1,7 +1,8 @@
-//! Drives real Chromium sessions through chromedriver, against a running peercall-server.
+//! Drives real Chromium and Firefox sessions through their WebDriver servers, against a
+//! running peercall-server.
 //!
 //! `cargo xtask test` starts the server on the built client and sets `PEERCALL_E2E_URL`;
-//! each test starts its own chromedriver.
+//! each test starts the drivers it needs.
 
 #![forbid(unsafe_code)]
 
@@ -32,25 +33,105 @@ pub fn artifacts() -> PathBuf {
     dir
 }
 
-/// A running chromedriver, stopped on drop.
+/// A browser engine, with the driver that speaks WebDriver for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// Debian's Chromium through chromedriver (`CHROMEDRIVER`); one driver serves many
+    /// sessions.
+    Chromium,
+    /// Debian's Firefox ESR (`FIREFOX`) through geckodriver (`GECKODRIVER`); one driver
+    /// serves one session at a time, so each Firefox person needs a driver of their own.
+    Firefox,
+}
+
+impl Engine {
+    fn driver_program(self) -> String {
+        let (variable, default) = match self {
+            Self::Chromium => ("CHROMEDRIVER", "/usr/bin/chromedriver".to_owned()),
+            Self::Firefox => (
+                "GECKODRIVER",
+                std::env::var("HOME").unwrap_or_default() + "/.cargo/bin/geckodriver",
+            ),
+        };
+        std::env::var(variable).unwrap_or(default)
+    }
+
+    /// The session's capabilities: the browser-test settings of `webdriver.json` (fake
+    /// devices, no permission prompt, autoplay, ICE on loopback) plus a window of a
+    /// person's size and, for Chromium, a profile of the session's own.
+    fn capabilities(self) -> serde_json::Map<String, Value> {
+        static SESSIONS: AtomicUsize = AtomicUsize::new(0);
+        let shared: Value = serde_json::from_str(include_str!("../../webdriver.json"))
+            .expect("webdriver.json is JSON");
+        let (key, mut options) = match self {
+            Self::Chromium => ("goog:chromeOptions", shared["goog:chromeOptions"].clone()),
+            Self::Firefox => ("moz:firefoxOptions", shared["moz:firefoxOptions"].clone()),
+        };
+        let args: &[String] = match self {
+            Self::Chromium => &[
+                "--headless=new".to_owned(),
+                "--window-size=1280,800".to_owned(),
+                format!(
+                    "--user-data-dir={}",
+                    std::env::temp_dir()
+                        .join(format!(
+                            "peercall-e2e-{}-{}",
+                            std::process::id(),
+                            SESSIONS.fetch_add(1, Ordering::Relaxed)
+                        ))
+                        .display()
+                ),
+            ],
+            Self::Firefox => &[
+                "-headless".to_owned(),
+                "--width=1280".to_owned(),
+                "--height=800".to_owned(),
+            ],
+        };
+        let list = options["args"].as_array().cloned().unwrap_or_default();
+        options["args"] = Value::Array(
+            list.into_iter()
+                .chain(args.iter().cloned().map(Value::String))
+                .collect(),
+        );
+        if self == Self::Firefox {
+            options["binary"] = Value::String(
+                std::env::var("FIREFOX").unwrap_or_else(|_| "/usr/bin/firefox-esr".to_owned()),
+            );
+        }
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(key.to_owned(), options);
+        capabilities
+    }
+}
+
+/// A running WebDriver server in a process group of its own. On drop the whole group is
+/// killed: the driver and every browser it started, even one whose session was never
+/// closed because a test failed first.
 pub struct Driver {
     child: Child,
     port: u16,
+    engine: Engine,
 }
 
 impl Driver {
-    /// Starts chromedriver on a free port and waits until it answers.
+    /// Starts chromedriver (see [`Driver::start_for`]).
     pub async fn start() -> Self {
+        Self::start_for(Engine::Chromium).await
+    }
+
+    /// Starts the driver of `engine` on a free port and waits until it answers.
+    pub async fn start_for(engine: Engine) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .map(|addr| addr.port())
             .expect("a free port");
-        let program =
-            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
+        let program = engine.driver_program();
         let child = Command::new(&program)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start {program}: {error}"));
@@ -59,44 +140,20 @@ impl Driver {
             .await
             .is_err()
         {
-            assert!(started.elapsed() < PATIENCE, "chromedriver did not start");
+            assert!(started.elapsed() < PATIENCE, "{program} did not start");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Self { child, port }
+        Self {
+            child,
+            port,
+            engine,
+        }
     }
 
     /// A new browser session with fake camera and microphone.
     pub async fn browser(&self) -> Client {
-        static SESSIONS: AtomicUsize = AtomicUsize::new(0);
-        let user_data = std::env::temp_dir().join(format!(
-            "peercall-e2e-{}-{}",
-            std::process::id(),
-            SESSIONS.fetch_add(1, Ordering::Relaxed)
-        ));
-        let capabilities = json!({
-            "goog:chromeOptions": {
-                "args": [
-                    "--headless=new",
-                    "--use-fake-device-for-media-stream",
-                    "--use-fake-ui-for-media-stream",
-                    "--autoplay-policy=no-user-gesture-required",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-dev-shm-usage",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                    "--window-size=1280,800",
-                    format!("--user-data-dir={}", user_data.display()),
-                ]
-            }
-        });
-        let Value::Object(capabilities) = capabilities else {
-            unreachable!("a JSON object");
-        };
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(capabilities)
+            .capabilities(self.engine.capabilities())
             .connect(&format!("http://127.0.0.1:{}", self.port))
             .await
             .expect("a browser session")
@@ -105,6 +162,10 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        if let Some(id) = self.child.id() {
+            let group = nix::unistd::Pid::from_raw(id as i32);
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+        }
         let _ = self.child.start_kill();
     }
 }
@@ -313,5 +374,92 @@ impl Person {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+impl Person {
+    /// Sends `text` in the chat.
+    pub async fn say(&self, text: &str) {
+        let input = self
+            .browser
+            .find(Locator::Id("chat-input"))
+            .await
+            .expect("a chat field");
+        input.send_keys(text).await.expect("typing");
+        self.click("chat-send").await;
+    }
+
+    /// Waits until the other side's message `text` is in the chat.
+    pub async fn hears(&self, text: &str) {
+        let script = format!(
+            "return [...document.querySelectorAll('#chat-log li.theirs p.text')]
+                .some(m => m.textContent === {text:?});"
+        );
+        wait_for_js(
+            &self.browser,
+            &script,
+            &format!("{} reads {text:?}", self.name),
+        )
+        .await;
+    }
+
+    /// Picks the file at `path` to send.
+    pub async fn send_file(&self, path: &std::path::Path) {
+        let picker = self
+            .browser
+            .find(Locator::Id("file-input"))
+            .await
+            .expect("a file picker");
+        picker
+            .send_keys(&path.display().to_string())
+            .await
+            .expect("picking a file");
+    }
+
+    /// Accepts the offered file `name`, waits until it is whole, and returns its size and
+    /// SHA-256 (hex) as the page would save it.
+    pub async fn receive_file(&self, name: &str) -> (u64, String) {
+        let offered = format!(
+            "const li = [...document.querySelectorAll('#transfers li.offered')]
+                .find(li => li.querySelector('.name').textContent === {name:?});
+             if (!li) return false;
+             li.querySelector('button.accept').click();
+             return true;"
+        );
+        wait_for_js(
+            &self.browser,
+            &offered,
+            &format!("{} is offered {name}", self.name),
+        )
+        .await;
+        let link = format!(
+            "[...document.querySelectorAll('#transfers li.done a.download')]
+                .find(a => a.download === {name:?})"
+        );
+        wait_for_js(
+            &self.browser,
+            &format!("return !!{link};"),
+            &format!("{} can save {name}", self.name),
+        )
+        .await;
+        let saved = self
+            .browser
+            .execute_async(
+                &format!(
+                    "const done = arguments[arguments.length - 1];
+                     fetch({link}.href)
+                       .then(r => r.arrayBuffer())
+                       .then(b => crypto.subtle.digest('SHA-256', b).then(d => [b.byteLength, d]))
+                       .then(([n, d]) => done([n, [...new Uint8Array(d)]
+                         .map(x => x.toString(16).padStart(2, '0')).join('')]));"
+                ),
+                vec![],
+            )
+            .await
+            .expect("the saved file is read");
+        (
+            saved[0].as_u64().unwrap_or_default(),
+            saved[1].as_str().unwrap_or_default().to_owned(),
+        )
     }
 }
