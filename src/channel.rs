@@ -23,7 +23,9 @@ pub fn negotiated(pc: &RtcPeerConnection, label: &str, id: u16) -> RtcDataChanne
     init.set_negotiated(true);
     init.set_id(id);
     init.set_ordered(true);
-    pc.create_data_channel_with_data_channel_dict(label, &init)
+    crate::peer::binary_as_array_buffers(
+        pc.create_data_channel_with_data_channel_dict(label, &init),
+    )
 }
 
 /// A plain object's string property.

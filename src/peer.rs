@@ -128,7 +128,9 @@ impl Peer {
                 let on_event = on_event.clone();
                 Listener::new(target, "datachannel", move |event| {
                     if let Some(event) = event.dyn_ref::<RtcDataChannelEvent>() {
-                        on_event(PeerEvent::DataChannel(event.channel()));
+                        on_event(PeerEvent::DataChannel(binary_as_array_buffers(
+                            event.channel(),
+                        )));
                     }
                 })
             },
@@ -288,7 +290,7 @@ impl Peer {
 
     /// Opens a data channel; the first one makes `negotiationneeded` follow.
     pub fn create_data_channel(&self, label: &str) -> RtcDataChannel {
-        self.pc.create_data_channel(label)
+        binary_as_array_buffers(self.pc.create_data_channel(label))
     }
 
     /// Asks for new ICE credentials; `negotiationneeded` follows.
@@ -327,6 +329,15 @@ impl Drop for Peer {
     fn drop(&mut self) {
         self.pc.close();
     }
+}
+
+/// Makes `channel` deliver binary messages as `ArrayBuffer`s, as every channel the client
+/// creates or hands to a page does. Firefox's default `binaryType` is `"blob"` (Chromium's
+/// is `"arraybuffer"`), so a page written against Chromium would get Blobs in Firefox.
+/// <https://developer.mozilla.org/docs/Web/API/RTCDataChannel/binaryType>
+pub fn binary_as_array_buffers(channel: RtcDataChannel) -> RtcDataChannel {
+    channel.set_binary_type(web_sys::RtcDataChannelType::Arraybuffer);
+    channel
 }
 
 fn connection_state(pc: &RtcPeerConnection) -> String {

@@ -10,7 +10,10 @@ use js_sys::{Map, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
-use web_sys::{MediaStream, MediaStreamConstraints, MediaStreamTrack};
+use web_sys::{
+    MediaStream, MediaStreamConstraints, MediaStreamTrack, MessageEvent, RtcDataChannel,
+    RtcDataChannelState,
+};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -115,6 +118,21 @@ async fn the_callee_adds_a_second_camera_and_a_data_channel_mid_call() {
     let arrived = alice.seen_since(since, "datachannel").await;
     assert_eq!(field(&arrived, "label"), "extra");
 
+    // Binary messages arrive as ArrayBuffers on both ends, whatever the engine's default
+    // (Firefox's is Blob).
+    let (channel, arrived): (RtcDataChannel, RtcDataChannel) =
+        (channel.unchecked_into(), arrived.unchecked_into());
+    assert_eq!(field(&channel, "binaryType"), "arraybuffer");
+    assert_eq!(field(&arrived, "binaryType"), "arraybuffer");
+    opened(&channel).await;
+    let message = next_message(&arrived);
+    channel
+        .send_with_u8_array(&[7, 8, 9])
+        .expect("bytes are sent");
+    let data = message.await.data();
+    assert!(data.is_instance_of::<js_sys::ArrayBuffer>(), "{data:?}");
+    assert_eq!(js_sys::Uint8Array::new(&data).to_vec(), [7, 8, 9]);
+
     // The second camera decodes, and the first never stopped.
     until_frames(&alice, "both videos decode", |f| {
         f.len() == 2 && f.iter().all(|(_, n)| *n > 0.0)
@@ -128,6 +146,25 @@ async fn the_callee_adds_a_second_camera_and_a_data_channel_mid_call() {
     assert_eq!(alice.call.state(), "connected");
     track.stop();
     alice.call.hangup();
+}
+
+/// Waits until `channel` is open.
+async fn opened(channel: &RtcDataChannel) {
+    if channel.ready_state() == RtcDataChannelState::Open {
+        return;
+    }
+    let open = js_sys::Promise::new(&mut |resolve, _| channel.set_onopen(Some(&resolve)));
+    JsFuture::from(open).await.expect("the channel opens");
+    channel.set_onopen(None);
+}
+
+/// Listens for the next message on `channel` now; the future gives it.
+fn next_message(channel: &RtcDataChannel) -> impl Future<Output = MessageEvent> {
+    let message = js_sys::Promise::new(&mut |resolve, _| channel.set_onmessage(Some(&resolve)));
+    async move {
+        let event = JsFuture::from(message).await.expect("a message");
+        event.unchecked_into()
+    }
 }
 
 #[wasm_bindgen_test]

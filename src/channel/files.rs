@@ -16,7 +16,7 @@ use futures::channel::oneshot;
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Blob, MessageEvent, RtcDataChannel, RtcDataChannelType, RtcPeerConnection};
+use web_sys::{Blob, MessageEvent, RtcDataChannel, RtcPeerConnection};
 
 use super::{FILES_ID, negotiated, number_of, text_of};
 use crate::{
@@ -52,7 +52,6 @@ impl FileChannel {
     /// Creates the channel on `pc`; what it hears goes to `on_event`.
     pub fn new(pc: &RtcPeerConnection, on_event: Rc<dyn Fn(FileEvent)>) -> Self {
         let channel = negotiated(pc, "files", FILES_ID);
-        channel.set_binary_type(RtcDataChannelType::Arraybuffer);
         channel.set_buffered_amount_low_threshold(HIGH_WATER / 2);
         let listeners = [
             {
