@@ -6,6 +6,8 @@
 //! (<https://developer.mozilla.org/docs/Web/API/WebRTC_API/Perfect_negotiation>): the
 //! polite peer yields to a colliding offer by rolling back, the impolite one ignores it.
 
+mod dtls;
+
 use std::rc::Rc;
 
 use js_sys::{Array, Promise, Reflect};
@@ -22,6 +24,7 @@ use crate::{
     error::{Error, ErrorCode},
     listener::Listener,
 };
+use dtls::DtlsRole;
 
 #[wasm_bindgen]
 extern "C" {
@@ -74,6 +77,8 @@ pub struct Peer {
     pending_candidates: Vec<IceCandidate>,
     /// Local media to attach once the first offer is in (callee side).
     deferred_local: Option<MediaStream>,
+    /// The DTLS role the first negotiation settled on (see [`dtls`]).
+    dtls_role: Option<DtlsRole>,
     _listeners: [Listener; 5],
 }
 
@@ -148,6 +153,7 @@ impl Peer {
             awaiting_first_offer: false,
             pending_candidates: Vec::new(),
             deferred_local: None,
+            dtls_role: None,
             _listeners: listeners,
         })
     }
@@ -220,15 +226,47 @@ impl Peer {
         .await?;
         self.flush_candidates().await;
         if kind != RtcSdpType::Offer {
+            // Their answer settles the roles: we are the other end.
+            self.dtls_role = self.dtls_role.or_else(|| {
+                DtlsRole::of_answer(&js_sys::JsString::from(sdp.as_str())).map(DtlsRole::opposite)
+            });
             return Ok(None);
         }
         if self.awaiting_first_offer {
             self.awaiting_first_offer = false;
             self.attach_deferred();
         }
+        let answer = match self.dtls_role {
+            // The first answer: the browser picks the role.
+            None => {
+                await_promise(
+                    self.connection().set_local_description_implicit(),
+                    "cannot create an answer",
+                )
+                .await?;
+                let answer = self.local_sdp_of(RtcSdpType::Answer);
+                self.dtls_role = answer
+                    .as_deref()
+                    .and_then(|sdp| DtlsRole::of_answer(&sdp.into()));
+                answer
+            }
+            Some(role) => self.answer_keeping(role).await?,
+        };
+        Ok(answer)
+    }
+
+    /// Answers the offer just applied with the DTLS role already settled.
+    async fn answer_keeping(&self, role: DtlsRole) -> Result<Option<String>, Error> {
+        let created = await_promise(self.pc.create_answer(), "cannot create an answer").await?;
+        let sdp = &"sdp".into();
+        let answer = Reflect::get(&created, sdp).map(JsCast::dyn_into::<js_sys::JsString>);
+        if let Ok(Ok(answer)) = answer {
+            let _ = Reflect::set(&created, sdp, &role.keep_in(&answer));
+        }
+        let created: RtcSessionDescriptionInit = created.unchecked_into();
         await_promise(
-            self.connection().set_local_description_implicit(),
-            "cannot create an answer",
+            self.pc.set_local_description(&created),
+            "cannot apply our answer",
         )
         .await?;
         Ok(self.local_sdp_of(RtcSdpType::Answer))
