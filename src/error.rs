@@ -43,6 +43,8 @@ pub enum ErrorCode {
     TransferFailed,
     /// A received file does not match what was sent (SHA-256 differs).
     IntegrityFailed,
+    /// The browser plays the call muted until the person clicks or taps the page.
+    AutoplayBlocked,
 }
 
 impl ErrorCode {
@@ -68,6 +70,7 @@ impl ErrorCode {
             Self::NegotiationFailed => "negotiation-failed",
             Self::TransferFailed => "transfer-failed",
             Self::IntegrityFailed => "integrity-failed",
+            Self::AutoplayBlocked => "autoplay-blocked",
         }
     }
 }

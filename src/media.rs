@@ -4,6 +4,8 @@
 //! with nothing at all it receives only. Every failure becomes a clear [`Error`]; see
 //! <https://developer.mozilla.org/docs/Web/API/MediaDevices/getUserMedia#exceptions>.
 
+pub mod playback;
+
 use js_sys::{Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;

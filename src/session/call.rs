@@ -16,7 +16,7 @@ use crate::{
     error::{Error, ErrorCode},
     events::object,
     listener::Timer,
-    media,
+    media::{self, playback::Playback},
     peer::{Description, Peer, PeerEvent},
 };
 
@@ -102,6 +102,8 @@ pub struct Active {
     pub files: Rc<FileChannel>,
     /// Files on their way, both ways.
     pub transfers: Transfers,
+    /// The first remote stream playing in the page's remote `<video>`.
+    pub playback: Option<Playback>,
     /// Ends the call if it never connects (an offer lost, say).
     _connect_deadline: Timer,
 }
@@ -373,8 +375,12 @@ impl Session {
                 if active.remote.contains(&stream.id()) {
                     return;
                 }
-                if active.remote.is_empty() {
-                    show(self.options.remote_video.as_ref(), Some(&stream));
+                if active.remote.is_empty()
+                    && let Some(video) = &self.options.remote_video
+                {
+                    show(Some(video), Some(&stream));
+                    let playback = Playback::start(video.clone(), self.emitter.clone());
+                    active.playback = Some(playback);
                 }
                 active.remote.push(stream.id());
                 self.emitter.emit("remote-stream", &stream);
@@ -469,6 +475,7 @@ impl Session {
             chat,
             files,
             transfers: Transfers::default(),
+            playback: None,
             _connect_deadline: self.recovery_timer(CONNECT_MS, Step::NeverConnected),
         }
     }

@@ -61,6 +61,8 @@ struct Memory {
     unread: u32,
     /// Object URLs of received files, released when the next call starts.
     downloads: Vec<String>,
+    /// The browser plays the call muted until the next click or key press.
+    sound_held: bool,
 }
 
 /// A function handed to `PeerCall::on`.
@@ -135,6 +137,14 @@ pub fn start() -> Result<(), JsValue> {
         app.listen("call", "dragleave", |app, event| app.on_drag(event)),
         app.listen("call", "drop", |app, event| app.on_drag(event)),
     ];
+    // The client gives a held-back call its sound at the first click or key press
+    // anywhere on the page; the hint goes with it.
+    let listeners = listeners
+        .into_iter()
+        .chain(["pointerdown", "keydown"].map(|event| {
+            let (app, document) = (Rc::clone(&app), app.page.document.clone());
+            Listener::new(document.unchecked_ref(), event, move |_| app.sound_heard())
+        }));
     LISTENERS.with(|all| all.borrow_mut().extend(listeners));
     app.page.name_input.focus().ok();
     Ok(())
@@ -298,7 +308,7 @@ impl App {
         on("incoming", App::on_incoming);
         on("state", App::on_state);
         on("ended", App::on_ended);
-        on("error", |app, error| app.alert(&error));
+        on("error", App::on_error);
         on("media", App::on_media);
         on("text", App::on_text);
         on("file-offer", App::on_file_offer);
@@ -437,6 +447,7 @@ impl App {
         memory.ended = Some(text);
         memory.mic_muted = false;
         memory.camera_off = false;
+        memory.sound_held = false;
         drop(memory);
         self.paint_toggles();
         say(&self.page.notice, "");
@@ -493,6 +504,25 @@ impl App {
             "Camera off",
             "Camera on",
         );
+    }
+
+    fn on_error(&self, error: JsValue) {
+        if text_field(&error, "code") != "autoplay-blocked" {
+            return self.alert(&error);
+        }
+        let mut memory = self.memory.borrow_mut();
+        memory.sound_held = true;
+        let hint = format!(
+            "Click or tap anywhere on the page to hear {}.",
+            memory.other
+        );
+        say(&self.page.notice, &hint);
+    }
+
+    fn sound_heard(&self) {
+        if std::mem::take(&mut self.memory.borrow_mut().sound_held) {
+            say(&self.page.notice, "");
+        }
     }
 
     fn alert(&self, error: &JsValue) {

@@ -1,0 +1,100 @@
+//! The remote video playing under the browser's autoplay policy.
+//!
+//! A `<video>` with sound may only start by itself where the browser allows it: Chromium
+//! and Firefox allow it once the person has clicked on the page or while it uses the
+//! camera or microphone, so a call that receives only, answered by a page without a
+//! click, is refused (`play()` rejects with `NotAllowedError`) and would show nothing at
+//! all. Then the video plays muted, the page is told (`autoplay-blocked`), and the sound
+//! comes on at the person's next click, tap or key press.
+//! <https://developer.mozilla.org/docs/Web/Media/Guides/Autoplay>
+
+use std::rc::Rc;
+
+use futures::{
+    channel::oneshot,
+    future::{AbortHandle, abortable},
+};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::HtmlVideoElement;
+
+use crate::{
+    error::{Error, ErrorCode},
+    events::Emitter,
+    listener::Listener,
+};
+
+/// The remote video of a call; dropping it lets go of the wait for a gesture and gives the
+/// element its sound back.
+pub struct Playback {
+    video: HtmlVideoElement,
+    watch: AbortHandle,
+}
+
+impl Playback {
+    /// Plays `video` (its stream already attached), muted if the browser insists.
+    pub fn start(video: HtmlVideoElement, emitter: Rc<Emitter>) -> Self {
+        let (watch, handle) = abortable(play(video.clone(), emitter));
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = watch.await;
+        });
+        Self {
+            video,
+            watch: handle,
+        }
+    }
+}
+
+impl Drop for Playback {
+    fn drop(&mut self) {
+        self.watch.abort();
+        self.video.set_muted(false);
+    }
+}
+
+async fn play(video: HtmlVideoElement, emitter: Rc<Emitter>) {
+    let Err(refusal) = started(&video).await else {
+        return;
+    };
+    let name = js_sys::Reflect::get(&refusal, &"name".into()).ok();
+    if name.and_then(|n| n.as_string()).as_deref() != Some("NotAllowedError") {
+        // Replaced by a new stream, say: nothing to do.
+        return;
+    }
+    video.set_muted(true);
+    if started(&video).await.is_err() {
+        return;
+    }
+    let error = Error::new(
+        ErrorCode::AutoplayBlocked,
+        "the browser holds back the call's sound until you click or tap the page",
+    );
+    emitter.emit("error", &error.into());
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let (tx, rx) = oneshot::channel::<()>();
+    let tx = std::cell::Cell::new(Some(tx));
+    let gesture = Rc::new(move || {
+        // Unmuted and played within the person's gesture, which the browser honours.
+        video.set_muted(false);
+        if let Ok(playing) = video.play() {
+            drop(JsFuture::from(playing));
+        }
+        if let Some(tx) = tx.take() {
+            let _ = tx.send(());
+        }
+    });
+    let _listeners: Vec<Listener> = ["pointerdown", "keydown"]
+        .into_iter()
+        .map(|event| {
+            let gesture = gesture.clone();
+            Listener::new(&document, event, move |_| gesture())
+        })
+        .collect();
+    let _ = rx.await;
+}
+
+async fn started(video: &HtmlVideoElement) -> Result<JsValue, JsValue> {
+    JsFuture::from(video.play()?).await
+}
