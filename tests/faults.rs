@@ -99,7 +99,14 @@ async fn a_call_outlives_a_server_restart() {
     bob.reach("connected").await;
     let took = js_sys::Date::now() - back;
     wasm_bindgen_test::console_log!("server restart to both calls connected again: {took} ms");
-    assert!(took < 5_000.0, "back within 5 s");
+    // Firefox also holds back a WebSocket to a host whose connections failed a moment
+    // ago (the WebSocket standard's delay after failed connections), on top of the
+    // client's own backoff: seen up to 5.2 s there.
+    let allowed = match common::Engine::here() {
+        common::Engine::Chromium => 5_000.0,
+        common::Engine::Firefox => 7_000.0,
+    };
+    assert!(took < allowed, "back within {allowed} ms");
     assert_eq!(alice.call.id().as_deref(), Some(alice_id.as_str()));
     assert_eq!(bob.call.id().as_deref(), Some(bob_id.as_str()));
 

@@ -6,6 +6,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod api_page;
+
 use std::{
     net::TcpListener,
     path::PathBuf,
@@ -59,7 +61,7 @@ impl Engine {
     /// The session's capabilities: the browser-test settings of `webdriver.json` (fake
     /// devices, no permission prompt, autoplay, ICE on loopback) plus a window of a
     /// person's size and, for Chromium, a profile of the session's own.
-    fn capabilities(self) -> serde_json::Map<String, Value> {
+    fn capabilities(self, autoplay: Autoplay) -> serde_json::Map<String, Value> {
         static SESSIONS: AtomicUsize = AtomicUsize::new(0);
         let shared: Value = serde_json::from_str(include_str!("../../webdriver.json"))
             .expect("webdriver.json is JSON");
@@ -94,7 +96,28 @@ impl Engine {
                 .chain(args.iter().cloned().map(Value::String))
                 .collect(),
         );
+        if autoplay == Autoplay::NeedsAClick {
+            match self {
+                Self::Chromium => {
+                    for arg in options["args"].as_array_mut().into_iter().flatten() {
+                        if arg
+                            .as_str()
+                            .is_some_and(|a| a.starts_with("--autoplay-policy="))
+                        {
+                            *arg = json!("--autoplay-policy=document-user-activation-required");
+                        }
+                    }
+                }
+                // Firefox's own default: media with sound waits for a click on the page.
+                Self::Firefox => options["prefs"]["media.autoplay.default"] = json!(1),
+            }
+        }
         if self == Self::Firefox {
+            // The browser tests keep both ends of a call and the TURN relay on loopback.
+            // Here Firefox meets Chromium, which gathers no loopback candidates: pairs of
+            // Firefox's loopback address with Chromium's host address lost the media of
+            // every other ICE restart, so both use the machine's own address.
+            options["prefs"]["media.peerconnection.ice.loopback"] = json!(false);
             options["binary"] = Value::String(
                 std::env::var("FIREFOX").unwrap_or_else(|_| "/usr/bin/firefox-esr".to_owned()),
             );
@@ -103,6 +126,15 @@ impl Engine {
         capabilities.insert(key.to_owned(), options);
         capabilities
     }
+}
+
+/// Whether a page may play media with sound before the person has clicked on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Autoplay {
+    /// Allowed: the setting of every other test.
+    Allowed,
+    /// Only after a click, tap or key press on the page (as real browsers ship).
+    NeedsAClick,
 }
 
 /// A running WebDriver server in a process group of its own. On drop the whole group is
@@ -152,8 +184,13 @@ impl Driver {
 
     /// A new browser session with fake camera and microphone.
     pub async fn browser(&self) -> Client {
+        self.browser_where(Autoplay::Allowed).await
+    }
+
+    /// A new browser session with fake camera and microphone and the given autoplay rule.
+    pub async fn browser_where(&self, autoplay: Autoplay) -> Client {
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(self.engine.capabilities())
+            .capabilities(self.engine.capabilities(autoplay))
             .connect(&format!("http://127.0.0.1:{}", self.port))
             .await
             .expect("a browser session")

@@ -4,143 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use fantoccini::Client;
-use peercall_e2e::{Driver, Engine, PATIENCE, base_url, wait_for_js};
-use serde_json::{Value, json};
-
-/// A page that uses `/pkg/peercall.js` as any embedding page would, with everything its
-/// `PeerCall` reported kept in `window.seen`.
-struct User {
-    browser: Client,
-    name: String,
-    id: String,
-}
-
-impl User {
-    async fn join(driver: &Driver, name: &str) -> Self {
-        let browser = driver.browser().await;
-        browser
-            .goto(&format!("{}embed.html", base_url()))
-            .await
-            .expect("the page opens");
-        let id = browser
-            .execute_async(
-                "const [name, done] = arguments;
-                 import('/pkg/peercall.js').then(async (peercall) => {
-                   await peercall.default();
-                   const pc = new peercall.PeerCall({
-                     url: `ws://${location.host}/ws`, name,
-                     localVideo: document.getElementById('local'),
-                     remoteVideo: document.getElementById('remote'),
-                   });
-                   window.pc = pc;
-                   window.seen = [];
-                   for (const event of ['incoming', 'state', 'remote-stream', 'datachannel',
-                                        'ended', 'error'])
-                     pc.on(event, (payload) => window.seen.push([event, payload]));
-                   window.messages = [];
-                   pc.on('datachannel', (channel) => channel.addEventListener('message',
-                     (message) => window.messages.push([channel.label, message.data])));
-                   done(await pc.connect());
-                 }).catch((error) => done(`failed: ${error.message ?? error}`));",
-                vec![json!(name)],
-            )
-            .await
-            .expect("the module runs");
-        let id = id.as_str().unwrap_or_default().to_owned();
-        assert!(!id.starts_with("failed"), "{name}: {id}");
-        Self {
-            browser,
-            name: name.to_owned(),
-            id,
-        }
-    }
-
-    async fn run(&self, script: &str, args: Vec<Value>) -> Value {
-        self.browser
-            .execute(script, args)
-            .await
-            .unwrap_or_else(|error| panic!("{}: {script}: {error}", self.name))
-    }
-
-    async fn until(&self, script: &str, what: &str) {
-        wait_for_js(&self.browser, script, &format!("{}: {what}", self.name)).await;
-    }
-
-    /// Video frames decoded per incoming video, in `mid` order.
-    async fn frames(&self) -> Vec<f64> {
-        let frames = self
-            .browser
-            .execute_async(
-                "const done = arguments[arguments.length - 1];
-                 pc.getStats().then((report) => {
-                   const videos = [...(report?.values() ?? [])]
-                     .filter((s) => s.type === 'inbound-rtp' && s.kind === 'video')
-                     .sort((a, b) => String(a.mid).localeCompare(String(b.mid)));
-                   done(videos.map((s) => s.framesDecoded ?? 0));
-                 });",
-                vec![],
-            )
-            .await
-            .expect("stats");
-        frames
-            .as_array()
-            .map(|all| all.iter().filter_map(Value::as_f64).collect())
-            .unwrap_or_default()
-    }
-
-    /// Waits until every one of `videos` incoming videos has decoded more than `past`
-    /// frames (per video, in `mid` order; missing entries count as 0).
-    async fn decodes(&self, videos: usize, past: &[f64]) -> Vec<f64> {
-        let started = Instant::now();
-        loop {
-            let now = self.frames().await;
-            let moved = now.len() == videos
-                && now
-                    .iter()
-                    .enumerate()
-                    .all(|(i, n)| *n > past.get(i).copied().unwrap_or(0.0));
-            if moved {
-                return now;
-            }
-            if started.elapsed() > PATIENCE {
-                let history = self.history().await;
-                panic!(
-                    "{}: frames {now:?}, wanted {videos} videos past {past:?}; {history}",
-                    self.name
-                );
-            }
-            // getStats has no change event: look again after a few frames.
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
-    }
-
-    /// The states, endings and errors reported so far, for failure messages.
-    async fn history(&self) -> String {
-        self.run(
-            "return window.seen.filter(([e]) => ['state', 'ended', 'error'].includes(e))
-                .map(([e, p]) => `${e}: ${JSON.stringify(p)} ${p?.message ?? ''}`).join(', ');",
-            vec![],
-        )
-        .await
-        .to_string()
-    }
-
-    /// The local ICE username fragment in use.
-    async fn ice_ufrag(&self) -> String {
-        let ufrag = self
-            .browser
-            .execute_async(
-                "const done = arguments[arguments.length - 1];
-                 pc.getStats().then((report) => done([...(report?.values() ?? [])]
-                   .find((s) => s.type === 'transport')?.iceLocalUsernameFragment ?? ''));",
-                vec![],
-            )
-            .await
-            .expect("stats");
-        ufrag.as_str().unwrap_or_default().to_owned()
-    }
-}
+use peercall_e2e::{Driver, Engine, PATIENCE, api_page::ApiUser};
+use serde_json::json;
 
 #[tokio::test]
 async fn firefox_calls_chromium_and_the_call_survives_restarts_new_tracks_and_a_closed_tab() {
@@ -148,27 +13,20 @@ async fn firefox_calls_chromium_and_the_call_survives_restarts_new_tracks_and_a_
     let chromium = Driver::start_for(Engine::Chromium).await;
     let firefox = Driver::start_for(Engine::Firefox).await;
     let suffix = std::process::id();
-    let fox = User::join(&firefox, &format!("fox-firefox-{suffix}")).await;
-    let crow = User::join(&chromium, &format!("crow-chromium-{suffix}")).await;
+    let fox = ApiUser::join(
+        firefox.browser().await,
+        &format!("fox-firefox-{suffix}"),
+        json!({}),
+    )
+    .await;
+    let crow = ApiUser::join(
+        chromium.browser().await,
+        &format!("crow-chromium-{suffix}"),
+        json!({}),
+    )
+    .await;
 
-    fox.run(
-        "pc.call(arguments[0]).catch((e) => window.seen.push(['error', e]));",
-        vec![json!(crow.id)],
-    )
-    .await;
-    crow.until(
-        &format!(
-            "return window.seen.some(([e, p]) => e === 'incoming' && p.name === {:?});",
-            fox.name
-        ),
-        "is rung",
-    )
-    .await;
-    crow.run("pc.accept();", vec![]).await;
-    for user in [&fox, &crow] {
-        user.until("return pc.state === 'connected';", "connected")
-            .await;
-    }
+    fox.calls(&crow).await;
     let fox_frames = fox.decodes(1, &[]).await;
     let crow_frames = crow.decodes(1, &[]).await;
 
