@@ -128,7 +128,12 @@ impl Side {
 
     /// The next event named `kind`, skipping others; fails the test after the patience.
     pub async fn next(&mut self, kind: &str) -> JsValue {
-        let deadline = TimeoutFuture::new(PATIENCE_MS);
+        self.next_within(kind, PATIENCE_MS).await
+    }
+
+    /// The next event named `kind`, skipping others; fails the test after `patience_ms`.
+    pub async fn next_within(&mut self, kind: &str, patience_ms: u32) -> JsValue {
+        let deadline = TimeoutFuture::new(patience_ms);
         let wanted = async {
             while let Some((name, payload)) = self.events.next().await {
                 self.taken += 1;
@@ -141,7 +146,7 @@ impl Side {
         futures::pin_mut!(wanted);
         match select(wanted, deadline).await {
             Either::Left((payload, _)) => payload,
-            Either::Right(_) => panic!("{}: no `{kind}` event within {PATIENCE_MS} ms", self.name),
+            Either::Right(_) => panic!("{}: no `{kind}` event within {patience_ms} ms", self.name),
         }
     }
 
@@ -196,13 +201,18 @@ impl Side {
     /// Waits for the state `state`. A state reported before the current one was read
     /// is never taken for a new one.
     pub async fn reach(&mut self, state: &str) {
+        self.reach_within(state, PATIENCE_MS).await;
+    }
+
+    /// [`Side::reach`], where each state change may take up to `patience_ms`.
+    pub async fn reach_within(&mut self, state: &str, patience_ms: u32) {
         if self.call.state() == state {
             // The events that led here are stale for any later wait for a state.
             self.stale_states = self.seen.borrow().len();
             return;
         }
         loop {
-            let now = self.next("state").await;
+            let now = self.next_within("state", patience_ms).await;
             let fresh = self.taken > self.stale_states;
             if fresh && now.as_string().as_deref() == Some(state) {
                 return;
