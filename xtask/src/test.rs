@@ -81,6 +81,7 @@ pub fn all() -> Result {
         ]))
     })?;
     let dist = build::client()?;
+    timed("bundle gate", || bundle_gate(&dist))?;
     // The test layers' servers: the real one, and the one behind the fault proxy.
     run(cargo().args(["build", "-p", "peercall-server", "-p", "peercall-faults"]))?;
     let server = Server::start("debug", &dist)?;
@@ -142,6 +143,22 @@ pub fn browser_tests(profile: &str, server: &Server, browser: Browser) -> Comman
         command.arg("--release");
     }
     command
+}
+
+/// The most the embeddable module (`/pkg`, wasm and JS glue) may weigh, gzip -9.
+const PKG_BUDGET: u64 = 72_000;
+
+/// Fails when `/pkg` grew past its budget: every caller downloads it.
+fn bundle_gate(dist: &std::path::Path) -> Result {
+    let pkg = crate::bench::bundle(dist)?;
+    if pkg > PKG_BUDGET {
+        return Err(format!(
+            "/pkg is {pkg} B gzip -9, over its budget of {PKG_BUDGET} B: \
+             find what grew with `cargo xtask bench bundle` and twiggy"
+        ));
+    }
+    println!("/pkg: {pkg} B of its {PKG_BUDGET} B budget");
+    Ok(())
 }
 
 fn lints() -> Result {
