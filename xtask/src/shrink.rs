@@ -196,94 +196,29 @@ fn ends_in_ident(text: &str) -> bool {
 
 /// The one module every import of `wasm` comes from.
 fn import_module(wasm: &[u8]) -> Result<String> {
-    let bad = || "the minified module cannot be read".to_owned();
-    let mut reader = Reader { bytes: wasm, at: 8 };
-    while reader.at < wasm.len() {
-        let id = reader.byte().ok_or_else(bad)?;
-        let size = reader.leb().ok_or_else(bad)?;
-        let end = reader.at + size;
-        if id != 2 {
-            reader.at = end;
+    use wasmparser::{Imports, Parser, Payload};
+    let bad = |e: wasmparser::BinaryReaderError| format!("the minified module: {e}");
+    let mut modules: Vec<&str> = Vec::new();
+    for payload in Parser::new(0).parse_all(wasm) {
+        let Payload::ImportSection(section) = payload.map_err(bad)? else {
             continue;
-        }
-        let mut modules = Vec::new();
-        for _ in 0..reader.leb().ok_or_else(bad)? {
-            let module = reader.name().ok_or_else(bad)?;
-            reader.name().ok_or_else(bad)?;
-            reader.import_description().ok_or_else(bad)?;
+        };
+        for group in section {
+            let module = match group.map_err(bad)? {
+                Imports::Single(_, import) => import.module,
+                Imports::Compact1 { module, .. } | Imports::Compact2 { module, .. } => module,
+            };
             if !modules.contains(&module) {
                 modules.push(module);
             }
         }
-        return match modules.as_slice() {
-            [one] => Ok(one.clone()),
-            _ => Err(format!(
-                "imports come from {modules:?}, expected one module"
-            )),
-        };
     }
-    Err("the module imports nothing".to_owned())
-}
-
-/// Just enough of the wasm binary format to list the import section.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn byte(&mut self) -> Option<u8> {
-        let byte = *self.bytes.get(self.at)?;
-        self.at += 1;
-        Some(byte)
-    }
-
-    fn leb(&mut self) -> Option<usize> {
-        let mut value = 0usize;
-        for shift in (0..35).step_by(7) {
-            let byte = self.byte()?;
-            value |= usize::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        None
-    }
-
-    fn name(&mut self) -> Option<String> {
-        let len = self.leb()?;
-        let text = self.bytes.get(self.at..self.at + len)?;
-        self.at += len;
-        String::from_utf8(text.to_vec()).ok()
-    }
-
-    fn limits(&mut self) -> Option<()> {
-        let flags = self.byte()?;
-        self.leb()?;
-        if flags & 1 == 1 {
-            self.leb()?;
-        }
-        Some(())
-    }
-
-    fn import_description(&mut self) -> Option<()> {
-        match self.byte()? {
-            0 => self.leb().map(drop),
-            1 => {
-                self.byte()?;
-                self.limits()
-            }
-            2 => self.limits(),
-            3 => {
-                self.byte()?;
-                self.byte().map(drop)
-            }
-            4 => {
-                self.byte()?;
-                self.leb().map(drop)
-            }
-            _ => None,
-        }
+    match modules.as_slice() {
+        [one] => Ok((*one).to_owned()),
+        [] => Err("the module imports nothing".to_owned()),
+        _ => Err(format!(
+            "imports come from {modules:?}, expected one module"
+        )),
     }
 }
 
