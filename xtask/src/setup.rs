@@ -1,6 +1,6 @@
 //! Installs what the other tasks need, and nothing that is already there.
 
-use std::{fs, path::Path};
+use std::path::Path;
 
 use crate::process::{Result, cargo, command, output, run, timed};
 
@@ -100,24 +100,20 @@ fn geckodriver_install() -> Result {
     ]))
 }
 
-/// The version of `package` in Cargo.lock.
+/// The version of `package` that Cargo.lock pins, as `cargo metadata` resolves it.
 pub fn locked_version(package: &str) -> Result<String> {
-    let lock_path = crate::process::root().join("Cargo.lock");
-    let lock = fs::read_to_string(&lock_path)
-        .map_err(|error| format!("cannot read {}: {error}", lock_path.display()))?;
-    let name_line = format!("name = \"{package}\"");
-    let mut lines = lock.lines();
-    while let Some(line) = lines.next() {
-        if line == name_line
-            && let Some(version) = lines
-                .next()
-                .and_then(|l| l.strip_prefix("version = \""))
-                .and_then(|l| l.strip_suffix('"'))
-        {
-            return Ok(version.to_owned());
-        }
-    }
-    Err(format!("{package} is not in Cargo.lock"))
+    let metadata = output(cargo().args(["metadata", "--format-version", "1", "--locked"]))
+        .ok_or("`cargo metadata` failed")?;
+    let metadata: serde_json::Value =
+        serde_json::from_str(&metadata).map_err(|error| format!("cargo metadata: {error}"))?;
+    metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == package)
+        .and_then(|p| p["version"].as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{package} is not in Cargo.lock"))
 }
 
 fn npm_tools() -> Result {
