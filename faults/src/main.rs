@@ -138,6 +138,15 @@ async fn input_closed() {
     while matches!(input.read(&mut buffer).await, Ok(read) if read > 0) {}
 }
 
+/// Where the server's lines go: our standard error.
+fn server_log() -> Result<Stdio, String> {
+    use std::os::fd::AsFd;
+    let stderr = std::io::stderr().as_fd().try_clone_to_owned();
+    stderr
+        .map(Stdio::from)
+        .map_err(|error| format!("cannot share standard error: {error}"))
+}
+
 async fn free_port() -> std::io::Result<SocketAddr> {
     TcpListener::bind("127.0.0.1:0").await?.local_addr()
 }
@@ -162,6 +171,8 @@ impl Lab {
             .env("RUST_LOG", "warn")
             .env("PEERCALL_RESUME_SECRET", &self.secret)
             .stdin(Stdio::null())
+            // Our standard output carries the one `ready` line for whoever started us.
+            .stdout(server_log()?)
             .kill_on_drop(true)
             .spawn()
             .map_err(|error| format!("cannot start {}: {error}", self.binary))?;

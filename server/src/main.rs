@@ -14,6 +14,9 @@ async fn main() -> std::io::Result<()> {
     let config = Config::parse();
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
+    // The one line on standard output that is not a log line: where to reach the server,
+    // also when it was asked for port 0.
+    println!("peercall-server listening on {addr}");
     tracing::info!(
         static_dir = %config.static_dir.display(),
         "peercall is up: open http://{addr}/ (signaling at ws://{addr}/ws)"

@@ -1,11 +1,10 @@
 //! A peercall-server child process for the test layers that need one.
 
 use std::{
-    net::{TcpListener, TcpStream},
+    io::{BufRead, BufReader},
     path::Path,
     process::{Child, ChildStdin, Stdio},
     thread,
-    time::{Duration, Instant},
 };
 
 use crate::process::{Result, command, root};
@@ -18,33 +17,41 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `target/<profile>/peercall-server` serving `static_dir` on a free port, and
-    /// waits until it accepts connections.
+    /// Starts `target/<profile>/peercall-server` serving `static_dir` on a port the system
+    /// picks, and waits until it says where it listens.
     pub fn start(profile: &str, static_dir: &Path) -> Result<Self> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|addr| addr.port())
-            .map_err(|error| format!("no free port: {error}"))?;
-        let addr = format!("127.0.0.1:{port}");
         let binary = root().join("target").join(profile).join("peercall-server");
-        let child = command(&binary)
-            .arg("--addr")
-            .arg(&addr)
-            .arg("--static-dir")
+        let mut child = command(&binary)
+            .args(["--addr", "127.0.0.1:0", "--static-dir"])
             .arg(static_dir)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
+            .stdout(Stdio::piped())
             .spawn()
             .map_err(|error| format!("cannot start {}: {error}", binary.display()))?;
-        let server = Self { child, addr };
-        let started = Instant::now();
-        while TcpStream::connect(&server.addr).is_err() {
-            if started.elapsed() > Duration::from_secs(10) {
-                return Err("peercall-server did not start listening".to_owned());
-            }
-            thread::sleep(Duration::from_millis(20));
+        let mut lines = child.stdout.take().map(|out| BufReader::new(out).lines());
+        let addr = lines
+            .as_mut()
+            .and_then(|lines| lines.next())
+            .and_then(std::io::Result::ok)
+            .and_then(|line| {
+                line.strip_prefix("peercall-server listening on ")
+                    .map(str::to_owned)
+            });
+        let Some(addr) = addr else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("peercall-server did not say where it listens".to_owned());
+        };
+        // Its log lines go on to the terminal, as they did before.
+        if let Some(lines) = lines {
+            thread::spawn(move || {
+                for line in lines.map_while(std::io::Result::ok) {
+                    println!("{line}");
+                }
+            });
         }
-        Ok(server)
+        Ok(Self { child, addr })
     }
 
     /// The server's process id.
