@@ -76,7 +76,7 @@ export interface PeerCallEvents {
     blob?: Blob;
   };
   "file-cancelled": {
-    id: string; direction: "send" | "receive"; name: string; by: "me" | "peer" | "declined";
+    id: string; direction: "send" | "receive"; name: string; by: "me" | "peer" | "declined" | "ended";
   };
   "file-error": {
     id: string; direction: "send" | "receive"; name: string; code: string; message: string;

@@ -243,6 +243,7 @@ impl App {
                 format!("{other} declined")
             }
             "declined" => "declined".to_owned(),
+            "ended" => "stopped: the call ended".to_owned(),
             _ => format!("{other} cancelled"),
         };
         self.paint_row(&row, "cancelled", &detail, &[]);
