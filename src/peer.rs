@@ -225,33 +225,35 @@ impl Peer {
         )
         .await?;
         self.flush_candidates().await;
+        let sdp = js_sys::JsString::from(sdp.as_str());
         if kind != RtcSdpType::Offer {
             // Their answer settles the roles: we are the other end.
-            self.dtls_role = self.dtls_role.or_else(|| {
-                DtlsRole::of_answer(&js_sys::JsString::from(sdp.as_str())).map(DtlsRole::opposite)
-            });
+            self.dtls_role = DtlsRole::of_answer(&sdp)
+                .map(DtlsRole::opposite)
+                .or(self.dtls_role);
             return Ok(None);
         }
         if self.awaiting_first_offer {
             self.awaiting_first_offer = false;
             self.attach_deferred();
         }
-        let answer = match self.dtls_role {
-            // The first answer: the browser picks the role.
+        let answer = match self.dtls_role.filter(|_| !dtls::switches_roles(&sdp)) {
+            Some(role) => self.answer_keeping(role).await?,
+            // The first answer (the browser picks the role), or one to Firefox.
             None => {
                 await_promise(
                     self.connection().set_local_description_implicit(),
                     "cannot create an answer",
                 )
                 .await?;
-                let answer = self.local_sdp_of(RtcSdpType::Answer);
-                self.dtls_role = answer
-                    .as_deref()
-                    .and_then(|sdp| DtlsRole::of_answer(&sdp.into()));
-                answer
+                self.local_sdp_of(RtcSdpType::Answer)
             }
-            Some(role) => self.answer_keeping(role).await?,
         };
+        let ours = answer.as_deref().map(js_sys::JsString::from);
+        self.dtls_role = ours
+            .as_ref()
+            .and_then(DtlsRole::of_answer)
+            .or(self.dtls_role);
         Ok(answer)
     }
 
