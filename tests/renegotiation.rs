@@ -201,8 +201,11 @@ async fn an_ice_restart_from_either_side_keeps_the_media() {
             .media_flows_past(frames.0 + 10.0, frames.1 + 10.0)
             .await;
         side.media_flows_past(0.0, 0.0).await;
-        assert_eq!(side.call.state(), "connected");
-        assert_eq!(other.call.state(), "connected");
+        // Between two Firefoxes the connection often reports `disconnected` for a moment
+        // after an ICE restart, which shows as `reconnecting` until the recovery settles
+        // it: the call must end up connected.
+        side.reach("connected").await;
+        other.reach("connected").await;
     }
     alice.call.hangup();
     bob.ended().await;
