@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use peercall_e2e::{Driver, Engine, Person};
+use peercall_e2e::{Driver, Engine, Person, wait_for_js};
 use sha2::{Digest, Sha256};
 
 /// A file of `size` bytes that no compression or pattern could fake, and its SHA-256.
@@ -66,6 +66,41 @@ async fn exchange(one: &Person, other: &Person, round: &str) {
     }
 }
 
+/// `caller` calls `callee`; chat and files go both ways; `caller` hangs up while one
+/// more file waits for an answer, and both pages say the call's end stopped it.
+async fn one_call(caller: &Person, callee: &Person, label: &str) {
+    call(caller, callee).await;
+    caller.keep_screenshot(label).await;
+    exchange(caller, callee, label).await;
+
+    let name = format!("peercall-{label}-unanswered-{}.bin", std::process::id());
+    let (path, _) = random_file(&name, 1024, 3);
+    caller.send_file(&path).await;
+    let offered = format!(
+        "return [...document.querySelectorAll('#transfers li.offered .name')]
+            .some(n => n.textContent === {name:?});"
+    );
+    wait_for_js(&callee.browser, &offered, "the last file is offered").await;
+    caller.click("hangup-button").await;
+    let stopped = format!(
+        "return [...document.querySelectorAll('#transfers li.cancelled')]
+            .some(li => li.querySelector('.name').textContent === {name:?}
+                && li.querySelector('.detail').textContent === 'stopped: the call ended');"
+    );
+    for person in [caller, callee] {
+        let what = format!(
+            "{} shows the unanswered file stopped by the end",
+            person.name
+        );
+        wait_for_js(&person.browser, &stopped, &what).await;
+    }
+    let _ = std::fs::remove_file(&path);
+    callee
+        .wait_for_text("status", &format!("{} hung up", caller.name))
+        .await;
+    caller.wait_for_text("status", "call ended").await;
+}
+
 #[tokio::test]
 async fn firefox_and_chromium_call_each_other_and_chat_and_send_files_both_ways() {
     // geckodriver serves one session at a time: Firefox gets a driver of its own.
@@ -75,23 +110,8 @@ async fn firefox_and_chromium_call_each_other_and_chat_and_send_files_both_ways(
     let fern = Person::log_in(&firefox, &format!("fern-firefox-{suffix}")).await;
     let carl = Person::log_in(&chromium, &format!("carl-chromium-{suffix}")).await;
 
-    // Firefox calls Chromium.
-    call(&fern, &carl).await;
-    fern.keep_screenshot("firefox-calls-chromium").await;
-    exchange(&fern, &carl, "firefox-called").await;
-    fern.click("hangup-button").await;
-    carl.wait_for_text("status", &format!("{} hung up", fern.name))
-        .await;
-    fern.wait_for_text("status", "call ended").await;
-
-    // Chromium calls Firefox.
-    call(&carl, &fern).await;
-    carl.keep_screenshot("chromium-calls-firefox").await;
-    exchange(&carl, &fern, "chromium-called").await;
-    carl.click("hangup-button").await;
-    fern.wait_for_text("status", &format!("{} hung up", carl.name))
-        .await;
-    carl.wait_for_text("status", "call ended").await;
+    one_call(&fern, &carl, "firefox-calls-chromium").await;
+    one_call(&carl, &fern, "chromium-calls-firefox").await;
 
     fern.browser.close().await.ok();
     carl.browser.close().await.ok();
