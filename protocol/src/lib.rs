@@ -9,7 +9,9 @@
 
 #![forbid(unsafe_code)]
 
+mod files;
 mod flat;
+pub use files::{ControlError, ControlField, ControlFields, FileControl, MAX_FILE_NAME_CHARS};
 pub use flat::{Field, FlatClientMessage, ServerFields};
 mod name;
 

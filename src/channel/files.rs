@@ -1,8 +1,8 @@
 //! File transfer on its own channel, one file at a time.
 //!
-//! Control messages are JSON text: `offer {id, name, size, type}`, `accept {id}`,
-//! `decline {id}`, `cancel {id}`, `end {id, digest}`, `received {id, ok}`; the bytes of the accepted file follow
-//! as binary messages in order. The sender reads the file slice by slice and the receiver
+//! Control messages are JSON text, read and written as [`FileControl`]s (the protocol
+//! crate says which fields each has); the bytes of the accepted file follow as binary
+//! messages in order. The sender reads the file slice by slice and the receiver
 //! keeps the slices as JavaScript `ArrayBuffer`s until it builds a `Blob`, so no file ever
 //! passes through wasm memory whole. Sending is paced by `bufferedAmountLowThreshold`
 //! (<https://developer.mozilla.org/docs/Web/API/RTCDataChannel/bufferedAmountLowThreshold>).
@@ -14,11 +14,12 @@ use std::{cell::Cell, rc::Rc};
 
 use futures::channel::oneshot;
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
+use protocol::{ControlError, ControlField, ControlFields, FileControl};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, MessageEvent, RtcDataChannel, RtcPeerConnection};
 
-use super::{FILES_ID, negotiated, number_of, text_of};
+use super::{FILES_ID, negotiated, number_of};
 use crate::{
     error::{Error, ErrorCode},
     events::object,
@@ -34,12 +35,16 @@ pub const HIGH_WATER: u32 = 4 * 1024 * 1024;
 pub enum FileEvent {
     /// The channel is open: offers can go.
     Open,
-    /// A control message (already parsed JSON).
-    Control(JsValue),
+    /// A control message.
+    Control(FileControl),
+    /// An offer whose fields are unusable: to be declined (its id) and reported.
+    BadOffer(u32, Error),
     /// Bytes of the file being received.
     Chunk(ArrayBuffer),
     /// Something unreadable arrived.
     Invalid(Error),
+    /// A control message of a kind a newer peer sends: ignored.
+    Unknown,
 }
 
 /// The file channel of a call.
@@ -82,11 +87,21 @@ impl FileChannel {
         self.channel.ready_state() == web_sys::RtcDataChannelState::Open
     }
 
-    /// Sends a control message `t` about transfer `id`, with more `fields`.
-    pub fn control(&self, t: &str, id: u32, fields: &[(&str, JsValue)]) {
-        let mut all = vec![("t", JsValue::from(t)), ("id", JsValue::from(id))];
-        all.extend(fields.iter().cloned());
-        let sent = js_sys::JSON::stringify(&object(&all))
+    /// Sends `message`.
+    pub fn send(&self, message: &FileControl) {
+        let fields: Vec<(&str, JsValue)> = message
+            .fields()
+            .into_iter()
+            .map(|(key, field)| {
+                let value = match field {
+                    ControlField::Text(text) => JsValue::from_str(text),
+                    ControlField::Number(number) => JsValue::from_f64(number),
+                    ControlField::Flag(flag) => JsValue::from_bool(flag),
+                };
+                (key, value)
+            })
+            .collect();
+        let sent = js_sys::JSON::stringify(&object(&fields))
             .and_then(|json| self.channel.send_with_str(&String::from(json)));
         if let Err(error) = sent {
             web_sys::console::warn_2(&"peercall: a file message was not sent".into(), &error);
@@ -104,17 +119,59 @@ fn decode(data: JsValue) -> FileEvent {
     if let Ok(buffer) = data.clone().dyn_into::<ArrayBuffer>() {
         return FileEvent::Chunk(buffer);
     }
-    let parsed = data
-        .as_string()
-        .and_then(|json| js_sys::JSON::parse(&json).ok());
-    match parsed {
-        Some(value) if text_of(&value, "t").is_some() && number_of(&value, "id").is_some() => {
-            FileEvent::Control(value)
-        }
-        _ => FileEvent::Invalid(Error::new(
+    let unreadable = || {
+        FileEvent::Invalid(Error::new(
             ErrorCode::BadMessage,
             "the other side sent an unreadable file message",
-        )),
+        ))
+    };
+    let Some(parsed) = data
+        .as_string()
+        .and_then(|json| js_sys::JSON::parse(&json).ok())
+    else {
+        return unreadable();
+    };
+    match FileControl::read(&mut Parsed(&parsed)) {
+        Ok(control) => FileEvent::Control(control),
+        Err(ControlError::BadOffer(id, why)) => {
+            FileEvent::BadOffer(id, Error::new(ErrorCode::BadMessage, why))
+        }
+        Err(ControlError::Unreadable(_)) => unreadable(),
+        Err(ControlError::Unknown(_)) => FileEvent::Unknown,
+    }
+}
+
+/// A control message's fields, from the browser's `JSON.parse`.
+struct Parsed<'a>(&'a JsValue);
+
+impl Parsed<'_> {
+    fn field(&self, key: &str) -> Option<JsValue> {
+        Reflect::get(self.0, &key.into())
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_null())
+    }
+}
+
+impl ControlFields for Parsed<'_> {
+    fn text(&mut self, key: &'static str) -> Result<Option<String>, String> {
+        self.field(key)
+            .map(|v| v.as_string().ok_or("not a string"))
+            .transpose()
+            .map_err(str::to_owned)
+    }
+
+    fn number(&mut self, key: &'static str) -> Result<Option<f64>, String> {
+        self.field(key)
+            .map(|v| v.as_f64().ok_or("not a number"))
+            .transpose()
+            .map_err(str::to_owned)
+    }
+
+    fn flag(&mut self, key: &'static str) -> Result<Option<bool>, String> {
+        self.field(key)
+            .map(|v| v.as_bool().ok_or("not a boolean"))
+            .transpose()
+            .map_err(str::to_owned)
     }
 }
 
@@ -128,36 +185,6 @@ pub struct Offer {
     pub size: f64,
     /// Its MIME type (may be empty).
     pub kind: String,
-}
-
-/// Reads an `offer` control message, or says what is wrong with it.
-pub fn read_offer(value: &JsValue) -> Result<Offer, Error> {
-    let bad = |why: &str| Error::new(ErrorCode::BadMessage, format!("a file offer {why}"));
-    let id = number_of(value, "id").ok_or_else(|| bad("has no id"))?;
-    let size = number_of(value, "size")
-        .filter(|s| s.is_finite() && *s >= 0.0 && s.fract() == 0.0 && *s <= 9.007e15)
-        .ok_or_else(|| bad("has no valid size"))?;
-    let name = text_of(value, "name").ok_or_else(|| bad("has no name"))?;
-    // Keep the last path component only, and something to call it.
-    let name: String = name
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or("")
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(255)
-        .collect();
-    let name = if name.trim().is_empty() {
-        "file".to_owned()
-    } else {
-        name
-    };
-    Ok(Offer {
-        id: id as u32,
-        name,
-        size,
-        kind: text_of(value, "type").unwrap_or_default(),
-    })
 }
 
 /// What a sending pump reports.
@@ -213,7 +240,10 @@ pub async fn pump(
     }
     match transfer_digest(hashes).await {
         Ok(digest) => {
-            files.control("end", id, &[("digest", digest.into())]);
+            files.send(&FileControl::End {
+                id,
+                digest: Some(digest),
+            });
             report(PumpEvent::Sent);
         }
         Err(error) => report(PumpEvent::Failed(error)),
@@ -267,11 +297,6 @@ pub async fn transfer_digest(chunks: Vec<js_sys::Promise>) -> Result<String, Err
     let all = Uint8Array::from(digests.as_slice());
     let digest = finish_sha256(start_sha256(&all)?).await?;
     Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// The `id` of a control message.
-pub fn id_of(value: &JsValue) -> u32 {
-    number_of(value, "id").unwrap_or(-1.0) as u32
 }
 
 /// The largest message the connection takes, capped at [`MAX_CHUNK`].

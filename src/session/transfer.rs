@@ -10,6 +10,7 @@ use std::{collections::VecDeque, rc::Rc};
 use futures::future::{AbortHandle, abortable};
 
 use js_sys::{Array, ArrayBuffer};
+use protocol::FileControl;
 use wasm_bindgen::JsValue;
 use web_sys::{Blob, BlobPropertyBag, File};
 
@@ -145,26 +146,33 @@ impl Session {
             return;
         }
         next.offered = true;
-        let fields = [
-            ("name", next.file.name().into()),
-            ("size", next.file.size().into()),
-            ("type", next.file.type_().into()),
-        ];
-        active.files.control("offer", next.id, &fields);
+        active.files.send(&FileControl::Offer {
+            id: next.id,
+            name: next.file.name(),
+            size: next.file.size(),
+            kind: next.file.type_(),
+        });
     }
 
     pub(super) fn file_event(&mut self, event: FileEvent) {
         match event {
             FileEvent::Open => self.offer_next(),
-            FileEvent::Control(message) => self.file_control(&message),
+            FileEvent::Control(message) => self.file_control(message),
+            FileEvent::BadOffer(id, error) => {
+                if let Phase::InCall(active) = &self.phase {
+                    active.files.send(&FileControl::Decline { id });
+                }
+                self.report(&error);
+            }
             FileEvent::Chunk(buffer) => self.file_chunk(buffer),
             FileEvent::Invalid(error) => self.report(&error),
+            // News from a newer version of the other side: nothing to do.
+            FileEvent::Unknown => {}
         }
     }
 
-    fn file_control(&mut self, message: &JsValue) {
-        let kind = crate::channel::text_of(message, "t").unwrap_or_default();
-        let id = files::id_of(message);
+    fn file_control(&mut self, message: FileControl) {
+        let id = message.id();
         let Phase::InCall(active) = &mut self.phase else {
             return;
         };
@@ -173,39 +181,43 @@ impl Session {
             .outgoing
             .front()
             .filter(|o| o.id == id && o.offered);
-        match kind.as_str() {
-            "offer" => match files::read_offer(message) {
-                Ok(_) if active.transfers.incoming.is_some() => {
-                    // One at a time: the other side breaks the rule.
-                    active.files.control("decline", id, &[]);
-                }
-                Ok(offer) => {
-                    let payload = object(&[
-                        ("id", in_id(offer.id).into()),
-                        ("name", offer.name.as_str().into()),
-                        ("size", offer.size.into()),
-                        ("type", offer.kind.as_str().into()),
-                    ]);
-                    active.transfers.incoming = Some(Incoming {
-                        offer,
-                        accepted: false,
-                        parts: Array::new(),
-                        hashes: Vec::new(),
-                        received: 0.0,
-                        started: 0.0,
-                        last_report: 0.0,
-                    });
-                    self.emitter.emit("file-offer", &payload);
-                }
-                Err(error) => {
-                    active.files.control("decline", id, &[]);
-                    self.report(&error);
-                }
-            },
-            "accept" if head.is_some() => self.start_pump(),
-            "decline" if head.is_some() => self.finish_outgoing("declined"),
-            "cancel" if head.is_some() => self.finish_outgoing("peer"),
-            "cancel"
+        match message {
+            FileControl::Offer { .. } if active.transfers.incoming.is_some() => {
+                // One at a time: the other side breaks the rule.
+                active.files.send(&FileControl::Decline { id });
+            }
+            FileControl::Offer {
+                id,
+                name,
+                size,
+                kind,
+            } => {
+                let payload = object(&[
+                    ("id", in_id(id).into()),
+                    ("name", name.as_str().into()),
+                    ("size", size.into()),
+                    ("type", kind.as_str().into()),
+                ]);
+                active.transfers.incoming = Some(Incoming {
+                    offer: files::Offer {
+                        id,
+                        name,
+                        size,
+                        kind,
+                    },
+                    accepted: false,
+                    parts: Array::new(),
+                    hashes: Vec::new(),
+                    received: 0.0,
+                    started: 0.0,
+                    last_report: 0.0,
+                });
+                self.emitter.emit("file-offer", &payload);
+            }
+            FileControl::Accept { .. } if head.is_some() => self.start_pump(),
+            FileControl::Decline { .. } if head.is_some() => self.finish_outgoing("declined"),
+            FileControl::Cancel { .. } if head.is_some() => self.finish_outgoing("peer"),
+            FileControl::Cancel { .. }
                 if active
                     .transfers
                     .incoming
@@ -217,13 +229,8 @@ impl Session {
                     self.emit_cancelled(&in_id(id), "receive", &incoming.offer.name, "peer");
                 }
             }
-            "end" => self.file_end(id, crate::channel::text_of(message, "digest")),
-            "received" if head.is_some() => {
-                let whole = js_sys::Reflect::get(message, &"ok".into())
-                    .map(|ok| ok.is_truthy())
-                    .unwrap_or(false);
-                self.receipt(whole);
-            }
+            FileControl::End { digest, .. } => self.file_end(id, digest),
+            FileControl::Received { ok, .. } if head.is_some() => self.receipt(ok),
             // Late news about a transfer that is over.
             _ => {}
         }
@@ -286,7 +293,7 @@ impl Session {
             // Done only when the other side says it arrived whole (`received`).
             PumpEvent::Sent => {}
             PumpEvent::Failed(error) => {
-                active.files.control("cancel", id, &[]);
+                active.files.send(&FileControl::Cancel { id });
                 let name = head.file.name();
                 active.transfers.outgoing.pop_front();
                 self.emit_file_error(&out_id(id), "send", &name, &error);
@@ -338,7 +345,7 @@ impl Session {
         incoming.parts.push(&buffer);
         let (id, size) = (incoming.offer.id, incoming.offer.size);
         if incoming.received > size {
-            active.files.control("cancel", id, &[]);
+            active.files.send(&FileControl::Cancel { id });
             let name = incoming.offer.name.clone();
             active.transfers.incoming = None;
             let error = Error::new(
@@ -399,8 +406,10 @@ impl Session {
         if let Phase::InCall(active) = &self.phase
             && generation == self.generation
         {
-            let ok = JsValue::from(verdict.is_ok());
-            active.files.control("received", offer.id, &[("ok", ok)]);
+            let ok = verdict.is_ok();
+            active
+                .files
+                .send(&FileControl::Received { id: offer.id, ok });
         }
         match verdict {
             Ok(blob) => {
@@ -428,7 +437,7 @@ impl Session {
         {
             incoming.accepted = true;
             incoming.started = js_sys::Date::now();
-            active.files.control("accept", id, &[]);
+            active.files.send(&FileControl::Accept { id });
         }
     }
 
@@ -439,7 +448,7 @@ impl Session {
         if let Some((false, id)) = parse_id(id)
             && let Some(incoming) = active.transfers.incoming.take_if(|i| i.offer.id == id)
         {
-            active.files.control("decline", id, &[]);
+            active.files.send(&FileControl::Decline { id });
             self.emit_cancelled(&in_id(id), "receive", &incoming.offer.name, "declined");
         }
     }
@@ -457,7 +466,7 @@ impl Session {
                     .is_some_and(|o| o.id == id);
                 if is_head {
                     if active.transfers.outgoing.front().is_some_and(|o| o.offered) {
-                        active.files.control("cancel", id, &[]);
+                        active.files.send(&FileControl::Cancel { id });
                     }
                     self.finish_outgoing("me");
                 } else if let Some(at) = active.transfers.outgoing.iter().position(|o| o.id == id)
@@ -468,7 +477,7 @@ impl Session {
             }
             Some((false, id)) => {
                 if let Some(incoming) = active.transfers.incoming.take_if(|i| i.offer.id == id) {
-                    active.files.control("cancel", id, &[]);
+                    active.files.send(&FileControl::Cancel { id });
                     self.emit_cancelled(&in_id(id), "receive", &incoming.offer.name, "me");
                 }
             }
