@@ -77,7 +77,7 @@ pub struct Peer {
     pending_candidates: Vec<IceCandidate>,
     /// Local media to attach once the first offer is in (callee side).
     deferred_local: Option<MediaStream>,
-    /// The DTLS role the first negotiation settled on (see [`dtls`]).
+    /// The DTLS role the last negotiation settled on (see [`dtls`]).
     dtls_role: Option<DtlsRole>,
     _listeners: [Listener; 5],
 }
@@ -372,8 +372,9 @@ impl Drop for Peer {
 }
 
 /// Makes `channel` deliver binary messages as `ArrayBuffer`s, as every channel the client
-/// creates or hands to a page does. Firefox's default `binaryType` is `"blob"` (Chromium's
-/// is `"arraybuffer"`), so a page written against Chromium would get Blobs in Firefox.
+/// creates or hands to a page does. Firefox before the spec's change of default used
+/// `"blob"` (Chromium, and Firefox 153, use `"arraybuffer"`), so a page written against
+/// Chromium would get Blobs there.
 /// <https://developer.mozilla.org/docs/Web/API/RTCDataChannel/binaryType>
 pub fn binary_as_array_buffers(channel: RtcDataChannel) -> RtcDataChannel {
     channel.set_binary_type(web_sys::RtcDataChannelType::Arraybuffer);

@@ -79,6 +79,7 @@ async fn play(video: HtmlVideoElement, emitter: Rc<Emitter>) {
         // Unmuted and played within the person's gesture, which the browser honours.
         video.set_muted(false);
         if let Ok(playing) = video.play() {
+            // Given a handler, so that a refusal is not logged as an unhandled rejection.
             drop(JsFuture::from(playing));
         }
         if let Some(tx) = tx.take() {

@@ -1,4 +1,4 @@
-//! The DTLS role a connection settled on, kept through every later negotiation.
+//! The DTLS role a connection settled on, kept in re-answers where the peer needs it.
 //!
 //! The first offer/answer decides which side is the DTLS client (`a=setup:active`) and
 //! which the server (`passive`); every later offer says `actpass`, and the answerer must
@@ -6,9 +6,9 @@
 //! answers a re-offer that restarts ICE, it can say `active` where it was the server, and
 //! Chromium then refuses the answer ("Failed to set SSL role for the transport"), so an
 //! ICE restart started by Chromium towards Firefox ended the call. The answer is
-//! corrected to the settled role before it is applied, except to an offer from Firefox:
-//! Firefox takes the switch as the start of a new DTLS handshake, and between two
-//! Firefoxes a kept role made one ICE restart in four stall for seconds.
+//! corrected to the settled role before it is applied, except to an offer from Firefox,
+//! which takes a switch as the start of a new DTLS handshake and expects its peer to
+//! follow: between two Firefoxes the answer is left as the browser made it.
 //!
 //! SDP is searched with the browser's own string methods: Rust's substring search and
 //! line splitting would cost the bundle several KB for these few lines.
