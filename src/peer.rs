@@ -65,10 +65,34 @@ pub enum Description {
     Answer(String),
 }
 
+/// Which end of ICE this side is. The first offer makes its author the controlling end
+/// (RFC 8445, section 6.1.1): the caller, since the callee sends nothing before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IceRole {
+    /// The caller: nominates the candidate pair, and offers every ICE restart.
+    Controlling,
+    /// The callee: asks the caller for an ICE restart.
+    Controlled,
+}
+
+/// Who makes the ICE restart this side wants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IceRestart {
+    /// This side: its next offer restarts ICE.
+    Offered,
+    /// The caller, to be asked with a `restart-ice` signal. Chromium takes the controlling
+    /// role whenever it offers a restart while Firefox keeps the role it has; a callee's
+    /// restart between the two left both ends controlling (or both controlled), and the
+    /// new ICE session never connected while Chromium sent its media to a candidate
+    /// Firefox had already left.
+    ByTheCaller,
+}
+
 /// One peer connection and the listeners it owns.
 pub struct Peer {
     pc: RtcPeerConnection,
     polite: bool,
+    ice_role: IceRole,
     /// Offers from the other side that collided with ours and were ignored (impolite side).
     ignore_offer: bool,
     /// The callee sends nothing until the caller's first offer arrives.
@@ -149,6 +173,7 @@ impl Peer {
         Ok(Self {
             pc,
             polite,
+            ice_role: IceRole::Controlled,
             ignore_offer: false,
             awaiting_first_offer: false,
             pending_candidates: Vec::new(),
@@ -160,7 +185,8 @@ impl Peer {
 
     /// Caller side: sends `local` and asks to receive audio and video either way, which
     /// starts negotiation.
-    pub fn start_as_caller(&self, local: Option<&MediaStream>) -> Result<(), Error> {
+    pub fn start_as_caller(&mut self, local: Option<&MediaStream>) -> Result<(), Error> {
+        self.ice_role = IceRole::Controlling;
         let tracks = local.map(MediaStream::get_tracks).unwrap_or_default();
         for kind in ["audio", "video"] {
             let track = tracks
@@ -333,9 +359,21 @@ impl Peer {
         binary_as_array_buffers(self.pc.create_data_channel(label))
     }
 
-    /// Asks for new ICE credentials; `negotiationneeded` follows.
-    pub fn restart_ice(&self) {
-        self.connection().restart_ice();
+    /// Asks for new ICE credentials: on the caller `negotiationneeded` follows, the callee
+    /// must ask the caller.
+    pub fn restart_ice(&self) -> IceRestart {
+        match self.ice_role {
+            IceRole::Controlling => {
+                self.connection().restart_ice();
+                IceRestart::Offered
+            }
+            IceRole::Controlled => IceRestart::ByTheCaller,
+        }
+    }
+
+    /// Which end of ICE this side is.
+    pub fn ice_role(&self) -> IceRole {
+        self.ice_role
     }
 
     /// The current `connectionState`.

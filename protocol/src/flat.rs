@@ -54,6 +54,10 @@ impl ServerMessage {
                 from: PeerId(text("from")?),
                 name: text("name")?,
             },
+            "restart-ice" => Self::RestartIce {
+                from: PeerId(text("from")?),
+                name: text("name")?,
+            },
             "decline" => Self::Decline {
                 from: PeerId(text("from")?),
                 name: text("name")?,
@@ -189,6 +193,7 @@ impl ClientMessage {
             Self::Ping => ("ping", vec![]),
             Self::Ring { to: peer } => ("ring", vec![to(peer)]),
             Self::Accept { to: peer } => ("accept", vec![to(peer)]),
+            Self::RestartIce { to: peer } => ("restart-ice", vec![to(peer)]),
             Self::Decline { to: peer, reason } => {
                 ("decline", vec![to(peer), ("reason", Text(reason.as_str()))])
             }

@@ -163,6 +163,11 @@ pub enum Signal {
         /// Why, e.g. `no-answer`.
         reason: Option<String>,
     },
+    /// The callee asks the caller to restart ICE: only the caller, the side that made the
+    /// first offer and so holds the ICE controlling role, offers ICE restarts. Chromium
+    /// takes the controlling role whenever it offers a restart, Firefox keeps the role it
+    /// has, and a call whose two ends both control (or both wait) never reconnects.
+    RestartIce,
 }
 
 /// A frame from a client to the server.
@@ -226,6 +231,11 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// See [`Signal::RestartIce`].
+    RestartIce {
+        /// The caller.
+        to: PeerId,
+    },
 }
 
 impl ClientMessage {
@@ -239,6 +249,7 @@ impl ClientMessage {
             Signal::Answer { sdp } => Self::Answer { to, sdp },
             Signal::Candidate { candidate } => Self::Candidate { to, candidate },
             Signal::Hangup { reason } => Self::Hangup { to, reason },
+            Signal::RestartIce => Self::RestartIce { to },
         }
     }
 
@@ -254,6 +265,7 @@ impl ClientMessage {
             Self::Answer { to, sdp } => (to, Signal::Answer { sdp }),
             Self::Candidate { to, candidate } => (to, Signal::Candidate { candidate }),
             Self::Hangup { to, reason } => (to, Signal::Hangup { reason }),
+            Self::RestartIce { to } => (to, Signal::RestartIce),
         })
     }
 }
@@ -359,6 +371,13 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// A relayed [`Signal::RestartIce`].
+    RestartIce {
+        /// The sender, stamped by the server.
+        from: PeerId,
+        /// The sender's name.
+        name: String,
+    },
     /// Something was refused.
     Error {
         /// What kind of refusal.
@@ -386,6 +405,7 @@ impl ServerMessage {
                 candidate,
             },
             Signal::Hangup { reason } => Self::Hangup { from, name, reason },
+            Signal::RestartIce => Self::RestartIce { from, name },
         }
     }
 
@@ -405,6 +425,7 @@ impl ServerMessage {
                 candidate,
             } => (from, name, Signal::Candidate { candidate }),
             Self::Hangup { from, name, reason } => (from, name, Signal::Hangup { reason }),
+            Self::RestartIce { from, name } => (from, name, Signal::RestartIce),
             other => return Err(other),
         })
     }

@@ -166,6 +166,17 @@ fn the_other_messages_of_the_tables() {
         },
     );
     round_trip(
+        r#"{"type":"restart-ice","to":"a"}"#,
+        ClientMessage::RestartIce { to: id("a") },
+    );
+    round_trip(
+        r#"{"type":"restart-ice","from":"b","name":"bob"}"#,
+        ServerMessage::RestartIce {
+            from: id("b"),
+            name: "bob".into(),
+        },
+    );
+    round_trip(
         r#"{"type":"peer-left","id":"a"}"#,
         ServerMessage::PeerLeft { id: id("a") },
     );

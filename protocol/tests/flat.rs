@@ -99,6 +99,7 @@ fn a_field_source_reads_what_serde_reads() {
         r#"{"type":"candidate","from":"a1","name":"alice","candidate":{"candidate":"c","sdpMid":"0","sdpMLineIndex":0}}"#,
         r#"{"type":"hangup","from":"a1","name":"alice","reason":"no-answer"}"#,
         r#"{"type":"hangup","from":"a1","name":"alice"}"#,
+        r#"{"type":"restart-ice","from":"a1","name":"alice"}"#,
         r#"{"type":"error","code":"peer-unavailable","message":"gone","to":"b2"}"#,
     ];
     for frame in frames {

@@ -260,6 +260,7 @@ impl Session {
                     active.peer.add_candidate(candidate).await;
                 }
             }
+            Signal::RestartIce => self.restart_asked(&from.id),
             Signal::Hangup { reason } => {
                 if self.phase.is_with(&from.id) {
                     let no_answer = reason.as_deref() == Some(EndReason::NoAnswer.as_str());

@@ -3,10 +3,12 @@
 //! On `disconnected` the connection often heals by itself, so the call waits a short
 //! grace period before restarting ICE; on `failed` it restarts at once. If a restart has
 //! not brought the connection back within a bounded time, the call ends as `failed`.
+//! Restarts are offered by the caller only; the callee asks for one with `restart-ice`
+//! (see [`crate::peer::IceRestart`]).
 //! Meanwhile the API state is `reconnecting`. See
 //! <https://developer.mozilla.org/docs/Web/API/RTCPeerConnection/restartIce>.
 
-use protocol::Signal;
+use protocol::{PeerId, Signal};
 
 use super::{
     Input, Session,
@@ -15,6 +17,7 @@ use super::{
 use crate::{
     error::{Error, ErrorCode},
     listener::Timer,
+    peer::{IceRestart, IceRole},
 };
 use protocol::ClientMessage;
 
@@ -91,16 +94,35 @@ impl Session {
         let Phase::InCall(active) = &mut self.phase else {
             return;
         };
-        active.peer.restart_ice();
-        if !active.connected || active.peer.state() == "connected" {
-            // Asked for while all is well: no need to watch over it.
-            return;
+        let ask = match active.peer.restart_ice() {
+            IceRestart::Offered => None,
+            IceRestart::ByTheCaller => Some(active.with.id.clone()),
+        };
+        // Asked for while all is well: no need to watch over it.
+        let watch = active.connected && active.peer.state() != "connected";
+        if watch {
+            active.recovery = Some(Recovery {
+                restarted: true,
+                _timer: timer,
+            });
         }
-        active.recovery = Some(Recovery {
-            restarted: true,
-            _timer: timer,
-        });
-        self.publish_state();
+        if let Some(caller) = ask {
+            self.send(ClientMessage::signal(caller, Signal::RestartIce));
+        }
+        if watch {
+            self.publish_state();
+        }
+    }
+
+    /// The callee asks for an ICE restart: the caller makes it, unless one is under way.
+    pub(super) fn restart_asked(&mut self, from: &PeerId) {
+        let asked = matches!(&self.phase, Phase::InCall(active)
+            if &active.with.id == from
+                && active.peer.ice_role() == IceRole::Controlling
+                && !active.recovery.as_ref().is_some_and(|r| r.restarted));
+        if asked {
+            self.restart_ice();
+        }
     }
 
     pub(super) fn recovery_step(&mut self, step: Step) {

@@ -57,5 +57,6 @@ pub fn client_messages() -> Vec<ClientMessage> {
             to: to(),
             reason: Some("no-answer".to_owned()),
         },
+        ClientMessage::RestartIce { to: to() },
     ]
 }
