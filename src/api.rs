@@ -11,9 +11,13 @@ use web_sys::HtmlVideoElement;
 
 use crate::{
     error::{Error, ErrorCode},
-    events::Emitter,
+    event::{Emitter, TransferId},
     media,
-    session::{self, Command, Input, Options, Reply, Snapshot},
+    session::{
+        self, Options, Snapshot,
+        command::{Command, Reply},
+        input::Input,
+    },
 };
 
 /// How long a call rings unless the options say otherwise.
@@ -45,43 +49,6 @@ export interface PeerCallOptions {
   /** How often the server is pinged, in ms; silence for two pings means reconnecting. Default 5000. */
   heartbeatMs?: number;
 }
-export type PeerCallState =
-  "offline" | "idle" | "calling" | "ringing" | "connecting" | "connected" | "reconnecting";
-export type PeerCallEndReason =
-  "hangup" | "remote-hangup" | "peer-left" | "failed" | "declined" | "busy" | "no-answer";
-export interface PeerInfo { id: string; name: string; }
-/** Every rejection and `error` event: a stable `code` and a readable `message`. */
-export interface PeerCallError extends Error { code: string; }
-/** The payload of each event. */
-export interface PeerCallEvents {
-  peers: PeerInfo[];
-  incoming: { from: string; name: string };
-  state: PeerCallState;
-  "remote-stream": MediaStream;
-  "local-stream": MediaStream;
-  media: { audio: boolean; video: boolean };
-  ended: { reason: PeerCallEndReason };
-  error: PeerCallError;
-  datachannel: RTCDataChannel;
-  text: { from: string; name: string; text: string; at: number };
-  "file-offer": { id: string; name: string; size: number; type: string };
-  "file-progress": {
-    id: string; direction: "send" | "receive"; name: string;
-    bytes: number; size: number; rate: number; eta: number;
-    /** Sending only: bytes waiting in the channel. */
-    buffered?: number;
-  };
-  "file-done": {
-    id: string; direction: "send" | "receive"; name: string; size: number; type: string;
-    blob?: Blob;
-  };
-  "file-cancelled": {
-    id: string; direction: "send" | "receive"; name: string; by: "me" | "peer" | "declined" | "ended";
-  };
-  "file-error": {
-    id: string; direction: "send" | "receive"; name: string; code: string; message: string;
-  };
-}
 "#;
 
 /// A video call client: log in, see who is online, call, talk, hang up.
@@ -110,21 +77,16 @@ impl PeerCall {
         })
     }
 
-    /// Calls `handler` with the payload of every `event` (see `PeerCallEvents`).
-    pub fn on(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "keyof PeerCallEvents")] event: String,
-        #[wasm_bindgen(unchecked_param_type = "(payload: any) => void")] handler: Function,
-    ) {
+    /// Calls `handler` with the payload of every `event` (see `PeerCallEvents`; typed in
+    /// the `PeerCall` interface beside them).
+    #[wasm_bindgen(skip_typescript)]
+    pub fn on(&self, event: String, handler: Function) {
         self.emitter.on(event, handler);
     }
 
     /// Stops calling `handler` for `event`.
-    pub fn off(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "keyof PeerCallEvents")] event: String,
-        #[wasm_bindgen(unchecked_param_type = "(payload: any) => void")] handler: Function,
-    ) {
+    #[wasm_bindgen(skip_typescript)]
+    pub fn off(&self, event: String, handler: Function) {
         self.emitter.off(&event, &handler);
     }
 
@@ -211,19 +173,25 @@ impl PeerCall {
     /// Accepts the incoming file `id` (from a `file-offer` event): its bytes start flowing.
     #[wasm_bindgen(js_name = acceptFile)]
     pub fn accept_file(&self, id: String) {
-        self.command(Command::AcceptFile(id));
+        if let Some(id) = TransferId::parse(&id) {
+            self.command(Command::AcceptFile(id));
+        }
     }
 
     /// Declines the incoming file `id`.
     #[wasm_bindgen(js_name = declineFile)]
     pub fn decline_file(&self, id: String) {
-        self.command(Command::DeclineFile(id));
+        if let Some(id) = TransferId::parse(&id) {
+            self.command(Command::DeclineFile(id));
+        }
     }
 
     /// Cancels the transfer `id`, either way, queued or under way.
     #[wasm_bindgen(js_name = cancelFile)]
     pub fn cancel_file(&self, id: String) {
-        self.command(Command::CancelFile(id));
+        if let Some(id) = TransferId::parse(&id) {
+            self.command(Command::CancelFile(id));
+        }
     }
 
     /// Leaves: hangs up, closes the socket, releases camera and microphone.
@@ -234,7 +202,7 @@ impl PeerCall {
     /// The current state (see `PeerCallState`).
     #[wasm_bindgen(getter, unchecked_return_type = "PeerCallState")]
     pub fn state(&self) -> String {
-        self.snapshot.borrow().state.to_owned()
+        self.snapshot.borrow().state.as_str().to_owned()
     }
 
     /// Your id while logged in.

@@ -8,8 +8,6 @@
 pub mod chat;
 pub mod files;
 
-use js_sys::Reflect;
-use wasm_bindgen::JsValue;
 use web_sys::{RtcDataChannel, RtcDataChannelInit, RtcPeerConnection};
 
 /// The chat channel's id.
@@ -26,14 +24,4 @@ pub fn negotiated(pc: &RtcPeerConnection, label: &str, id: u16) -> RtcDataChanne
     crate::peer::binary_as_array_buffers(
         pc.create_data_channel_with_data_channel_dict(label, &init),
     )
-}
-
-/// A plain object's string property.
-pub fn text_of(value: &JsValue, key: &str) -> Option<String> {
-    Reflect::get(value, &key.into()).ok()?.as_string()
-}
-
-/// A plain object's number property.
-pub fn number_of(value: &JsValue, key: &str) -> Option<f64> {
-    Reflect::get(value, &key.into()).ok()?.as_f64()
 }

@@ -12,8 +12,8 @@
 pub mod api;
 pub mod channel;
 pub mod error;
-mod events;
-pub mod listener;
+pub mod event;
+pub mod js;
 pub mod media;
 pub mod peer;
 pub mod session;
@@ -23,7 +23,7 @@ mod ui;
 
 pub use api::PeerCall;
 pub use error::{Error, ErrorCode};
-pub use listener::live_callbacks;
+pub use js::live_callbacks;
 
 /// A free-list allocator a tenth the size of dlmalloc: the client's heap holds a few
 /// strings and small structs (media and file bytes live in JavaScript), so it never

@@ -150,3 +150,14 @@ fn classify(error: &JsValue) -> Error {
         Error::new(code, format!("{message} ({detail})"))
     }
 }
+
+/// Shows `stream` in `video`, or empties it.
+pub fn show(video: Option<&web_sys::HtmlVideoElement>, stream: Option<&MediaStream>) {
+    if let Some(video) = video {
+        video.set_src_object(stream);
+        if stream.is_none() {
+            // Drop the last frame too, so an ended call leaves an empty stage.
+            video.load();
+        }
+    }
+}

@@ -22,7 +22,7 @@ use web_sys::{
 
 use crate::{
     error::{Error, ErrorCode},
-    listener::Listener,
+    js::Listener,
 };
 use dtls::DtlsRole;
 

@@ -1,33 +1,44 @@
 //! The session: the one owner of the call state.
 //!
 //! Browser callbacks, signaling, timers and API commands all become [`Input`]s on one
-//! channel; a single task takes them one at a time and decides. Nothing else changes the
-//! state, so there are no re-entrant borrows and negotiation steps never interleave.
+//! channel; a single task takes them one at a time, routes each to the part it concerns
+//! (the [`link`] to the server, the [`call`], the [`devices`]), carries out the
+//! [`action`]s they return, and publishes the state once per input. Nothing else changes
+//! the state, so there are no re-entrant borrows and negotiation steps never interleave.
 
+pub mod action;
 mod call;
+pub mod command;
+mod devices;
+pub mod input;
 mod link;
+mod live;
 mod recovery;
-mod transfer;
+mod transfers;
 
 use std::{cell::RefCell, rc::Rc};
 
-use futures::{
-    StreamExt,
-    channel::{mpsc, oneshot},
-};
-use protocol::{ClientMessage, ErrorCode as WireCode, PeerId, PeerInfo, ServerMessage};
+use futures::{StreamExt, channel::mpsc};
 use wasm_bindgen::JsValue;
 use web_sys::HtmlVideoElement;
 
+use protocol::{ClientMessage, DeclineReason, PeerId, PeerInfo, Signal};
+
+use self::{
+    action::{Action, Actions},
+    call::Call,
+    command::{Command, answer},
+    devices::{Devices, Then},
+    input::{CallInput, Input, Wake},
+    link::{Heard, Link},
+    live::PeerSetup,
+    transfers::TransferInput,
+};
 use crate::{
     error::{Error, ErrorCode},
-    events::{Emitter, object},
-    listener::Timer,
-    peer::PeerEvent,
-    signaling::{Signaling, SignalingEvent},
+    event::{Emitter, EndReason, Event, State},
+    media::show,
 };
-pub use call::EndReason;
-use call::Phase;
 
 /// What a session is given at creation.
 pub struct Options {
@@ -51,97 +62,10 @@ pub struct Options {
     pub heartbeat_ms: u32,
 }
 
-/// Where the session answers a command. Every answer settles a promise, so it is already
-/// in JavaScript's terms: one reply type (and one promise future) for all commands keeps
-/// the module small.
-pub type Reply = oneshot::Sender<Result<JsValue, Error>>;
-
-/// What a page asks of the session.
-pub enum Command {
-    /// Log in; answered with our id.
-    Connect(Reply),
-    /// Call a peer; answered (with `undefined`) once the call is placed.
-    Call(PeerId, Reply),
-    /// Take the incoming call.
-    Accept,
-    /// Refuse the incoming call.
-    Decline,
-    /// End the current call.
-    Hangup,
-    /// Mute or unmute the microphone.
-    SetMic(bool),
-    /// Turn the camera off or on.
-    SetCamera(bool),
-    /// The current call's `getStats()` promise, or `null` outside a call.
-    Stats(Reply),
-    /// Restart ICE on the current call.
-    RestartIce,
-    /// Send another track on the current call (renegotiates).
-    AddTrack(web_sys::MediaStreamTrack, web_sys::MediaStream),
-    /// Open a data channel on the current call (renegotiates the first time).
-    CreateDataChannel(String, Reply),
-    /// Send a chat message; answered with its timestamp.
-    SendText(String, Reply),
-    /// Offer a file; answered with the transfer's id.
-    SendFile(web_sys::File, Reply),
-    /// Accept the incoming file with this id.
-    AcceptFile(String),
-    /// Decline the incoming file with this id.
-    DeclineFile(String),
-    /// Cancel the transfer with this id, either way.
-    CancelFile(String),
-    /// Leave for good.
-    Close,
-}
-
-impl Command {
-    /// Whether the command acts on the current call.
-    fn needs_call(&self) -> bool {
-        matches!(
-            self,
-            Self::Stats(_)
-                | Self::RestartIce
-                | Self::AddTrack(..)
-                | Self::CreateDataChannel(..)
-                | Self::SendText(..)
-                | Self::SendFile(..)
-        )
-    }
-}
-
-/// Everything the session reacts to.
-pub enum Input {
-    /// From the page.
-    Command(Command),
-    /// From signaling socket number `.0`.
-    Signaling(u32, SignalingEvent),
-    /// From peer connection number `.0`.
-    Peer(u32, PeerEvent),
-    /// Call number `.0` rang too long.
-    RingTimeout(u32),
-    /// Time to check that signaling socket number `.0` still hears the server.
-    Heartbeat(u32),
-    /// Time to try connecting again.
-    Reconnect,
-    /// The recovery timer of call number `.0` fired.
-    Recovery(u32, recovery::Step),
-    /// From the chat channel of call number `.0`.
-    Chat(u32, crate::channel::chat::ChatEvent),
-    /// From the file channel of call number `.0`.
-    Files(u32, crate::channel::files::FileEvent),
-    /// From the pump sending file `.1` on call number `.0`.
-    Pump(u32, u32, crate::channel::files::PumpEvent),
-    /// A file received on call number `.0`, checked.
-    Received(u32, Box<(transfer::Incoming, Result<web_sys::Blob, Error>)>),
-    /// The camera and microphone asked for (see `Session::with_media`).
-    Media(Box<crate::media::LocalMedia>),
-}
-
 /// What the page can read at any time without asking the session.
-#[derive(Default)]
 pub struct Snapshot {
-    /// The API state (`offline`, `idle`, ...).
-    pub state: &'static str,
+    /// The API state.
+    pub state: State,
     /// Our id, while logged in.
     pub id: Option<String>,
 }
@@ -153,127 +77,80 @@ pub fn start(
 ) -> (mpsc::UnboundedSender<Input>, Rc<RefCell<Snapshot>>) {
     let (inputs, queue) = mpsc::unbounded();
     let snapshot = Rc::new(RefCell::new(Snapshot {
-        state: "offline",
+        state: State::Offline,
         id: None,
     }));
+    let link_inputs = inputs.clone();
     let session = Session {
+        link: Link::new(
+            options.url.clone(),
+            options.name.clone(),
+            options.heartbeat_ms,
+            Rc::new(move |generation, input| {
+                let _ = link_inputs.unbounded_send(Input::Link(generation, input));
+            }),
+        ),
+        devices: Devices::new(options.media.clone(), options.local_video.clone()),
         options,
         emitter,
         inputs: inputs.clone(),
         snapshot: snapshot.clone(),
-        signaling: None,
-        signaling_generation: 0,
-        online: false,
-        wanted: false,
-        resume: None,
-        attempts: 0,
-        reconnect: None,
-        heartbeat: None,
-        outgoing: Vec::new(),
-        me: None,
-        pending_connect: None,
-        peers: Vec::new(),
-        phase: Phase::Idle,
-        generation: 0,
-        media: None,
+        call: None,
+        calls: 0,
         deferred: Vec::new(),
-        acquiring: false,
-        on_media: None,
-        mic_enabled: true,
-        camera_enabled: true,
     };
     wasm_bindgen_futures::spawn_local(session.run(queue));
     (inputs, snapshot)
 }
 
+/// The session task's state: each part has one owner.
 struct Session {
     options: Options,
     emitter: Rc<Emitter>,
     inputs: mpsc::UnboundedSender<Input>,
     snapshot: Rc<RefCell<Snapshot>>,
-    signaling: Option<Signaling>,
-    signaling_generation: u32,
-    /// The signaling socket is open and logged in.
-    online: bool,
-    /// The page wants to be online (between `connect()` and `close()`).
-    wanted: bool,
-    /// From the last `welcome`: logs in again as the same id after a drop.
-    resume: Option<String>,
-    /// Reconnection attempts since the socket was last up, and the timer of the next.
-    attempts: u32,
-    reconnect: Option<Timer>,
-    heartbeat: Option<Timer>,
-    /// Signals sent while the socket was down, delivered once it is back.
-    outgoing: Vec<ClientMessage>,
-    me: Option<PeerInfo>,
-    pending_connect: Option<Reply>,
-    peers: Vec<PeerInfo>,
-    phase: Phase,
-    /// Numbers calls and their peer connections, so late events of an ended one are ignored.
-    generation: u32,
-    media: Option<crate::media::LocalMedia>,
+    link: Link,
+    devices: Devices,
+    call: Option<Call>,
+    /// Numbers calls, so late inputs of an ended one are ignored.
+    calls: u32,
     /// Commands for the call being accepted, kept until it begins or ends.
     deferred: Vec<Command>,
-    /// getUserMedia was asked and has not answered yet (a permission prompt may be open).
-    acquiring: bool,
-    /// What the call does once the camera and microphone are here.
-    on_media: Option<call::OnMedia>,
-    mic_enabled: bool,
-    camera_enabled: bool,
 }
 
 impl Session {
     async fn run(mut self, mut queue: mpsc::UnboundedReceiver<Input>) {
         while let Some(input) = queue.next().await {
+            let mut out = Actions::default();
             match input {
                 Input::Command(Command::Close) => break,
-                Input::Command(command) => self.command(command),
-                Input::Signaling(generation, event) if generation == self.signaling_generation => {
-                    self.signaling_event(event).await;
+                Input::Command(command) => self.command(command, &mut out),
+                Input::Link(generation, input) => {
+                    if let Some(heard) = self.link.input(generation, input, &mut out) {
+                        self.heard(heard, &mut out).await;
+                    }
                 }
-                Input::Peer(generation, event) if generation == self.generation => {
-                    self.peer_event(event).await;
+                Input::Call(id, input) => self.call_input(id, input, &mut out).await,
+                Input::Media(media) => {
+                    if let Some(then) = self.devices.arrived(*media, &mut out) {
+                        self.proceed(then, &mut out);
+                    }
                 }
-                Input::RingTimeout(generation) if generation == self.generation => {
-                    self.ring_timeout();
-                }
-                Input::Heartbeat(generation) if generation == self.signaling_generation => {
-                    self.heartbeat();
-                }
-                Input::Reconnect => self.reconnect(),
-                Input::Recovery(generation, step) if generation == self.generation => {
-                    self.recovery_step(step);
-                }
-                Input::Chat(generation, event) if generation == self.generation => {
-                    self.chat_event(event);
-                }
-                Input::Files(generation, event) if generation == self.generation => {
-                    self.file_event(event);
-                }
-                Input::Pump(generation, id, event) if generation == self.generation => {
-                    self.pump_event(id, event);
-                }
-                Input::Received(generation, received) => {
-                    let (incoming, verdict) = *received;
-                    self.received(generation, incoming, verdict);
-                }
-                Input::Media(media) => self.media_arrived(*media),
-                // Late news from a socket, call or peer connection that has ended.
-                Input::Signaling(..)
-                | Input::Peer(..)
-                | Input::RingTimeout(_)
-                | Input::Heartbeat(_)
-                | Input::Recovery(..)
-                | Input::Chat(..)
-                | Input::Files(..)
-                | Input::Pump(..) => {}
             }
-            if !self.deferred.is_empty() && !self.accepting() {
+            self.act(out);
+            if !self.deferred.is_empty() && !self.devices.is_answering() {
                 self.run_deferred();
             }
+            self.publish_state();
         }
-        self.close();
+        let mut out = Actions::default();
+        if let Some(call) = &mut self.call {
+            call.hang_up(&mut out);
+        }
+        self.act(out);
+        self.link.close();
         self.run_deferred();
+        self.publish_state();
         // Devices that came too late for anyone are let go.
         queue.close();
         while let Ok(input) = queue.try_recv() {
@@ -283,191 +160,285 @@ impl Session {
         }
     }
 
-    fn command(&mut self, command: Command) {
-        if self.accepting() && command.needs_call() {
+    async fn call_input(&mut self, id: u32, input: CallInput, out: &mut Actions) {
+        match (&mut self.call, input) {
+            (Some(call), input) if call.id() == id => call.input(input, out).await,
+            // A file checked after its call ended is handed over all the same: it is whole.
+            (_, CallInput::Transfer(TransferInput::Checked(checked))) => {
+                transfers::handed_over(*checked, out);
+            }
+            // Late news from a call that has ended.
+            _ => {}
+        }
+    }
+
+    fn command(&mut self, command: Command, out: &mut Actions) {
+        if self.devices.is_answering() && command.needs_call() {
             // After accept() the page may use the call at once; it begins once the
             // camera and microphone are here.
             self.deferred.push(command);
             return;
         }
+        let live = self.call.as_mut().and_then(Call::live);
+        let no_call =
+            |what: &str| Error::new(ErrorCode::InvalidState, format!("no call to {what}"));
         match command {
-            Command::Connect(reply) => self.connect(reply),
-            Command::Call(to, reply) => self.call(to, reply),
-            Command::Accept => self.accept(),
-            Command::Decline => self.decline(),
-            Command::Hangup => self.hangup(),
-            Command::SetMic(enabled) => {
-                self.mic_enabled = enabled;
-                if let Some(media) = &self.media {
-                    media.set_enabled("audio", enabled);
+            Command::Connect(reply) => self.link.connect(reply),
+            Command::Call(to, reply) => match self.can_call(&to) {
+                Ok(with) => {
+                    self.calls += 1;
+                    self.call = Some(Call::place(self.calls, with, self.wake(self.calls)));
+                    self.want(Then::Ring(reply), out);
                 }
-            }
-            Command::SetCamera(enabled) => {
-                self.camera_enabled = enabled;
-                if let Some(media) = &self.media {
-                    media.set_enabled("video", enabled);
-                }
-            }
-            Command::Stats(reply) => {
-                // The outer promise adopts the stats promise.
-                let stats = self.phase.peer().map(crate::peer::Peer::stats);
-                answer(reply, Ok(stats.map_or(JsValue::NULL, JsValue::from)));
-            }
-            Command::RestartIce => self.restart_ice(),
-            Command::AddTrack(track, stream) => match self.phase.peer() {
-                Some(peer) => peer.add_track(&track, &stream),
-                None => self.report(&Error::new(
-                    ErrorCode::InvalidState,
-                    "no call to add a track to",
-                )),
+                Err(error) => answer(reply, Err::<JsValue, _>(error)),
             },
-            Command::SendText(text, reply) => answer(reply, self.send_text(&text)),
-            Command::SendFile(file, reply) => answer(reply, self.send_file(file)),
-            Command::AcceptFile(id) => self.accept_file(&id),
-            Command::DeclineFile(id) => self.decline_file(&id),
-            Command::CancelFile(id) => self.cancel_file(&id),
+            Command::Accept => match self.call.as_ref().filter(|call| call.is_incoming()) {
+                Some(call) => self.want(Then::Answer(call.with().clone()), out),
+                None => out.report(no_call("accept")),
+            },
+            Command::Decline => {
+                if let Some(call) = self.call.as_mut().filter(|call| call.is_incoming()) {
+                    call.decline(out);
+                }
+            }
+            Command::Hangup => {
+                if let Some(call) = &mut self.call {
+                    call.hang_up(out);
+                }
+            }
+            Command::SetMic(enabled) => self.devices.set_mic(enabled),
+            Command::SetCamera(enabled) => self.devices.set_camera(enabled),
+            // The outer promise adopts the stats promise.
+            Command::Stats(reply) => answer(
+                reply,
+                Ok(live.map_or(JsValue::NULL, |live| live.peer().stats().into())),
+            ),
+            Command::RestartIce => {
+                if let Some(call) = &mut self.call {
+                    call.restart_ice(out);
+                }
+            }
+            Command::AddTrack(track, stream) => match live {
+                Some(live) => live.add_track(&track, &stream),
+                None => out.report(no_call("add a track to")),
+            },
             Command::CreateDataChannel(label, reply) => {
-                let channel = self
-                    .phase
-                    .peer()
-                    .map(|peer| peer.create_data_channel(&label))
-                    .ok_or_else(|| {
-                        Error::new(ErrorCode::InvalidState, "no call to open a channel on")
-                    });
+                let channel = live
+                    .map(|live| live.peer().create_data_channel(&label))
+                    .ok_or_else(|| no_call("open a channel on"));
                 answer(reply, channel);
+            }
+            Command::SendText(text, reply) => answer(
+                reply,
+                live.ok_or_else(|| no_call("chat in"))
+                    .and_then(|live| live.send_text(&text)),
+            ),
+            Command::SendFile(file, reply) => answer(
+                reply,
+                live.map(|live| live.send_file(file).to_string())
+                    .ok_or_else(|| no_call("send a file in")),
+            ),
+            Command::AcceptFile(id) => {
+                if let Some(live) = live {
+                    live.transfers().accept(id);
+                }
+            }
+            Command::DeclineFile(id) => {
+                if let Some(live) = live {
+                    live.transfers().decline(id, out);
+                }
+            }
+            Command::CancelFile(id) => {
+                if let Some(live) = live {
+                    live.transfers().cancel(id, out);
+                }
             }
             Command::Close => {}
         }
     }
 
-    async fn server_message(&mut self, message: ServerMessage) {
-        let message = match message.into_signal() {
-            Ok((from, name, signal)) => {
-                self.signal(PeerInfo { id: from, name }, signal).await;
-                return;
-            }
-            Err(message) => message,
-        };
-        match message {
-            // `connect()` resolves once the list of who is online is in too (it follows
-            // `welcome` at once), so a page can call anyone it has just been told about.
-            ServerMessage::Welcome { id, name, resume } => self.welcomed(id, name, resume),
-            ServerMessage::Peers { peers } => {
-                self.peers = peers;
-                self.emit_peers();
-                self.logged_in();
-            }
-            ServerMessage::Pong => {}
-            ServerMessage::PeerJoined { id, name } => {
-                self.peers.retain(|peer| peer.id != id);
-                self.peers.push(PeerInfo { id, name });
-                self.emit_peers();
-            }
-            ServerMessage::PeerLeft { id } => {
-                self.peers.retain(|peer| peer.id != id);
-                self.emit_peers();
-                if self.phase.with().is_some_and(|with| with.id == id) {
-                    self.end_call(EndReason::PeerLeft);
+    /// Who `to` is, if we may call them now.
+    fn can_call(&self, to: &PeerId) -> Result<PeerInfo, Error> {
+        let me = self
+            .link
+            .me()
+            .ok_or_else(|| Error::new(ErrorCode::NotConnected, "connect before calling"))?;
+        if self.call.is_some() {
+            return Err(Error::new(ErrorCode::InvalidState, "already in a call"));
+        }
+        if *to == me.id {
+            let message = "you cannot call yourself";
+            return Err(Error::new(ErrorCode::InvalidState, message));
+        }
+        let peers = self.link.peers();
+        let peer = peers.iter().find(|peer| &peer.id == to);
+        peer.cloned()
+            .ok_or_else(|| Error::new(ErrorCode::PeerUnavailable, format!("{to} is not online")))
+    }
+
+    /// What the link heard that concerns the call.
+    async fn heard(&mut self, heard: Heard, out: &mut Actions) {
+        let call = self.call.as_mut();
+        match heard {
+            Heard::Signal(from, Signal::Ring) => self.rung(from, out),
+            Heard::Signal(from, Signal::Accept) => match call {
+                Some(call) if call.with().id == from.id => {
+                    let setup = setup(&self.options, self.link.me(), &from);
+                    call.accepted(&setup, self.devices.stream(), out);
+                }
+                // An answer to a call we no longer place: say so, or they wait forever.
+                _ => out.send(ClientMessage::signal(
+                    from.id,
+                    Signal::Hangup { reason: None },
+                )),
+            },
+            Heard::Signal(from, signal) => {
+                if let Some(call) = call.filter(|call| call.with().id == from.id) {
+                    call.signal(signal, out).await;
                 }
             }
-            ServerMessage::Error { code, message, to } => self.server_error(code, message, to),
-            // Relayed signals were handled above.
-            _ => {}
-        }
-    }
-
-    fn server_error(&mut self, code: WireCode, message: String, to: Option<PeerId>) {
-        let local = match code {
-            WireCode::InvalidName => ErrorCode::InvalidName,
-            WireCode::NameTaken => ErrorCode::NameTaken,
-            WireCode::NotLoggedIn => ErrorCode::NotConnected,
-            WireCode::PeerUnavailable => ErrorCode::PeerUnavailable,
-            WireCode::BadRequest | WireCode::RateLimited => ErrorCode::Refused,
-        };
-        let error = Error::new(local, message);
-        if let Some(reply) = self.pending_connect.take() {
-            // A refused login: the socket has no further use.
-            self.signaling = None;
-            self.signaling_generation += 1;
-            self.wanted = false;
-            let _ = reply.send(Err(error));
-            return;
-        }
-        if !self.online && matches!(code, WireCode::InvalidName | WireCode::NameTaken) {
-            // Logging in again after a drop was refused (the server restarted with another
-            // key, and someone took the name meanwhile): there is no way back on our own.
-            self.signaling = None;
-            self.signaling_generation += 1;
-            self.heartbeat = None;
-            self.wanted = false;
-            self.outgoing.clear();
-            self.me = None;
-            self.resume = None;
-            let message = format!("could not log in again: {}", error.message);
-            self.report(&Error::new(error.code, message));
-            self.end_call(call::EndReason::Failed);
-            self.publish_state();
-            return;
-        }
-        self.report(&error);
-        let about_call = to.is_some_and(|to| self.phase.with().is_some_and(|with| with.id == to));
-        if about_call && code == WireCode::PeerUnavailable {
-            self.end_call(EndReason::PeerLeft);
-        }
-    }
-
-    /// Sends `message` to the server, or keeps it for when the socket is back.
-    fn send(&mut self, message: ClientMessage) {
-        match &self.signaling {
-            Some(signaling) if self.online => {
-                if let Err(error) = signaling.send(&message) {
-                    self.report(&error);
+            Heard::PeerLeft(id) | Heard::Unavailable(id) => {
+                if call.is_some_and(|call| call.with().id == id) {
+                    out.end(EndReason::PeerLeft);
                 }
             }
-            _ if self.wanted && self.outgoing.len() < link::MAX_OUTGOING => {
-                self.outgoing.push(message);
+            Heard::NewId | Heard::Refused => {
+                if call.is_some() {
+                    out.end(EndReason::Failed);
+                }
             }
-            _ => {}
+            // A call still ringing cannot be answered without signaling; one that is
+            // connected keeps its media flowing until someone hangs up.
+            Heard::Lost => {
+                if let Some(call) = call.filter(|call| call.is_ringing()) {
+                    if call.heard_of() {
+                        // Queued for when the socket is back, so the other side stops too.
+                        let hangup = Signal::Hangup { reason: None };
+                        out.send(ClientMessage::signal(call.with().id.clone(), hangup));
+                    }
+                    out.end(EndReason::Failed);
+                }
+            }
         }
     }
 
-    fn report(&self, error: &Error) {
-        self.emitter.emit("error", &JsValue::from(error.clone()));
+    /// `from` rings us.
+    fn rung(&mut self, from: PeerInfo, out: &mut Actions) {
+        match &self.call {
+            None => {
+                self.calls += 1;
+                let (id, ring_ms) = (self.calls, self.options.ring_timeout_ms);
+                self.call = Some(Call::incoming(id, from, ring_ms, self.wake(id), out));
+            }
+            // We are ringing them. Still ringing each other: let the id order pick one call,
+            // so the two rings end as exactly one call.
+            Some(call) if call.with().id == from.id && call.is_placing() => {
+                if self.link.me().is_some_and(|me| me.id < from.id) {
+                    // Ours yields: take theirs as if the person had accepted it. Ours is
+                    // placed all the same: the two become one call.
+                    if let Some(reply) = self.devices.take_ring() {
+                        answer(reply, Ok(JsValue::UNDEFINED));
+                    }
+                    self.want(Then::Answer(from), out);
+                }
+                // Otherwise ours wins and theirs is dropped: they accept ours.
+            }
+            Some(_) => {
+                let reason = DeclineReason::Busy;
+                out.send(ClientMessage::signal(from.id, Signal::Decline { reason }));
+            }
+        }
     }
 
-    /// Whether a call was accepted and waits for our camera and microphone to begin.
-    fn accepting(&self) -> bool {
-        matches!(self.on_media, Some(call::OnMedia::Answer(_)))
+    /// `then` happens once the call has the camera and microphone.
+    fn want(&mut self, then: Then, out: &mut Actions) {
+        if let Some(then) = self.devices.want(then, &self.inputs) {
+            self.proceed(then, out);
+        }
+    }
+
+    /// What the call does now that it has its devices.
+    fn proceed(&mut self, then: Then, out: &mut Actions) {
+        let Some(call) = &mut self.call else {
+            if let Then::Ring(reply) = then {
+                let error = Error::new(ErrorCode::InvalidState, "the call ended before it rang");
+                answer(reply, Err::<JsValue, _>(error));
+            }
+            return;
+        };
+        match then {
+            Then::Ring(reply) => {
+                call.ring(self.options.ring_timeout_ms, out);
+                answer(reply, Ok(JsValue::UNDEFINED));
+            }
+            Then::Answer(from) if call.with().id == from.id && call.is_ringing() => {
+                let setup = setup(&self.options, self.link.me(), &from);
+                call.answer(&setup, self.devices.stream().cloned(), out);
+            }
+            Then::Answer(_) => {}
+        }
+    }
+
+    /// How call number `id` reaches the session.
+    fn wake(&self, id: u32) -> Wake {
+        let inputs = self.inputs.clone();
+        Rc::new(move |input| {
+            let _ = inputs.unbounded_send(Input::Call(id, input));
+        })
+    }
+
+    /// Carries out `out`, and whatever that leads to.
+    fn act(&mut self, mut out: Actions) {
+        while !out.is_empty() {
+            for action in out.take() {
+                match action {
+                    Action::Send(message) => self.link.send(message, &mut out),
+                    Action::Emit(event) => self.emitter.emit(&event),
+                    Action::End(reason) => self.end_call(reason, &mut out),
+                }
+            }
+        }
+    }
+
+    /// Ends the call: closes the connection (removing its listeners), stops the camera and
+    /// microphone, clears the views, and tells the page.
+    fn end_call(&mut self, reason: EndReason, out: &mut Actions) {
+        let Some(call) = self.call.take() else {
+            return;
+        };
+        if let Some(Then::Ring(reply)) = self.devices.release() {
+            let error = Error::new(ErrorCode::InvalidState, "the call ended before it rang");
+            answer(reply, Err::<JsValue, _>(error));
+        }
+        show(self.options.remote_video.as_ref(), None);
+        call.finish(reason, out);
     }
 
     /// Carries out the commands kept while a call was being accepted: on the call, if it
     /// began, or refused as they would be outside one.
     fn run_deferred(&mut self) {
+        let mut out = Actions::default();
         for command in std::mem::take(&mut self.deferred) {
-            self.command(command);
+            self.command(command, &mut out);
         }
+        self.act(out);
     }
 
-    fn emit_peers(&self) {
-        let peers = crate::signaling::write::peers(&self.peers);
-        self.emitter.emit("peers", &peers);
-    }
-
-    /// The API state, from who we are and the call phase.
-    fn state(&self) -> &'static str {
-        if !self.online {
-            return "offline";
+    /// The API state, from the link and the call.
+    fn state(&self) -> State {
+        if !self.link.is_online() {
+            return State::Offline;
         }
-        self.phase.state()
+        self.call.as_ref().map_or(State::Idle, Call::state)
     }
 
     /// Emits `state` if it changed.
     fn publish_state(&mut self) {
         let state = self.state();
         let id = self
-            .me
-            .as_ref()
-            .filter(|_| self.online)
+            .link
+            .me()
+            .filter(|_| self.link.is_online())
             .map(|me| me.id.0.clone());
         let changed = {
             let mut snapshot = self.snapshot.borrow_mut();
@@ -475,34 +446,18 @@ impl Session {
             std::mem::replace(&mut snapshot.state, state) != state
         };
         if changed {
-            self.emitter.emit("state", &state.into());
+            self.emitter.emit(&Event::State(state));
         }
-    }
-
-    fn close(&mut self) {
-        if self.phase.with().is_some() {
-            self.hangup();
-        }
-        self.wanted = false;
-        self.online = false;
-        self.reconnect = None;
-        self.heartbeat = None;
-        self.signaling = None;
-        self.signaling_generation += 1;
-        self.me = None;
-        if let Some(reply) = self.pending_connect.take() {
-            let _ = reply.send(Err(Error::new(ErrorCode::NotConnected, "closed")));
-        }
-        self.publish_state();
-    }
-
-    fn emit_ended(&self, reason: EndReason) {
-        self.emitter
-            .emit("ended", &object(&[("reason", reason.as_str().into())]));
     }
 }
 
-/// Answers a command; nobody may be waiting any more (a dropped promise), which is fine.
-fn answer(reply: Reply, result: Result<impl Into<JsValue>, Error>) {
-    let _ = reply.send(result.map(Into::into));
+/// How a connection with `with` is made: the lower id is polite, so both sides agree on
+/// perfect negotiation's roles without talking.
+fn setup<'a>(options: &'a Options, me: Option<&PeerInfo>, with: &PeerInfo) -> PeerSetup<'a> {
+    PeerSetup {
+        ice_servers: &options.ice_servers,
+        ice_transport_policy: options.ice_transport_policy.as_deref(),
+        polite: me.is_some_and(|me| me.id < with.id),
+        remote_video: options.remote_video.as_ref(),
+    }
 }

@@ -73,7 +73,7 @@ impl Signaling {
     }
 
     /// Closes the socket with [`GIVE_UP`]: the link looks dead, we mean to come back.
-    pub fn abandon(self) {
+    pub fn abandon(&self) {
         let _ = self
             .outgoing
             .unbounded_send(Outgoing::Close(GIVE_UP, "no answer"));

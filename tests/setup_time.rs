@@ -8,7 +8,7 @@ mod common;
 
 use common::{Side, unique};
 use futures::channel::oneshot;
-use peercall::listener::Listener;
+use peercall::js::Listener;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};

@@ -6,11 +6,10 @@ use std::rc::Rc;
 use wasm_bindgen::JsValue;
 use web_sys::{MessageEvent, RtcDataChannel, RtcDataChannelState, RtcPeerConnection};
 
-use super::{CHAT_ID, negotiated, number_of, text_of};
+use super::{CHAT_ID, negotiated};
 use crate::{
     error::{Error, ErrorCode},
-    events::object,
-    listener::Listener,
+    js::{Listener, number_of, object, text_of},
 };
 
 /// The longest message, in characters.

@@ -19,11 +19,10 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, MessageEvent, RtcDataChannel, RtcPeerConnection};
 
-use super::{FILES_ID, negotiated, number_of};
+use super::{FILES_ID, negotiated};
 use crate::{
     error::{Error, ErrorCode},
-    events::object,
-    listener::Listener,
+    js::{Listener, number_of, object},
 };
 
 /// The largest chunk, whatever the connection allows.

@@ -20,8 +20,7 @@ use web_sys::HtmlVideoElement;
 
 use crate::{
     error::{Error, ErrorCode},
-    events::Emitter,
-    listener::Listener,
+    js::Listener,
 };
 
 /// The remote video of a call; dropping it lets go of the wait for a gesture and gives the
@@ -32,9 +31,10 @@ pub struct Playback {
 }
 
 impl Playback {
-    /// Plays `video` (its stream already attached), muted if the browser insists.
-    pub fn start(video: HtmlVideoElement, emitter: Rc<Emitter>) -> Self {
-        let (watch, handle) = abortable(play(video.clone(), emitter));
+    /// Plays `video` (its stream already attached), muted if the browser insists, and
+    /// then tells `blocked`.
+    pub fn start(video: HtmlVideoElement, blocked: impl FnOnce(Error) + 'static) -> Self {
+        let (watch, handle) = abortable(play(video.clone(), blocked));
         wasm_bindgen_futures::spawn_local(async move {
             let _ = watch.await;
         });
@@ -52,7 +52,7 @@ impl Drop for Playback {
     }
 }
 
-async fn play(video: HtmlVideoElement, emitter: Rc<Emitter>) {
+async fn play(video: HtmlVideoElement, blocked: impl FnOnce(Error)) {
     let Err(refusal) = started(&video).await else {
         return;
     };
@@ -69,7 +69,7 @@ async fn play(video: HtmlVideoElement, emitter: Rc<Emitter>) {
         ErrorCode::AutoplayBlocked,
         "the browser holds back the call's sound until you click or tap the page",
     );
-    emitter.emit("error", &error.into());
+    blocked(error);
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };

@@ -1,204 +1,430 @@
 //! The session's link to the signaling server: log in, keep it alive, get it back.
 //!
 //! A heartbeat (`ping`, answered by `pong`) notices a server that went silent. When the
-//! socket drops, the session reconnects with capped exponential backoff and jitter, and
-//! logs in with its resume token to get the same id back; signals sent meanwhile wait.
-//! A call that is connected keeps its media flowing throughout: it needs no server.
+//! socket drops, the link reconnects with capped exponential backoff and jitter, and logs
+//! in with its resume token to get the same id back; signals sent meanwhile wait. A call
+//! that is connected keeps its media flowing throughout: it needs no server.
 
 use std::rc::Rc;
 
-use protocol::{ClientMessage, PeerId, PeerInfo, validate_name};
+use protocol::{
+    ClientMessage, ErrorCode as WireCode, PeerId, PeerInfo, ServerMessage, Signal, validate_name,
+};
 
-use super::{Input, Reply, Session, answer, call::EndReason};
+use super::{
+    action::Actions,
+    command::{Reply, answer},
+};
 use crate::{
     error::{Error, ErrorCode},
-    listener::Timer,
+    event::Event,
+    js::Timer,
     signaling::{Signaling, SignalingEvent},
 };
 
 /// Signals kept while the socket is down; past this they are dropped.
-pub const MAX_OUTGOING: usize = 256;
+const MAX_OUTGOING: usize = 256;
 
 /// First reconnection delay, and the cap the doubling stops at (ms).
 const BACKOFF_FIRST_MS: f64 = 250.0;
 const BACKOFF_CAP_MS: f64 = 3_000.0;
 
-impl Session {
-    pub(super) fn connect(&mut self, reply: Reply) {
-        if let Some(me) = self.me.as_ref().filter(|_| self.online) {
-            answer(reply, Ok(me.id.0.as_str()));
-            return;
+/// What concerns the link.
+pub enum LinkInput {
+    /// From its socket.
+    Socket(SignalingEvent),
+    /// Time to check that the socket still hears the server.
+    Heartbeat,
+    /// Time to try connecting again.
+    Retry,
+}
+
+/// What the link heard that concerns the calls.
+pub enum Heard {
+    /// A call signal from another peer.
+    Signal(PeerInfo, Signal),
+    /// Someone's socket closed.
+    PeerLeft(PeerId),
+    /// Logged in again under a new id: the other side of any call was told we left.
+    NewId,
+    /// The socket dropped: a call still ringing cannot be answered.
+    Lost,
+    /// Logging in again after a drop was refused: there is no way back on our own.
+    Refused,
+    /// The server knows no peer `.0` to relay to.
+    Unavailable(PeerId),
+}
+
+/// Where the link is; each state owns its socket and timers.
+enum State {
+    /// Not wanted: before `connect()`, after `close()`, or after a refused login.
+    Offline,
+    /// A socket logging in; `first` is the `connect()` waiting for the first login.
+    Connecting {
+        socket: Signaling,
+        _heartbeat: Timer,
+        first: Option<Reply>,
+        attempts: u32,
+    },
+    /// Logged in, with the list of who is online.
+    Online {
+        socket: Signaling,
+        _heartbeat: Timer,
+    },
+    /// The socket dropped; trying again when the timer fires.
+    Reconnecting { _retry: Timer, attempts: u32 },
+}
+
+/// How the link's socket and timers reach the session: with the number of the socket
+/// they concern, so that news of an old one is told apart.
+pub type Wake = Rc<dyn Fn(u32, LinkInput)>;
+
+/// The link to the signaling server.
+pub struct Link {
+    state: State,
+    url: String,
+    name: String,
+    heartbeat_ms: u32,
+    /// Numbers sockets, so late news of a closed one is ignored.
+    generation: u32,
+    /// From the last `welcome`: logs in again as the same id after a drop.
+    resume: Option<String>,
+    me: Option<PeerInfo>,
+    /// Signals sent while the socket was down, delivered once it is back.
+    outgoing: Vec<ClientMessage>,
+    peers: Vec<PeerInfo>,
+    wake: Wake,
+}
+
+impl Link {
+    /// A link, offline, that logs in to `url` as `name`.
+    pub fn new(url: String, name: String, heartbeat_ms: u32, wake: Wake) -> Self {
+        Self {
+            state: State::Offline,
+            url,
+            name,
+            heartbeat_ms,
+            generation: 0,
+            resume: None,
+            me: None,
+            outgoing: Vec::new(),
+            peers: Vec::new(),
+            wake,
         }
-        if self.pending_connect.is_some() || self.wanted {
-            let message = "already connecting";
-            let _ = reply.send(Err(Error::new(ErrorCode::InvalidState, message)));
-            return;
-        }
-        if let Err(error) = validate_name(&self.options.name) {
-            let _ = reply.send(Err(Error::new(ErrorCode::InvalidName, error.to_string())));
-            return;
-        }
-        match self.open() {
-            Ok(()) => {
-                self.wanted = true;
-                self.pending_connect = Some(reply);
+    }
+
+    /// Who we are, once welcomed.
+    pub fn me(&self) -> Option<&PeerInfo> {
+        self.me.as_ref()
+    }
+
+    /// Whether we are logged in and hear the server.
+    pub fn is_online(&self) -> bool {
+        matches!(self.state, State::Online { .. })
+    }
+
+    /// Who else is online, as last heard.
+    pub fn peers(&self) -> &[PeerInfo] {
+        &self.peers
+    }
+
+    /// `connect()`: log in; `reply` hears our id.
+    pub fn connect(&mut self, reply: Reply) {
+        match (&self.state, &self.me) {
+            (State::Online { .. }, Some(me)) => return answer(reply, Ok(me.id.0.as_str())),
+            (State::Offline, _) => {}
+            _ => {
+                let error = Error::new(ErrorCode::InvalidState, "already connecting");
+                return answer(reply, Err::<String, _>(error));
             }
-            Err(error) => {
-                let _ = reply.send(Err(error));
-            }
         }
+        if let Err(error) = validate_name(&self.name) {
+            let error = Error::new(ErrorCode::InvalidName, error.to_string());
+            return answer(reply, Err::<String, _>(error));
+        }
+        // A socket that cannot open rejects the reply itself.
+        let _ = self.open(Some(reply), 0);
     }
 
     /// Opens a socket and logs in on it (with the resume token, if there is one).
-    fn open(&mut self) -> Result<(), Error> {
-        self.signaling_generation += 1;
-        let generation = self.signaling_generation;
-        let inputs = self.inputs.clone();
-        let signaling = Signaling::open(
-            &self.options.url,
-            Rc::new(move |event| {
-                let _ = inputs.unbounded_send(Input::Signaling(generation, event));
-            }),
-        )?;
-        signaling.send(&ClientMessage::Login {
-            name: self.options.name.clone(),
-            resume: self.resume.clone(),
-        })?;
-        self.signaling = Some(signaling);
-        self.arm_heartbeat();
-        Ok(())
-    }
-
-    pub(super) async fn signaling_event(&mut self, event: SignalingEvent) {
-        match event {
-            SignalingEvent::Message(Ok(message)) => self.server_message(message).await,
-            SignalingEvent::Message(Err(error)) => self.report(&error),
-            SignalingEvent::Closed { code } => self.lost(code),
+    fn open(&mut self, first: Option<Reply>, attempts: u32) -> Result<(), Error> {
+        self.generation += 1;
+        let (generation, wake) = (self.generation, self.wake.clone());
+        let opened = Signaling::open(
+            &self.url,
+            Rc::new(move |event| wake(generation, LinkInput::Socket(event))),
+        )
+        .and_then(|socket| {
+            socket.send(&ClientMessage::Login {
+                name: self.name.clone(),
+                resume: self.resume.clone(),
+            })?;
+            Ok(socket)
+        });
+        match opened {
+            Ok(socket) => {
+                self.state = State::Connecting {
+                    socket,
+                    _heartbeat: self.heartbeat_timer(),
+                    first,
+                    attempts,
+                };
+                Ok(())
+            }
+            Err(error) => {
+                if let Some(reply) = first {
+                    answer(reply, Err::<String, _>(error.clone()));
+                }
+                Err(error)
+            }
         }
     }
 
-    pub(super) fn welcomed(&mut self, id: PeerId, name: String, resume: Option<String>) {
-        let same = self.me.as_ref().is_some_and(|me| me.id == id);
-        if !same && self.phase.with().is_some() {
-            // A new id: the other side has been told we left, so the call is over.
-            self.end_call(EndReason::Failed);
+    /// An input for socket number `generation` (or the retry timer).
+    pub fn input(&mut self, generation: u32, input: LinkInput, out: &mut Actions) -> Option<Heard> {
+        if generation != self.generation {
+            return None; // news of a socket that has been replaced
         }
-        if !same {
-            // Signals addressed from our old id mean nothing any more.
-            self.outgoing.clear();
+        match (input, &self.state) {
+            (LinkInput::Socket(event), State::Connecting { .. } | State::Online { .. }) => {
+                match event {
+                    SignalingEvent::Message(Ok(message)) => self.server_message(message, out),
+                    SignalingEvent::Message(Err(error)) => {
+                        out.report(error);
+                        None
+                    }
+                    SignalingEvent::Closed { code } => self.lost(code, out),
+                }
+            }
+            (LinkInput::Heartbeat, State::Connecting { .. } | State::Online { .. }) => {
+                self.heartbeat(out)
+            }
+            (LinkInput::Retry, State::Reconnecting { attempts, .. }) => {
+                let attempts = *attempts;
+                if let Err(error) = self.open(None, attempts) {
+                    out.report(error);
+                    self.retry(attempts);
+                }
+                None
+            }
+            // The state it was meant for has passed.
+            _ => None,
         }
-        self.me = Some(PeerInfo { id, name });
-        self.resume = resume;
+    }
+
+    fn server_message(&mut self, message: ServerMessage, out: &mut Actions) -> Option<Heard> {
+        let message = match message.into_signal() {
+            Ok((from, name, signal)) => {
+                return Some(Heard::Signal(PeerInfo { id: from, name }, signal));
+            }
+            Err(message) => message,
+        };
+        match message {
+            ServerMessage::Welcome { id, name, resume } => {
+                let had = self.me.replace(PeerInfo { id, name });
+                self.resume = resume;
+                let new = had.is_some_and(|had| Some(&had.id) != self.me.as_ref().map(|me| &me.id));
+                if new {
+                    // Signals addressed from our old id mean nothing any more.
+                    self.outgoing.clear();
+                    return Some(Heard::NewId);
+                }
+            }
+            // `connect()` resolves once the list of who is online is in too (it follows
+            // `welcome` at once), so a page can call anyone it has just been told about.
+            ServerMessage::Peers { peers } => {
+                self.peers = peers;
+                out.emit(Event::Peers(self.peers.clone()));
+                self.logged_in(out);
+            }
+            ServerMessage::PeerJoined { id, name } => {
+                self.peers.retain(|peer| peer.id != id);
+                self.peers.push(PeerInfo { id, name });
+                out.emit(Event::Peers(self.peers.clone()));
+            }
+            ServerMessage::PeerLeft { id } => {
+                self.peers.retain(|peer| peer.id != id);
+                out.emit(Event::Peers(self.peers.clone()));
+                return Some(Heard::PeerLeft(id));
+            }
+            ServerMessage::Error { code, message, to } => {
+                return self.server_error(code, message, to, out);
+            }
+            // Pong: heard, which is all a pong is for. Relayed signals were handled above.
+            _ => {}
+        }
+        None
     }
 
     /// `welcome` and `peers` are in: online.
-    pub(super) fn logged_in(&mut self) {
-        let Some(me) = self.me.clone() else {
+    fn logged_in(&mut self, out: &mut Actions) {
+        let State::Connecting { socket, first, .. } =
+            std::mem::replace(&mut self.state, State::Offline)
+        else {
             return;
         };
-        self.online = true;
-        self.attempts = 0;
+        self.state = State::Online {
+            socket,
+            _heartbeat: self.heartbeat_timer(),
+        };
         for message in std::mem::take(&mut self.outgoing) {
-            self.send(message);
+            self.send(message, out);
         }
-        if let Some(reply) = self.pending_connect.take() {
-            answer(reply, Ok(me.id.0));
+        if let (Some(reply), Some(me)) = (first, &self.me) {
+            answer(reply, Ok(me.id.0.as_str()));
         }
-        self.publish_state();
+    }
+
+    fn server_error(
+        &mut self,
+        code: WireCode,
+        message: String,
+        to: Option<PeerId>,
+        out: &mut Actions,
+    ) -> Option<Heard> {
+        let local = match code {
+            WireCode::InvalidName => ErrorCode::InvalidName,
+            WireCode::NameTaken => ErrorCode::NameTaken,
+            WireCode::NotLoggedIn => ErrorCode::NotConnected,
+            WireCode::PeerUnavailable => ErrorCode::PeerUnavailable,
+            WireCode::BadRequest | WireCode::RateLimited => ErrorCode::Refused,
+        };
+        let error = Error::new(local, message);
+        let login = matches!(code, WireCode::InvalidName | WireCode::NameTaken);
+        match &mut self.state {
+            State::Connecting { first, .. } if first.is_some() => {
+                // A refused login: the socket has no further use.
+                if let Some(reply) = first.take() {
+                    answer(reply, Err::<String, _>(error));
+                }
+                self.state = State::Offline;
+                None
+            }
+            State::Connecting { .. } if login => {
+                // Logging in again after a drop was refused (the server restarted with
+                // another key, and someone took the name meanwhile).
+                self.state = State::Offline;
+                self.outgoing.clear();
+                self.me = None;
+                self.resume = None;
+                let message = format!("could not log in again: {}", error.message);
+                out.report(Error::new(error.code, message));
+                Some(Heard::Refused)
+            }
+            _ => {
+                out.report(error);
+                to.filter(|_| code == WireCode::PeerUnavailable)
+                    .map(Heard::Unavailable)
+            }
+        }
     }
 
     /// The socket closed (or went silent).
-    fn lost(&mut self, code: Option<u16>) {
-        self.signaling = None;
-        self.signaling_generation += 1;
-        self.heartbeat = None;
-        let was_online = std::mem::replace(&mut self.online, false);
-        if let Some(reply) = self.pending_connect.take() {
-            // The first connection never came up: say so, and do not insist.
-            self.wanted = false;
-            let message = format!("cannot reach the signaling server at {}", self.options.url);
-            let _ = reply.send(Err(Error::new(ErrorCode::ConnectFailed, message)));
-        }
-        if was_online {
-            let why = match code {
-                Some(1001) => "the server went away".to_owned(),
-                Some(1009) => "a message was too large for the server".to_owned(),
-                Some(code) => format!("close code {code}"),
-                None => "it went silent".to_owned(),
-            };
-            let message =
-                format!("lost the connection to the signaling server ({why}): reconnecting");
-            self.report(&Error::new(ErrorCode::SignalingClosed, message));
-            self.peers.clear();
-            self.emit_peers();
-        }
-        // A call still ringing cannot be answered without signaling; one that is
-        // connected keeps its media flowing until someone hangs up.
-        if let super::call::Phase::Calling { with, .. } | super::call::Phase::Ringing { with, .. } =
-            &self.phase
-        {
-            // Queued for when the socket is back, so the other side stops ringing too.
-            if self.phase.heard_of() {
-                let to = with.id.clone();
-                self.send(ClientMessage::signal(
-                    to,
-                    protocol::Signal::Hangup { reason: None },
-                ));
+    fn lost(&mut self, code: Option<u16>, out: &mut Actions) -> Option<Heard> {
+        match std::mem::replace(&mut self.state, State::Offline) {
+            State::Connecting {
+                first: Some(reply), ..
+            } => {
+                // The first connection never came up: say so, and do not insist.
+                let message = format!("cannot reach the signaling server at {}", self.url);
+                let error = Error::new(ErrorCode::ConnectFailed, message);
+                answer(reply, Err::<String, _>(error));
             }
-            self.end_call(EndReason::Failed);
+            State::Connecting { attempts, .. } => self.retry(attempts),
+            State::Online { .. } => {
+                let why = match code {
+                    Some(1001) => "the server went away".to_owned(),
+                    Some(1009) => "a message was too large for the server".to_owned(),
+                    Some(code) => format!("close code {code}"),
+                    None => "it went silent".to_owned(),
+                };
+                let message =
+                    format!("lost the connection to the signaling server ({why}): reconnecting");
+                out.report(Error::new(ErrorCode::SignalingClosed, message));
+                self.peers.clear();
+                out.emit(Event::Peers(Vec::new()));
+                self.retry(0);
+            }
+            state @ (State::Offline | State::Reconnecting { .. }) => {
+                self.state = state;
+                return None;
+            }
         }
-        self.publish_state();
-        if self.wanted {
-            self.schedule_reconnect();
-        }
+        Some(Heard::Lost)
     }
 
-    fn schedule_reconnect(&mut self) {
+    /// Tries again after a pause that grows with `attempts`.
+    fn retry(&mut self, attempts: u32) {
         // Full jitter over a capped doubling: many clients of one restarted server do
         // not all come back in the same millisecond.
-        let ceiling = (BACKOFF_FIRST_MS * 2f64.powf(f64::from(self.attempts))).min(BACKOFF_CAP_MS);
+        let ceiling = (BACKOFF_FIRST_MS * 2f64.powf(f64::from(attempts))).min(BACKOFF_CAP_MS);
         let delay = ceiling * (0.5 + 0.5 * js_sys::Math::random());
-        self.attempts = self.attempts.saturating_add(1);
-        let inputs = self.inputs.clone();
-        self.reconnect = Some(Timer::new(delay as u32, move || {
-            let _ = inputs.unbounded_send(Input::Reconnect);
-        }));
+        let (generation, wake) = (self.generation, self.wake.clone());
+        self.state = State::Reconnecting {
+            _retry: Timer::new(delay as u32, move || wake(generation, LinkInput::Retry)),
+            attempts: attempts.saturating_add(1),
+        };
     }
 
-    pub(super) fn reconnect(&mut self) {
-        self.reconnect = None;
-        if !self.wanted || self.signaling.is_some() {
-            return;
-        }
-        if let Err(error) = self.open() {
-            self.report(&error);
-            self.schedule_reconnect();
-        }
-    }
-
-    fn arm_heartbeat(&mut self) {
-        let generation = self.signaling_generation;
-        let inputs = self.inputs.clone();
-        self.heartbeat = Some(Timer::new(self.options.heartbeat_ms, move || {
-            let _ = inputs.unbounded_send(Input::Heartbeat(generation));
-        }));
+    fn heartbeat_timer(&self) -> Timer {
+        let (generation, wake) = (self.generation, self.wake.clone());
+        Timer::new(self.heartbeat_ms, move || {
+            wake(generation, LinkInput::Heartbeat);
+        })
     }
 
     /// Pings the server, or gives the socket up if it has said nothing for too long.
-    pub(super) fn heartbeat(&mut self) {
-        let heard = self.signaling.as_ref().map_or(0.0, Signaling::last_heard);
-        let silent_for = js_sys::Date::now() - heard;
-        if silent_for > 2.0 * f64::from(self.options.heartbeat_ms) {
+    fn heartbeat(&mut self, out: &mut Actions) -> Option<Heard> {
+        let timer = self.heartbeat_timer();
+        let limit = 2.0 * f64::from(self.heartbeat_ms);
+        let (State::Connecting {
+            socket,
+            _heartbeat: beat,
+            ..
+        }
+        | State::Online {
+            socket,
+            _heartbeat: beat,
+        }) = &mut self.state
+        else {
+            return None;
+        };
+        if js_sys::Date::now() - socket.last_heard() > limit {
             // Close it saying we mean to come back, then treat it as lost.
-            if let Some(signaling) = self.signaling.take() {
-                signaling.abandon();
+            socket.abandon();
+            return self.lost(None, out);
+        }
+        let _ = socket.send(&ClientMessage::Ping);
+        *beat = timer;
+        None
+    }
+
+    /// Sends `message` to the server, or keeps it for when the socket is back.
+    pub fn send(&mut self, message: ClientMessage, out: &mut Actions) {
+        match &self.state {
+            State::Online { socket, .. } => {
+                if let Err(error) = socket.send(&message) {
+                    out.report(error);
+                }
             }
-            self.lost(None);
-            return;
+            State::Connecting { .. } | State::Reconnecting { .. }
+                if self.outgoing.len() < MAX_OUTGOING =>
+            {
+                self.outgoing.push(message);
+            }
+            _ => {}
         }
-        if let Some(signaling) = &self.signaling {
-            let _ = signaling.send(&ClientMessage::Ping);
+    }
+
+    /// `close()`: offline for good.
+    pub fn close(&mut self) {
+        if let State::Connecting {
+            first: Some(reply), ..
+        } = std::mem::replace(&mut self.state, State::Offline)
+        {
+            let error = Error::new(ErrorCode::NotConnected, "closed");
+            answer(reply, Err::<String, _>(error));
         }
-        self.arm_heartbeat();
+        self.me = None;
     }
 }

@@ -3,30 +3,20 @@
 //! On `disconnected` the connection often heals by itself, so the call waits a short
 //! grace period before restarting ICE; on `failed` it restarts at once. If a restart has
 //! not brought the connection back within a bounded time, the call ends as `failed`.
-//! Restarts are offered by the caller only; the callee asks for one with `restart-ice`
-//! (see [`crate::peer::IceRestart`]).
-//! Meanwhile the API state is `reconnecting`. See
+//! Meanwhile the API state is `reconnecting`. Restarts are offered by the caller only; the
+//! callee asks for one with `restart-ice` (see [`crate::peer::IceRestart`]). See
 //! <https://developer.mozilla.org/docs/Web/API/RTCPeerConnection/restartIce>.
 
-use protocol::{PeerId, Signal};
-
-use super::{
-    Input, Session,
-    call::{EndReason, Phase},
-};
-use crate::{
-    error::{Error, ErrorCode},
-    listener::Timer,
-    peer::{IceRestart, IceRole},
-};
-use protocol::ClientMessage;
+use crate::{event::State, js::Timer};
 
 /// How long `disconnected` may last before ICE is restarted (ms).
 const GRACE_MS: u32 = 3_000;
 /// How long a restart may take to bring the connection back (ms).
 const DEADLINE_MS: u32 = 15_000;
+/// How long an accepted call may take to connect the first time (ms).
+const CONNECT_MS: u32 = 30_000;
 
-/// What the recovery timer asks for when it fires.
+/// What a recovery timer asks for when it fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     /// The grace period is over: restart ICE.
@@ -37,129 +27,91 @@ pub enum Step {
     NeverConnected,
 }
 
-/// How long an accepted call may take to connect the first time (ms).
-pub const CONNECT_MS: u32 = 30_000;
+/// Makes the timer that brings a [`Step`] back to the call after some milliseconds.
+pub type Schedule<'a> = &'a dyn Fn(u32, Step) -> Timer;
 
-/// A recovery under way.
-pub struct Recovery {
-    restarted: bool,
-    _timer: Timer,
+/// Where the connection of a call is; each waiting state owns its timer.
+pub enum IceRecovery {
+    /// Never connected yet; ends the call if that takes too long.
+    Connecting { _deadline: Timer },
+    /// Media flows.
+    Connected,
+    /// `disconnected`: waiting a moment for it to heal by itself.
+    Grace { _timer: Timer },
+    /// ICE restarted; ends the call if it does not come back in time.
+    Restarting { _deadline: Timer },
 }
 
-impl Session {
-    pub(super) fn connection_state(&mut self, state: &str) {
-        let starts_grace = state == "disconnected"
-            && matches!(&self.phase, Phase::InCall(a) if a.connected && a.recovery.is_none());
-        let grace = starts_grace.then(|| self.recovery_timer(GRACE_MS, Step::Restart));
-        let Phase::InCall(active) = &mut self.phase else {
-            return;
-        };
-        match state {
-            "connected" => {
-                active.connected = true;
-                active.recovery = None;
+/// What the call must do about its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing.
+    Wait,
+    /// Restart ICE now.
+    Restart,
+    /// It failed before it ever connected.
+    NeverConnected,
+    /// It dropped and a restart did not bring it back.
+    Lost,
+}
+
+impl IceRecovery {
+    /// A new call's connection.
+    pub fn new(schedule: Schedule) -> Self {
+        Self::Connecting {
+            _deadline: schedule(CONNECT_MS, Step::NeverConnected),
+        }
+    }
+
+    /// The API state of a call whose connection is here.
+    pub fn state(&self) -> State {
+        match self {
+            Self::Connecting { .. } => State::Connecting,
+            Self::Connected => State::Connected,
+            Self::Grace { .. } | Self::Restarting { .. } => State::Reconnecting,
+        }
+    }
+
+    /// The peer connection's `connectionState` is `state` now.
+    pub fn connection_state(&mut self, state: &str, schedule: Schedule) -> Verdict {
+        match (state, &*self) {
+            ("connected", _) => *self = Self::Connected,
+            ("disconnected", Self::Connected) => {
+                *self = Self::Grace {
+                    _timer: schedule(GRACE_MS, Step::Restart),
+                };
             }
-            "disconnected" => {
-                if let Some(timer) = grace {
-                    active.recovery = Some(Recovery {
-                        restarted: false,
-                        _timer: timer,
-                    });
-                }
-            }
-            "failed" if !active.connected => {
-                // Never connected at all: nothing to recover.
-                let to = active.with.id.clone();
-                self.report(&Error::new(
-                    ErrorCode::NegotiationFailed,
-                    "could not connect to the other side",
-                ));
-                self.send(ClientMessage::signal(to, Signal::Hangup { reason: None }));
-                self.end_call(EndReason::Failed);
-                return;
-            }
+            ("failed", Self::Connecting { .. }) => return Verdict::NeverConnected,
             // A restart already under way has its own deadline.
-            "failed" if !active.recovery.as_ref().is_some_and(|r| r.restarted) => {
-                self.restart_ice();
-            }
+            ("failed", Self::Connected | Self::Grace { .. }) => return Verdict::Restart,
             _ => {}
         }
-        self.publish_state();
+        Verdict::Wait
     }
 
-    /// Restarts ICE now (the page asked, or the connection dropped) and gives it a
-    /// bounded time to work.
-    pub(super) fn restart_ice(&mut self) {
-        let timer = self.recovery_timer(DEADLINE_MS, Step::GiveUp);
-        let Phase::InCall(active) = &mut self.phase else {
-            return;
-        };
-        let ask = match active.peer.restart_ice() {
-            IceRestart::Offered => None,
-            IceRestart::ByTheCaller => Some(active.with.id.clone()),
-        };
-        // Asked for while all is well: no need to watch over it.
-        let watch = active.connected && active.peer.state() != "connected";
-        if watch {
-            active.recovery = Some(Recovery {
-                restarted: true,
-                _timer: timer,
-            });
-        }
-        if let Some(caller) = ask {
-            self.send(ClientMessage::signal(caller, Signal::RestartIce));
-        }
-        if watch {
-            self.publish_state();
+    /// A timer of this recovery fired.
+    pub fn step(&self, step: Step) -> Verdict {
+        match (step, self) {
+            (Step::Restart, Self::Grace { .. }) => Verdict::Restart,
+            (Step::GiveUp, Self::Restarting { .. }) => Verdict::Lost,
+            (Step::NeverConnected, Self::Connecting { .. }) => Verdict::NeverConnected,
+            // The state it was set for has passed.
+            _ => Verdict::Wait,
         }
     }
 
-    /// The callee asks for an ICE restart: the caller makes it, unless one is under way.
-    pub(super) fn restart_asked(&mut self, from: &PeerId) {
-        let asked = matches!(&self.phase, Phase::InCall(active)
-            if &active.with.id == from
-                && active.peer.ice_role() == IceRole::Controlling
-                && !active.recovery.as_ref().is_some_and(|r| r.restarted));
-        if asked {
-            self.restart_ice();
+    /// ICE is being restarted; `healthy` if the connection is `connected` all the same
+    /// (asked for while all is well: no need to watch over it).
+    pub fn restarted(&mut self, healthy: bool, schedule: Schedule) {
+        if !matches!(self, Self::Connecting { .. }) && !healthy {
+            *self = Self::Restarting {
+                _deadline: schedule(DEADLINE_MS, Step::GiveUp),
+            };
         }
     }
 
-    pub(super) fn recovery_step(&mut self, step: Step) {
-        let Phase::InCall(active) = &self.phase else {
-            return;
-        };
-        let due = match step {
-            Step::NeverConnected => !active.connected,
-            Step::Restart | Step::GiveUp => active.recovery.is_some(),
-        };
-        if !due {
-            return;
-        }
-        match step {
-            Step::Restart => self.restart_ice(),
-            Step::GiveUp | Step::NeverConnected => {
-                let to = active.with.id.clone();
-                let message = if step == Step::GiveUp {
-                    format!(
-                        "the connection to {} dropped and did not come back",
-                        active.with.name
-                    )
-                } else {
-                    format!("could not connect to {}", active.with.name)
-                };
-                self.report(&Error::new(ErrorCode::NegotiationFailed, message));
-                self.send(ClientMessage::signal(to, Signal::Hangup { reason: None }));
-                self.end_call(EndReason::Failed);
-            }
-        }
-    }
-
-    pub(super) fn recovery_timer(&self, millis: u32, step: Step) -> Timer {
-        let generation = self.generation;
-        let inputs = self.inputs.clone();
-        Timer::new(millis, move || {
-            let _ = inputs.unbounded_send(Input::Recovery(generation, step));
-        })
+    /// Whether a restart is under way.
+    pub fn is_restarting(&self) -> bool {
+        matches!(self, Self::Restarting { .. })
     }
 }

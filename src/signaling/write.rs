@@ -8,7 +8,7 @@ use js_sys::Array;
 use protocol::{ClientMessage, Field, IceCandidate, PeerInfo};
 use wasm_bindgen::JsValue;
 
-use crate::events::object;
+use crate::js::object;
 
 /// `message` as the object the server expects.
 pub fn client_message(message: &ClientMessage) -> JsValue {

@@ -2,7 +2,11 @@
 
 use wasm_bindgen::JsValue;
 
-use super::{App, field, say, show, text_field};
+use super::{
+    App,
+    page::{say, show, text_field},
+};
+use crate::js::field;
 use std::rc::Rc;
 
 /// `HH:MM` of a timestamp (ms since the epoch), in local time.

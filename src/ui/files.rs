@@ -5,7 +5,11 @@ use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Blob, DragEvent, Element, Event, File, FileList, HtmlProgressElement, Url};
 
-use super::{App, field, show, text_field};
+use super::{
+    App,
+    page::{show, text_field},
+};
+use crate::js::field;
 
 /// `1.2 MB`, `512 B`: sizes the way people read them.
 ///

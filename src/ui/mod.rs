@@ -8,43 +8,16 @@ use std::{cell::RefCell, rc::Rc};
 use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue, closure::Closure, prelude::wasm_bindgen};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
-use web_sys::{Document, Element, Event, HtmlElement, HtmlInputElement, HtmlVideoElement};
+use web_sys::{Element, Event, HtmlElement};
 
-use crate::{api::PeerCall, listener::Listener};
+use crate::{api::PeerCall, js::Listener};
 
 mod chat;
 mod files;
+mod page;
 
-/// The page's elements.
-struct Page {
-    document: Document,
-    status: Element,
-    me: Element,
-    alert: Element,
-    notice: Element,
-    login: Element,
-    name_input: HtmlInputElement,
-    login_button: Element,
-    lobby: Element,
-    peer_list: Element,
-    peer_empty: Element,
-    incoming: Element,
-    incoming_name: Element,
-    call: Element,
-    remote_name: Element,
-    local_video: HtmlVideoElement,
-    remote_video: HtmlVideoElement,
-    mic_button: Element,
-    camera_button: Element,
-    chat_log: Element,
-    chat_body: HtmlElement,
-    chat_toggle: Element,
-    chat_unread: Element,
-    chat_input: HtmlInputElement,
-    file_input: HtmlInputElement,
-    drop_hint: Element,
-    transfers: Element,
-}
+use crate::js::field;
+use page::{Page, say, show, text_field};
 
 /// What the page remembers between events.
 #[derive(Default)]
@@ -150,74 +123,6 @@ pub fn start() -> Result<(), JsValue> {
     Ok(())
 }
 
-impl Page {
-    fn bind(document: Document) -> Result<Self, JsValue> {
-        let find = |id| element(&document, id);
-        Ok(Self {
-            status: find("status")?,
-            me: find("me")?,
-            alert: find("alert")?,
-            notice: find("notice")?,
-            login: find("login")?,
-            name_input: typed(&document, "name-input")?,
-            login_button: find("login-button")?,
-            lobby: find("lobby")?,
-            peer_list: find("peer-list")?,
-            peer_empty: find("peer-empty")?,
-            incoming: find("incoming")?,
-            incoming_name: find("incoming-name")?,
-            call: find("call")?,
-            remote_name: find("remote-name")?,
-            local_video: typed(&document, "local-video")?,
-            remote_video: typed(&document, "remote-video")?,
-            mic_button: find("mic-button")?,
-            camera_button: find("camera-button")?,
-            chat_log: find("chat-log")?,
-            chat_body: typed(&document, "chat-body")?,
-            chat_toggle: find("chat-toggle")?,
-            chat_unread: find("chat-unread")?,
-            chat_input: typed(&document, "chat-input")?,
-            file_input: typed(&document, "file-input")?,
-            drop_hint: find("drop-hint")?,
-            transfers: find("transfers")?,
-            document,
-        })
-    }
-}
-
-/// The page's element `id`.
-fn element(document: &Document, id: &str) -> Result<Element, JsValue> {
-    document
-        .get_element_by_id(id)
-        .ok_or_else(|| JsValue::from(format!("the page has no #{id}")))
-}
-
-/// The page's element `id`, which must be a `T`.
-fn typed<T: JsCast>(document: &Document, id: &str) -> Result<T, JsValue> {
-    element(document, id)?
-        .dyn_into()
-        .map_err(|_| JsValue::from(format!("#{id} is not the kind of element the page needs")))
-}
-
-fn show(element: &Element, visible: bool) {
-    if let Some(element) = element.dyn_ref::<HtmlElement>() {
-        element.set_hidden(!visible);
-    }
-}
-
-fn say(element: &Element, text: &str) {
-    element.set_text_content(Some(text));
-    show(element, !text.is_empty());
-}
-
-fn field(payload: &JsValue, key: &str) -> JsValue {
-    Reflect::get(payload, &key.into()).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn text_field(payload: &JsValue, key: &str) -> String {
-    field(payload, key).as_string().unwrap_or_default()
-}
-
 impl App {
     fn listen(
         self: &Rc<Self>,
@@ -251,7 +156,7 @@ impl App {
         let secure = location.protocol().ok().as_deref() == Some("https:");
         let host = location.host().unwrap_or_default();
         let url = format!("{}://{host}/ws", if secure { "wss" } else { "ws" });
-        let options = crate::events::object(&[
+        let options = crate::js::object(&[
             ("url", url.into()),
             ("name", name.as_str().into()),
             ("localVideo", page.local_video.clone().into()),
@@ -347,31 +252,7 @@ impl App {
     }
 
     fn on_peers(&self, peers: JsValue) {
-        let page = &self.page;
-        page.peer_list.set_text_content(None);
-        let peers: js_sys::Array = peers.dyn_into().unwrap_or_default();
-        for peer in peers.iter() {
-            let (Ok(item), Ok(button)) = (
-                page.document.create_element("li"),
-                page.document.create_element("button"),
-            ) else {
-                continue;
-            };
-            let name = text_field(&peer, "name");
-            button.set_class_name("peer");
-            button.set_attribute("type", "button").ok();
-            button
-                .set_attribute("data-id", &text_field(&peer, "id"))
-                .ok();
-            button
-                .set_attribute("aria-label", &format!("Call {name}"))
-                .ok();
-            // Names come from other people: text, never markup.
-            button.set_text_content(Some(&name));
-            item.append_child(&button).ok();
-            page.peer_list.append_child(&item).ok();
-        }
-        show(&page.peer_empty, peers.length() == 0);
+        self.page.show_peers(&peers.dyn_into().unwrap_or_default());
     }
 
     fn on_incoming(&self, payload: JsValue) {
@@ -491,19 +372,7 @@ impl App {
 
     fn paint_toggles(&self) {
         let memory = self.memory.borrow();
-        let paint = |button: &Element, pressed: bool, on: &str, off: &str| {
-            button
-                .set_attribute("aria-pressed", if pressed { "true" } else { "false" })
-                .ok();
-            button.set_text_content(Some(if pressed { off } else { on }));
-        };
-        paint(&self.page.mic_button, memory.mic_muted, "Mute", "Unmute");
-        paint(
-            &self.page.camera_button,
-            memory.camera_off,
-            "Camera off",
-            "Camera on",
-        );
+        self.page.paint_toggles(memory.mic_muted, memory.camera_off);
     }
 
     fn on_error(&self, error: JsValue) {

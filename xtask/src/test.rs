@@ -69,7 +69,7 @@ impl Skips {
 pub fn all() -> Result {
     setup::all()?;
     timed("format and lints", lints)?;
-    timed("protocol and server tests", || {
+    timed("protocol, server and native client tests", || {
         run(cargo().args([
             "test",
             "-p",
@@ -78,7 +78,9 @@ pub fn all() -> Result {
             "peercall-server",
             "-p",
             "peercall-faults",
-        ]))
+        ]))?;
+        // The client's own unit tests touch no browser API: they run natively.
+        run(cargo().args(["test", "-p", "peercall", "--lib"]))
     })?;
     let dist = build::client()?;
     timed("bundle gate", || bundle_gate(&dist))?;

@@ -1,4 +1,5 @@
-//! Owned browser callbacks, counted.
+//! The JavaScript helpers the engine and the demo page share: plain objects read and
+//! built, and owned browser callbacks, counted.
 //!
 //! Every callback the client hands the browser is a [`Listener`] (or a [`Timer`]) owned by
 //! the object it serves; dropping it removes it from the browser. The live count lets tests
@@ -8,7 +9,33 @@ use std::cell::Cell;
 
 use gloo_events::{EventListener, EventListenerOptions};
 use gloo_timers::callback::Timeout;
+use js_sys::{Object, Reflect};
+use wasm_bindgen::JsValue;
 use web_sys::{Event, EventTarget};
+
+/// A plain object with the given properties.
+pub fn object(properties: &[(&str, JsValue)]) -> JsValue {
+    let object = Object::new();
+    for (key, value) in properties {
+        let _ = Reflect::set(&object, &(*key).into(), value);
+    }
+    object.into()
+}
+
+/// A property of `value`; `undefined` when it has none (or is no object).
+pub fn field(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A string property of `value`.
+pub fn text_of(value: &JsValue, key: &str) -> Option<String> {
+    field(value, key).as_string()
+}
+
+/// A number property of `value`.
+pub fn number_of(value: &JsValue, key: &str) -> Option<f64> {
+    field(value, key).as_f64()
+}
 
 thread_local! {
     static LIVE: Cell<usize> = const { Cell::new(0) };

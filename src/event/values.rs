@@ -1,0 +1,187 @@
+//! The string values of the API, each an enum with its one spelling.
+
+use std::fmt;
+
+/// Where the client is, as `state` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Not logged in (or the link to the server is down).
+    Offline,
+    /// Logged in, no call.
+    Idle,
+    /// Our call rings at the other side.
+    Calling,
+    /// Someone calls us.
+    Ringing,
+    /// Accepted; the connection is being made.
+    Connecting,
+    /// Media flows.
+    Connected,
+    /// The connection dropped and is being brought back.
+    Reconnecting,
+}
+
+impl State {
+    /// Every state.
+    pub const ALL: [Self; 7] = [
+        Self::Offline,
+        Self::Idle,
+        Self::Calling,
+        Self::Ringing,
+        Self::Connecting,
+        Self::Connected,
+        Self::Reconnecting,
+    ];
+
+    /// The state as pages see it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Offline => "offline",
+            Self::Idle => "idle",
+            Self::Calling => "calling",
+            Self::Ringing => "ringing",
+            Self::Connecting => "connecting",
+            Self::Connected => "connected",
+            Self::Reconnecting => "reconnecting",
+        }
+    }
+}
+
+/// Why a call ended, as the `ended` event says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// We hung up (or cancelled, or declined).
+    Hangup,
+    /// The other side hung up.
+    RemoteHangup,
+    /// The other side went offline.
+    PeerLeft,
+    /// The connection could not be made or kept.
+    Failed,
+    /// The callee said no.
+    Declined,
+    /// The callee is in another call.
+    Busy,
+    /// Nobody answered in time.
+    NoAnswer,
+}
+
+impl EndReason {
+    /// Every reason.
+    pub const ALL: [Self; 7] = [
+        Self::Hangup,
+        Self::RemoteHangup,
+        Self::PeerLeft,
+        Self::Failed,
+        Self::Declined,
+        Self::Busy,
+        Self::NoAnswer,
+    ];
+
+    /// The reason as pages (and `hangup`'s `reason` on the wire) say it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hangup => "hangup",
+            Self::RemoteHangup => "remote-hangup",
+            Self::PeerLeft => "peer-left",
+            Self::Failed => "failed",
+            Self::Declined => "declined",
+            Self::Busy => "busy",
+            Self::NoAnswer => "no-answer",
+        }
+    }
+}
+
+/// Which way a file goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// We send it.
+    Send,
+    /// We receive it.
+    Receive,
+}
+
+impl Direction {
+    /// Both directions.
+    pub const ALL: [Self; 2] = [Self::Send, Self::Receive];
+
+    /// The direction as pages see it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Send => "send",
+            Self::Receive => "receive",
+        }
+    }
+}
+
+/// Who stopped a transfer, as `file-cancelled` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelledBy {
+    /// This page.
+    Me,
+    /// The other side, once the transfer had started (or before we accepted).
+    Peer,
+    /// The receiver said no to the offer.
+    Declined,
+    /// The call ended first.
+    Ended,
+}
+
+impl CancelledBy {
+    /// Every one.
+    pub const ALL: [Self; 4] = [Self::Me, Self::Peer, Self::Declined, Self::Ended];
+
+    /// As pages see it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Me => "me",
+            Self::Peer => "peer",
+            Self::Declined => "declined",
+            Self::Ended => "ended",
+        }
+    }
+}
+
+/// A transfer as pages name it: `out-3` is the third file we send in a call, `in-3` the
+/// file the other side numbered 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferId {
+    /// A file we send.
+    Out(u32),
+    /// A file we receive.
+    In(u32),
+}
+
+impl TransferId {
+    /// Which way the file goes.
+    pub fn direction(self) -> Direction {
+        match self {
+            Self::Out(_) => Direction::Send,
+            Self::In(_) => Direction::Receive,
+        }
+    }
+
+    /// The id a page gave back, if it is one.
+    pub fn parse(id: &str) -> Option<Self> {
+        let (side, number) = id.split_once('-')?;
+        // Digits only: `u32::from_str` would also take a leading `+`.
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let number = number.parse().ok()?;
+        match side {
+            "out" => Some(Self::Out(number)),
+            "in" => Some(Self::In(number)),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for TransferId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Out(n) => write!(f, "out-{n}"),
+            Self::In(n) => write!(f, "in-{n}"),
+        }
+    }
+}

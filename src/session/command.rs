@@ -1,0 +1,70 @@
+//! What a page asks of the session.
+
+use futures::channel::oneshot;
+use protocol::PeerId;
+use wasm_bindgen::JsValue;
+
+use crate::{error::Error, event::TransferId};
+
+/// Where the session answers a command. Every answer settles a promise, so it is already
+/// in JavaScript's terms: one reply type (and one promise future) for all commands keeps
+/// the module small.
+pub type Reply = oneshot::Sender<Result<JsValue, Error>>;
+
+/// Answers a command; nobody may be waiting any more (a dropped promise), which is fine.
+pub fn answer(reply: Reply, result: Result<impl Into<JsValue>, Error>) {
+    let _ = reply.send(result.map(Into::into));
+}
+
+/// What a page asks of the session.
+pub enum Command {
+    /// Log in; answered with our id.
+    Connect(Reply),
+    /// Call a peer; answered (with `undefined`) once the call is placed.
+    Call(PeerId, Reply),
+    /// Take the incoming call.
+    Accept,
+    /// Refuse the incoming call.
+    Decline,
+    /// End the current call.
+    Hangup,
+    /// Mute or unmute the microphone.
+    SetMic(bool),
+    /// Turn the camera off or on.
+    SetCamera(bool),
+    /// The current call's `getStats()` promise, or `null` outside a call.
+    Stats(Reply),
+    /// Restart ICE on the current call.
+    RestartIce,
+    /// Send another track on the current call (renegotiates).
+    AddTrack(web_sys::MediaStreamTrack, web_sys::MediaStream),
+    /// Open a data channel on the current call (renegotiates the first time).
+    CreateDataChannel(String, Reply),
+    /// Send a chat message; answered with its timestamp.
+    SendText(String, Reply),
+    /// Offer a file; answered with the transfer's id.
+    SendFile(web_sys::File, Reply),
+    /// Accept the incoming file with this id.
+    AcceptFile(TransferId),
+    /// Decline the incoming file with this id.
+    DeclineFile(TransferId),
+    /// Cancel the transfer with this id, either way.
+    CancelFile(TransferId),
+    /// Leave for good.
+    Close,
+}
+
+impl Command {
+    /// Whether the command acts on the current call.
+    pub fn needs_call(&self) -> bool {
+        matches!(
+            self,
+            Self::Stats(_)
+                | Self::RestartIce
+                | Self::AddTrack(..)
+                | Self::CreateDataChannel(..)
+                | Self::SendText(..)
+                | Self::SendFile(..)
+        )
+    }
+}

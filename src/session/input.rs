@@ -1,0 +1,44 @@
+//! Everything the session reacts to, each addressed to the part it concerns.
+
+use std::rc::Rc;
+
+use super::{command::Command, link::LinkInput, recovery::Step, transfers::TransferInput};
+use crate::{
+    channel::{chat::ChatEvent, files::FileEvent},
+    error::Error,
+    media::LocalMedia,
+    peer::PeerEvent,
+};
+
+/// Everything the session reacts to.
+pub enum Input {
+    /// From the page.
+    Command(Command),
+    /// For the signaling link's socket number `.0`.
+    Link(u32, LinkInput),
+    /// For call number `.0`.
+    Call(u32, CallInput),
+    /// The camera and microphone asked for.
+    Media(Box<LocalMedia>),
+}
+
+/// What concerns one call.
+pub enum CallInput {
+    /// It rang too long.
+    RingTimeout,
+    /// From its peer connection.
+    Peer(PeerEvent),
+    /// A timer of its ICE recovery fired.
+    Recovery(Step),
+    /// From its chat channel.
+    Chat(ChatEvent),
+    /// From its file channel.
+    Files(FileEvent),
+    /// From the tasks of its file transfers.
+    Transfer(TransferInput),
+    /// The browser plays its remote video muted until the person clicks.
+    Autoplay(Error),
+}
+
+/// How a call's browser callbacks, timers and tasks reach the session.
+pub type Wake = Rc<dyn Fn(CallInput)>;

@@ -1,0 +1,283 @@
+//! A call that was accepted: its peer connection, chat and file channels, ICE recovery
+//! and transfers, owned together and dropped together.
+
+use std::rc::Rc;
+
+use protocol::{ClientMessage, PeerInfo, Signal};
+use wasm_bindgen::JsValue;
+use web_sys::{HtmlVideoElement, MediaStream, MediaStreamTrack};
+
+use super::{
+    action::Actions,
+    input::{CallInput, Wake},
+    recovery::{IceRecovery, Step, Verdict},
+    transfers::Transfers,
+};
+use crate::{
+    channel::{
+        chat::{Chat, ChatEvent},
+        files::{FileChannel, chunk_size},
+    },
+    error::{Error, ErrorCode},
+    event::{EndReason, Event, State, TransferId},
+    js::Timer,
+    media::playback::Playback,
+    peer::{Description, IceRestart, IceRole, Peer, PeerEvent},
+};
+
+/// Which side of the call this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Placed the call: makes the first offer.
+    Caller,
+    /// Took the call: answers it.
+    Callee,
+}
+
+/// What a new connection is made with.
+pub struct PeerSetup<'a> {
+    /// `RTCIceServer[]`.
+    pub ice_servers: &'a JsValue,
+    /// `all` or `relay`.
+    pub ice_transport_policy: Option<&'a str>,
+    /// Perfect negotiation's polite side.
+    pub polite: bool,
+    /// Where the other side is shown.
+    pub remote_video: Option<&'a HtmlVideoElement>,
+}
+
+/// An accepted call's connection and what rides on it.
+pub struct Live {
+    peer: Peer,
+    recovery: IceRecovery,
+    /// Ids of the remote streams announced so far.
+    remote: Vec<String>,
+    chat: Chat,
+    transfers: Transfers,
+    remote_video: Option<HtmlVideoElement>,
+    /// The first remote stream playing in the page's remote `<video>`.
+    playback: Option<Playback>,
+    wake: Wake,
+}
+
+impl Live {
+    /// Connects as `role`, sending `local`; what happens reaches `wake`.
+    pub fn start(
+        setup: &PeerSetup,
+        role: Role,
+        local: Option<MediaStream>,
+        wake: Wake,
+    ) -> Result<Self, Error> {
+        let on_peer = wake.clone();
+        let mut peer = Peer::new(
+            setup.ice_servers,
+            setup.ice_transport_policy,
+            setup.polite,
+            Rc::new(move |event| on_peer(CallInput::Peer(event))),
+        )?;
+        match role {
+            Role::Caller => peer.start_as_caller(local.as_ref())?,
+            Role::Callee => peer.start_as_callee(local),
+        }
+        let (on_chat, on_files, on_transfer) = (wake.clone(), wake.clone(), wake.clone());
+        let chat = Chat::new(
+            peer.pc(),
+            Rc::new(move |event| on_chat(CallInput::Chat(event))),
+        );
+        let files = FileChannel::new(
+            peer.pc(),
+            Rc::new(move |event| on_files(CallInput::Files(event))),
+        );
+        let transfers = Transfers::new(
+            files,
+            Rc::new(move |input| on_transfer(CallInput::Transfer(input))),
+        );
+        Ok(Self {
+            recovery: IceRecovery::new(&schedule(&wake)),
+            peer,
+            remote: Vec::new(),
+            chat,
+            transfers,
+            remote_video: setup.remote_video.cloned(),
+            playback: None,
+            wake,
+        })
+    }
+
+    /// The API state of the call.
+    pub fn state(&self) -> State {
+        self.recovery.state()
+    }
+
+    /// An input of this call's connection, channels or transfers.
+    pub async fn input(&mut self, input: CallInput, with: &PeerInfo, out: &mut Actions) {
+        match input {
+            CallInput::Peer(event) => self.peer_event(event, with, out).await,
+            CallInput::Recovery(step) => {
+                let verdict = self.recovery.step(step);
+                self.follow(verdict, with, out);
+            }
+            CallInput::Chat(ChatEvent::Open) => self.chat.flush(),
+            CallInput::Chat(ChatEvent::Message { text, at }) => out.emit(Event::Text {
+                from: with.clone(),
+                text,
+                at,
+            }),
+            CallInput::Chat(ChatEvent::Invalid(error)) | CallInput::Autoplay(error) => {
+                out.report(error);
+            }
+            CallInput::Files(event) => {
+                let chunk = chunk_size(self.peer.pc());
+                self.transfers.file_event(event, chunk, out);
+            }
+            CallInput::Transfer(input) => self.transfers.input(input, out),
+            CallInput::RingTimeout => {}
+        }
+    }
+
+    async fn peer_event(&mut self, event: PeerEvent, with: &PeerInfo, out: &mut Actions) {
+        let to = with.id.clone();
+        match event {
+            PeerEvent::NegotiationNeeded => match self.peer.make_offer().await {
+                Ok(Some(sdp)) => out.send(ClientMessage::signal(to, Signal::Offer { sdp })),
+                Ok(None) => {}
+                Err(error) => fail(error, with, out),
+            },
+            PeerEvent::Candidate(candidate) => {
+                out.send(ClientMessage::signal(to, Signal::Candidate { candidate }));
+            }
+            PeerEvent::Track(stream) => {
+                if self.remote.contains(&stream.id()) {
+                    return;
+                }
+                if self.remote.is_empty()
+                    && let Some(video) = &self.remote_video
+                {
+                    video.set_src_object(Some(&stream));
+                    let wake = self.wake.clone();
+                    let blocked = move |error| wake(CallInput::Autoplay(error));
+                    self.playback = Some(Playback::start(video.clone(), blocked));
+                }
+                self.remote.push(stream.id());
+                out.emit(Event::RemoteStream(stream));
+            }
+            PeerEvent::DataChannel(channel) => out.emit(Event::DataChannel(channel)),
+            PeerEvent::ConnectionState(state) => {
+                let verdict = self
+                    .recovery
+                    .connection_state(&state, &schedule(&self.wake));
+                self.follow(verdict, with, out);
+            }
+        }
+    }
+
+    /// A signal of the call's negotiation from the other side.
+    pub async fn signal(&mut self, signal: Signal, with: &PeerInfo, out: &mut Actions) {
+        let description = match signal {
+            Signal::Offer { sdp } => Description::Offer(sdp),
+            Signal::Answer { sdp } => Description::Answer(sdp),
+            Signal::Candidate { candidate } => return self.peer.add_candidate(candidate).await,
+            Signal::RestartIce => {
+                // The callee asks: the caller restarts, unless a restart is under way.
+                if self.peer.ice_role() == IceRole::Controlling && !self.recovery.is_restarting() {
+                    self.restart(with, out);
+                }
+                return;
+            }
+            _ => return,
+        };
+        match self.peer.receive(description).await {
+            Ok(Some(sdp)) => {
+                let to = with.id.clone();
+                out.send(ClientMessage::signal(to, Signal::Answer { sdp }));
+            }
+            Ok(None) => {}
+            Err(error) => fail(error, with, out),
+        }
+    }
+
+    /// Restarts ICE now (the page asked, or the connection dropped) and gives it a
+    /// bounded time to work.
+    pub fn restart(&mut self, with: &PeerInfo, out: &mut Actions) {
+        if self.peer.restart_ice() == IceRestart::ByTheCaller {
+            out.send(ClientMessage::signal(with.id.clone(), Signal::RestartIce));
+        }
+        let healthy = self.peer.state() == "connected";
+        self.recovery.restarted(healthy, &schedule(&self.wake));
+    }
+
+    fn follow(&mut self, verdict: Verdict, with: &PeerInfo, out: &mut Actions) {
+        let message = match verdict {
+            Verdict::Wait => return,
+            Verdict::Restart => return self.restart(with, out),
+            Verdict::NeverConnected => format!("could not connect to {}", with.name),
+            Verdict::Lost => format!(
+                "the connection to {} dropped and did not come back",
+                with.name
+            ),
+        };
+        fail(Error::new(ErrorCode::NegotiationFailed, message), with, out);
+    }
+
+    /// Sends a chat message; returns its timestamp.
+    pub fn send_text(&mut self, text: &str) -> Result<f64, Error> {
+        self.chat.send(text)
+    }
+
+    /// Offers `file`; returns the transfer's id.
+    pub fn send_file(&mut self, file: web_sys::File) -> TransferId {
+        self.transfers.send(file)
+    }
+
+    /// The transfers of the call.
+    pub fn transfers(&mut self) -> &mut Transfers {
+        &mut self.transfers
+    }
+
+    /// Sends `track` too (renegotiates).
+    pub fn add_track(&self, track: &MediaStreamTrack, stream: &MediaStream) {
+        self.peer.add_track(track, stream);
+    }
+
+    /// The connection, for what a page asks of it directly.
+    pub fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    /// The call is over: what was under way ends with it.
+    pub fn finish(self, out: &mut Actions) {
+        let Self {
+            transfers,
+            chat,
+            playback,
+            peer,
+            ..
+        } = self;
+        transfers.end(out);
+        let undelivered = chat.undelivered();
+        if undelivered > 0 {
+            let message = format!("{undelivered} chat message(s) could not be delivered");
+            out.report(Error::new(ErrorCode::InvalidState, message));
+        }
+        // The channels close before the connection does.
+        drop((chat, playback));
+        drop(peer);
+    }
+}
+
+/// The call cannot go on: say why, tell the other side, end it.
+pub fn fail(error: Error, with: &PeerInfo, out: &mut Actions) {
+    out.report(error);
+    let hangup = Signal::Hangup { reason: None };
+    out.send(ClientMessage::signal(with.id.clone(), hangup));
+    out.end(EndReason::Failed);
+}
+
+/// Recovery timers that come back as this call's inputs.
+fn schedule(wake: &Wake) -> impl Fn(u32, Step) -> Timer + use<> {
+    let wake = wake.clone();
+    move |millis, step| {
+        let wake = wake.clone();
+        Timer::new(millis, move || wake(CallInput::Recovery(step)))
+    }
+}

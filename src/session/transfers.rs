@@ -1,0 +1,300 @@
+//! The file transfers of one call.
+//!
+//! Outgoing files queue up and are offered one at a time; the bytes of an accepted one
+//! are pumped by their own task, which reports back as a [`TransferInput`]. Incoming files
+//! are offered to the page, which accepts or declines; the sender's `end` has the file
+//! checked beside the session, and the verdict comes back the same way.
+
+mod incoming;
+mod outgoing;
+
+use std::{collections::VecDeque, rc::Rc};
+
+use js_sys::ArrayBuffer;
+use protocol::FileControl;
+use web_sys::{Blob, File};
+
+use self::{
+    incoming::{Chunk, Incoming},
+    outgoing::{Outgoing, Pumped},
+};
+use super::action::Actions;
+use crate::{
+    channel::files::{FileChannel, FileEvent, Offer, PumpEvent},
+    error::{Error, ErrorCode},
+    event::{CancelledBy, Progress, TransferId},
+};
+
+/// What the tasks of the transfers report.
+pub enum TransferInput {
+    /// From the pump sending our file number `.0`.
+    Pump(u32, PumpEvent),
+    /// A received file, checked.
+    Checked(Box<Checked>),
+}
+
+/// A received file and the verdict of its check.
+pub struct Checked {
+    incoming: Incoming,
+    verdict: Result<Blob, Error>,
+}
+
+/// How the transfers' tasks reach the session.
+pub type Wake = Rc<dyn Fn(TransferInput)>;
+
+/// The file transfers of one call.
+pub struct Transfers {
+    files: Rc<FileChannel>,
+    wake: Wake,
+    next_id: u32,
+    outgoing: VecDeque<Outgoing>,
+    incoming: Option<Incoming>,
+}
+
+impl Transfers {
+    /// Transfers over `files`, whose tasks report to `wake`.
+    pub fn new(files: FileChannel, wake: Wake) -> Self {
+        Self {
+            files: Rc::new(files),
+            wake,
+            next_id: 0,
+            outgoing: VecDeque::new(),
+            incoming: None,
+        }
+    }
+
+    /// Queues `file`; returns its id.
+    pub fn send(&mut self, file: File) -> TransferId {
+        self.next_id += 1;
+        let outgoing = Outgoing::new(self.next_id, file);
+        let id = outgoing.id();
+        self.outgoing.push_back(outgoing);
+        self.offer_next();
+        id
+    }
+
+    /// Offers the first queued file, unless one is offered or sending already.
+    fn offer_next(&mut self) {
+        if let Some(next) = self.outgoing.front_mut()
+            && !next.offered()
+            && self.files.is_open()
+        {
+            next.offer(&self.files);
+        }
+    }
+
+    /// What the file channel heard; `chunk` is the size the pump of an accepted file uses.
+    pub fn file_event(&mut self, event: FileEvent, chunk: f64, out: &mut Actions) {
+        match event {
+            FileEvent::Open => self.offer_next(),
+            FileEvent::Control(message) => self.control(message, chunk, out),
+            FileEvent::BadOffer(id, error) => {
+                self.files.send(&FileControl::Decline { id });
+                out.report(error);
+            }
+            FileEvent::Chunk(buffer) => self.chunk(buffer, out),
+            FileEvent::Invalid(error) => out.report(error),
+            // News from a newer version of the other side: nothing to do.
+            FileEvent::Unknown => {}
+        }
+    }
+
+    fn control(&mut self, message: FileControl, chunk: f64, out: &mut Actions) {
+        let id = message.id();
+        let head = self
+            .outgoing
+            .front_mut()
+            .filter(|o| o.is(id) && o.offered());
+        let theirs = self.incoming.as_ref().filter(|i| i.number() == id);
+        match message {
+            FileControl::Offer { .. } if self.incoming.is_some() => {
+                // One at a time: the other side breaks the rule.
+                self.files.send(&FileControl::Decline { id });
+            }
+            FileControl::Offer {
+                id,
+                name,
+                size,
+                kind,
+            } => {
+                let offer = Offer {
+                    id,
+                    name,
+                    size,
+                    kind,
+                };
+                self.incoming = Some(Incoming::offered(offer, out));
+            }
+            FileControl::Accept { .. } => {
+                if let Some(head) = head {
+                    head.start(&self.files, chunk, &self.wake);
+                }
+            }
+            FileControl::Decline { .. } if head.is_some() => {
+                self.finish_outgoing(CancelledBy::Declined, out);
+            }
+            FileControl::Cancel { .. } if head.is_some() => {
+                self.finish_outgoing(CancelledBy::Peer, out);
+            }
+            FileControl::Cancel { .. } if theirs.is_some() => {
+                if let Some(incoming) = self.incoming.take() {
+                    out.emit(incoming.cancelled(CancelledBy::Peer));
+                }
+            }
+            FileControl::End { digest, .. } => self.end_of(id, digest),
+            FileControl::Received { ok, .. } if head.is_some() => self.receipt(ok, out),
+            // Late news about a transfer that is over.
+            _ => {}
+        }
+    }
+
+    fn chunk(&mut self, buffer: ArrayBuffer, out: &mut Actions) {
+        let Some(incoming) = self.incoming.as_mut().filter(|i| i.accepted()) else {
+            return; // bytes of a transfer cancelled meanwhile
+        };
+        if let Chunk::TooMuch = incoming.chunk(buffer, &self.files, out) {
+            self.incoming = None;
+        }
+    }
+
+    /// The sender says all bytes of `id` went: check them beside the session (hashing a
+    /// large file takes a moment), and hand the file over when that is done.
+    fn end_of(&mut self, id: u32, digest: Option<String>) {
+        let Some(mut incoming) = self.incoming.take_if(|i| i.number() == id && i.accepted()) else {
+            return;
+        };
+        let wake = self.wake.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let verdict = incoming.verify(digest.as_deref()).await;
+            wake(TransferInput::Checked(Box::new(Checked {
+                incoming,
+                verdict,
+            })));
+        });
+    }
+
+    /// What the tasks of the transfers report.
+    pub fn input(&mut self, input: TransferInput, out: &mut Actions) {
+        match input {
+            TransferInput::Pump(id, event) => {
+                let Some(head) = self.outgoing.front_mut().filter(|o| o.is(id)) else {
+                    return;
+                };
+                if let Pumped::Failed = head.pumped(event, &self.files, out) {
+                    self.outgoing.pop_front();
+                    self.offer_next();
+                }
+            }
+            TransferInput::Checked(checked) => {
+                let ok = checked.verdict.is_ok();
+                let id = checked.incoming.number();
+                self.files.send(&FileControl::Received { id, ok });
+                handed_over(*checked, out);
+            }
+        }
+    }
+
+    /// The other side's word on the file at the head of the queue.
+    fn receipt(&mut self, whole: bool, out: &mut Actions) {
+        let Some(head) = self.outgoing.pop_front() else {
+            return;
+        };
+        if whole {
+            out.emit(head.done());
+        } else {
+            let error = Error::new(
+                ErrorCode::IntegrityFailed,
+                format!("{} arrived damaged at the other side", head.name()),
+            );
+            out.emit(head.failed(error));
+        }
+        self.offer_next();
+    }
+
+    /// The page accepts the incoming file `id`.
+    pub fn accept(&mut self, id: TransferId) {
+        if let (TransferId::In(id), Some(incoming)) = (id, &mut self.incoming)
+            && incoming.number() == id
+        {
+            incoming.accept(&self.files);
+        }
+    }
+
+    /// The page declines the incoming file `id`.
+    pub fn decline(&mut self, id: TransferId, out: &mut Actions) {
+        if let TransferId::In(id) = id
+            && let Some(incoming) = self.incoming.take_if(|i| i.number() == id)
+        {
+            self.files.send(&FileControl::Decline { id });
+            out.emit(incoming.cancelled(CancelledBy::Declined));
+        }
+    }
+
+    /// The page cancels the transfer `id`, either way, queued or under way.
+    pub fn cancel(&mut self, id: TransferId, out: &mut Actions) {
+        match id {
+            TransferId::Out(id) => {
+                let Some(at) = self.outgoing.iter().position(|o| o.is(id)) else {
+                    return;
+                };
+                if at == 0 {
+                    if self.outgoing[0].offered() {
+                        self.files.send(&FileControl::Cancel { id });
+                    }
+                    self.finish_outgoing(CancelledBy::Me, out);
+                } else if let Some(queued) = self.outgoing.remove(at) {
+                    out.emit(queued.cancelled(CancelledBy::Me));
+                }
+            }
+            TransferId::In(id) => {
+                if let Some(incoming) = self.incoming.take_if(|i| i.number() == id) {
+                    self.files.send(&FileControl::Cancel { id });
+                    out.emit(incoming.cancelled(CancelledBy::Me));
+                }
+            }
+        }
+    }
+
+    /// Ends the outgoing transfer at the head of the queue, then offers the next.
+    fn finish_outgoing(&mut self, by: CancelledBy, out: &mut Actions) {
+        if let Some(head) = self.outgoing.pop_front() {
+            out.emit(head.cancelled(by));
+        }
+        self.offer_next();
+    }
+
+    /// The call ended: every transfer still under way or queued ends with it.
+    pub fn end(self, out: &mut Actions) {
+        for outgoing in &self.outgoing {
+            out.emit(outgoing.cancelled(CancelledBy::Ended));
+        }
+        if let Some(incoming) = &self.incoming {
+            out.emit(incoming.cancelled(CancelledBy::Ended));
+        }
+    }
+}
+
+/// A checked file goes to the page, even when its call has ended since: it is whole.
+pub fn handed_over(checked: Checked, out: &mut Actions) {
+    out.emit(checked.incoming.handed_over(checked.verdict));
+}
+
+/// A `file-progress` of `bytes` out of `size`, for a transfer that started at `started`.
+fn progress(id: TransferId, name: String, bytes: f64, size: f64, started: f64) -> Progress {
+    let seconds = ((js_sys::Date::now() - started) / 1000.0).max(0.001);
+    let rate = bytes / seconds;
+    let eta = if rate > 0.0 {
+        (size - bytes) / rate
+    } else {
+        f64::INFINITY
+    };
+    Progress {
+        id,
+        name,
+        bytes,
+        size,
+        rate,
+        eta,
+        buffered: None,
+    }
+}

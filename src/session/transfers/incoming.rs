@@ -1,0 +1,165 @@
+//! A file the other side sends: offered to the page, its chunks kept as JavaScript
+//! buffers until the sender's `end`, then checked against its digest.
+
+use js_sys::{Array, ArrayBuffer};
+use protocol::FileControl;
+use web_sys::{Blob, BlobPropertyBag};
+
+use super::{outgoing::PROGRESS_EVERY_MS, progress};
+use crate::{
+    channel::files::{self, FileChannel, Offer},
+    error::{Error, ErrorCode},
+    event::{CancelledBy, Event, TransferId},
+    session::action::Actions,
+};
+
+/// A file the other side offered.
+pub struct Incoming {
+    offer: Offer,
+    accepted: bool,
+    parts: Array,
+    /// The SHA-256 of each part, under way.
+    hashes: Vec<js_sys::Promise>,
+    received: f64,
+    started: f64,
+    last_report: f64,
+}
+
+/// What a chunk did to the transfer.
+pub enum Chunk {
+    /// It goes on.
+    Going,
+    /// More came than was offered: it is over.
+    TooMuch,
+}
+
+impl Incoming {
+    /// `offer`, made to the page.
+    pub fn offered(offer: Offer, out: &mut Actions) -> Self {
+        out.emit(Event::FileOffer {
+            id: TransferId::In(offer.id),
+            name: offer.name.clone(),
+            size: offer.size,
+            kind: offer.kind.clone(),
+        });
+        Self {
+            offer,
+            accepted: false,
+            parts: Array::new(),
+            hashes: Vec::new(),
+            received: 0.0,
+            started: 0.0,
+            last_report: 0.0,
+        }
+    }
+
+    /// The sender's number for it.
+    pub fn number(&self) -> u32 {
+        self.offer.id
+    }
+
+    /// Whether the page took it.
+    pub fn accepted(&self) -> bool {
+        self.accepted
+    }
+
+    /// The page takes it: its bytes may flow.
+    pub fn accept(&mut self, files: &FileChannel) {
+        if !self.accepted {
+            self.accepted = true;
+            self.started = js_sys::Date::now();
+            files.send(&FileControl::Accept { id: self.offer.id });
+        }
+    }
+
+    /// Keeps the bytes of `buffer` (and starts hashing them).
+    pub fn chunk(&mut self, buffer: ArrayBuffer, files: &FileChannel, out: &mut Actions) -> Chunk {
+        self.received += f64::from(buffer.byte_length());
+        // A hash that cannot start leaves a gap, and the digest check then fails.
+        if let Ok(hash) = files::start_sha256(&buffer) {
+            self.hashes.push(hash);
+        }
+        self.parts.push(&buffer);
+        let (id, size) = (self.offer.id, self.offer.size);
+        if self.received > size {
+            files.send(&FileControl::Cancel { id });
+            let error = Error::new(
+                ErrorCode::TransferFailed,
+                "more bytes came than were offered",
+            );
+            out.emit(self.failed(error));
+            return Chunk::TooMuch;
+        }
+        let now = js_sys::Date::now();
+        if self.received < size && now - self.last_report < PROGRESS_EVERY_MS {
+            return Chunk::Going;
+        }
+        self.last_report = now;
+        let name = self.offer.name.clone();
+        let progress = progress(self.id(), name, self.received, size, self.started);
+        out.emit(Event::FileProgress(progress));
+        Chunk::Going
+    }
+
+    fn id(&self) -> TransferId {
+        TransferId::In(self.offer.id)
+    }
+
+    /// It stopped before it completed, `by` whom.
+    pub fn cancelled(&self, by: CancelledBy) -> Event {
+        Event::FileCancelled {
+            id: self.id(),
+            name: self.offer.name.clone(),
+            by,
+        }
+    }
+
+    fn failed(&self, error: Error) -> Event {
+        Event::FileError {
+            id: self.id(),
+            name: self.offer.name.clone(),
+            error,
+        }
+    }
+
+    /// Checks the file against the sender's digest and builds its `Blob`.
+    pub async fn verify(&mut self, digest: Option<&str>) -> Result<Blob, Error> {
+        let offer = &self.offer;
+        if self.received != offer.size {
+            // Whole numbers of bytes: printed as integers, not through float formatting.
+            let message = format!(
+                "{} bytes arrived of {}",
+                self.received as u64, offer.size as u64
+            );
+            return Err(Error::new(ErrorCode::TransferFailed, message));
+        }
+        let ours = files::transfer_digest(std::mem::take(&mut self.hashes)).await?;
+        if digest != Some(ours.as_str()) {
+            return Err(Error::new(
+                ErrorCode::IntegrityFailed,
+                format!(
+                    "{} arrived damaged (its SHA-256 differs): not saved",
+                    offer.name
+                ),
+            ));
+        }
+        let options = BlobPropertyBag::new();
+        options.set_type(&offer.kind);
+        Blob::new_with_buffer_source_sequence_and_options(&self.parts, &options)
+            .map_err(|e| Error::from_js(ErrorCode::TransferFailed, "cannot assemble the file", &e))
+    }
+
+    /// The page's word on the checked file: the file itself, or why not.
+    pub fn handed_over(&self, verdict: Result<Blob, Error>) -> Event {
+        match verdict {
+            Ok(blob) => Event::FileDone {
+                id: self.id(),
+                name: self.offer.name.clone(),
+                size: self.offer.size,
+                kind: self.offer.kind.clone(),
+                blob: Some(blob),
+            },
+            Err(error) => self.failed(error),
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The demo page's elements, bound by id, and the little it does to them.
+
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Document, Element, HtmlElement, HtmlInputElement, HtmlVideoElement};
+
+/// The page's elements.
+pub struct Page {
+    pub document: Document,
+    pub status: Element,
+    pub me: Element,
+    pub alert: Element,
+    pub notice: Element,
+    pub login: Element,
+    pub name_input: HtmlInputElement,
+    pub login_button: Element,
+    pub lobby: Element,
+    pub peer_list: Element,
+    pub peer_empty: Element,
+    pub incoming: Element,
+    pub incoming_name: Element,
+    pub call: Element,
+    pub remote_name: Element,
+    pub local_video: HtmlVideoElement,
+    pub remote_video: HtmlVideoElement,
+    pub mic_button: Element,
+    pub camera_button: Element,
+    pub chat_log: Element,
+    pub chat_body: HtmlElement,
+    pub chat_toggle: Element,
+    pub chat_unread: Element,
+    pub chat_input: HtmlInputElement,
+    pub file_input: HtmlInputElement,
+    pub drop_hint: Element,
+    pub transfers: Element,
+}
+
+impl Page {
+    /// Who is online, as buttons that call them.
+    pub fn show_peers(&self, peers: &js_sys::Array) {
+        self.peer_list.set_text_content(None);
+        for peer in peers.iter() {
+            let (Ok(item), Ok(button)) = (
+                self.document.create_element("li"),
+                self.document.create_element("button"),
+            ) else {
+                continue;
+            };
+            let name = text_field(&peer, "name");
+            button.set_class_name("peer");
+            button.set_attribute("type", "button").ok();
+            button
+                .set_attribute("data-id", &text_field(&peer, "id"))
+                .ok();
+            button
+                .set_attribute("aria-label", &format!("Call {name}"))
+                .ok();
+            // Names come from other people: text, never markup.
+            button.set_text_content(Some(&name));
+            item.append_child(&button).ok();
+            self.peer_list.append_child(&item).ok();
+        }
+        show(&self.peer_empty, peers.length() == 0);
+    }
+
+    /// The mute and camera buttons, pressed or not.
+    pub fn paint_toggles(&self, mic_muted: bool, camera_off: bool) {
+        let paint = |button: &Element, pressed: bool, on: &str, off: &str| {
+            button
+                .set_attribute("aria-pressed", if pressed { "true" } else { "false" })
+                .ok();
+            button.set_text_content(Some(if pressed { off } else { on }));
+        };
+        paint(&self.mic_button, mic_muted, "Mute", "Unmute");
+        paint(&self.camera_button, camera_off, "Camera off", "Camera on");
+    }
+
+    /// Finds every element of the page.
+    pub fn bind(document: Document) -> Result<Self, JsValue> {
+        let find = |id| element(&document, id);
+        Ok(Self {
+            status: find("status")?,
+            me: find("me")?,
+            alert: find("alert")?,
+            notice: find("notice")?,
+            login: find("login")?,
+            name_input: typed(&document, "name-input")?,
+            login_button: find("login-button")?,
+            lobby: find("lobby")?,
+            peer_list: find("peer-list")?,
+            peer_empty: find("peer-empty")?,
+            incoming: find("incoming")?,
+            incoming_name: find("incoming-name")?,
+            call: find("call")?,
+            remote_name: find("remote-name")?,
+            local_video: typed(&document, "local-video")?,
+            remote_video: typed(&document, "remote-video")?,
+            mic_button: find("mic-button")?,
+            camera_button: find("camera-button")?,
+            chat_log: find("chat-log")?,
+            chat_body: typed(&document, "chat-body")?,
+            chat_toggle: find("chat-toggle")?,
+            chat_unread: find("chat-unread")?,
+            chat_input: typed(&document, "chat-input")?,
+            file_input: typed(&document, "file-input")?,
+            drop_hint: find("drop-hint")?,
+            transfers: find("transfers")?,
+            document,
+        })
+    }
+}
+
+/// The page's element `id`.
+fn element(document: &Document, id: &str) -> Result<Element, JsValue> {
+    document
+        .get_element_by_id(id)
+        .ok_or_else(|| JsValue::from(format!("the page has no #{id}")))
+}
+
+/// The page's element `id`, which must be a `T`.
+fn typed<T: JsCast>(document: &Document, id: &str) -> Result<T, JsValue> {
+    element(document, id)?
+        .dyn_into()
+        .map_err(|_| JsValue::from(format!("#{id} is not the kind of element the page needs")))
+}
+
+pub fn show(element: &Element, visible: bool) {
+    if let Some(element) = element.dyn_ref::<HtmlElement>() {
+        element.set_hidden(!visible);
+    }
+}
+
+pub fn say(element: &Element, text: &str) {
+    element.set_text_content(Some(text));
+    show(element, !text.is_empty());
+}
+
+/// A string property of an event's payload; empty if it has none.
+pub fn text_field(payload: &JsValue, key: &str) -> String {
+    crate::js::text_of(payload, key).unwrap_or_default()
+}
