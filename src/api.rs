@@ -15,7 +15,7 @@ use crate::{
     media,
     session::{
         self, Options, Snapshot,
-        command::{Command, Reply},
+        command::{Command, FileCommand, Reply},
         input::Input,
     },
 };
@@ -174,7 +174,7 @@ impl PeerCall {
     #[wasm_bindgen(js_name = acceptFile)]
     pub fn accept_file(&self, id: String) {
         if let Some(id) = TransferId::parse(&id) {
-            self.command(Command::AcceptFile(id));
+            self.command(Command::File(FileCommand::Accept, id));
         }
     }
 
@@ -182,7 +182,7 @@ impl PeerCall {
     #[wasm_bindgen(js_name = declineFile)]
     pub fn decline_file(&self, id: String) {
         if let Some(id) = TransferId::parse(&id) {
-            self.command(Command::DeclineFile(id));
+            self.command(Command::File(FileCommand::Decline, id));
         }
     }
 
@@ -190,7 +190,7 @@ impl PeerCall {
     #[wasm_bindgen(js_name = cancelFile)]
     pub fn cancel_file(&self, id: String) {
         if let Some(id) = TransferId::parse(&id) {
-            self.command(Command::CancelFile(id));
+            self.command(Command::File(FileCommand::Cancel, id));
         }
     }
 

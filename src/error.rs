@@ -48,6 +48,18 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// What the server's refusal `code` means to a page.
+    pub fn from_wire(code: protocol::ErrorCode) -> Self {
+        use protocol::ErrorCode as Wire;
+        match code {
+            Wire::InvalidName => Self::InvalidName,
+            Wire::NameTaken => Self::NameTaken,
+            Wire::NotLoggedIn => Self::NotConnected,
+            Wire::PeerUnavailable => Self::PeerUnavailable,
+            Wire::BadRequest | Wire::RateLimited => Self::Refused,
+        }
+    }
+
     /// The code as pages see it.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -7,6 +7,9 @@
 //! polite peer yields to a colliding offer by rolling back, the impolite one ignores it.
 
 mod dtls;
+mod ice;
+
+pub use ice::{IceRestart, IceRole};
 
 use std::rc::Rc;
 
@@ -16,7 +19,7 @@ use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     MediaStream, MediaStreamTrack, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent,
-    RtcIceCandidateInit, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcRtpTransceiverDirection,
+    RtcPeerConnection, RtcPeerConnectionIceEvent, RtcRtpTransceiverDirection,
     RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
@@ -63,29 +66,6 @@ pub enum Description {
     Offer(String),
     /// An answer.
     Answer(String),
-}
-
-/// Which end of ICE this side is. The first offer makes its author the controlling end
-/// (RFC 8445, section 6.1.1): the caller, since the callee sends nothing before it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IceRole {
-    /// The caller: nominates the candidate pair, and offers every ICE restart.
-    Controlling,
-    /// The callee: asks the caller for an ICE restart.
-    Controlled,
-}
-
-/// Who makes the ICE restart this side wants.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IceRestart {
-    /// This side: its next offer restarts ICE.
-    Offered,
-    /// The caller, to be asked with a `restart-ice` signal. Chromium takes the controlling
-    /// role whenever it offers a restart while Firefox keeps the role it has; a callee's
-    /// restart between the two left both ends controlling (or both controlled), and the
-    /// new ICE session never connected while Chromium sent its media to a candidate
-    /// Firefox had already left.
-    ByTheCaller,
 }
 
 /// One peer connection and the listeners it owns.
@@ -309,31 +289,12 @@ impl Peer {
             self.pending_candidates.push(candidate);
             return;
         }
-        self.apply_candidate(&candidate).await;
+        ice::add_candidate(&self.pc, &candidate, self.ignore_offer).await;
     }
 
     async fn flush_candidates(&mut self) {
         for candidate in std::mem::take(&mut self.pending_candidates) {
-            self.apply_candidate(&candidate).await;
-        }
-    }
-
-    async fn apply_candidate(&self, candidate: &IceCandidate) {
-        let init: RtcIceCandidateInit =
-            crate::signaling::write::candidate(candidate).unchecked_into();
-        let added = JsFuture::from(
-            self.pc
-                .add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init)),
-        )
-        .await;
-        if let Err(error) = added {
-            // Candidates of an offer we ignored are expected to fail.
-            if !self.ignore_offer {
-                web_sys::console::warn_2(
-                    &"peercall: a remote ICE candidate was refused".into(),
-                    &error,
-                );
-            }
+            ice::add_candidate(&self.pc, &candidate, self.ignore_offer).await;
         }
     }
 

@@ -13,6 +13,8 @@ mod devices;
 pub mod input;
 mod link;
 mod live;
+mod options;
+mod presence;
 mod recovery;
 mod transfers;
 
@@ -20,10 +22,10 @@ use std::{cell::RefCell, rc::Rc};
 
 use futures::{StreamExt, channel::mpsc};
 use wasm_bindgen::JsValue;
-use web_sys::HtmlVideoElement;
 
-use protocol::{ClientMessage, DeclineReason, PeerId, PeerInfo, Signal};
+use protocol::{ClientMessage, DeclineReason, PeerInfo, Signal};
 
+pub use self::options::Options;
 use self::{
     action::{Action, Actions},
     call::Call,
@@ -39,28 +41,6 @@ use crate::{
     event::{Emitter, EndReason, Event, State},
     media::show,
 };
-
-/// What a session is given at creation.
-pub struct Options {
-    /// The signaling server's WebSocket URL.
-    pub url: String,
-    /// The display name to log in with.
-    pub name: String,
-    /// `RTCIceServer[]` for every peer connection.
-    pub ice_servers: JsValue,
-    /// `all` (default) or `relay` (only TURN-relayed candidates: hides addresses).
-    pub ice_transport_policy: Option<String>,
-    /// Where to show the self view.
-    pub local_video: Option<HtmlVideoElement>,
-    /// Where to show the other side.
-    pub remote_video: Option<HtmlVideoElement>,
-    /// getUserMedia constraints.
-    pub media: JsValue,
-    /// How long a call rings before it ends as `no-answer`.
-    pub ring_timeout_ms: u32,
-    /// How often the server is pinged; silence for two of these drops the socket.
-    pub heartbeat_ms: u32,
-}
 
 /// What the page can read at any time without asking the session.
 pub struct Snapshot {
@@ -184,7 +164,7 @@ impl Session {
             |what: &str| Error::new(ErrorCode::InvalidState, format!("no call to {what}"));
         match command {
             Command::Connect(reply) => self.link.connect(reply),
-            Command::Call(to, reply) => match self.can_call(&to) {
+            Command::Call(to, reply) => match self.link.callee(&to, self.call.is_some()) {
                 Ok(with) => {
                     self.calls += 1;
                     self.call = Some(Call::place(self.calls, with, self.wake(self.calls)));
@@ -238,42 +218,13 @@ impl Session {
                 live.map(|live| live.send_file(file).to_string())
                     .ok_or_else(|| no_call("send a file in")),
             ),
-            Command::AcceptFile(id) => {
+            Command::File(command, id) => {
                 if let Some(live) = live {
-                    live.transfers().accept(id);
-                }
-            }
-            Command::DeclineFile(id) => {
-                if let Some(live) = live {
-                    live.transfers().decline(id, out);
-                }
-            }
-            Command::CancelFile(id) => {
-                if let Some(live) = live {
-                    live.transfers().cancel(id, out);
+                    live.transfers().command(command, id, out);
                 }
             }
             Command::Close => {}
         }
-    }
-
-    /// Who `to` is, if we may call them now.
-    fn can_call(&self, to: &PeerId) -> Result<PeerInfo, Error> {
-        let me = self
-            .link
-            .me()
-            .ok_or_else(|| Error::new(ErrorCode::NotConnected, "connect before calling"))?;
-        if self.call.is_some() {
-            return Err(Error::new(ErrorCode::InvalidState, "already in a call"));
-        }
-        if *to == me.id {
-            let message = "you cannot call yourself";
-            return Err(Error::new(ErrorCode::InvalidState, message));
-        }
-        let peers = self.link.peers();
-        let peer = peers.iter().find(|peer| &peer.id == to);
-        peer.cloned()
-            .ok_or_else(|| Error::new(ErrorCode::PeerUnavailable, format!("{to} is not online")))
     }
 
     /// What the link heard that concerns the call.
@@ -283,7 +234,7 @@ impl Session {
             Heard::Signal(from, Signal::Ring) => self.rung(from, out),
             Heard::Signal(from, Signal::Accept) => match call {
                 Some(call) if call.with().id == from.id => {
-                    let setup = setup(&self.options, self.link.me(), &from);
+                    let setup = PeerSetup::new(&self.options, self.link.me(), &from);
                     call.accepted(&setup, self.devices.stream(), out);
                 }
                 // An answer to a call we no longer place: say so, or they wait forever.
@@ -372,7 +323,7 @@ impl Session {
                 answer(reply, Ok(JsValue::UNDEFINED));
             }
             Then::Answer(from) if call.with().id == from.id && call.is_ringing() => {
-                let setup = setup(&self.options, self.link.me(), &from);
+                let setup = PeerSetup::new(&self.options, self.link.me(), &from);
                 call.answer(&setup, self.devices.stream().cloned(), out);
             }
             Then::Answer(_) => {}
@@ -448,16 +399,5 @@ impl Session {
         if changed {
             self.emitter.emit(&Event::State(state));
         }
-    }
-}
-
-/// How a connection with `with` is made: the lower id is polite, so both sides agree on
-/// perfect negotiation's roles without talking.
-fn setup<'a>(options: &'a Options, me: Option<&PeerInfo>, with: &PeerInfo) -> PeerSetup<'a> {
-    PeerSetup {
-        ice_servers: &options.ice_servers,
-        ice_transport_policy: options.ice_transport_policy.as_deref(),
-        polite: me.is_some_and(|me| me.id < with.id),
-        remote_video: options.remote_video.as_ref(),
     }
 }

@@ -44,6 +44,16 @@ enum Outgoing {
 /// (1000 would mean leaving).
 pub const GIVE_UP: u16 = 4000;
 
+/// Why a socket closed, in words, from its close code (none: it went silent).
+pub fn why_closed(code: Option<u16>) -> String {
+    match code {
+        Some(1001) => "the server went away".to_owned(),
+        Some(1009) => "a message was too large for the server".to_owned(),
+        Some(code) => format!("close code {code}"),
+        None => "it went silent".to_owned(),
+    }
+}
+
 /// A handle on an open (or opening) signaling socket.
 pub struct Signaling {
     outgoing: mpsc::UnboundedSender<Outgoing>,

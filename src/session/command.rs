@@ -44,14 +44,21 @@ pub enum Command {
     SendText(String, Reply),
     /// Offer a file; answered with the transfer's id.
     SendFile(web_sys::File, Reply),
-    /// Accept the incoming file with this id.
-    AcceptFile(TransferId),
-    /// Decline the incoming file with this id.
-    DeclineFile(TransferId),
-    /// Cancel the transfer with this id, either way.
-    CancelFile(TransferId),
+    /// Accept, decline or cancel the transfer with this id.
+    File(FileCommand, TransferId),
     /// Leave for good.
     Close,
+}
+
+/// What a page asks of one file transfer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileCommand {
+    /// Take the incoming file.
+    Accept,
+    /// Refuse the incoming file.
+    Decline,
+    /// Stop the transfer, either way, queued or under way.
+    Cancel,
 }
 
 impl Command {

@@ -2,12 +2,13 @@
 
 use std::rc::Rc;
 
-use super::{command::Command, link::LinkInput, recovery::Step, transfers::TransferInput};
+use super::{command::Command, recovery::Step, transfers::TransferInput};
 use crate::{
     channel::{chat::ChatEvent, files::FileEvent},
     error::Error,
     media::LocalMedia,
     peer::PeerEvent,
+    signaling::SignalingEvent,
 };
 
 /// Everything the session reacts to.
@@ -20,6 +21,16 @@ pub enum Input {
     Call(u32, CallInput),
     /// The camera and microphone asked for.
     Media(Box<LocalMedia>),
+}
+
+/// What concerns the link to the signaling server.
+pub enum LinkInput {
+    /// From its socket.
+    Socket(SignalingEvent),
+    /// Time to check that the socket still hears the server.
+    Heartbeat,
+    /// Time to try connecting again.
+    Retry,
 }
 
 /// What concerns one call.

@@ -14,10 +14,11 @@ use protocol::{
 use super::{
     action::Actions,
     command::{Reply, answer},
+    input::LinkInput,
+    presence::Presence,
 };
 use crate::{
     error::{Error, ErrorCode},
-    event::Event,
     js::Timer,
     signaling::{Signaling, SignalingEvent},
 };
@@ -28,16 +29,6 @@ const MAX_OUTGOING: usize = 256;
 /// First reconnection delay, and the cap the doubling stops at (ms).
 const BACKOFF_FIRST_MS: f64 = 250.0;
 const BACKOFF_CAP_MS: f64 = 3_000.0;
-
-/// What concerns the link.
-pub enum LinkInput {
-    /// From its socket.
-    Socket(SignalingEvent),
-    /// Time to check that the socket still hears the server.
-    Heartbeat,
-    /// Time to try connecting again.
-    Retry,
-}
 
 /// What the link heard that concerns the calls.
 pub enum Heard {
@@ -92,7 +83,7 @@ pub struct Link {
     me: Option<PeerInfo>,
     /// Signals sent while the socket was down, delivered once it is back.
     outgoing: Vec<ClientMessage>,
-    peers: Vec<PeerInfo>,
+    presence: Presence,
     wake: Wake,
 }
 
@@ -108,7 +99,7 @@ impl Link {
             resume: None,
             me: None,
             outgoing: Vec::new(),
-            peers: Vec::new(),
+            presence: Presence::default(),
             wake,
         }
     }
@@ -123,9 +114,11 @@ impl Link {
         matches!(self.state, State::Online { .. })
     }
 
-    /// Who else is online, as last heard.
-    pub fn peers(&self) -> &[PeerInfo] {
-        &self.peers
+    /// Who `to` is, if we may call them now (`busy`: we are in a call already).
+    pub fn callee(&self, to: &PeerId, busy: bool) -> Result<PeerInfo, Error> {
+        let me = self.me.as_ref();
+        let me = me.ok_or_else(|| Error::new(ErrorCode::NotConnected, "connect before calling"))?;
+        self.presence.callee(me, to, busy)
     }
 
     /// `connect()`: log in; `reply` hears our id.
@@ -233,18 +226,14 @@ impl Link {
             // `connect()` resolves once the list of who is online is in too (it follows
             // `welcome` at once), so a page can call anyone it has just been told about.
             ServerMessage::Peers { peers } => {
-                self.peers = peers;
-                out.emit(Event::Peers(self.peers.clone()));
+                self.presence.replace(peers, out);
                 self.logged_in(out);
             }
             ServerMessage::PeerJoined { id, name } => {
-                self.peers.retain(|peer| peer.id != id);
-                self.peers.push(PeerInfo { id, name });
-                out.emit(Event::Peers(self.peers.clone()));
+                self.presence.joined(PeerInfo { id, name }, out);
             }
             ServerMessage::PeerLeft { id } => {
-                self.peers.retain(|peer| peer.id != id);
-                out.emit(Event::Peers(self.peers.clone()));
+                self.presence.left(&id, out);
                 return Some(Heard::PeerLeft(id));
             }
             ServerMessage::Error { code, message, to } => {
@@ -282,14 +271,7 @@ impl Link {
         to: Option<PeerId>,
         out: &mut Actions,
     ) -> Option<Heard> {
-        let local = match code {
-            WireCode::InvalidName => ErrorCode::InvalidName,
-            WireCode::NameTaken => ErrorCode::NameTaken,
-            WireCode::NotLoggedIn => ErrorCode::NotConnected,
-            WireCode::PeerUnavailable => ErrorCode::PeerUnavailable,
-            WireCode::BadRequest | WireCode::RateLimited => ErrorCode::Refused,
-        };
-        let error = Error::new(local, message);
+        let error = Error::new(ErrorCode::from_wire(code), message);
         let login = matches!(code, WireCode::InvalidName | WireCode::NameTaken);
         match &mut self.state {
             State::Connecting { first, .. } if first.is_some() => {
@@ -332,17 +314,11 @@ impl Link {
             }
             State::Connecting { attempts, .. } => self.retry(attempts),
             State::Online { .. } => {
-                let why = match code {
-                    Some(1001) => "the server went away".to_owned(),
-                    Some(1009) => "a message was too large for the server".to_owned(),
-                    Some(code) => format!("close code {code}"),
-                    None => "it went silent".to_owned(),
-                };
+                let why = crate::signaling::why_closed(code);
                 let message =
                     format!("lost the connection to the signaling server ({why}): reconnecting");
                 out.report(Error::new(ErrorCode::SignalingClosed, message));
-                self.peers.clear();
-                out.emit(Event::Peers(Vec::new()));
+                self.presence.replace(Vec::new(), out);
                 self.retry(0);
             }
             state @ (State::Offline | State::Reconnecting { .. }) => {

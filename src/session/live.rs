@@ -10,6 +10,7 @@ use web_sys::{HtmlVideoElement, MediaStream, MediaStreamTrack};
 use super::{
     action::Actions,
     input::{CallInput, Wake},
+    options::Options,
     recovery::{IceRecovery, Step, Verdict},
     transfers::Transfers,
 };
@@ -44,6 +45,19 @@ pub struct PeerSetup<'a> {
     pub polite: bool,
     /// Where the other side is shown.
     pub remote_video: Option<&'a HtmlVideoElement>,
+}
+
+impl<'a> PeerSetup<'a> {
+    /// How a connection with `with` is made: the lower id is polite, so both sides agree
+    /// on perfect negotiation's roles without talking.
+    pub fn new(options: &'a Options, me: Option<&PeerInfo>, with: &PeerInfo) -> Self {
+        Self {
+            ice_servers: &options.ice_servers,
+            ice_transport_policy: options.ice_transport_policy.as_deref(),
+            polite: me.is_some_and(|me| me.id < with.id),
+            remote_video: options.remote_video.as_ref(),
+        }
+    }
 }
 
 /// An accepted call's connection and what rides on it.

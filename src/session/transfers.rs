@@ -7,6 +7,7 @@
 
 mod incoming;
 mod outgoing;
+mod progress;
 
 use std::{collections::VecDeque, rc::Rc};
 
@@ -18,11 +19,11 @@ use self::{
     incoming::{Chunk, Incoming},
     outgoing::{Outgoing, Pumped},
 };
-use super::action::Actions;
+use super::{action::Actions, command::FileCommand};
 use crate::{
     channel::files::{FileChannel, FileEvent, Offer, PumpEvent},
     error::{Error, ErrorCode},
-    event::{CancelledBy, Progress, TransferId},
+    event::{CancelledBy, TransferId},
 };
 
 /// What the tasks of the transfers report.
@@ -127,7 +128,9 @@ impl Transfers {
             }
             FileControl::Accept { .. } => {
                 if let Some(head) = head {
-                    head.start(&self.files, chunk, &self.wake);
+                    let (id, wake) = (head.number(), self.wake.clone());
+                    let report = Rc::new(move |event| wake(TransferInput::Pump(id, event)));
+                    head.start(&self.files, chunk, report);
                 }
             }
             FileControl::Decline { .. } if head.is_some() => {
@@ -211,8 +214,17 @@ impl Transfers {
         self.offer_next();
     }
 
+    /// What the page asks of transfer `id`.
+    pub fn command(&mut self, command: FileCommand, id: TransferId, out: &mut Actions) {
+        match command {
+            FileCommand::Accept => self.accept(id),
+            FileCommand::Decline => self.decline(id, out),
+            FileCommand::Cancel => self.cancel(id, out),
+        }
+    }
+
     /// The page accepts the incoming file `id`.
-    pub fn accept(&mut self, id: TransferId) {
+    fn accept(&mut self, id: TransferId) {
         if let (TransferId::In(id), Some(incoming)) = (id, &mut self.incoming)
             && incoming.number() == id
         {
@@ -221,7 +233,7 @@ impl Transfers {
     }
 
     /// The page declines the incoming file `id`.
-    pub fn decline(&mut self, id: TransferId, out: &mut Actions) {
+    fn decline(&mut self, id: TransferId, out: &mut Actions) {
         if let TransferId::In(id) = id
             && let Some(incoming) = self.incoming.take_if(|i| i.number() == id)
         {
@@ -231,7 +243,7 @@ impl Transfers {
     }
 
     /// The page cancels the transfer `id`, either way, queued or under way.
-    pub fn cancel(&mut self, id: TransferId, out: &mut Actions) {
+    fn cancel(&mut self, id: TransferId, out: &mut Actions) {
         match id {
             TransferId::Out(id) => {
                 let Some(at) = self.outgoing.iter().position(|o| o.is(id)) else {
@@ -277,24 +289,4 @@ impl Transfers {
 /// A checked file goes to the page, even when its call has ended since: it is whole.
 pub fn handed_over(checked: Checked, out: &mut Actions) {
     out.emit(checked.incoming.handed_over(checked.verdict));
-}
-
-/// A `file-progress` of `bytes` out of `size`, for a transfer that started at `started`.
-fn progress(id: TransferId, name: String, bytes: f64, size: f64, started: f64) -> Progress {
-    let seconds = ((js_sys::Date::now() - started) / 1000.0).max(0.001);
-    let rate = bytes / seconds;
-    let eta = if rate > 0.0 {
-        (size - bytes) / rate
-    } else {
-        f64::INFINITY
-    };
-    Progress {
-        id,
-        name,
-        bytes,
-        size,
-        rate,
-        eta,
-        buffered: None,
-    }
 }

@@ -4,8 +4,7 @@
 //! Not serde-wasm-bindgen's serializer: with the cache of JS strings it keeps in a
 //! `HashMap`, it cost more of the module than these few objects do.
 
-use js_sys::Array;
-use protocol::{ClientMessage, Field, IceCandidate, PeerInfo};
+use protocol::{ClientMessage, Field, IceCandidate};
 use wasm_bindgen::JsValue;
 
 use crate::js::object;
@@ -39,18 +38,4 @@ pub fn candidate(candidate: &IceCandidate) -> JsValue {
         ),
         ("usernameFragment", text(&candidate.username_fragment)),
     ])
-}
-
-/// `[{id, name}, ...]`, as the `peers` event gives them.
-pub fn peers(peers: &[PeerInfo]) -> JsValue {
-    peers
-        .iter()
-        .map(|peer| {
-            object(&[
-                ("id", peer.id.0.as_str().into()),
-                ("name", peer.name.as_str().into()),
-            ])
-        })
-        .collect::<Array>()
-        .into()
 }

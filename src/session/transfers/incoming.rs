@@ -5,7 +5,7 @@ use js_sys::{Array, ArrayBuffer};
 use protocol::FileControl;
 use web_sys::{Blob, BlobPropertyBag};
 
-use super::{outgoing::PROGRESS_EVERY_MS, progress};
+use super::progress::{PROGRESS_EVERY_MS, progress};
 use crate::{
     channel::files::{self, FileChannel, Offer},
     error::{Error, ErrorCode},

@@ -6,15 +6,12 @@ use futures::future::{AbortHandle, abortable};
 use protocol::FileControl;
 use web_sys::File;
 
-use super::{Wake, progress};
+use super::progress::{PROGRESS_EVERY_MS, progress};
 use crate::{
     channel::files::{self, FileChannel, PumpEvent},
     event::{CancelledBy, Event, TransferId},
-    session::{action::Actions, transfers::TransferInput},
+    session::action::Actions,
 };
-
-/// Progress events at most this often (ms), besides the last one.
-pub const PROGRESS_EVERY_MS: f64 = 200.0;
 
 /// One file to send.
 pub struct Outgoing {
@@ -75,16 +72,21 @@ impl Outgoing {
         });
     }
 
-    /// Accepted: its bytes start flowing, in chunks of `chunk` bytes.
-    pub fn start(&mut self, files: &Rc<FileChannel>, chunk: f64, wake: &Wake) {
+    /// Its number in the file channel.
+    pub fn number(&self) -> u32 {
+        self.id
+    }
+
+    /// Accepted: its bytes start flowing, in chunks of `chunk` bytes; the pump reports
+    /// to `report`.
+    pub fn start(&mut self, files: &Rc<FileChannel>, chunk: f64, report: Rc<dyn Fn(PumpEvent)>) {
         self.started = js_sys::Date::now();
-        let (id, wake) = (self.id, wake.clone());
         let (pump, handle) = abortable(files::pump(
             files.clone(),
             self.file.clone().into(),
-            id,
+            self.id,
             chunk,
-            Rc::new(move |event| wake(TransferInput::Pump(id, event))),
+            report,
         ));
         self.pump = Some(handle);
         wasm_bindgen_futures::spawn_local(async move {

@@ -1,0 +1,45 @@
+//! ICE: which end controls it, and the remote candidates trickled in.
+
+use protocol::IceCandidate;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{RtcIceCandidateInit, RtcPeerConnection};
+
+/// Which end of ICE this side is. The first offer makes its author the controlling end
+/// (RFC 8445, section 6.1.1): the caller, since the callee sends nothing before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IceRole {
+    /// The caller: nominates the candidate pair, and offers every ICE restart.
+    Controlling,
+    /// The callee: asks the caller for an ICE restart.
+    Controlled,
+}
+
+/// Who makes the ICE restart this side wants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IceRestart {
+    /// This side: its next offer restarts ICE.
+    Offered,
+    /// The caller, to be asked with a `restart-ice` signal. Chromium takes the controlling
+    /// role whenever it offers a restart while Firefox keeps the role it has; a callee's
+    /// restart between the two left both ends controlling (or both controlled), and the
+    /// new ICE session never connected while Chromium sent its media to a candidate
+    /// Firefox had already left.
+    ByTheCaller,
+}
+
+/// Adds the remote `candidate` to `pc`. A refusal is logged unless it was `expected`
+/// (candidates of an offer we ignored).
+pub async fn add_candidate(pc: &RtcPeerConnection, candidate: &IceCandidate, expected: bool) {
+    let init: RtcIceCandidateInit = crate::signaling::write::candidate(candidate).unchecked_into();
+    let added =
+        JsFuture::from(pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init))).await;
+    if let Err(error) = added
+        && !expected
+    {
+        web_sys::console::warn_2(
+            &"peercall: a remote ICE candidate was refused".into(),
+            &error,
+        );
+    }
+}

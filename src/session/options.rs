@@ -1,0 +1,26 @@
+//! What a session is given at creation.
+
+use wasm_bindgen::JsValue;
+use web_sys::HtmlVideoElement;
+
+/// What a session is given at creation.
+pub struct Options {
+    /// The signaling server's WebSocket URL.
+    pub url: String,
+    /// The display name to log in with.
+    pub name: String,
+    /// `RTCIceServer[]` for every peer connection.
+    pub ice_servers: JsValue,
+    /// `all` (default) or `relay` (only TURN-relayed candidates: hides addresses).
+    pub ice_transport_policy: Option<String>,
+    /// Where to show the self view.
+    pub local_video: Option<HtmlVideoElement>,
+    /// Where to show the other side.
+    pub remote_video: Option<HtmlVideoElement>,
+    /// getUserMedia constraints.
+    pub media: JsValue,
+    /// How long a call rings before it ends as `no-answer`.
+    pub ring_timeout_ms: u32,
+    /// How often the server is pinged; silence for two of these drops the socket.
+    pub heartbeat_ms: u32,
+}
