@@ -9,7 +9,7 @@
 mod dtls;
 mod ice;
 
-pub use ice::{IceRestart, IceRole};
+pub use ice::{IceRestart, IceRole, without_candidates};
 
 use std::rc::Rc;
 
@@ -68,6 +68,20 @@ pub enum Description {
     Answer(String),
 }
 
+/// Where the callee is with the caller's first offer. The callee sends nothing until it
+/// is in, so that the first offer is the caller's alone and the callee's tracks reuse its
+/// transceivers.
+enum FirstOffer {
+    /// The caller's side, or the first offer is answered.
+    Answered,
+    /// Still ringing: an offer that comes is applied, its answer waits for the accept.
+    Ringing,
+    /// Still ringing, the offer applied.
+    Applied,
+    /// Accepted: the offer is answered once in, sending these camera and microphone.
+    Accepted(Option<MediaStream>),
+}
+
 /// One peer connection and the listeners it owns.
 pub struct Peer {
     pc: RtcPeerConnection,
@@ -75,12 +89,12 @@ pub struct Peer {
     ice_role: IceRole,
     /// Offers from the other side that collided with ours and were ignored (impolite side).
     ignore_offer: bool,
-    /// The callee sends nothing until the caller's first offer arrives.
-    awaiting_first_offer: bool,
+    first_offer: FirstOffer,
     /// Remote candidates that came before the remote description.
     pending_candidates: Vec<IceCandidate>,
-    /// Local media to attach once the first offer is in (callee side).
-    deferred_local: Option<MediaStream>,
+    /// The last offer applied, as it came: an early offer sent again (see
+    /// `session::early`) is not answered twice.
+    last_offer: Option<String>,
     /// The DTLS role the last negotiation settled on (see [`dtls`]).
     dtls_role: Option<DtlsRole>,
     _listeners: [Listener; 5],
@@ -97,6 +111,9 @@ impl Peer {
     ) -> Result<Self, Error> {
         let config = RtcConfiguration::new();
         config.set_ice_servers(ice_servers);
+        // Everything on one transport from the first offer: one set of candidates to
+        // gather, send and check instead of one per media section.
+        let _ = Reflect::set(&config, &"bundlePolicy".into(), &"max-bundle".into());
         if let Some(policy) = ice_transport_policy {
             let _ = Reflect::set(&config, &"iceTransportPolicy".into(), &policy.into());
         }
@@ -155,9 +172,9 @@ impl Peer {
             polite,
             ice_role: IceRole::Controlled,
             ignore_offer: false,
-            awaiting_first_offer: false,
+            first_offer: FirstOffer::Answered,
+            last_offer: None,
             pending_candidates: Vec::new(),
-            deferred_local: None,
             dtls_role: None,
             _listeners: listeners,
         })
@@ -187,16 +204,38 @@ impl Peer {
         Ok(())
     }
 
-    /// Callee side: holds `local` back until the caller's first offer, so that the first
-    /// offer is the caller's alone and the callee's tracks reuse its transceivers.
-    pub fn start_as_callee(&mut self, local: Option<MediaStream>) {
-        self.awaiting_first_offer = true;
-        self.deferred_local = local;
+    /// Callee side, still ringing: the caller's first offer may come before the accept.
+    pub fn ring(&mut self) {
+        self.first_offer = FirstOffer::Ringing;
+    }
+
+    /// Callee side, accepted: sends `local` once the caller's first offer is in. Returns
+    /// whether it is in already, waiting for [`Peer::answer_first_offer`].
+    pub fn start_as_callee(&mut self, local: Option<MediaStream>) -> bool {
+        let applied = matches!(self.first_offer, FirstOffer::Applied);
+        self.first_offer = FirstOffer::Accepted(local);
+        applied
+    }
+
+    /// Answers the first offer, applied while ringing, now that the call is accepted.
+    pub async fn answer_first_offer(&mut self) -> Result<Option<String>, Error> {
+        let FirstOffer::Accepted(local) =
+            std::mem::replace(&mut self.first_offer, FirstOffer::Answered)
+        else {
+            return Ok(None);
+        };
+        self.attach(local);
+        let offer = self
+            .pc
+            .remote_description()
+            .map(|d| d.sdp())
+            .unwrap_or_default();
+        self.answer(&js_sys::JsString::from(offer)).await
     }
 
     /// Answers `negotiationneeded`: returns the offer to send, if one is due.
     pub async fn make_offer(&mut self) -> Result<Option<String>, Error> {
-        if self.awaiting_first_offer {
+        if !matches!(self.first_offer, FirstOffer::Answered) {
             return Ok(None);
         }
         await_promise(
@@ -214,6 +253,9 @@ impl Peer {
             Description::Answer(sdp) => (RtcSdpType::Answer, sdp),
         };
         if kind == RtcSdpType::Offer {
+            if self.last_offer.as_ref() == Some(sdp) {
+                return Ok(None);
+            }
             // Our own offer is in flight (or being made): a collision.
             let collision = self.pc.signaling_state() != web_sys::RtcSignalingState::Stable;
             self.ignore_offer = !self.polite && collision;
@@ -230,7 +272,10 @@ impl Peer {
             "cannot apply the other side's description",
         )
         .await?;
-        self.flush_candidates().await;
+        self.flush_candidates();
+        if kind == RtcSdpType::Offer {
+            self.last_offer = Some(sdp.clone());
+        }
         let sdp = js_sys::JsString::from(sdp.as_str());
         if kind != RtcSdpType::Offer {
             // Their answer settles the roles: we are the other end.
@@ -239,11 +284,20 @@ impl Peer {
                 .or(self.dtls_role);
             return Ok(None);
         }
-        if self.awaiting_first_offer {
-            self.awaiting_first_offer = false;
-            self.attach_deferred();
+        match std::mem::replace(&mut self.first_offer, FirstOffer::Answered) {
+            FirstOffer::Ringing | FirstOffer::Applied => {
+                self.first_offer = FirstOffer::Applied;
+                return Ok(None);
+            }
+            FirstOffer::Accepted(local) => self.attach(local),
+            FirstOffer::Answered => {}
         }
-        let answer = match self.dtls_role.filter(|_| !dtls::switches_roles(&sdp)) {
+        self.answer(&sdp).await
+    }
+
+    /// Answers the offer `sdp` just applied.
+    async fn answer(&mut self, sdp: &js_sys::JsString) -> Result<Option<String>, Error> {
+        let answer = match self.dtls_role.filter(|_| !dtls::switches_roles(sdp)) {
             Some(role) => self.answer_keeping(role).await?,
             // The first answer (the browser picks the role), or one to Firefox.
             None => {
@@ -281,7 +335,7 @@ impl Peer {
     }
 
     /// Takes a remote ICE candidate, queueing it until a remote description exists.
-    pub async fn add_candidate(&mut self, candidate: Option<IceCandidate>) {
+    pub fn add_candidate(&mut self, candidate: Option<IceCandidate>) {
         let Some(candidate) = candidate else {
             return; // end of candidates: nothing to do in current browsers
         };
@@ -289,18 +343,18 @@ impl Peer {
             self.pending_candidates.push(candidate);
             return;
         }
-        ice::add_candidate(&self.pc, &candidate, self.ignore_offer).await;
+        ice::add_candidate(&self.pc, &candidate, self.ignore_offer);
     }
 
-    async fn flush_candidates(&mut self) {
+    fn flush_candidates(&mut self) {
         for candidate in std::mem::take(&mut self.pending_candidates) {
-            ice::add_candidate(&self.pc, &candidate, self.ignore_offer).await;
+            ice::add_candidate(&self.pc, &candidate, self.ignore_offer);
         }
     }
 
     /// Callee tracks go onto the transceivers the caller's offer created.
-    fn attach_deferred(&mut self) {
-        let Some(stream) = self.deferred_local.take() else {
+    fn attach(&mut self, local: Option<MediaStream>) {
+        let Some(stream) = local else {
             return;
         };
         for track in stream.get_tracks().iter() {

@@ -10,6 +10,7 @@ pub mod action;
 mod call;
 pub mod command;
 mod devices;
+mod early;
 pub mod input;
 mod link;
 mod live;
@@ -279,7 +280,9 @@ impl Session {
             None => {
                 self.calls += 1;
                 let (id, ring_ms) = (self.calls, self.options.ring_timeout_ms);
-                self.call = Some(Call::incoming(id, from, ring_ms, self.wake(id), out));
+                let setup = PeerSetup::new(&self.options, self.link.me(), &from);
+                let wake = self.wake(id);
+                self.call = Some(Call::incoming(id, from, ring_ms, &setup, wake, out));
             }
             // We are ringing them. Still ringing each other: let the id order pick one call,
             // so the two rings end as exactly one call.
@@ -319,7 +322,9 @@ impl Session {
         };
         match then {
             Then::Ring(reply) => {
-                call.ring(self.options.ring_timeout_ms, out);
+                let setup = PeerSetup::new(&self.options, self.link.me(), call.with());
+                let local = self.devices.stream().cloned();
+                call.ring(self.options.ring_timeout_ms, &setup, local, out);
                 answer(reply, Ok(JsValue::UNDEFINED));
             }
             Then::Answer(from) if call.with().id == from.id && call.is_ringing() => {

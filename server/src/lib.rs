@@ -22,6 +22,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::any,
+    serve::ListenerExt,
 };
 use registry::Registry;
 use tokio::{
@@ -75,6 +76,14 @@ pub async fn serve(
         .fallback_service(ServeDir::new(&config.static_dir).append_index_html_on_directories(true))
         .with_state(state);
 
+    // Signaling frames are small and each is worth sending at once: without
+    // TCP_NODELAY, Nagle's algorithm held a frame written right after another (an `accept`
+    // after an `answer`, candidates after both) until the peer's delayed ACK, 40 ms later.
+    let listener = listener.tap_io(|socket| {
+        if let Err(error) = socket.set_nodelay(true) {
+            tracing::warn!("cannot set TCP_NODELAY: {error}");
+        }
+    });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

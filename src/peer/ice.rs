@@ -28,18 +28,30 @@ pub enum IceRestart {
     ByTheCaller,
 }
 
+/// `sdp` without its candidate lines: an offer that may leave before the call is
+/// accepted carries no address.
+pub fn without_candidates(sdp: &str) -> String {
+    let lines = js_sys::RegExp::new("^a=(candidate|end-of-candidates).*\\r?\\n", "gm");
+    js_sys::JsString::from(sdp)
+        .replace_by_pattern(&lines, "")
+        .into()
+}
+
 /// Adds the remote `candidate` to `pc`. A refusal is logged unless it was `expected`
-/// (candidates of an offer we ignored).
-pub async fn add_candidate(pc: &RtcPeerConnection, candidate: &IceCandidate, expected: bool) {
+/// (candidates of an offer we ignored). Not awaited: the browser applies descriptions and
+/// candidates in the order they were given (its operations chain), and the session goes
+/// on with what else came meanwhile, such as our own candidates to send.
+pub fn add_candidate(pc: &RtcPeerConnection, candidate: &IceCandidate, expected: bool) {
     let init: RtcIceCandidateInit = crate::signaling::write::candidate(candidate).unchecked_into();
-    let added =
-        JsFuture::from(pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init))).await;
-    if let Err(error) = added
-        && !expected
-    {
-        web_sys::console::warn_2(
-            &"peercall: a remote ICE candidate was refused".into(),
-            &error,
-        );
-    }
+    let added = JsFuture::from(pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init)));
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(error) = added.await
+            && !expected
+        {
+            web_sys::console::warn_2(
+                &"peercall: a remote ICE candidate was refused".into(),
+                &error,
+            );
+        }
+    });
 }

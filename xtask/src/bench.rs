@@ -20,13 +20,69 @@ const IDLE_CONNECTIONS: usize = 1_000;
 /// Runs every benchmark and prints its figures.
 pub fn all() -> Result {
     setup::all()?;
+    setup::bench_tools()?;
     let dist = build::client()?;
     timed("bundle size", || bundle(&dist).map(drop))?;
     timed("server memory with idle connections", || idle_memory(&dist))?;
     timed(
         "call setup time and file throughput (headless Chromium, loopback)",
         || browser_benches(&dist),
+    )?;
+    timed(
+        "call setup against PeerJS (two Chromium pages, loopback)",
+        || against_peerjs(&dist),
     )
+}
+
+/// Call setup with peercall and with PeerJS, side by side in one run (`setup_race`).
+pub fn setup_race() -> Result {
+    setup::all()?;
+    setup::bench_tools()?;
+    let dist = build::client()?;
+    timed(
+        "call setup against PeerJS (two Chromium pages, loopback)",
+        || against_peerjs(&dist),
+    )
+}
+
+/// Runs the ignored end-to-end `setup_race` test against the release server and PeerJS's.
+fn against_peerjs(dist: &Path) -> Result {
+    run(cargo().args(["build", "--release", "-p", "peercall-server"]))?;
+    let server = Server::start("release", dist)?;
+    let mut peerjs = command("node")
+        .arg(root().join("bench/fixtures/peerjs-server.js"))
+        .env("NODE_PATH", root().join("target/tools/node_modules"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("cannot start the PeerJS server (node): {error}"))?;
+    let mut line = String::new();
+    if let Some(out) = peerjs.stdout.take() {
+        BufReader::new(out)
+            .read_line(&mut line)
+            .map_err(|error| format!("the PeerJS server: {error}"))?;
+    }
+    let Some(url) = line.trim().strip_prefix("ready ").map(str::to_owned) else {
+        let _ = peerjs.kill();
+        return Err(format!("the PeerJS server did not get ready: {line:?}"));
+    };
+    let raced = run(cargo()
+        .args([
+            "test",
+            "--release",
+            "-p",
+            "peercall-e2e",
+            "--test",
+            "setup_race",
+        ])
+        .args(["--", "--include-ignored", "--nocapture"])
+        .env("CHROMEDRIVER", setup::CHROMEDRIVER)
+        .env("PEERCALL_E2E_URL", format!("http://{}/", server.addr))
+        .env("PEERJS_URL", url));
+    // Closing its input ends the PeerJS server.
+    drop(peerjs.stdin.take());
+    let _ = peerjs.wait();
+    raced
 }
 
 /// Builds the client and prints its bundle size only.

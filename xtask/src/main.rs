@@ -18,7 +18,8 @@ mod test;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <serve [--addr ADDR] | test | bench [bundle] | setup>";
+const USAGE: &str =
+    "usage: cargo xtask <serve [--addr ADDR] | test | bench [bundle | setup] | setup>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         Some("bench") => match &args[1..] {
             [] => bench::all(),
             [only] if only == "bundle" => bench::bundle_only(),
+            [only] if only == "setup" => bench::setup_race(),
             _ => Err(USAGE.to_owned()),
         },
         _ => Err(USAGE.to_owned()),

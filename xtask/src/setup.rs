@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::process::{Result, cargo, command, output, run, timed};
+use crate::process::{Result, cargo, command, output, root, run, timed};
 
 /// The trunk release whose build runs on this toolchain (0.22 wants a newer rustc).
 const TRUNK_VERSION: &str = "0.21.14";
@@ -139,6 +139,46 @@ fn npm_tools() -> Result {
         "target/tools",
         &format!("binaryen@{BINARYEN_VERSION}.0.0"),
         &format!("esbuild@{ESBUILD_VERSION}"),
+    ]))
+}
+
+/// PeerJS, the client (`peerjs`) and its signaling server (`peer`), from the npm
+/// registry: the reference the call-setup benchmark runs beside peercall.
+const PEERJS_VERSION: &str = "1.5.5";
+const PEER_SERVER_VERSION: &str = "1.0.2";
+
+/// The version of npm package `name` installed in target/tools, if any.
+fn npm_package_version(name: &str) -> Option<String> {
+    let manifest = root().join(format!("target/tools/node_modules/{name}/package.json"));
+    let text = std::fs::read_to_string(manifest).ok()?;
+    let (_, rest) = text.split_once("\"version\"")?;
+    let version = rest.split('"').nth(1)?;
+    Some(version.to_owned())
+}
+
+/// What only `cargo xtask bench` needs: PeerJS and its server, for the side-by-side
+/// call-setup figure.
+pub fn bench_tools() -> Result {
+    let wanted = [("peerjs", PEERJS_VERSION), ("peer", PEER_SERVER_VERSION)];
+    if wanted
+        .iter()
+        .all(|(name, version)| npm_package_version(name).as_deref() == Some(*version))
+    {
+        println!("ok: peerjs {PEERJS_VERSION}, peer {PEER_SERVER_VERSION}");
+        return Ok(());
+    }
+    println!(
+        "installing: peerjs {PEERJS_VERSION} and peer {PEER_SERVER_VERSION} from npm into target/tools"
+    );
+    run(command("npm").args([
+        "install",
+        "--silent",
+        "--no-audit",
+        "--no-fund",
+        "--prefix",
+        "target/tools",
+        &format!("peerjs@{PEERJS_VERSION}"),
+        &format!("peer@{PEER_SERVER_VERSION}"),
     ]))
 }
 
