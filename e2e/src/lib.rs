@@ -9,7 +9,6 @@
 pub mod api_page;
 
 use std::{
-    net::TcpListener,
     path::PathBuf,
     process::Stdio,
     sync::atomic::{AtomicUsize, Ordering},
@@ -18,7 +17,10 @@ use std::{
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+};
 
 /// How long anything a person would wait for may take.
 pub const PATIENCE: Duration = Duration::from_secs(15);
@@ -152,29 +154,35 @@ impl Driver {
         Self::start_for(Engine::Chromium).await
     }
 
-    /// Starts the driver of `engine` on a free port and waits until it answers.
+    /// Starts the driver of `engine` on a port the system picks, read from the line the
+    /// driver prints once it listens.
     pub async fn start_for(engine: Engine) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|addr| addr.port())
-            .expect("a free port");
         let program = engine.driver_program();
-        let child = Command::new(&program)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+        let mut child = Command::new(&program)
+            .arg("--port=0")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start {program}: {error}"));
-        let started = Instant::now();
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+        let listening = tokio::time::timeout(PATIENCE, async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(port) = listening_port(&line) {
+                    return Some(port);
+                }
+            }
+            None
+        });
+        let port = listening
             .await
-            .is_err()
-        {
-            assert!(started.elapsed() < PATIENCE, "{program} did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("{program} did not say where it listens"));
+        // The driver goes on logging: its output is read to the end, so that it never
+        // waits on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Self {
             child,
             port,
@@ -205,6 +213,16 @@ impl Drop for Driver {
         }
         let _ = self.child.start_kill();
     }
+}
+
+/// The port in a driver's line saying it listens: chromedriver's `... started
+/// successfully on port N.`, geckodriver's `... Listening on 127.0.0.1:N`.
+fn listening_port(line: &str) -> Option<u16> {
+    let port = match line.split_once("successfully on port ") {
+        Some((_, port)) => port,
+        None => line.split_once("Listening on ")?.1.rsplit(':').next()?,
+    };
+    port.trim().trim_end_matches('.').parse().ok()
 }
 
 /// Waits until `script` (a function body returning a boolean) returns true in `browser`.

@@ -35,7 +35,7 @@ use axum::{
     routing::get,
 };
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
     net::{TcpListener, TcpStream},
     process::{Child, Command},
     sync::watch,
@@ -61,7 +61,9 @@ struct Lab {
     turn_port: u16,
     binary: String,
     static_dir: String,
-    server_addr: SocketAddr,
+    /// Where the server listens: a port the system picks at each start, read from the line
+    /// the server prints; none while it is down.
+    server_addr: Mutex<Option<SocketAddr>>,
     /// The same resume key for every start, as a restarted production server would have.
     secret: String,
 }
@@ -72,7 +74,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (Some(binary), Some(static_dir)) = (args.next(), args.next()) else {
         return Err("usage: fault-proxy SERVER_BINARY STATIC_DIR".into());
     };
-    let server_addr = free_port().await?;
     let turn_port = tokio::net::UdpSocket::bind("127.0.0.1:0")
         .await?
         .local_addr()?
@@ -84,7 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         turn_port,
         binary,
         static_dir,
-        server_addr,
+        server_addr: Mutex::new(None),
         secret: format!(
             "faults-{}-{}",
             std::process::id(),
@@ -147,10 +148,6 @@ fn server_log() -> Result<Stdio, String> {
         .map_err(|error| format!("cannot share standard error: {error}"))
 }
 
-async fn free_port() -> std::io::Result<SocketAddr> {
-    TcpListener::bind("127.0.0.1:0").await?.local_addr()
-}
-
 impl Lab {
     /// Kills the server and the relay, and waits until they are gone.
     async fn stop(&self) {
@@ -163,27 +160,36 @@ impl Lab {
         if server.is_some() {
             return Ok(());
         }
-        let child = Command::new(&self.binary)
-            .arg("--addr")
-            .arg(self.server_addr.to_string())
+        let mut child = Command::new(&self.binary)
+            .args(["--addr", "127.0.0.1:0"])
             .arg("--static-dir")
             .arg(&self.static_dir)
             .env("RUST_LOG", "warn")
             .env("PEERCALL_RESUME_SECRET", &self.secret)
             .stdin(Stdio::null())
+            .stdout(Stdio::piped())
             // Our standard output carries the one `ready` line for whoever started us.
-            .stdout(server_log()?)
+            .stderr(server_log()?)
             .kill_on_drop(true)
             .spawn()
             .map_err(|error| format!("cannot start {}: {error}", self.binary))?;
-        for _ in 0..500 {
-            if TcpStream::connect(self.server_addr).await.is_ok() {
-                *server = Some(child);
-                return Ok(());
+        let out = child.stdout.take().ok_or("the server has no output")?;
+        let mut lines = BufReader::new(out).lines();
+        let said = tokio::time::timeout(Duration::from_secs(5), lines.next_line()).await;
+        let line = said.ok().and_then(Result::ok).flatten().unwrap_or_default();
+        let addr = line
+            .strip_prefix("peercall-server listening on ")
+            .and_then(|addr| addr.trim().parse().ok())
+            .ok_or_else(|| format!("the server did not say where it listens: {line:?}"))?;
+        // Whatever else it prints goes to our standard error.
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                eprintln!("{line}");
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        Err("the server did not start listening".to_owned())
+        });
+        *self.server_addr.lock().unwrap_or_else(|e| e.into_inner()) = Some(addr);
+        *server = Some(child);
+        Ok(())
     }
 
     async fn start_turn(&self) -> Result<(), String> {
@@ -268,6 +274,7 @@ async fn kill_child(slot: &tokio::sync::Mutex<Option<Child>>) {
 
 async fn kill(State(lab): State<Arc<Lab>>) -> Response {
     kill_child(&lab.server).await;
+    *lab.server_addr.lock().unwrap_or_else(|e| e.into_inner()) = None;
     lab.set(None, Flow::Cut);
     done()
 }
@@ -293,8 +300,13 @@ async fn turn_start(State(lab): State<Arc<Lab>>) -> Response {
 
 /// Passes bytes between `client` and the server until told otherwise.
 async fn proxy_one(lab: Arc<Lab>, mut client: TcpStream) {
-    let Ok(mut server) = TcpStream::connect(lab.server_addr).await else {
-        return; // the server is down: the client sees the connection close
+    let addr = *lab.server_addr.lock().unwrap_or_else(|e| e.into_inner());
+    // The server is down: the client sees the connection close.
+    let Some(addr) = addr else {
+        return;
+    };
+    let Ok(mut server) = TcpStream::connect(addr).await else {
+        return;
     };
     let mut first = vec![0; 4096];
     let Ok(n) = client.read(&mut first).await else {
