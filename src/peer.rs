@@ -9,7 +9,7 @@
 mod dtls;
 mod ice;
 
-pub use ice::{IceRestart, IceRole, without_candidates};
+pub use ice::{IceRestart, IceRole};
 
 use std::rc::Rc;
 
@@ -68,20 +68,6 @@ pub enum Description {
     Answer(String),
 }
 
-/// Where the callee is with the caller's first offer. The callee sends nothing until it
-/// is in, so that the first offer is the caller's alone and the callee's tracks reuse its
-/// transceivers.
-enum FirstOffer {
-    /// The caller's side, or the first offer is answered.
-    Answered,
-    /// Still ringing: an offer that comes is applied, its answer waits for the accept.
-    Ringing,
-    /// Still ringing, the offer applied.
-    Applied,
-    /// Accepted: the offer is answered once in, sending these camera and microphone.
-    Accepted(Option<MediaStream>),
-}
-
 /// One peer connection and the listeners it owns.
 pub struct Peer {
     pc: RtcPeerConnection,
@@ -89,12 +75,12 @@ pub struct Peer {
     ice_role: IceRole,
     /// Offers from the other side that collided with ours and were ignored (impolite side).
     ignore_offer: bool,
-    first_offer: FirstOffer,
+    /// The callee sends nothing until the caller's first offer arrives.
+    awaiting_first_offer: bool,
     /// Remote candidates that came before the remote description.
     pending_candidates: Vec<IceCandidate>,
-    /// The last offer applied, as it came: an early offer sent again (see
-    /// `session::early`) is not answered twice.
-    last_offer: Option<String>,
+    /// Local media to attach once the first offer is in (callee side).
+    deferred_local: Option<MediaStream>,
     /// The DTLS role the last negotiation settled on (see [`dtls`]).
     dtls_role: Option<DtlsRole>,
     _listeners: [Listener; 5],
@@ -172,9 +158,9 @@ impl Peer {
             polite,
             ice_role: IceRole::Controlled,
             ignore_offer: false,
-            first_offer: FirstOffer::Answered,
-            last_offer: None,
+            awaiting_first_offer: false,
             pending_candidates: Vec::new(),
+            deferred_local: None,
             dtls_role: None,
             _listeners: listeners,
         })
@@ -204,38 +190,16 @@ impl Peer {
         Ok(())
     }
 
-    /// Callee side, still ringing: the caller's first offer may come before the accept.
-    pub fn ring(&mut self) {
-        self.first_offer = FirstOffer::Ringing;
-    }
-
-    /// Callee side, accepted: sends `local` once the caller's first offer is in. Returns
-    /// whether it is in already, waiting for [`Peer::answer_first_offer`].
-    pub fn start_as_callee(&mut self, local: Option<MediaStream>) -> bool {
-        let applied = matches!(self.first_offer, FirstOffer::Applied);
-        self.first_offer = FirstOffer::Accepted(local);
-        applied
-    }
-
-    /// Answers the first offer, applied while ringing, now that the call is accepted.
-    pub async fn answer_first_offer(&mut self) -> Result<Option<String>, Error> {
-        let FirstOffer::Accepted(local) =
-            std::mem::replace(&mut self.first_offer, FirstOffer::Answered)
-        else {
-            return Ok(None);
-        };
-        self.attach(local);
-        let offer = self
-            .pc
-            .remote_description()
-            .map(|d| d.sdp())
-            .unwrap_or_default();
-        self.answer(&js_sys::JsString::from(offer)).await
+    /// Callee side: holds `local` back until the caller's first offer, so that the first
+    /// offer is the caller's alone and the callee's tracks reuse its transceivers.
+    pub fn start_as_callee(&mut self, local: Option<MediaStream>) {
+        self.awaiting_first_offer = true;
+        self.deferred_local = local;
     }
 
     /// Answers `negotiationneeded`: returns the offer to send, if one is due.
     pub async fn make_offer(&mut self) -> Result<Option<String>, Error> {
-        if !matches!(self.first_offer, FirstOffer::Answered) {
+        if self.awaiting_first_offer {
             return Ok(None);
         }
         await_promise(
@@ -253,9 +217,6 @@ impl Peer {
             Description::Answer(sdp) => (RtcSdpType::Answer, sdp),
         };
         if kind == RtcSdpType::Offer {
-            if self.last_offer.as_ref() == Some(sdp) {
-                return Ok(None);
-            }
             // Our own offer is in flight (or being made): a collision.
             let collision = self.pc.signaling_state() != web_sys::RtcSignalingState::Stable;
             self.ignore_offer = !self.polite && collision;
@@ -273,9 +234,6 @@ impl Peer {
         )
         .await?;
         self.flush_candidates();
-        if kind == RtcSdpType::Offer {
-            self.last_offer = Some(sdp.clone());
-        }
         let sdp = js_sys::JsString::from(sdp.as_str());
         if kind != RtcSdpType::Offer {
             // Their answer settles the roles: we are the other end.
@@ -284,20 +242,11 @@ impl Peer {
                 .or(self.dtls_role);
             return Ok(None);
         }
-        match std::mem::replace(&mut self.first_offer, FirstOffer::Answered) {
-            FirstOffer::Ringing | FirstOffer::Applied => {
-                self.first_offer = FirstOffer::Applied;
-                return Ok(None);
-            }
-            FirstOffer::Accepted(local) => self.attach(local),
-            FirstOffer::Answered => {}
+        if self.awaiting_first_offer {
+            self.awaiting_first_offer = false;
+            self.attach_deferred();
         }
-        self.answer(&sdp).await
-    }
-
-    /// Answers the offer `sdp` just applied.
-    async fn answer(&mut self, sdp: &js_sys::JsString) -> Result<Option<String>, Error> {
-        let answer = match self.dtls_role.filter(|_| !dtls::switches_roles(sdp)) {
+        let answer = match self.dtls_role.filter(|_| !dtls::switches_roles(&sdp)) {
             Some(role) => self.answer_keeping(role).await?,
             // The first answer (the browser picks the role), or one to Firefox.
             None => {
@@ -353,8 +302,8 @@ impl Peer {
     }
 
     /// Callee tracks go onto the transceivers the caller's offer created.
-    fn attach(&mut self, local: Option<MediaStream>) {
-        let Some(stream) = local else {
+    fn attach_deferred(&mut self) {
+        let Some(stream) = self.deferred_local.take() else {
             return;
         };
         for track in stream.get_tracks().iter() {

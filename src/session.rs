@@ -10,7 +10,6 @@ pub mod action;
 mod call;
 pub mod command;
 mod devices;
-mod early;
 pub mod input;
 mod link;
 mod live;
@@ -280,9 +279,7 @@ impl Session {
             None => {
                 self.calls += 1;
                 let (id, ring_ms) = (self.calls, self.options.ring_timeout_ms);
-                let setup = PeerSetup::new(&self.options, self.link.me(), &from);
-                let wake = self.wake(id);
-                self.call = Some(Call::incoming(id, from, ring_ms, &setup, wake, out));
+                self.call = Some(Call::incoming(id, from, ring_ms, self.wake(id), out));
             }
             // We are ringing them. Still ringing each other: let the id order pick one call,
             // so the two rings end as exactly one call.
@@ -322,9 +319,7 @@ impl Session {
         };
         match then {
             Then::Ring(reply) => {
-                let setup = PeerSetup::new(&self.options, self.link.me(), call.with());
-                let local = self.devices.stream().cloned();
-                call.ring(self.options.ring_timeout_ms, &setup, local, out);
+                call.ring(self.options.ring_timeout_ms, out);
                 answer(reply, Ok(JsValue::UNDEFINED));
             }
             Then::Answer(from) if call.with().id == from.id && call.is_ringing() => {

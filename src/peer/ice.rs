@@ -28,15 +28,6 @@ pub enum IceRestart {
     ByTheCaller,
 }
 
-/// `sdp` without its candidate lines: an offer that may leave before the call is
-/// accepted carries no address.
-pub fn without_candidates(sdp: &str) -> String {
-    let lines = js_sys::RegExp::new("^a=(candidate|end-of-candidates).*\\r?\\n", "gm");
-    js_sys::JsString::from(sdp)
-        .replace_by_pattern(&lines, "")
-        .into()
-}
-
 /// Adds the remote `candidate` to `pc`. A refusal is logged unless it was `expected`
 /// (candidates of an offer we ignored). Not awaited: the browser applies descriptions and
 /// candidates in the order they were given (its operations chain), and the session goes

@@ -6,7 +6,6 @@ use web_sys::MediaStream;
 
 use super::{
     action::Actions,
-    early::Early,
     input::{CallInput, Wake},
     live::{Live, PeerSetup, Role},
 };
@@ -18,13 +17,10 @@ use crate::{
 /// Where a call is.
 enum Phase {
     /// We call: the ring goes out once our camera and microphone are here, and `rang`
-    /// then times how long it rings. The connection is made `early` meanwhile.
-    Calling {
-        rang: Option<Timer>,
-        early: Option<Early>,
-    },
-    /// They call us; the connection is made `early` meanwhile.
-    Ringing { _timer: Timer, early: Option<Early> },
+    /// then times how long it rings.
+    Calling { rang: Option<Timer> },
+    /// They call us.
+    Ringing { _timer: Timer },
     /// Accepted: negotiating, connected, or recovering.
     Live(Box<Live>),
 }
@@ -43,29 +39,18 @@ impl Call {
         Self {
             id,
             with,
-            phase: Phase::Calling {
-                rang: None,
-                early: None,
-            },
+            phase: Phase::Calling { rang: None },
             wake,
         }
     }
 
     /// A call `with` places to us, ringing for `ring_ms`.
-    pub fn incoming(
-        id: u32,
-        with: PeerInfo,
-        ring_ms: u32,
-        setup: &PeerSetup,
-        wake: Wake,
-        out: &mut Actions,
-    ) -> Self {
+    pub fn incoming(id: u32, with: PeerInfo, ring_ms: u32, wake: Wake, out: &mut Actions) -> Self {
         out.emit(Event::Incoming(with.clone()));
         Self {
             id,
             phase: Phase::Ringing {
                 _timer: ring_timer(&wake, ring_ms),
-                early: Early::start(setup, Role::Callee, None, wake.clone()),
             },
             with,
             wake,
@@ -94,7 +79,7 @@ impl Call {
     /// Whether the other side has heard of it (a call still waiting for our devices has
     /// not rung yet).
     pub fn heard_of(&self) -> bool {
-        !matches!(self.phase, Phase::Calling { rang: None, .. })
+        !matches!(self.phase, Phase::Calling { rang: None })
     }
 
     /// Whether it is still ringing, either way.
@@ -127,41 +112,19 @@ impl Call {
         }
     }
 
-    /// Our devices are here: ring the callee, for `ring_ms` at most, and prepare the
-    /// connection meanwhile.
-    pub fn ring(
-        &mut self,
-        ring_ms: u32,
-        setup: &PeerSetup,
-        local: Option<MediaStream>,
-        out: &mut Actions,
-    ) {
-        if let Phase::Calling { rang, early } = &mut self.phase {
+    /// Our devices are here: ring the callee, for `ring_ms` at most.
+    pub fn ring(&mut self, ring_ms: u32, out: &mut Actions) {
+        if let Phase::Calling { rang } = &mut self.phase {
             *rang = Some(ring_timer(&self.wake, ring_ms));
             out.send(ClientMessage::signal(self.with.id.clone(), Signal::Ring));
-            *early = Early::start(setup, Role::Caller, local, self.wake.clone());
         }
     }
 
     /// Takes the call (ours yields to theirs, or theirs rings): tells them, and waits for
     /// their offer.
     pub fn answer(&mut self, setup: &PeerSetup, local: Option<MediaStream>, out: &mut Actions) {
-        let early = match &mut self.phase {
-            Phase::Ringing { early, .. } => early.take(),
-            _ => None,
-        };
-        let Some(mut early) = early else {
-            out.send(ClientMessage::signal(self.with.id.clone(), Signal::Accept));
-            return self.connect(setup, Role::Callee, local, out);
-        };
-        let offer_in = early.accept(local);
-        self.phase = Phase::Live(early.accepted(out));
-        if offer_in {
-            // The answer is made first, then the accept goes with it.
-            (self.wake)(CallInput::AnswerFirstOffer);
-        } else {
-            out.send(ClientMessage::signal(self.with.id.clone(), Signal::Accept));
-        }
+        out.send(ClientMessage::signal(self.with.id.clone(), Signal::Accept));
+        self.connect(setup, Role::Callee, local, out);
     }
 
     /// Connects: the caller offers at once, the callee waits for the offer.
@@ -208,30 +171,16 @@ impl Call {
                 out.end(EndReason::NoAnswer);
             }
             (input, Phase::Live(live)) => live.input(input, &self.with, out).await,
-            (input, Phase::Calling { early, .. } | Phase::Ringing { early, .. }) => {
-                if let Some(connection) = early
-                    && !connection.input(input, &self.with, out).await
-                {
-                    // It failed: it is made again once the call is accepted.
-                    *early = None;
-                }
-            }
+            // Late news for a phase that has passed.
+            _ => {}
         }
     }
 
     /// The callee took the call: connect, sending `local`. Only once our ring went out:
     /// before, an `accept` can only answer an earlier call.
     pub fn accepted(&mut self, setup: &PeerSetup, local: Option<&MediaStream>, out: &mut Actions) {
-        let Phase::Calling {
-            rang: Some(_),
-            early,
-        } = &mut self.phase
-        else {
-            return;
-        };
-        match early.take() {
-            Some(early) => self.phase = Phase::Live(early.accepted(out)),
-            None => self.connect(setup, Role::Caller, local.cloned(), out),
+        if let Phase::Calling { rang: Some(_) } = self.phase {
+            self.connect(setup, Role::Caller, local.cloned(), out);
         }
     }
 
@@ -253,23 +202,6 @@ impl Call {
                 });
             }
             (signal, Phase::Live(live)) => live.signal(signal, &self.with, out).await,
-            // While it rings, the early connections take the callee's answer (and, once
-            // it came, candidates) on the caller's side, the caller's offer on the
-            // callee's.
-            (
-                signal @ (Signal::Answer { .. } | Signal::Candidate { .. }),
-                Phase::Calling { early, .. },
-            )
-            | (
-                signal @ (Signal::Offer { .. } | Signal::Candidate { .. }),
-                Phase::Ringing { early, .. },
-            ) => {
-                if let Some(connection) = early
-                    && !connection.signal(signal, &self.with, out).await
-                {
-                    *early = None;
-                }
-            }
             _ => {}
         }
     }

@@ -37,8 +37,6 @@ pub enum LinkInput {
 pub enum CallInput {
     /// It rang too long.
     RingTimeout,
-    /// Accepted with the caller's first offer in: time to answer it.
-    AnswerFirstOffer,
     /// From its peer connection.
     Peer(PeerEvent),
     /// A timer of its ICE recovery fired.

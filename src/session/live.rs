@@ -91,9 +91,7 @@ impl Live {
         )?;
         match role {
             Role::Caller => peer.start_as_caller(local.as_ref())?,
-            Role::Callee => {
-                peer.start_as_callee(local);
-            }
+            Role::Callee => peer.start_as_callee(local),
         }
         let (on_chat, on_files, on_transfer) = (wake.clone(), wake.clone(), wake.clone());
         let chat = Chat::new(
@@ -118,24 +116,6 @@ impl Live {
             playback: None,
             wake,
         })
-    }
-
-    /// The callee took a call whose connection was prepared while it rang: its time to
-    /// connect starts now.
-    pub fn accepted(&mut self) {
-        self.recovery = IceRecovery::new(&schedule(&self.wake));
-    }
-
-    /// The callee's connection while the call still rings: the caller's first offer may
-    /// come, its answer waits for the accept.
-    pub fn ring(&mut self) {
-        self.peer.ring();
-    }
-
-    /// The callee accepts, sending `local`; returns whether the caller's first offer is
-    /// in already, to be answered with [`CallInput::AnswerFirstOffer`].
-    pub fn accept(&mut self, local: Option<MediaStream>) -> bool {
-        self.peer.start_as_callee(local)
     }
 
     /// The API state of the call.
@@ -165,20 +145,6 @@ impl Live {
                 self.transfers.file_event(event, chunk, out);
             }
             CallInput::Transfer(input) => self.transfers.input(input, out),
-            CallInput::AnswerFirstOffer => {
-                // The answer goes before the accept: a caller that hears `accept` without
-                // an answer sends its offer again (for callees that did not answer early).
-                match self.peer.answer_first_offer().await {
-                    Ok(answer) => {
-                        let to = with.id.clone();
-                        if let Some(sdp) = answer {
-                            out.send(ClientMessage::signal(to.clone(), Signal::Answer { sdp }));
-                        }
-                        out.send(ClientMessage::signal(to, Signal::Accept));
-                    }
-                    Err(error) => fail(error, with, out),
-                }
-            }
             CallInput::RingTimeout => {}
         }
     }
