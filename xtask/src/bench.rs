@@ -2,14 +2,12 @@
 
 use std::{
     fs,
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::Stdio,
 };
 
 use crate::{
     build,
-    process::{Result, cargo, command, root, run, timed},
+    process::{Result, cargo, command, root, run, spawn_ready, timed},
     server::Server,
     setup,
 };
@@ -49,23 +47,12 @@ pub fn setup_race() -> Result {
 fn against_peerjs(dist: &Path) -> Result {
     run(cargo().args(["build", "--release", "-p", "peercall-server"]))?;
     let server = Server::start("release", dist)?;
-    let mut peerjs = command("node")
-        .arg(root().join("bench/fixtures/peerjs-server.js"))
-        .env("NODE_PATH", root().join("target/tools/node_modules"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|error| format!("cannot start the PeerJS server (node): {error}"))?;
-    let mut line = String::new();
-    if let Some(out) = peerjs.stdout.take() {
-        BufReader::new(out)
-            .read_line(&mut line)
-            .map_err(|error| format!("the PeerJS server: {error}"))?;
-    }
-    let Some(url) = line.trim().strip_prefix("ready ").map(str::to_owned) else {
-        let _ = peerjs.kill();
-        return Err(format!("the PeerJS server did not get ready: {line:?}"));
-    };
+    let (mut peerjs, url) = spawn_ready(
+        command("node")
+            .arg(root().join("bench/fixtures/peerjs-server.js"))
+            .env("NODE_PATH", root().join("target/tools/node_modules")),
+        "the PeerJS server (node)",
+    )?;
     let raced = run(cargo()
         .args([
             "test",
@@ -174,23 +161,12 @@ fn idle_memory(dist: &Path) -> Result {
     let server = Server::start("release", dist)?;
     let before = rss_kib(server.pid())?;
     let load = root().join("target/release/idle-load");
-    let mut child = command(&load)
-        .arg(format!("ws://{}/ws", server.addr))
-        .arg(IDLE_CONNECTIONS.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|error| format!("cannot start idle-load: {error}"))?;
-    let mut line = String::new();
-    if let Some(out) = child.stdout.take() {
-        BufReader::new(out)
-            .read_line(&mut line)
-            .map_err(|error| format!("idle-load: {error}"))?;
-    }
-    if !line.starts_with("ready") {
-        let _ = child.kill();
-        return Err(format!("idle-load did not get ready: {line:?}"));
-    }
+    let (mut child, _) = spawn_ready(
+        command(&load)
+            .arg(format!("ws://{}/ws", server.addr))
+            .arg(IDLE_CONNECTIONS.to_string()),
+        "idle-load",
+    )?;
     let after = rss_kib(server.pid())?;
     // Closing its input lets the load tool go.
     drop(child.stdin.take());

@@ -4,7 +4,7 @@ use std::{
     env,
     ffi::OsStr,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::{Child, Command, Stdio},
     time::Instant,
 };
 
@@ -58,6 +58,29 @@ pub fn command(program: impl AsRef<OsStr>) -> Command {
 /// `cargo` with the same toolchain that runs this task.
 pub fn cargo() -> Command {
     command(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Starts a helper (`what`) that prints `ready ...` as its first line once it can be
+/// used, with its input and output piped (closing its input tells it to go); returns it
+/// and the words after `ready`.
+pub fn spawn_ready(command: &mut Command, what: &str) -> Result<(Child, String)> {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("cannot start {what}: {error}"))?;
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line)
+            .map_err(|error| format!("{what}: {error}"))?;
+    }
+    match line.trim().strip_prefix("ready") {
+        Some(rest) => Ok((child, rest.trim().to_owned())),
+        None => {
+            let _ = child.kill();
+            Err(format!("{what} did not get ready: {line:?}"))
+        }
+    }
 }
 
 /// Runs `command` to completion, echoing it first; fails unless it succeeds.

@@ -7,7 +7,7 @@ use std::{
     thread,
 };
 
-use crate::process::{Result, command, root};
+use crate::process::{Result, command, root, spawn_ready};
 
 /// A running server, killed on drop.
 pub struct Server {
@@ -77,21 +77,15 @@ impl FaultyServer {
     /// Starts `target/debug/fault-proxy` around `target/debug/peercall-server`.
     pub fn start(static_dir: &Path) -> Result<Self> {
         let debug = root().join("target/debug");
-        let mut child = command(debug.join("fault-proxy"))
-            .arg(debug.join("peercall-server"))
-            .arg(static_dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|error| format!("cannot start fault-proxy: {error}"))?;
-        let mut line = String::new();
-        if let Some(out) = child.stdout.take() {
-            std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line)
-                .map_err(|error| format!("fault-proxy: {error}"))?;
-        }
+        let (mut child, line) = spawn_ready(
+            command(debug.join("fault-proxy"))
+                .arg(debug.join("peercall-server"))
+                .arg(static_dir),
+            "fault-proxy",
+        )?;
         let mut words = line.split_whitespace();
-        match (words.next(), words.next(), words.next(), words.next()) {
-            (Some("ready"), Some(ws), Some(control), Some(turn)) => Ok(Self {
+        match (words.next(), words.next(), words.next()) {
+            (Some(ws), Some(control), Some(turn)) => Ok(Self {
                 input: child.stdin.take(),
                 ws: ws.to_owned(),
                 control: control.to_owned(),

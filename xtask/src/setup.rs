@@ -130,16 +130,19 @@ fn npm_tools() -> Result {
         "installing: binaryen {BINARYEN_VERSION} (wasm-opt) and esbuild {ESBUILD_VERSION} \
          from npm into target/tools"
     );
-    run(command("npm").args([
-        "install",
-        "--silent",
-        "--no-audit",
-        "--no-fund",
-        "--prefix",
-        "target/tools",
-        &format!("binaryen@{BINARYEN_VERSION}.0.0"),
-        &format!("esbuild@{ESBUILD_VERSION}"),
-    ]))
+    npm_install(&[
+        format!("binaryen@{BINARYEN_VERSION}.0.0"),
+        format!("esbuild@{ESBUILD_VERSION}"),
+    ])
+}
+
+/// Installs npm `packages` (`name@version`) into target/tools.
+fn npm_install(packages: &[String]) -> Result {
+    let options = ["install", "--silent", "--no-audit", "--no-fund"];
+    run(command("npm")
+        .args(options)
+        .args(["--prefix", "target/tools"])
+        .args(packages))
 }
 
 /// PeerJS, the client (`peerjs`) and its signaling server (`peer`), from the npm
@@ -170,16 +173,10 @@ pub fn bench_tools() -> Result {
     println!(
         "installing: peerjs {PEERJS_VERSION} and peer {PEER_SERVER_VERSION} from npm into target/tools"
     );
-    run(command("npm").args([
-        "install",
-        "--silent",
-        "--no-audit",
-        "--no-fund",
-        "--prefix",
-        "target/tools",
-        &format!("peerjs@{PEERJS_VERSION}"),
-        &format!("peer@{PEER_SERVER_VERSION}"),
-    ]))
+    npm_install(&[
+        format!("peerjs@{PEERJS_VERSION}"),
+        format!("peer@{PEER_SERVER_VERSION}"),
+    ])
 }
 
 /// Debian packages: (what it is for, file it provides, package).
