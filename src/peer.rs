@@ -6,9 +6,11 @@
 //! (<https://developer.mozilla.org/docs/Web/API/WebRTC_API/Perfect_negotiation>): the
 //! polite peer yields to a colliding offer by rolling back, the impolite one ignores it.
 
+mod bitrate;
 mod dtls;
 mod ice;
 
+pub use bitrate::with_start_bitrate;
 pub use ice::{IceRestart, IceRole};
 
 use std::rc::Rc;
@@ -225,7 +227,7 @@ impl Peer {
             }
         }
         let init = RtcSessionDescriptionInit::new(kind);
-        init.set_sdp(sdp);
+        init.set_sdp(&bitrate::with_start_bitrate(sdp));
         // On a collision the polite side rolls back implicitly here (Chromium, Firefox,
         // Safari all do since 2020).
         await_promise(
