@@ -48,6 +48,18 @@ struct AppState {
     alive: mpsc::Sender<()>,
 }
 
+/// TypeScript declarations (`/pkg/peercall.d.ts`) as TypeScript: the file-extension table
+/// of the static file service takes `.ts` for an MPEG transport stream.
+async fn typescript_content_type(uri: axum::http::Uri, mut response: Response) -> Response {
+    if uri.path().ends_with(".ts") && response.status().is_success() {
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/typescript; charset=utf-8"),
+        );
+    }
+    response
+}
+
 /// Serves signaling on `/ws` and the static files of `config.static_dir` on `listener`
 /// until `shutdown` completes; then closes every socket with code 1001 (going away).
 pub async fn serve(
@@ -74,6 +86,7 @@ pub async fn serve(
     }
     let app = app
         .fallback_service(ServeDir::new(&config.static_dir).append_index_html_on_directories(true))
+        .layer(axum::middleware::map_response(typescript_content_type))
         .with_state(state);
 
     // Signaling frames are small and each is worth sending at once: without
