@@ -311,11 +311,7 @@ impl Session {
     /// What the call does now that it has its devices.
     fn proceed(&mut self, then: Then, out: &mut Actions) {
         let Some(call) = &mut self.call else {
-            if let Then::Ring(reply) = then {
-                let error = Error::new(ErrorCode::InvalidState, "the call ended before it rang");
-                answer(reply, Err::<JsValue, _>(error));
-            }
-            return;
+            return then.abandon();
         };
         match then {
             Then::Ring(reply) => {
@@ -357,9 +353,8 @@ impl Session {
         let Some(call) = self.call.take() else {
             return;
         };
-        if let Some(Then::Ring(reply)) = self.devices.release() {
-            let error = Error::new(ErrorCode::InvalidState, "the call ended before it rang");
-            answer(reply, Err::<JsValue, _>(error));
+        if let Some(then) = self.devices.release() {
+            then.abandon();
         }
         show(self.options.remote_video.as_ref(), None);
         call.finish(reason, out);

@@ -8,8 +8,13 @@ use protocol::PeerInfo;
 use wasm_bindgen::JsValue;
 use web_sys::{HtmlVideoElement, MediaStream};
 
-use super::{action::Actions, command::Reply, input::Input};
+use super::{
+    action::Actions,
+    command::{Reply, answer},
+    input::Input,
+};
 use crate::{
+    error::{Error, ErrorCode},
     event::Event,
     media::{self, LocalMedia, show},
 };
@@ -20,6 +25,16 @@ pub enum Then {
     Ring(Reply),
     /// Take the call from this peer.
     Answer(PeerInfo),
+}
+
+impl Then {
+    /// The call this waited for is gone: a ring's promise hears so.
+    pub fn abandon(self) {
+        if let Self::Ring(reply) = self {
+            let error = Error::new(ErrorCode::InvalidState, "the call ended before it rang");
+            answer(reply, Err::<JsValue, _>(error));
+        }
+    }
 }
 
 /// Where the devices are.
@@ -139,12 +154,15 @@ impl Devices {
 
     /// Takes back the ring waiting for the devices (our call yields to theirs).
     pub fn take_ring(&mut self) -> Option<Reply> {
-        match &mut self.state {
-            State::Asking { then } if matches!(then, Some(Then::Ring(_))) => match then.take() {
-                Some(Then::Ring(reply)) => Some(reply),
-                _ => None,
-            },
-            _ => None,
+        let State::Asking { then } = &mut self.state else {
+            return None;
+        };
+        match then.take() {
+            Some(Then::Ring(reply)) => Some(reply),
+            other => {
+                *then = other;
+                None
+            }
         }
     }
 
