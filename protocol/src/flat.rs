@@ -5,7 +5,8 @@
 use serde::Deserialize;
 
 use crate::{
-    ClientMessage, DeclineReason, ErrorCode, IceCandidate, PeerId, PeerInfo, ServerMessage,
+    ClientMessage, DeclineReason, ErrorCode, IceCandidate, IceServer, PeerId, PeerInfo,
+    ServerMessage,
 };
 
 /// Where the fields of a server frame come from, by their wire names: serde's flat bag of
@@ -18,6 +19,8 @@ pub trait ServerFields {
     fn peers(&mut self) -> Result<Option<Vec<PeerInfo>>, String>;
     /// The `candidate` object (`None` also for `null`, the end-of-candidates marker).
     fn candidate(&mut self) -> Result<Option<IceCandidate>, String>;
+    /// The `iceServers` list.
+    fn ice_servers(&mut self) -> Result<Option<Vec<IceServer>>, String>;
 }
 
 fn need<T>(value: Option<T>, field: &str) -> Result<T, String> {
@@ -34,6 +37,10 @@ impl ServerMessage {
                 id: PeerId(text("id")?),
                 name: text("name")?,
                 resume: fields.text("resume")?,
+                ice_servers: fields.ice_servers()?.unwrap_or_default(),
+            },
+            "ice-servers" => Self::IceServers {
+                ice_servers: need(fields.ice_servers()?, "iceServers")?,
             },
             "pong" => Self::Pong,
             "peers" => Self::Peers {
@@ -118,6 +125,8 @@ pub(crate) struct FlatServerMessage {
     message: Option<String>,
     to: Option<String>,
     resume: Option<String>,
+    #[serde(rename = "iceServers")]
+    ice_servers: Option<Vec<IceServer>>,
 }
 
 impl ServerFields for FlatServerMessage {
@@ -142,6 +151,10 @@ impl ServerFields for FlatServerMessage {
 
     fn candidate(&mut self) -> Result<Option<IceCandidate>, String> {
         Ok(self.candidate.take())
+    }
+
+    fn ice_servers(&mut self) -> Result<Option<Vec<IceServer>>, String> {
+        Ok(self.ice_servers.take())
     }
 }
 

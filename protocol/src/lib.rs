@@ -47,6 +47,19 @@ pub struct PeerInfo {
     pub name: String,
 }
 
+/// A STUN or TURN server, as `RTCConfiguration.iceServers` takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `stun:`, `turn:` or `turns:` URLs of one server.
+    pub urls: Vec<String>,
+    /// For TURN: the user name, `<expiry in unix seconds>:<peer id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// For TURN: the password that goes with `username`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
 /// One trickled ICE candidate, as `RTCIceCandidate.toJSON()` gives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -291,6 +304,15 @@ pub enum ServerMessage {
         /// Log in with this after a dropped connection to get the same id back.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume: Option<String>,
+        /// The STUN and TURN servers to use, TURN with credentials minted for this login.
+        #[serde(rename = "iceServers", default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<IceServer>,
+    },
+    /// Fresh TURN credentials, sent before the ones given earlier expire.
+    IceServers {
+        /// The STUN and TURN servers, as in `welcome`.
+        #[serde(rename = "iceServers")]
+        ice_servers: Vec<IceServer>,
     },
     /// The answer to a `ping`.
     Pong,

@@ -1,7 +1,8 @@
 //! Every example frame of the protocol document, parsed and written back unchanged.
 
 use protocol::{
-    ClientMessage, DeclineReason, ErrorCode, IceCandidate, PeerId, PeerInfo, ServerMessage, Signal,
+    ClientMessage, DeclineReason, ErrorCode, IceCandidate, IceServer, PeerId, PeerInfo,
+    ServerMessage, Signal,
 };
 use serde_json::Value;
 
@@ -37,6 +38,7 @@ fn the_documented_session() {
             id: id("k3J9x2LqP0c"),
             name: "alice".into(),
             resume: None,
+            ice_servers: Vec::new(),
         },
     );
     round_trip(
@@ -205,6 +207,27 @@ fn the_additions_of_this_implementation() {
             id: id("k3J9x2LqP0c"),
             name: "alice".into(),
             resume: Some("k3J9x2LqP0c.00ff".into()),
+            ice_servers: Vec::new(),
+        },
+    );
+    round_trip(
+        r#"{"type":"ice-servers","iceServers":[{"urls":["stun:stun.example.org"]},{"urls":["turn:turn.example.org?transport=udp","turns:turn.example.org"],"username":"1767225600:k3J9x2LqP0c","credential":"c2VjcmV0"}]}"#,
+        ServerMessage::IceServers {
+            ice_servers: vec![
+                IceServer {
+                    urls: vec!["stun:stun.example.org".into()],
+                    username: None,
+                    credential: None,
+                },
+                IceServer {
+                    urls: vec![
+                        "turn:turn.example.org?transport=udp".into(),
+                        "turns:turn.example.org".into(),
+                    ],
+                    username: Some("1767225600:k3J9x2LqP0c".into()),
+                    credential: Some("c2VjcmV0".into()),
+                },
+            ],
         },
     );
     round_trip(r#"{"type":"ping"}"#, ClientMessage::Ping);

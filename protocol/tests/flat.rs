@@ -3,7 +3,9 @@
 
 mod samples;
 
-use protocol::{ClientMessage, Field, IceCandidate, PeerInfo, ServerFields, ServerMessage};
+use protocol::{
+    ClientMessage, Field, IceCandidate, IceServer, PeerInfo, ServerFields, ServerMessage,
+};
 use serde_json::{Map, Value, json};
 
 fn candidate_json(candidate: &IceCandidate) -> Value {
@@ -69,6 +71,13 @@ impl ServerFields for Fields {
                 .map_err(|e| e.to_string()),
         }
     }
+
+    fn ice_servers(&mut self) -> Result<Option<Vec<IceServer>>, String> {
+        self.0
+            .remove("iceServers")
+            .map(|servers| serde_json::from_value(servers).map_err(|e| e.to_string()))
+            .transpose()
+    }
 }
 
 fn read_by_fields(frame: &str) -> Result<ServerMessage, String> {
@@ -86,6 +95,9 @@ fn a_field_source_reads_what_serde_reads() {
     let frames = [
         r#"{"type":"welcome","id":"a1","name":"alice","resume":"t"}"#,
         r#"{"type":"welcome","id":"a1","name":"alice"}"#,
+        r#"{"type":"welcome","id":"a1","name":"alice","iceServers":[{"urls":["stun:s.test"]}]}"#,
+        r#"{"type":"ice-servers","iceServers":[{"urls":["turn:t.test"],"username":"9:a1","credential":"c"}]}"#,
+        r#"{"type":"ice-servers","iceServers":[]}"#,
         r#"{"type":"pong"}"#,
         r#"{"type":"peers","peers":[{"id":"b2","name":"bob"}]}"#,
         r#"{"type":"peer-joined","id":"b2","name":"bob"}"#,
@@ -113,6 +125,7 @@ fn a_field_source_refuses_what_serde_refuses() {
     let frames = [
         r#"{"type":"teleport"}"#,
         r#"{"type":"welcome","name":"alice"}"#,
+        r#"{"type":"ice-servers"}"#,
         r#"{"type":"decline","from":"a1","name":"alice","reason":"bored"}"#,
         r#"{"type":"error","code":"oops","message":"m"}"#,
         r#"{"type":"offer","from":"a1","name":"alice","sdp":5}"#,

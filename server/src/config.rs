@@ -34,6 +34,68 @@ pub struct Config {
     /// ids back after a restart; by default a random key lives as long as the process.
     #[arg(long, env = "PEERCALL_RESUME_SECRET", hide_env_values = true)]
     pub resume_secret: Option<String>,
+
+    /// HTTPS: the certificate chain, PEM. Read again when the file changes or on SIGHUP.
+    #[arg(long, env = "PEERCALL_TLS_CERT", requires = "tls_key", group = "tls")]
+    pub tls_cert: Option<PathBuf>,
+    /// HTTPS: the private key of `--tls-cert`, PEM.
+    #[arg(long, env = "PEERCALL_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// HTTPS with a certificate made at start for localhost and every `--tls-name`.
+    #[arg(long, env = "PEERCALL_TLS_SELF_SIGNED", group = "tls")]
+    pub tls_self_signed: bool,
+    /// A host name or IP address the self-signed certificate is for (repeatable).
+    #[arg(long = "tls-name", value_name = "NAME", requires = "tls_self_signed")]
+    pub tls_names: Vec<String>,
+    /// HTTPS with a certificate from an ACME server (Let's Encrypt) for this domain
+    /// (repeatable), validated with TLS-ALPN-01 on `--addr`, which must be port 443 as the
+    /// ACME server sees it.
+    #[arg(long = "acme-domain", value_name = "DOMAIN", group = "tls")]
+    pub acme_domains: Vec<String>,
+    /// Contact address given to the ACME server.
+    #[arg(long, env = "PEERCALL_ACME_EMAIL", requires = "acme_domains")]
+    pub acme_email: Option<String>,
+    /// Folder that keeps the ACME account and certificates across restarts.
+    #[arg(long, env = "PEERCALL_ACME_CACHE", default_value = "acme-cache")]
+    pub acme_cache: PathBuf,
+    /// The ACME server's directory URL.
+    #[arg(
+        long,
+        env = "PEERCALL_ACME_DIRECTORY",
+        default_value = "https://acme-v02.api.letsencrypt.org/directory"
+    )]
+    pub acme_directory: String,
+    /// A PEM CA certificate to trust for the ACME server's own HTTPS, beside the usual
+    /// roots: for a private or test ACME server.
+    #[arg(long, env = "PEERCALL_ACME_CA")]
+    pub acme_ca: Option<PathBuf>,
+    /// How long a new connection may take for its TLS handshake, and any connection for a
+    /// request head, in ms.
+    #[arg(long, env = "PEERCALL_HANDSHAKE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub handshake_timeout_ms: u64,
+
+    /// A STUN server URL handed to every client (repeatable), e.g. `stun:stun.example.org`.
+    #[arg(long = "stun", value_name = "URL")]
+    pub stun_urls: Vec<String>,
+    /// A TURN server URL handed to every client with fresh credentials (repeatable), e.g.
+    /// `turn:turn.example.org?transport=udp`, `turns:turn.example.org:5349`.
+    #[arg(long = "turn-url", value_name = "URL")]
+    pub turn_urls: Vec<String>,
+    /// File holding the TURN server's shared secret (coturn's `static-auth-secret`), at
+    /// least 32 bytes; or set `PEERCALL_TURN_SECRET`.
+    #[arg(long, env = "PEERCALL_TURN_SECRET_FILE")]
+    pub turn_secret_file: Option<PathBuf>,
+    /// The TURN shared secret itself, from `PEERCALL_TURN_SECRET` (never a flag: `ps`
+    /// would show it).
+    #[arg(skip = std::env::var("PEERCALL_TURN_SECRET").ok())]
+    pub turn_secret: Option<String>,
+    /// How long minted TURN credentials last, in seconds; fresh ones go out before then.
+    #[arg(long, env = "PEERCALL_TURN_TTL", default_value_t = 14_400)]
+    pub turn_ttl: u64,
+
+    /// Serve `/healthz` and `/metrics` on this address instead of on `--addr`.
+    #[arg(long, env = "PEERCALL_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Config {

@@ -66,6 +66,7 @@ impl Ending {
 pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState) {
     let _alive = state.alive.clone();
     tracing::info!(%remote, "connect");
+    state.metrics.sockets.inc();
     let (sink, mut stream) = socket.split();
     let (outbox, frames) = Outbox::new(state.registry.outbox_capacity());
     let writer = tokio::spawn(write_frames(sink, frames));
@@ -75,6 +76,8 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState) {
     let mut pings = tokio::time::interval(state.ping_interval);
     pings.tick().await; // the first tick is immediate
     let mut heard = Instant::now();
+    // When fresh TURN credentials go out, once logged in.
+    let mut refresh_at: Option<Instant> = None;
 
     let ending = loop {
         tokio::select! {
@@ -86,8 +89,12 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState) {
                     break Ending::TooLarge;
                 }
                 Some(Ok(Message::Text(text))) => {
+                    let was_in = me.is_some();
                     if let Err(refusal) = handle(&state, &outbox, conn, &mut me, text.as_str()) {
-                        refuse(&outbox, remote, me.as_ref(), refusal);
+                        refuse(&state, &outbox, remote, me.as_ref(), refusal);
+                    }
+                    if !was_in && me.is_some() {
+                        refresh_at = state.ice.refresh_after().map(|after| Instant::now() + after);
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
@@ -95,7 +102,7 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState) {
                         ErrorCode::BadRequest,
                         "frames must be text holding one JSON object",
                     );
-                    refuse(&outbox, remote, me.as_ref(), refusal);
+                    refuse(&state, &outbox, remote, me.as_ref(), refusal);
                 }
                 // Pings are answered by the socket itself.
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
@@ -123,6 +130,15 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState) {
                 }
                 outbox.push(Message::Ping(Default::default()));
             }
+            () = until(refresh_at) => {
+                if let Some(id) = &me {
+                    outbox.push(frame(&ServerMessage::IceServers {
+                        ice_servers: state.ice.for_peer(id),
+                    }));
+                    state.metrics.turn_credentials.inc();
+                }
+                refresh_at = state.ice.refresh_after().map(|after| Instant::now() + after);
+            }
             () = outbox.evicted.notified() => break Ending::Evicted,
             () = stopping(&mut shutdown) => {
                 outbox.push(close(close_code::AWAY, "server shutting down"));
@@ -147,9 +163,18 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState) {
         let _ = tokio::time::timeout(CLOSE_GRACE, goodbye).await;
     }
     tracing::info!(%remote, id = me.as_ref().map(|id| id.0.as_str()), reason = ?ending, "disconnect");
+    state.metrics.sockets.dec();
     // The writer ends once every handle on the outbox is gone (ours and the registry's).
     drop(outbox);
     let _ = writer.await;
+}
+
+/// Completes at `at`; never without it.
+async fn until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Completes once the server is shutting down.
@@ -180,9 +205,13 @@ fn handle(
         (None, ClientMessage::Login { name, resume }) => {
             let welcomed = state
                 .registry
-                .login(&name, resume.as_deref(), conn, outbox)?;
+                .login(&name, resume.as_deref(), conn, outbox, &state.ice)?;
             let PeerInfo { id, name } = welcomed.me;
             tracing::info!(%id, %name, resumed = welcomed.resumed, "login");
+            state.metrics.logins.inc();
+            if state.ice.mints() {
+                state.metrics.turn_credentials.inc();
+            }
             *me = Some(id);
             Ok(())
         }
@@ -195,14 +224,25 @@ fn handle(
             "already logged in on this connection",
         )),
         (Some(from), message) => match message.into_signal() {
-            Ok((to, signal)) => state.registry.relay(from, to, signal),
+            Ok((to, signal)) => {
+                state.registry.relay(from, to, signal)?;
+                state.metrics.relays.inc();
+                Ok(())
+            }
             Err(_) => Ok(()),
         },
     }
 }
 
 /// Logs `refusal` and sends it back to its sender.
-fn refuse(outbox: &Outbox, remote: SocketAddr, me: Option<&PeerId>, refusal: Refusal) {
+fn refuse(
+    state: &AppState,
+    outbox: &Outbox,
+    remote: SocketAddr,
+    me: Option<&PeerId>,
+    refusal: Refusal,
+) {
+    state.metrics.refused(refusal.code.as_str());
     tracing::info!(
         %remote,
         id = me.map(|id| id.0.as_str()),

@@ -8,22 +8,32 @@
 
 mod config;
 mod connection;
+mod headers;
+mod ice;
+mod listen;
+mod metrics;
 mod refusal;
 mod registry;
+mod startup;
+mod tls;
 mod tokens;
 
 pub use config::Config;
+pub use ice::turn_password;
+pub use startup::{Prepared, StartError};
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
     extract::{ConnectInfo, State, WebSocketUpgrade},
-    http::StatusCode,
+    http::{StatusCode, Uri},
     response::{IntoResponse, Response},
     routing::any,
-    serve::ListenerExt,
 };
+use ice::IceServers;
+use listen::Listening;
+use metrics::Metrics;
 use registry::Registry;
 use tokio::{
     net::TcpListener,
@@ -38,6 +48,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 struct AppState {
     registry: Arc<Registry>,
+    /// STUN and TURN for every client.
+    ice: Arc<IceServers>,
+    metrics: Arc<Metrics>,
     /// How often each socket is pinged.
     ping_interval: Duration,
     /// One permit per open socket: the connection limit.
@@ -48,72 +61,95 @@ struct AppState {
     alive: mpsc::Sender<()>,
 }
 
-/// TypeScript declarations (`/pkg/peercall.d.ts`) as TypeScript: the file-extension table
-/// of the static file service takes `.ts` for an MPEG transport stream.
-async fn typescript_content_type(uri: axum::http::Uri, mut response: Response) -> Response {
-    if uri.path().ends_with(".ts") && response.status().is_success() {
-        response.headers_mut().insert(
-            axum::http::header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static("application/typescript; charset=utf-8"),
-        );
-    }
-    response
-}
-
-/// Serves signaling on `/ws` and the static files of `config.static_dir` on `listener`
-/// until `shutdown` completes; then closes every socket with code 1001 (going away).
+/// Checks `config`, then serves as [`serve_prepared`] does.
 pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_prepared(listener, Prepared::new(config)?, shutdown).await
+}
+
+/// Serves signaling on `/ws` and the static files of the static folder on `listener`
+/// (HTTPS when configured) until `shutdown` completes; then closes every socket with code
+/// 1001 (going away).
+pub async fn serve_prepared(
+    listener: TcpListener,
+    prepared: Prepared,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let Prepared { config, tls, ice } = prepared;
     let (stop_tx, stop_rx) = watch::channel(false);
     let (alive_tx, mut alive_rx) = mpsc::channel(1);
+    let metrics = Arc::new(Metrics::new());
     let state = AppState {
         registry: Arc::new(Registry::new(
             config.outbox,
             tokens::Tokens::new(config.resume_secret.as_deref()),
             Duration::from_millis(config.resume_grace_ms),
         )),
+        ice: Arc::new(ice),
+        metrics: Arc::clone(&metrics),
         ping_interval: Duration::from_millis(config.ping_interval_ms.max(1)),
         slots: Arc::new(Semaphore::new(config.max_connections)),
-        shutdown: stop_rx,
-        alive: alive_tx,
+        shutdown: stop_rx.clone(),
+        alive: alive_tx.clone(),
     };
     let mut app = Router::new().route("/ws", any(upgrade));
     if let Some(pkg_dir) = &config.pkg_dir {
         app = app.nest_service("/pkg", ServeDir::new(pkg_dir));
     }
-    let app = app
+    let mut app = app
         .fallback_service(ServeDir::new(&config.static_dir).append_index_html_on_directories(true))
-        .layer(axum::middleware::map_response(typescript_content_type))
         .with_state(state);
-
-    // Signaling frames are small and each is worth sending at once: without
-    // TCP_NODELAY, Nagle's algorithm held a frame written right after another (an `accept`
-    // after an `answer`, candidates after both) until the peer's delayed ACK, 40 ms later.
-    let listener = listener.tap_io(|socket| {
-        if let Err(error) = socket.set_nodelay(true) {
-            tracing::warn!("cannot set TCP_NODELAY: {error}");
+    let deadline = Duration::from_millis(config.handshake_timeout_ms.max(1));
+    let operator = metrics::routes(metrics);
+    match config.metrics_addr {
+        Some(addr) => {
+            let metrics_listener = TcpListener::bind(addr).await?;
+            tracing::info!(addr = %metrics_listener.local_addr()?, "/healthz and /metrics");
+            tokio::spawn(listen::accept(
+                metrics_listener,
+                Listening {
+                    app: operator,
+                    tls: None,
+                    deadline,
+                    stop: stop_rx.clone(),
+                    alive: alive_tx.clone(),
+                },
+            ));
         }
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+        None => app = app.merge(operator),
+    }
+    let hsts = tls.as_ref().is_some_and(tls::Tls::is_trusted);
+    let app = app.layer(axum::middleware::map_response(
+        move |uri: Uri, response: Response| headers::secure(uri, response, hsts),
+    ));
+    if let Some(tls) = &tls {
+        tls.maintain(stop_rx.clone());
+    }
+    tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: closing every socket");
-        // Upgraded sockets are not tracked by the HTTP server: tell them ourselves.
         let _ = stop_tx.send(true);
-    })
-    .await?;
-    // Every connection task holds a clone of `alive`; the router's clone went with it.
+    });
+    listen::accept(
+        listener,
+        Listening {
+            app,
+            tls: tls.as_ref().map(|tls| tls.acceptor().clone()),
+            deadline,
+            stop: stop_rx,
+            alive: alive_tx,
+        },
+    )
+    .await;
+    // Every connection task holds a clone of `alive`; the listeners' clones are gone.
     if tokio::time::timeout(SHUTDOWN_GRACE, alive_rx.recv())
         .await
         .is_err()
     {
-        tracing::warn!("some sockets did not close within {SHUTDOWN_GRACE:?}");
+        tracing::warn!("some connections did not close within {SHUTDOWN_GRACE:?}");
     }
     Ok(())
 }
@@ -154,6 +190,7 @@ async fn upgrade(
 ) -> Response {
     let Ok(slot) = state.slots.clone().try_acquire_owned() else {
         tracing::warn!(%remote, "refused: connection limit reached");
+        state.metrics.refused("server-full");
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
     };
     ws.read_buffer_size(connection::READ_BUFFER_BYTES)

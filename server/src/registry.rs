@@ -22,7 +22,7 @@ use protocol::{
 use rand::{Rng, distr::Alphanumeric};
 use tokio::sync::{Notify, mpsc};
 
-use crate::{refusal::Refusal, tokens::Tokens};
+use crate::{ice::IceServers, refusal::Refusal, tokens::Tokens};
 
 /// Random characters in an id: 16 alphanumerics carry about 95 bits.
 const ID_CHARS: usize = 16;
@@ -185,6 +185,7 @@ impl Registry {
         resume: Option<&str>,
         conn: u64,
         outbox: &Outbox,
+        ice: &IceServers,
     ) -> Result<Welcomed, Refusal> {
         let name = validate_name(raw_name)
             .map_err(|error: NameError| Refusal::new(ErrorCode::InvalidName, error.to_string()))?;
@@ -204,7 +205,7 @@ impl Registry {
                 id: id.clone(),
                 name: member.name.clone(),
             };
-            self.welcome(&members, &me, outbox);
+            self.welcome(&members, &me, outbox, ice);
             match previous {
                 Link::Away { pending, .. } => pending.into_iter().for_each(|f| outbox.push(f)),
                 // The old socket has not noticed it is dead yet: it goes now, quietly.
@@ -234,7 +235,7 @@ impl Registry {
             id: id.clone(),
             name: name.to_owned(),
         };
-        self.welcome(&members, &me, outbox);
+        self.welcome(&members, &me, outbox, ice);
         members.announce(
             &id,
             &ServerMessage::PeerJoined {
@@ -256,11 +257,12 @@ impl Registry {
         Ok(Welcomed { me, resumed: false })
     }
 
-    fn welcome(&self, members: &Members, me: &PeerInfo, outbox: &Outbox) {
+    fn welcome(&self, members: &Members, me: &PeerInfo, outbox: &Outbox, ice: &IceServers) {
         outbox.push(frame(&ServerMessage::Welcome {
             id: me.id.clone(),
             name: me.name.clone(),
             resume: Some(self.tokens.issue(&me.id, &me.name)),
+            ice_servers: ice.for_peer(&me.id),
         }));
         outbox.push(frame(&ServerMessage::Peers {
             peers: members.others(&me.id),

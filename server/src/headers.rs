@@ -1,0 +1,147 @@
+//! Headers on every response: what the page may load and use, and the right content types.
+//!
+//! The demo page's Content-Security-Policy allows scripts from this origin only, WebAssembly
+//! compilation, and the inline scripts the page itself carries (the loader trunk writes),
+//! each by its SHA-256 hash, computed from the page as served.
+
+use axum::{
+    body::Body,
+    http::{HeaderMap, HeaderValue, Response, Uri, header},
+};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+/// The largest page whose inline scripts are hashed; larger HTML goes out with a policy
+/// that allows no inline script at all.
+const MAX_PAGE_BYTES: usize = 1 << 20;
+
+/// One year, in seconds.
+const HSTS: &str = "max-age=31536000";
+
+/// The policy, with `{scripts}` the hashes of the page's inline scripts.
+fn content_security_policy(scripts: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{scripts}; \
+         style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'self'"
+    )
+}
+
+/// Adds the security headers to `response`; `hsts` only behind a certificate browsers
+/// trust.
+pub async fn secure(uri: Uri, response: Response<Body>, hsts: bool) -> Response<Body> {
+    let (mut parts, body) = response.into_parts();
+    let headers = &mut parts.headers;
+    let path = uri.path();
+    if parts.status.is_success() {
+        fix_content_type(headers, path);
+    }
+    let html = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/html"));
+    let body = if html {
+        match axum::body::to_bytes(body, MAX_PAGE_BYTES).await {
+            Ok(page) => {
+                let policy = content_security_policy(&inline_script_hashes(&page));
+                set(headers, header::CONTENT_SECURITY_POLICY, &policy);
+                Body::from(page)
+            }
+            Err(error) => {
+                tracing::warn!(%error, path, "page too large to hash its scripts");
+                set(headers, header::CONTENT_SECURITY_POLICY, &content_security_policy(""));
+                Body::empty()
+            }
+        }
+    } else {
+        body
+    };
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        "permissions-policy",
+        HeaderValue::from_static(
+            "camera=(self), microphone=(self), display-capture=(self), geolocation=(), payment=(), usb=()",
+        ),
+    );
+    if hsts {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+    }
+    Response::from_parts(parts, body)
+}
+
+/// Types the static file service's extension table gets wrong or leaves out.
+fn fix_content_type(headers: &mut HeaderMap, path: &str) {
+    let fixed = if path.ends_with(".ts") {
+        // The table takes `.ts` for an MPEG transport stream.
+        "application/typescript; charset=utf-8"
+    } else if path.ends_with(".wasm") {
+        // Needed by `WebAssembly.instantiateStreaming`.
+        "application/wasm"
+    } else {
+        return;
+    };
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(fixed));
+}
+
+fn set(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(name, value);
+    }
+}
+
+/// ` 'sha256-…'` for each inline `<script>` of `page`, each preceded by a space.
+fn inline_script_hashes(page: &[u8]) -> String {
+    let page = String::from_utf8_lossy(page);
+    let mut hashes = String::new();
+    let mut rest = page.as_ref();
+    while let Some(start) = find_ascii_ci(rest, "<script") {
+        rest = &rest[start + "<script".len()..];
+        let Some(open_end) = rest.find('>') else { break };
+        let attributes = &rest[..open_end];
+        rest = &rest[open_end + 1..];
+        let Some(close) = find_ascii_ci(rest, "</script") else { break };
+        let content = &rest[..close];
+        rest = &rest[close..];
+        if has_src(attributes) {
+            continue;
+        }
+        let digest = Sha256::digest(content.as_bytes());
+        hashes.push_str(" 'sha256-");
+        hashes.push_str(&base64::engine::general_purpose::STANDARD.encode(digest));
+        hashes.push('\'');
+    }
+    hashes
+}
+
+fn has_src(attributes: &str) -> bool {
+    attributes
+        .split(|c: char| c.is_ascii_whitespace())
+        .any(|attribute| attribute.to_ascii_lowercase().starts_with("src="))
+}
+
+fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .position(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_scripts_are_hashed_and_external_ones_are_not() {
+        let page = b"<html><SCRIPT type=\"module\">alert(1)</script><script src=\"/a.js\"></script>\
+                     <script>x</script></html>";
+        let hash = |text: &str| {
+            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text.as_bytes()))
+        };
+        assert_eq!(
+            inline_script_hashes(page),
+            format!(" 'sha256-{}' 'sha256-{}'", hash("alert(1)"), hash("x"))
+        );
+    }
+}

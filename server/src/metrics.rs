@@ -1,0 +1,91 @@
+//! What an operator watches: `/healthz` and `/metrics` (Prometheus text).
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::State,
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{counter::Counter, family::Family, gauge::Gauge},
+    registry::Registry,
+};
+
+/// The counters, shared by every connection.
+pub struct Metrics {
+    registry: Registry,
+    /// Signaling sockets open now.
+    pub sockets: Gauge,
+    /// Successful logins, resumes included.
+    pub logins: Counter,
+    /// Signals relayed from one user to another.
+    pub relays: Counter,
+    /// Refusals, by their code.
+    refusals: Family<Refusal, Counter>,
+    /// TURN credentials minted.
+    pub turn_credentials: Counter,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Refusal {
+    code: &'static str,
+}
+
+impl Metrics {
+    /// Every counter at zero.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("peercall");
+        let sockets = Gauge::default();
+        let logins = Counter::default();
+        let relays = Counter::default();
+        let refusals = Family::<Refusal, Counter>::default();
+        let turn_credentials = Counter::default();
+        registry.register("sockets", "Signaling sockets open now", sockets.clone());
+        registry.register("logins", "Logins accepted, resumes included", logins.clone());
+        registry.register("relays", "Signals relayed between users", relays.clone());
+        registry.register("refusals", "Requests refused, by code", refusals.clone());
+        registry.register(
+            "turn_credentials",
+            "TURN credentials minted",
+            turn_credentials.clone(),
+        );
+        Self {
+            registry,
+            sockets,
+            logins,
+            relays,
+            refusals,
+            turn_credentials,
+        }
+    }
+
+    /// Counts one refusal of `code` (a protocol error code, or `server-full`).
+    pub fn refused(&self, code: &'static str) {
+        self.refusals.get_or_create(&Refusal { code }).inc();
+    }
+}
+
+/// `/healthz` and `/metrics`.
+pub fn routes(metrics: Arc<Metrics>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(exposition))
+        .with_state(metrics)
+}
+
+async fn exposition(State(metrics): State<Arc<Metrics>>) -> Response {
+    let mut text = String::new();
+    if let Err(error) = encode(&mut text, &metrics.registry) {
+        tracing::warn!(%error, "cannot write the metrics");
+    }
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
+}

@@ -1,0 +1,91 @@
+//! HTTPS: where the certificate comes from (files, made at start, or ACME), and the
+//! rustls configuration every connection's handshake uses.
+
+mod files;
+mod self_signed;
+
+use std::{sync::Arc, time::Duration};
+
+use rustls::{ServerConfig, crypto::CryptoProvider, server::ResolvesServerCert};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::{Config, startup::StartError};
+
+/// ALPN of HTTP/1.1, the only HTTP spoken: WebSockets upgrade from it.
+const HTTP1: &[u8] = b"http/1.1";
+
+/// ALPN of an ACME server's TLS-ALPN-01 challenge connection (RFC 8737).
+pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
+
+/// Where the certificate comes from.
+enum Source {
+    Files(Arc<files::CertFiles>),
+    SelfSigned,
+}
+
+/// HTTPS on the main port.
+pub struct Tls {
+    acceptor: TlsAcceptor,
+    source: Source,
+}
+
+impl Tls {
+    /// HTTPS as `config` asks for it, or `None` for plain HTTP.
+    pub fn new(config: &Config) -> Result<Option<Self>, StartError> {
+        let (resolver, source): (Arc<dyn ResolvesServerCert>, _) =
+            match (&config.tls_cert, &config.tls_key) {
+                (Some(cert), Some(key)) => {
+                    let files = Arc::new(files::CertFiles::load(cert, key)?);
+                    (files.clone(), Source::Files(files))
+                }
+                _ if config.tls_self_signed => (
+                    Arc::new(self_signed::make(&config.tls_names)?),
+                    Source::SelfSigned,
+                ),
+                _ => return Ok(None),
+            };
+        let acceptor = acceptor(resolver, vec![HTTP1.to_vec()])?;
+        Ok(Some(Self { acceptor, source }))
+    }
+
+    /// The handshake for new connections.
+    pub fn acceptor(&self) -> &TlsAcceptor {
+        &self.acceptor
+    }
+
+    /// Whether browsers may be told to insist on HTTPS here (HSTS): only with a
+    /// certificate they trust. A self-signed one would pin every development server on
+    /// the same host name to HTTPS.
+    pub fn is_trusted(&self) -> bool {
+        !matches!(self.source, Source::SelfSigned)
+    }
+
+    /// Starts what keeps the certificate current until `stop` turns true.
+    pub fn maintain(&self, stop: watch::Receiver<bool>) {
+        if let Source::Files(files) = &self.source {
+            tokio::spawn(files::watch(Arc::clone(files), stop));
+        }
+    }
+}
+
+/// The ring provider: no C build, and the same everywhere in the server.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn acceptor(
+    resolver: Arc<dyn ResolvesServerCert>,
+    alpn: Vec<Vec<u8>>,
+) -> Result<TlsAcceptor, StartError> {
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|error| StartError::new(format!("TLS set-up failed: {error}")))?
+        .with_no_client_auth()
+        .with_cert_resolver(resolver);
+    config.alpn_protocols = alpn;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// How often the certificate files are looked at for changes.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
