@@ -280,7 +280,7 @@ fn parse_options(options: &JsValue) -> Result<Options, Error> {
     Ok(Options {
         url,
         name,
-        ice_servers: get("iceServers").unwrap_or_else(|| js_sys::Array::new().into()),
+        ice_servers: get("iceServers"),
         ice_transport_policy: text("iceTransportPolicy"),
         local_video: video("localVideo")?,
         remote_video: video("remoteVideo")?,

@@ -11,7 +11,7 @@ mod dtls;
 mod ice;
 
 pub use bitrate::with_start_bitrate;
-pub use ice::{IceRestart, IceRole};
+pub use ice::{IceRestart, IceRole, ice_servers_js};
 
 use std::rc::Rc;
 
@@ -335,6 +335,12 @@ impl Peer {
             }
             IceRole::Controlled => IceRestart::ByTheCaller,
         }
+    }
+
+    /// From the next ICE gathering on: `ice_servers`, and relayed candidates only with
+    /// `relay_only`.
+    pub fn reconfigure(&self, ice_servers: &JsValue, relay_only: bool) {
+        ice::reconfigure(&self.pc, ice_servers, relay_only);
     }
 
     /// Which end of ICE this side is.

@@ -234,7 +234,7 @@ impl Session {
             Heard::Signal(from, Signal::Ring) => self.rung(from, out),
             Heard::Signal(from, Signal::Accept) => match call {
                 Some(call) if call.with().id == from.id => {
-                    let setup = PeerSetup::new(&self.options, self.link.me(), &from);
+                    let setup = PeerSetup::new(&self.options, &self.link, &from);
                     call.accepted(&setup, self.devices.stream(), out);
                 }
                 // An answer to a call we no longer place: say so, or they wait forever.
@@ -251,6 +251,12 @@ impl Session {
             Heard::PeerLeft(id) | Heard::Unavailable(id) => {
                 if call.is_some_and(|call| call.with().id == id) {
                     out.end(EndReason::PeerLeft);
+                }
+            }
+            // A page that gave its own ICE servers keeps them.
+            Heard::IceServers => {
+                if let Some(call) = call.filter(|_| self.options.ice_servers.is_none()) {
+                    call.refresh_ice(self.link.ice_servers(), out);
                 }
             }
             Heard::NewId | Heard::Refused => {
@@ -319,7 +325,7 @@ impl Session {
                 answer(reply, Ok(JsValue::UNDEFINED));
             }
             Then::Answer(from) if call.with().id == from.id && call.is_ringing() => {
-                let setup = PeerSetup::new(&self.options, self.link.me(), &from);
+                let setup = PeerSetup::new(&self.options, &self.link, &from);
                 call.answer(&setup, self.devices.stream().cloned(), out);
             }
             Then::Answer(_) => {}

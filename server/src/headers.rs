@@ -71,18 +71,15 @@ pub async fn secure(uri: Uri, response: Response<Body>, hsts: bool) -> Response<
     Response::from_parts(parts, body)
 }
 
-/// Types the static file service's extension table gets wrong or leaves out.
+/// Types the static file service's extension table gets wrong.
 fn fix_content_type(headers: &mut HeaderMap, path: &str) {
-    let fixed = if path.ends_with(".ts") {
-        // The table takes `.ts` for an MPEG transport stream.
-        "application/typescript; charset=utf-8"
-    } else if path.ends_with(".wasm") {
-        // Needed by `WebAssembly.instantiateStreaming`.
-        "application/wasm"
-    } else {
-        return;
-    };
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(fixed));
+    // The table takes `.ts` for an MPEG transport stream.
+    if path.ends_with(".ts") {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/typescript; charset=utf-8"),
+        );
+    }
 }
 
 fn set(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {

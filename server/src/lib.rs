@@ -78,7 +78,12 @@ pub async fn serve_prepared(
     prepared: Prepared,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let Prepared { config, tls, ice } = prepared;
+    let Prepared {
+        config,
+        tls,
+        ice,
+        metrics_listener,
+    } = prepared;
     let (stop_tx, stop_rx) = watch::channel(false);
     let (alive_tx, mut alive_rx) = mpsc::channel(1);
     let metrics = Arc::new(Metrics::new());
@@ -104,9 +109,9 @@ pub async fn serve_prepared(
         .with_state(state);
     let deadline = Duration::from_millis(config.handshake_timeout_ms.max(1));
     let operator = metrics::routes(metrics);
-    match config.metrics_addr {
-        Some(addr) => {
-            let metrics_listener = TcpListener::bind(addr).await?;
+    match metrics_listener {
+        Some(metrics_listener) => {
+            let metrics_listener = TcpListener::from_std(metrics_listener)?;
             tracing::info!(addr = %metrics_listener.local_addr()?, "/healthz and /metrics");
             tokio::spawn(listen::accept(
                 metrics_listener,

@@ -38,6 +38,8 @@ pub struct Prepared {
     pub tls: Option<Tls>,
     /// What every client is told about STUN and TURN.
     pub ice: IceServers,
+    /// Bound to `--metrics-addr`, when `/healthz` and `/metrics` have their own port.
+    pub metrics_listener: Option<std::net::TcpListener>,
 }
 
 impl Prepared {
@@ -51,7 +53,23 @@ impl Prepared {
             Duration::from_secs(config.turn_ttl),
         )?;
         let tls = Tls::new(&config)?;
-        Ok(Self { config, tls, ice })
+        let metrics_listener = config
+            .metrics_addr
+            .map(|addr| {
+                let listener = std::net::TcpListener::bind(addr)?;
+                listener.set_nonblocking(true)?;
+                Ok(listener)
+            })
+            .transpose()
+            .map_err(|error: std::io::Error| {
+                StartError::new(format!("cannot listen on --metrics-addr: {error}"))
+            })?;
+        Ok(Self {
+            config,
+            tls,
+            ice,
+            metrics_listener,
+        })
     }
 }
 

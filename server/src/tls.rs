@@ -64,7 +64,7 @@ impl Tls {
     /// Starts what keeps the certificate current until `stop` turns true.
     pub fn maintain(&self, stop: watch::Receiver<bool>) {
         if let Source::Files(files) = &self.source {
-            tokio::spawn(files::watch(Arc::clone(files), stop));
+            files::watch(Arc::clone(files), stop);
         }
     }
 }

@@ -75,3 +75,47 @@ async fn the_module_its_types_and_pages_have_their_content_types() {
     let _ = std::fs::remove_dir_all(pkg);
     let _ = std::fs::remove_dir_all(site);
 }
+
+#[tokio::test]
+async fn every_response_has_security_headers_and_the_page_may_run_only_its_own_inline_script() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let site = folder("secure");
+    let loader = "\nimport init from '/peercall.js';\nawait init();\n";
+    let page = format!(
+        "<!doctype html><script type=\"module\">{loader}</script><script src=\"/x.js\"></script>"
+    );
+    std::fs::write(site.join("index.html"), page).expect("writes");
+    let server = TestServer::start_with(|config| config.static_dir = site.clone()).await;
+    let fetch = |path: &'static str| async move {
+        let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        common::web::get(tcp, path).await
+    };
+    let page = fetch("/").await;
+    assert_eq!(page.status, 200);
+    let policy = page.header("content-security-policy").expect("a CSP on the page");
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(loader));
+    let script_src = policy
+        .split(';')
+        .map(str::trim)
+        .find(|directive| directive.starts_with("script-src"))
+        .expect("script-src");
+    assert_eq!(
+        script_src,
+        format!("script-src 'self' 'wasm-unsafe-eval' 'sha256-{hash}'"),
+        "only this origin, wasm, and the page's own inline script"
+    );
+    assert!(policy.contains("object-src 'none'"), "{policy}");
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    for reply in [page, fetch("/missing").await, fetch("/ws").await] {
+        assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(reply.header("referrer-policy"), Some("no-referrer"));
+        let permissions = reply.header("permissions-policy").expect("a permissions policy");
+        for feature in ["camera=(self)", "microphone=(self)", "display-capture=(self)"] {
+            assert!(permissions.contains(feature), "{permissions}");
+        }
+        assert_eq!(reply.header("strict-transport-security"), None, "not over plain HTTP");
+    }
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(site);
+}

@@ -1,9 +1,41 @@
 //! ICE: which end controls it, and the remote candidates trickled in.
 
-use protocol::IceCandidate;
-use wasm_bindgen::JsCast;
+use js_sys::{Array, Reflect};
+use protocol::{IceCandidate, IceServer};
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{RtcIceCandidateInit, RtcPeerConnection};
+
+use crate::js::object;
+
+/// `servers` as `RTCConfiguration.iceServers` takes them.
+pub fn ice_servers_js(servers: &[IceServer]) -> JsValue {
+    let list = Array::new();
+    for server in servers {
+        let urls: Array = server.urls.iter().map(|url| JsValue::from_str(url)).collect();
+        let entry = object(&[("urls", urls.into())]);
+        for (key, value) in [("username", &server.username), ("credential", &server.credential)] {
+            if let Some(value) = value {
+                let _ = Reflect::set(&entry, &key.into(), &value.into());
+            }
+        }
+        list.push(&entry);
+    }
+    list.into()
+}
+
+/// Changes the configuration of `pc` for the next ICE gathering: `ice_servers` (fresh TURN
+/// credentials) and, with `relay_only`, relayed candidates only. Everything else stays.
+pub fn reconfigure(pc: &RtcPeerConnection, ice_servers: &JsValue, relay_only: bool) {
+    let config = pc.get_configuration();
+    config.set_ice_servers(ice_servers);
+    if relay_only {
+        let _ = Reflect::set(&config, &"iceTransportPolicy".into(), &"relay".into());
+    }
+    if let Err(error) = pc.set_configuration_with_configuration(&config) {
+        web_sys::console::warn_2(&"peercall: the ICE servers could not be changed".into(), &error);
+    }
+}
 
 /// Which end of ICE this side is. The first offer makes its author the controlling end
 /// (RFC 8445, section 6.1.1): the caller, since the callee sends nothing before it.

@@ -2,6 +2,7 @@
 //! typed inputs and returns [`Actions`]; the session holds it (and could hold several).
 
 use protocol::{ClientMessage, DeclineReason, PeerInfo, Signal};
+use wasm_bindgen::JsValue;
 use web_sys::MediaStream;
 
 use super::{
@@ -109,6 +110,13 @@ impl Call {
     pub fn restart_ice(&mut self, out: &mut Actions) {
         if let Phase::Live(live) = &mut self.phase {
             live.restart(&self.with, out);
+        }
+    }
+
+    /// Fresh TURN credentials: a connected call restarts ICE with them.
+    pub fn refresh_ice(&mut self, ice_servers: &JsValue, out: &mut Actions) {
+        if let Phase::Live(live) = &mut self.phase {
+            live.refresh_ice(ice_servers, &self.with, out);
         }
     }
 

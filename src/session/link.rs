@@ -7,6 +7,8 @@
 
 use std::rc::Rc;
 
+use wasm_bindgen::JsValue;
+
 use protocol::{
     ClientMessage, ErrorCode as WireCode, PeerId, PeerInfo, ServerMessage, Signal, validate_name,
 };
@@ -20,6 +22,7 @@ use super::{
 use crate::{
     error::{Error, ErrorCode},
     js::Timer,
+    peer::ice_servers_js,
     signaling::{Signaling, SignalingEvent},
 };
 
@@ -38,6 +41,8 @@ pub enum Heard {
     PeerLeft(PeerId),
     /// Logged in again under a new id: the other side of any call was told we left.
     NewId,
+    /// Fresh TURN credentials: the old ones are about to expire.
+    IceServers,
     /// The socket dropped: a call still ringing cannot be answered.
     Lost,
     /// Logging in again after a drop was refused: there is no way back on our own.
@@ -81,6 +86,9 @@ pub struct Link {
     /// From the last `welcome`: logs in again as the same id after a drop.
     resume: Option<String>,
     me: Option<PeerInfo>,
+    /// The server's STUN and TURN servers (`RTCIceServer[]`), from the last `welcome` or
+    /// `ice-servers`.
+    ice_servers: JsValue,
     /// Signals sent while the socket was down, delivered once it is back.
     outgoing: Vec<ClientMessage>,
     presence: Presence,
@@ -98,6 +106,7 @@ impl Link {
             generation: 0,
             resume: None,
             me: None,
+            ice_servers: js_sys::Array::new().into(),
             outgoing: Vec::new(),
             presence: Presence::default(),
             wake,
@@ -107,6 +116,11 @@ impl Link {
     /// Who we are, once welcomed.
     pub fn me(&self) -> Option<&PeerInfo> {
         self.me.as_ref()
+    }
+
+    /// The server's STUN and TURN servers, as `RTCConfiguration.iceServers` takes them.
+    pub fn ice_servers(&self) -> &JsValue {
+        &self.ice_servers
     }
 
     /// Whether we are logged in and hear the server.
@@ -213,9 +227,15 @@ impl Link {
             Err(message) => message,
         };
         match message {
-            ServerMessage::Welcome { id, name, resume } => {
+            ServerMessage::Welcome {
+                id,
+                name,
+                resume,
+                ice_servers,
+            } => {
                 let had = self.me.replace(PeerInfo { id, name });
                 self.resume = resume;
+                self.ice_servers = ice_servers_js(&ice_servers);
                 let new = had.is_some_and(|had| Some(&had.id) != self.me.as_ref().map(|me| &me.id));
                 if new {
                     // Signals addressed from our old id mean nothing any more.
@@ -238,6 +258,10 @@ impl Link {
             }
             ServerMessage::Error { code, message, to } => {
                 return self.server_error(code, message, to, out);
+            }
+            ServerMessage::IceServers { ice_servers } => {
+                self.ice_servers = ice_servers_js(&ice_servers);
+                return Some(Heard::IceServers);
             }
             // Pong: heard, which is all a pong is for. Relayed signals were handled above.
             _ => {}

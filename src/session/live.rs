@@ -10,6 +10,7 @@ use web_sys::{HtmlVideoElement, MediaStream, MediaStreamTrack};
 use super::{
     action::Actions,
     input::{CallInput, Wake},
+    link::Link,
     options::Options,
     recovery::{IceRecovery, Step, Verdict},
     transfers::Transfers,
@@ -49,10 +50,12 @@ pub struct PeerSetup<'a> {
 
 impl<'a> PeerSetup<'a> {
     /// How a connection with `with` is made: the lower id is polite, so both sides agree
-    /// on perfect negotiation's roles without talking.
-    pub fn new(options: &'a Options, me: Option<&PeerInfo>, with: &PeerInfo) -> Self {
+    /// on perfect negotiation's roles without talking. The page's ICE servers if it gave
+    /// any, else the server's.
+    pub fn new(options: &'a Options, link: &'a Link, with: &PeerInfo) -> Self {
+        let me = link.me();
         Self {
-            ice_servers: &options.ice_servers,
+            ice_servers: options.ice_servers.as_ref().unwrap_or(link.ice_servers()),
             ice_transport_policy: options.ice_transport_policy.as_deref(),
             polite: me.is_some_and(|me| me.id < with.id),
             remote_video: options.remote_video.as_ref(),
@@ -207,6 +210,15 @@ impl Live {
             }
             Ok(None) => {}
             Err(error) => fail(error, with, out),
+        }
+    }
+
+    /// Fresh TURN credentials: used from an ICE restart made now, so that a relayed path
+    /// outlives the credentials it began with.
+    pub fn refresh_ice(&mut self, ice_servers: &JsValue, with: &PeerInfo, out: &mut Actions) {
+        self.peer.reconfigure(ice_servers, false);
+        if !self.recovery.is_restarting() {
+            self.restart(with, out);
         }
     }
 

@@ -9,8 +9,9 @@ pub struct Options {
     pub url: String,
     /// The display name to log in with.
     pub name: String,
-    /// `RTCIceServer[]` for every peer connection.
-    pub ice_servers: JsValue,
+    /// `RTCIceServer[]` for every peer connection, if the page gives its own; otherwise
+    /// the server's.
+    pub ice_servers: Option<JsValue>,
     /// `all` (default) or `relay` (only TURN-relayed candidates: hides addresses).
     pub ice_transport_policy: Option<String>,
     /// Where to show the self view.

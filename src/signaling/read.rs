@@ -7,7 +7,7 @@
 //! wire rules stay in one place.
 
 use js_sys::{Array, Reflect};
-use protocol::{IceCandidate, PeerId, PeerInfo, ServerFields, ServerMessage};
+use protocol::{IceCandidate, IceServer, PeerId, PeerInfo, ServerFields, ServerMessage};
 use wasm_bindgen::JsValue;
 
 /// What is wrong with a frame, in words.
@@ -39,6 +39,28 @@ impl ServerFields for Frame<'_> {
             .map(|c| candidate(&c))
             .transpose()
     }
+
+    fn ice_servers(&mut self) -> Result<Option<Vec<IceServer>>, Problem> {
+        list(self.0, "iceServers", ice_server)
+    }
+}
+
+/// An `RTCIceServer`: `urls` one URL or a list of them.
+fn ice_server(value: &JsValue) -> Result<IceServer, Problem> {
+    let urls = match field(value, "urls")? {
+        Some(url) if url.is_string() => vec![url.as_string().unwrap_or_default()],
+        Some(_) => list(value, "urls", |url| {
+            url.as_string()
+                .ok_or_else(|| "a URL is not a string".to_owned())
+        })?
+            .unwrap_or_default(),
+        None => return Err("an ICE server has no `urls`".to_owned()),
+    };
+    Ok(IceServer {
+        urls,
+        username: text(value, "username")?,
+        credential: text(value, "credential")?,
+    })
 }
 
 /// `RTCIceCandidate.toJSON()`, or a candidate as the server relays it.

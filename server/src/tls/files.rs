@@ -79,9 +79,13 @@ impl ResolvesServerCert for CertFiles {
     }
 }
 
-/// Reloads `files` when they change or on SIGHUP, until `stop` turns true.
-pub async fn watch(files: Arc<CertFiles>, mut stop: watch::Receiver<bool>) {
-    let mut hangups = hangups();
+/// Reloads `files` when they change or on SIGHUP, until `stop` turns true. SIGHUP is
+/// listened for from the call on, before the first connection is taken.
+pub fn watch(files: Arc<CertFiles>, stop: watch::Receiver<bool>) {
+    tokio::spawn(watching(files, hangups(), stop));
+}
+
+async fn watching(files: Arc<CertFiles>, mut hangups: Hangups, mut stop: watch::Receiver<bool>) {
     let mut ticks = tokio::time::interval(WATCH_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -2,6 +2,8 @@
 
 #![allow(dead_code, missing_docs)]
 
+pub mod web;
+
 use std::{net::SocketAddr, time::Duration};
 
 use futures_util::{SinkExt, StreamExt};
@@ -36,7 +38,9 @@ impl TestServer {
         let mut config = Config::with_static_dir(std::env::temp_dir());
         config.resume_grace_ms = 300;
         adjust(&mut config);
-        let task = tokio::spawn(peercall_server::serve(listener, config, async move {
+        // Files are read and checked before the server takes its first connection.
+        let prepared = peercall_server::Prepared::new(config).expect("the server starts");
+        let task = tokio::spawn(peercall_server::serve_prepared(listener, prepared, async move {
             let _ = stopped.await;
         }));
         Self {
