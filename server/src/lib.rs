@@ -130,7 +130,8 @@ pub async fn serve_prepared(
     let app = app.layer(axum::middleware::map_response(
         move |uri: Uri, response: Response| headers::secure(uri, response, hsts),
     ));
-    if let Some(tls) = &tls {
+    let mut tls = tls;
+    if let Some(tls) = &mut tls {
         tls.maintain(stop_rx.clone());
     }
     tokio::spawn(async move {

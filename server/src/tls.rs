@@ -1,6 +1,7 @@
 //! HTTPS: where the certificate comes from (files, made at start, or ACME), and the
 //! rustls configuration every connection's handshake uses.
 
+mod acme;
 mod files;
 mod self_signed;
 
@@ -22,6 +23,8 @@ pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 enum Source {
     Files(Arc<files::CertFiles>),
     SelfSigned,
+    /// The ACME state, until [`Tls::maintain`] sets it going.
+    Acme(Option<acme::State>, Vec<String>),
 }
 
 /// HTTPS on the main port.
@@ -43,9 +46,20 @@ impl Tls {
                     Arc::new(self_signed::make(&config.tls_names)?),
                     Source::SelfSigned,
                 ),
+                _ if !config.acme_domains.is_empty() => {
+                    let (resolver, state) = acme::start(config)?;
+                    (
+                        resolver,
+                        Source::Acme(Some(state), config.acme_domains.clone()),
+                    )
+                }
                 _ => return Ok(None),
             };
-        let acceptor = acceptor(resolver, vec![HTTP1.to_vec()])?;
+        let mut alpn = vec![HTTP1.to_vec()];
+        if matches!(source, Source::Acme(..)) {
+            alpn.push(ACME_TLS_ALPN.to_vec());
+        }
+        let acceptor = acceptor(resolver, alpn)?;
         Ok(Some(Self { acceptor, source }))
     }
 
@@ -62,9 +76,15 @@ impl Tls {
     }
 
     /// Starts what keeps the certificate current until `stop` turns true.
-    pub fn maintain(&self, stop: watch::Receiver<bool>) {
-        if let Source::Files(files) = &self.source {
-            files::watch(Arc::clone(files), stop);
+    pub fn maintain(&mut self, stop: watch::Receiver<bool>) {
+        match &mut self.source {
+            Source::Files(files) => files::watch(Arc::clone(files), stop),
+            Source::Acme(state, domains) => {
+                if let Some(state) = state.take() {
+                    tokio::spawn(acme::drive(state, domains.clone(), stop));
+                }
+            }
+            Source::SelfSigned => {}
         }
     }
 }

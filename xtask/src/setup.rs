@@ -180,11 +180,26 @@ pub fn bench_tools() -> Result {
 }
 
 /// Debian packages: (what it is for, file it provides, package).
-const PACKAGES: [(&str, &str, &str); 6] = [
+const PACKAGES: [(&str, &str, &str); 9] = [
     (
-        "coturn (a TURN relay for the network-fault tests)",
+        "coturn (a TURN relay for the network-fault and NAT tests)",
         "/usr/bin/turnserver",
         "coturn",
+    ),
+    (
+        "pebble (the ACME test server, for the certificate test)",
+        "/usr/bin/pebble",
+        "pebble",
+    ),
+    (
+        "nftables (the NAT routers of the network test)",
+        "/usr/sbin/nft",
+        "nftables",
+    ),
+    (
+        "iproute2 (network namespaces for the network test)",
+        "/usr/sbin/ip",
+        "iproute2",
     ),
     (
         "Node.js (runs binaryen and esbuild)",

@@ -33,6 +33,11 @@ impl TestServer {
     /// A server with the test defaults changed by `adjust`.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(listener, adjust)
+    }
+
+    /// A server on `listener`, with the test defaults changed by `adjust`.
+    pub fn start_on(listener: tokio::net::TcpListener, adjust: impl FnOnce(&mut Config)) -> Self {
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let mut config = Config::with_static_dir(std::env::temp_dir());
