@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api_page;
+pub mod network;
 
 use std::{
     path::PathBuf,

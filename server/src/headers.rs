@@ -23,7 +23,7 @@ fn content_security_policy(scripts: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{scripts}; \
          style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; \
-         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         connect-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; \
          frame-ancestors 'self'"
     )
 }
