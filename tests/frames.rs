@@ -9,7 +9,9 @@
 mod samples;
 
 use peercall::signaling::{read::server_message, write::client_message};
-use protocol::{DeclineReason, ErrorCode, IceCandidate, PeerId, PeerInfo, ServerMessage};
+use protocol::{
+    DeclineReason, ErrorCode, IceCandidate, IceServer, PeerId, PeerInfo, ServerMessage,
+};
 use serde::Serialize;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -43,11 +45,27 @@ fn every_server_message_reads_back_as_itself() {
             id: alice.clone(),
             name: name(),
             resume: Some("t".to_owned()),
+            ice_servers: Vec::new(),
         },
         ServerMessage::Welcome {
             id: alice.clone(),
             name: name(),
             resume: None,
+            ice_servers: vec![IceServer {
+                urls: vec!["stun:stun.example.org".to_owned()],
+                username: None,
+                credential: None,
+            }],
+        },
+        ServerMessage::IceServers {
+            ice_servers: vec![IceServer {
+                urls: vec![
+                    "turn:turn.example.org?transport=udp".to_owned(),
+                    "turns:turn.example.org".to_owned(),
+                ],
+                username: Some("1767225600:a1".to_owned()),
+                credential: Some("c2VjcmV0".to_owned()),
+            }],
         },
         ServerMessage::Pong,
         ServerMessage::Peers {
@@ -165,6 +183,15 @@ fn malformed_frames_are_refused_with_the_reason() {
             "`id` is not a string",
         ),
         (r#"{"type":"peers"}"#, "missing field `peers`"),
+        (r#"{"type":"ice-servers"}"#, "missing field `iceServers`"),
+        (
+            r#"{"type":"ice-servers","iceServers":[{"urls":"stun:s.test"}]}"#,
+            "an ICE server has no list of `urls`",
+        ),
+        (
+            r#"{"type":"ice-servers","iceServers":[{"urls":[5]}]}"#,
+            "an ICE server URL is not a string",
+        ),
         (
             r#"{"type":"peers","peers":{"id":"a"}}"#,
             "`peers` is not a list",

@@ -45,13 +45,28 @@ impl ApiUser {
     /// Opens the embedding example in `browser` and logs in as `name` with a `PeerCall`
     /// of its own, made with `options` on top of the usual ones.
     pub async fn join(browser: Client, name: &str, options: Value) -> Self {
+        Self::join_at(browser, &base_url(), name, options).await
+    }
+
+    /// As [`ApiUser::join`], on the server at `base` (e.g. `http://127.0.0.1:8095/`).
+    /// Every RTCPeerConnection the module makes is kept in `window.connections`.
+    pub async fn join_at(browser: Client, base: &str, name: &str, options: Value) -> Self {
         browser
-            .goto(&format!("{}embed.html", base_url()))
+            .goto(&format!("{base}embed.html"))
             .await
             .expect("the page opens");
         let id = browser
             .execute_async(
                 "const [name, options, done] = arguments;
+                 const Native = window.RTCPeerConnection;
+                 window.connections = [];
+                 window.RTCPeerConnection = function (...args) {
+                   const connection = new Native(...args);
+                   window.connections.push(connection);
+                   return connection;
+                 };
+                 window.RTCPeerConnection.prototype = Native.prototype;
+                 Object.setPrototypeOf(window.RTCPeerConnection, Native);
                  import('/pkg/peercall.js').then(async (peercall) => {
                    await peercall.default();
                    const pc = new peercall.PeerCall({

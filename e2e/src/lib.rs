@@ -8,6 +8,7 @@
 
 pub mod api_page;
 pub mod network;
+pub mod services;
 
 use std::{
     path::PathBuf,
@@ -198,8 +199,37 @@ impl Driver {
 
     /// A new browser session with fake camera and microphone and the given autoplay rule.
     pub async fn browser_where(&self, autoplay: Autoplay) -> Client {
+        self.session(self.engine.capabilities(autoplay)).await
+    }
+
+    /// A Chromium session whose browser is started by `launcher` (e.g. inside a network
+    /// namespace), with `args` added. The driver reaches it over a pipe, not a port.
+    pub async fn chromium_at(&self, launcher: &std::path::Path, args: &[String]) -> Client {
+        assert_eq!(self.engine, Engine::Chromium, "a Chromium driver");
+        let mut capabilities = self.engine.capabilities(Autoplay::Allowed);
+        let options = &mut capabilities["goog:chromeOptions"];
+        options["binary"] = json!(launcher.display().to_string());
+        if let Some(list) = options["args"].as_array_mut() {
+            list.push(json!("--remote-debugging-pipe"));
+            list.extend(args.iter().map(|arg| json!(arg)));
+        }
+        self.session(capabilities).await
+    }
+
+    /// A Firefox session that gathers loopback candidates and reaches STUN and TURN
+    /// servers on loopback: for calls between Firefox sessions only (see
+    /// `Engine::capabilities` for why calls with Chromium do without).
+    pub async fn firefox_on_loopback(&self) -> Client {
+        assert_eq!(self.engine, Engine::Firefox, "a Firefox driver");
+        let mut capabilities = self.engine.capabilities(Autoplay::Allowed);
+        capabilities["moz:firefoxOptions"]["prefs"]["media.peerconnection.ice.loopback"] =
+            json!(true);
+        self.session(capabilities).await
+    }
+
+    async fn session(&self, capabilities: serde_json::Map<String, Value>) -> Client {
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(self.engine.capabilities(autoplay))
+            .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{}", self.port))
             .await
             .expect("a browser session")
@@ -279,8 +309,12 @@ pub struct Person {
 impl Person {
     /// Opens the demo page and logs in as `name`.
     pub async fn log_in(driver: &Driver, name: &str) -> Self {
-        let browser = driver.browser().await;
-        browser.goto(&base_url()).await.expect("the page opens");
+        Self::log_in_at(driver.browser().await, &base_url(), name).await
+    }
+
+    /// Opens the demo page at `url` in `browser` and logs in as `name`.
+    pub async fn log_in_at(browser: Client, url: &str, name: &str) -> Self {
+        browser.goto(url).await.expect("the page opens");
         let input = browser
             .wait()
             .at_most(PATIENCE)

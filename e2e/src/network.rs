@@ -26,6 +26,9 @@ const PLACES: [&str; 5] = ["pub", "nat1", "nat2", "home1", "home2"];
 /// Where namespaces are named.
 const NETNS_DIR: &str = "/run/netns";
 
+/// Where `ip netns exec` finds a namespace's own `/etc` files.
+const ETC_NETNS: &str = "/etc/netns";
+
 /// The name prefix of this crate's namespaces; the test process id follows.
 const PREFIX: &str = "pcnat";
 
@@ -38,10 +41,13 @@ pub struct Network {
 impl Network {
     /// Builds the network, after removing any a dead test process left.
     pub fn up() -> Self {
+        static NETWORKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         sweep_stale();
+        let number = NETWORKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let prefix = format!("{PREFIX}{}n{number}", std::process::id());
         let network = Self {
-            prefix: format!("{PREFIX}{}", std::process::id()),
-            scripts: std::env::temp_dir().join(format!("{PREFIX}{}", std::process::id())),
+            scripts: std::env::temp_dir().join(&prefix),
+            prefix,
         };
         // Built by the value that removes it, so a failure half-way leaves nothing.
         network.build();
@@ -54,7 +60,11 @@ impl Network {
     }
 
     /// `program` to be run inside `place`.
-    pub fn command(&self, place: &str, program: impl AsRef<std::ffi::OsStr>) -> tokio::process::Command {
+    pub fn command(
+        &self,
+        place: &str,
+        program: impl AsRef<std::ffi::OsStr>,
+    ) -> tokio::process::Command {
         let mut command = tokio::process::Command::new("ip");
         command
             .args(["netns", "exec", &self.namespace(place)])
@@ -76,7 +86,9 @@ impl Network {
             program.display()
         );
         std::fs::write(&path, script).expect("a launcher");
-        let mut permissions = std::fs::metadata(&path).expect("the launcher").permissions();
+        let mut permissions = std::fs::metadata(&path)
+            .expect("the launcher")
+            .permissions();
         std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
         std::fs::set_permissions(&path, permissions).expect("an executable launcher");
         path
@@ -90,6 +102,13 @@ impl Network {
             self.sysctl(place, "net.ipv4.ip_forward=0");
             self.sysctl(place, "net.ipv6.conf.all.disable_ipv6=1");
             self.sysctl(place, "net.ipv6.conf.default.disable_ipv6=1");
+            // `ip netns exec` puts these over /etc/resolv.conf and /etc/hosts: name
+            // lookups go to the namespace's own loopback and fail at once, instead of
+            // waiting on a name server no namespace can reach.
+            let etc = Path::new(ETC_NETNS).join(&ns);
+            std::fs::create_dir_all(&etc).expect("/etc/netns");
+            std::fs::write(etc.join("resolv.conf"), "nameserver 127.0.0.1\n").expect("resolv.conf");
+            std::fs::write(etc.join("hosts"), "127.0.0.1 localhost\n").expect("hosts");
         }
         // Each veth is made inside its namespaces: no interface ever exists outside them.
         self.link("home1", "eth0", "nat1", "lan");
@@ -139,8 +158,8 @@ impl Network {
     fn link(&self, a: &str, a_device: &str, b: &str, b_device: &str) {
         let (a_ns, b_ns) = (self.namespace(a), self.namespace(b));
         run(&[
-            "ip", "-n", &a_ns, "link", "add", a_device, "type", "veth", "peer", "name",
-            b_device, "netns", &b_ns,
+            "ip", "-n", &a_ns, "link", "add", a_device, "type", "veth", "peer", "name", b_device,
+            "netns", &b_ns,
         ]);
         self.ip(a, &["link", "set", a_device, "up"]);
         self.ip(b, &["link", "set", b_device, "up"]);
@@ -151,7 +170,15 @@ impl Network {
         let path = self.scripts.join(format!("{place}.nft"));
         std::fs::create_dir_all(&self.scripts).expect("a folder for rules");
         std::fs::write(&path, rules).expect("the rules");
-        run(&["ip", "netns", "exec", &ns, "nft", "-f", &path.display().to_string()]);
+        run(&[
+            "ip",
+            "netns",
+            "exec",
+            &ns,
+            "nft",
+            "-f",
+            &path.display().to_string(),
+        ]);
     }
 }
 
@@ -228,6 +255,11 @@ fn remove(prefix: &str) {
         // Deleting a namespace destroys its veth ends, and so their peers.
         let _ = Command::new("ip").args(["netns", "del", &ns]).status();
     }
+    for place in PLACES {
+        let _ = std::fs::remove_dir_all(Path::new(ETC_NETNS).join(format!("{prefix}-{place}")));
+    }
+    // Only if nothing else keeps files there.
+    let _ = std::fs::remove_dir(ETC_NETNS);
 }
 
 /// Removes the namespaces of test processes that are gone.
@@ -240,7 +272,11 @@ fn sweep_stale() {
         let Some((prefix, _)) = name.split_once('-') else {
             continue;
         };
-        let Some(pid) = prefix.strip_prefix(PREFIX).and_then(|p| p.parse::<u32>().ok()) else {
+        let pid = prefix
+            .strip_prefix(PREFIX)
+            .and_then(|rest| rest.split('n').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        let Some(pid) = pid else {
             continue;
         };
         if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {

@@ -203,9 +203,10 @@ fn handle(
             Ok(())
         }
         (None, ClientMessage::Login { name, resume }) => {
-            let welcomed = state
-                .registry
-                .login(&name, resume.as_deref(), conn, outbox, &state.ice)?;
+            let welcomed =
+                state
+                    .registry
+                    .login(&name, resume.as_deref(), conn, outbox, &state.ice)?;
             let PeerInfo { id, name } = welcomed.me;
             tracing::info!(%id, %name, resumed = welcomed.resumed, "login");
             state.metrics.logins.inc();

@@ -50,15 +50,25 @@ pub async fn secure(uri: Uri, response: Response<Body>, hsts: bool) -> Response<
             }
             Err(error) => {
                 tracing::warn!(%error, path, "page too large to hash its scripts");
-                set(headers, header::CONTENT_SECURITY_POLICY, &content_security_policy(""));
+                set(
+                    headers,
+                    header::CONTENT_SECURITY_POLICY,
+                    &content_security_policy(""),
+                );
                 Body::empty()
             }
         }
     } else {
         body
     };
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(
         "permissions-policy",
         HeaderValue::from_static(
@@ -66,7 +76,10 @@ pub async fn secure(uri: Uri, response: Response<Body>, hsts: bool) -> Response<
         ),
     );
     if hsts {
-        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
     }
     Response::from_parts(parts, body)
 }
@@ -95,10 +108,14 @@ fn inline_script_hashes(page: &[u8]) -> String {
     let mut rest = page.as_ref();
     while let Some(start) = find_ascii_ci(rest, "<script") {
         rest = &rest[start + "<script".len()..];
-        let Some(open_end) = rest.find('>') else { break };
+        let Some(open_end) = rest.find('>') else {
+            break;
+        };
         let attributes = &rest[..open_end];
         rest = &rest[open_end + 1..];
-        let Some(close) = find_ascii_ci(rest, "</script") else { break };
+        let Some(close) = find_ascii_ci(rest, "</script") else {
+            break;
+        };
         let content = &rest[..close];
         rest = &rest[close..];
         if has_src(attributes) {
@@ -131,7 +148,8 @@ mod tests {
 
     #[test]
     fn inline_scripts_are_hashed_and_external_ones_are_not() {
-        let page = b"<html><SCRIPT type=\"module\">alert(1)</script><script src=\"/a.js\"></script>\
+        let page =
+            b"<html><SCRIPT type=\"module\">alert(1)</script><script src=\"/a.js\"></script>\
                      <script>x</script></html>";
         let hash = |text: &str| {
             base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text.as_bytes()))

@@ -148,9 +148,23 @@ mod tests {
         let ttl = Duration::from_secs(60);
         let turn = || vec!["turn:t.test".to_owned()];
         let refused = |result: Result<IceServers, StartError>| result.err().map(|e| e.to_string());
-        assert!(refused(IceServers::new(vec![], turn(), None, ttl)).is_some_and(|e| e.contains("--turn-secret-file")));
-        assert!(refused(IceServers::new(vec![], turn(), Some(b"short".to_vec()), ttl)).is_some_and(|e| e.contains("5 bytes")));
-        assert!(refused(IceServers::new(vec!["http://x".into()], vec![], None, ttl)).is_some_and(|e| e.contains("stun:")));
+        assert!(
+            refused(IceServers::new(vec![], turn(), None, ttl))
+                .is_some_and(|e| e.contains("--turn-secret-file"))
+        );
+        assert!(
+            refused(IceServers::new(
+                vec![],
+                turn(),
+                Some(b"short".to_vec()),
+                ttl
+            ))
+            .is_some_and(|e| e.contains("5 bytes"))
+        );
+        assert!(
+            refused(IceServers::new(vec!["http://x".into()], vec![], None, ttl))
+                .is_some_and(|e| e.contains("stun:"))
+        );
         assert!(IceServers::new(vec![], vec![], None, ttl).is_ok_and(|ice| ice.is_empty()));
     }
 }

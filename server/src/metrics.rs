@@ -45,7 +45,11 @@ impl Metrics {
         let refusals = Family::<Refusal, Counter>::default();
         let turn_credentials = Counter::default();
         registry.register("sockets", "Signaling sockets open now", sockets.clone());
-        registry.register("logins", "Logins accepted, resumes included", logins.clone());
+        registry.register(
+            "logins",
+            "Logins accepted, resumes included",
+            logins.clone(),
+        );
         registry.register("relays", "Signals relayed between users", relays.clone());
         registry.register("refusals", "Requests refused, by code", refusals.clone());
         registry.register(

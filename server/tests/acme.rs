@@ -68,7 +68,8 @@ fn pebble_certificates() -> (String, String, String) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "peercall test ACME CA");
+    ca.distinguished_name
+        .push(DnType::CommonName, "peercall test ACME CA");
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca_cert = ca.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca, ca_key);
@@ -83,7 +84,10 @@ fn pebble_certificates() -> (String, String, String) {
 async fn until_listening(addr: SocketAddr) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(tokio::time::Instant::now() < deadline, "{addr} never listened");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{addr} never listened"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -126,8 +130,7 @@ fn acme_server(
 
 #[tokio::test]
 async fn pebble_issues_a_certificate_that_is_served_and_cached() {
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("peercall-acme-{}", std::process::id()));
+    let dir: PathBuf = std::env::temp_dir().join(format!("peercall-acme-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let (ca, cert, key) = pebble_certificates();
@@ -158,17 +161,31 @@ async fn pebble_issues_a_certificate_that_is_served_and_cached() {
     let _names = spawn(
         "pebble-challtestsrv",
         &[
-            "-dns01", &dns, "-http01", "", "-https01", "", "-tlsalpn01", "",
-            "-management", &format!("127.0.0.1:{dns_management}"),
-            "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
+            "-dns01",
+            &dns,
+            "-http01",
+            "",
+            "-https01",
+            "",
+            "-tlsalpn01",
+            "",
+            "-management",
+            &format!("127.0.0.1:{dns_management}"),
+            "-defaultIPv4",
+            "127.0.0.1",
+            "-defaultIPv6",
+            "",
         ],
         &dir.join("challtestsrv.log"),
     );
     let pebble = spawn(
         "pebble",
         &[
-            "-config", &dir.join("pebble.json").display().to_string(),
-            "-dnsserver", &dns, "-strict=false",
+            "-config",
+            &dir.join("pebble.json").display().to_string(),
+            "-dnsserver",
+            &dns,
+            "-strict=false",
         ],
         &dir.join("pebble.log"),
     );

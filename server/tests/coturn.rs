@@ -50,7 +50,13 @@ fn coturn(dir: &std::path::Path) -> Coturn {
     std::fs::write(&path, config).unwrap();
     // Line-buffered: coturn's log is otherwise held back in a pipe.
     let mut child = Command::new("stdbuf")
-        .args(["-oL", "-eL", "turnserver", "-c", &path.display().to_string()])
+        .args([
+            "-oL",
+            "-eL",
+            "turnserver",
+            "-c",
+            &path.display().to_string(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -78,7 +84,15 @@ fn coturn(dir: &std::path::Path) -> Coturn {
 fn allocates(turn: &Coturn, username: &str, password: &str) -> bool {
     let output = Command::new("timeout")
         .args(["20", "turnutils_uclient", "-y", "-n", "1", "-m", "1"])
-        .args(["-p", &turn.1.to_string(), "-u", username, "-w", password, "127.0.0.1"])
+        .args([
+            "-p",
+            &turn.1.to_string(),
+            "-u",
+            username,
+            "-w",
+            password,
+            "127.0.0.1",
+        ])
         .output()
         .expect("turnutils_uclient runs");
     let log = String::from_utf8_lossy(&output.stdout).into_owned()
@@ -110,7 +124,9 @@ async fn coturn_takes_minted_credentials_and_refuses_expired_or_forged_ones() {
     })
     .await;
     let mut alice = server.client().await;
-    let (welcome, _) = alice.login_with(json!({"type": "login", "name": "alice"})).await;
+    let (welcome, _) = alice
+        .login_with(json!({"type": "login", "name": "alice"}))
+        .await;
     let (username, password) = turn_entry(&welcome);
 
     let check = |user: String, pass: String| {
@@ -119,7 +135,10 @@ async fn coturn_takes_minted_credentials_and_refuses_expired_or_forged_ones() {
     };
     let accepted = tokio::task::block_in_place(check(username.clone(), password.clone()));
     assert!(accepted, "coturn takes the credentials minted at login");
-    let forged = tokio::task::block_in_place(check(username.clone(), "AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into()));
+    let forged = tokio::task::block_in_place(check(
+        username.clone(),
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into(),
+    ));
     assert!(!forged, "a wrong password is refused");
 
     // Once the expiry in the user name has passed, coturn refuses them.

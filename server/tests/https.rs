@@ -110,7 +110,12 @@ async fn sighup_reads_the_certificate_again() {
     let dir = folder("sighup");
     let first = install(&dir);
     let server = https_server(&dir).await;
-    let times = |name: &str| std::fs::metadata(dir.join(name)).unwrap().modified().unwrap();
+    let times = |name: &str| {
+        std::fs::metadata(dir.join(name))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
     let (cert_time, key_time) = (times("cert.pem"), times("key.pem"));
 
     // New files that look unchanged to the watcher (moved in with the old times): only
@@ -118,7 +123,10 @@ async fn sighup_reads_the_certificate_again() {
     let staging = folder("sighup-next");
     let second = install(&staging);
     for (name, time) in [("cert.pem", cert_time), ("key.pem", key_time)] {
-        let file = std::fs::File::options().write(true).open(staging.join(name)).unwrap();
+        let file = std::fs::File::options()
+            .write(true)
+            .open(staging.join(name))
+            .unwrap();
         file.set_modified(time).unwrap();
         std::fs::rename(staging.join(name), dir.join(name)).unwrap();
     }
@@ -151,10 +159,16 @@ async fn a_self_signed_certificate_covers_localhost_and_the_names_given() {
     let roots = [cert];
     for name in ["localhost", "peercall.test", "192.0.2.7", "127.0.0.1"] {
         let trusted = connect_trusting(server.addr, name, &roots).await;
-        assert!(trusted.is_ok(), "{name}: {trusted:?}", trusted = trusted.err());
+        assert!(
+            trusted.is_ok(),
+            "{name}: {trusted:?}",
+            trusted = trusted.err()
+        );
     }
     assert!(
-        connect_trusting(server.addr, "other.test", &roots).await.is_err(),
+        connect_trusting(server.addr, "other.test", &roots)
+            .await
+            .is_err(),
         "a name the certificate is not for is refused"
     );
     server.stop().await;

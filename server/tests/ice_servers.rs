@@ -11,24 +11,37 @@ use serde_json::Value;
 const SECRET: &str = "a-turn-secret-of-more-than-32-bytes!";
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// Checks the TURN entry of `servers` was minted for `id`, to expire about `ttl` from now.
 fn check_turn(servers: &Value, id: &str, ttl: u64) -> u64 {
     let servers = servers.as_array().expect("iceServers is a list");
-    assert_eq!(servers[0]["urls"], serde_json::json!(["stun:stun.peercall.test"]));
+    assert_eq!(
+        servers[0]["urls"],
+        serde_json::json!(["stun:stun.peercall.test"])
+    );
     assert!(servers[0].get("username").is_none());
     let turn = &servers[1];
     assert_eq!(
         turn["urls"],
-        serde_json::json!(["turn:turn.peercall.test?transport=udp", "turns:turn.peercall.test"])
+        serde_json::json!([
+            "turn:turn.peercall.test?transport=udp",
+            "turns:turn.peercall.test"
+        ])
     );
     let username = turn["username"].as_str().expect("a TURN user name");
     let (expiry, who) = username.split_once(':').expect("<expiry>:<id>");
     assert_eq!(who, id);
     let expiry: u64 = expiry.parse().expect("unix seconds");
-    assert!(expiry.abs_diff(now() + ttl) <= 2, "expiry {expiry}, now {}", now());
+    assert!(
+        expiry.abs_diff(now() + ttl) <= 2,
+        "expiry {expiry}, now {}",
+        now()
+    );
     assert_eq!(
         turn["credential"].as_str(),
         Some(peercall_server::turn_password(SECRET.as_bytes(), username).as_str())

@@ -47,7 +47,11 @@ async fn health_and_metrics_count_what_happened() {
         Some(1.0),
         "{text}"
     );
-    assert_eq!(sample(text, "peercall_turn_credentials_total"), Some(0.0), "no TURN: {text}");
+    assert_eq!(
+        sample(text, "peercall_turn_credentials_total"),
+        Some(0.0),
+        "no TURN: {text}"
+    );
     server.stop().await;
 }
 
@@ -60,6 +64,10 @@ async fn metrics_can_live_on_their_own_address() {
     let server = TestServer::start_with(|config| config.metrics_addr = Some(metrics_addr)).await;
     assert_eq!(fetch(metrics_addr, "/healthz").await.status, 200);
     assert_eq!(fetch(metrics_addr, "/metrics").await.status, 200);
-    assert_eq!(fetch(server.addr, "/metrics").await.status, 404, "not on the public port");
+    assert_eq!(
+        fetch(server.addr, "/metrics").await.status,
+        404,
+        "not on the public port"
+    );
     server.stop().await;
 }

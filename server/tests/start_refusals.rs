@@ -55,7 +55,12 @@ fn bad_tls_files_and_turn_secrets_stop_the_server_at_start() {
         &["cannot read the TLS key", &missing],
     );
     refused(
-        &["--tls-cert", &path("not-pem.pem"), "--tls-key", &path("other-key.pem")],
+        &[
+            "--tls-cert",
+            &path("not-pem.pem"),
+            "--tls-key",
+            &path("other-key.pem"),
+        ],
         &[],
         &["holds no certificate"],
     );
@@ -70,7 +75,12 @@ fn bad_tls_files_and_turn_secrets_stop_the_server_at_start() {
         &["--turn-secret-file", "PEERCALL_TURN_SECRET"],
     );
     refused(
-        &["--turn-url", "turn:turn.peercall.test", "--turn-secret-file", &path("short-secret")],
+        &[
+            "--turn-url",
+            "turn:turn.peercall.test",
+            "--turn-secret-file",
+            &path("short-secret"),
+        ],
         &[],
         &["9 bytes", "at least 32"],
     );
@@ -80,7 +90,12 @@ fn bad_tls_files_and_turn_secrets_stop_the_server_at_start() {
         &["5 bytes"],
     );
     refused(
-        &["--turn-url", "turn:turn.peercall.test", "--turn-secret-file", &path("absent")],
+        &[
+            "--turn-url",
+            "turn:turn.peercall.test",
+            "--turn-secret-file",
+            &path("absent"),
+        ],
         &[],
         &["cannot read the TURN secret file"],
     );

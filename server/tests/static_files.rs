@@ -93,7 +93,9 @@ async fn every_response_has_security_headers_and_the_page_may_run_only_its_own_i
     };
     let page = fetch("/").await;
     assert_eq!(page.status, 200);
-    let policy = page.header("content-security-policy").expect("a CSP on the page");
+    let policy = page
+        .header("content-security-policy")
+        .expect("a CSP on the page");
     let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(loader));
     let script_src = policy
         .split(';')
@@ -110,11 +112,21 @@ async fn every_response_has_security_headers_and_the_page_may_run_only_its_own_i
     for reply in [page, fetch("/missing").await, fetch("/ws").await] {
         assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
         assert_eq!(reply.header("referrer-policy"), Some("no-referrer"));
-        let permissions = reply.header("permissions-policy").expect("a permissions policy");
-        for feature in ["camera=(self)", "microphone=(self)", "display-capture=(self)"] {
+        let permissions = reply
+            .header("permissions-policy")
+            .expect("a permissions policy");
+        for feature in [
+            "camera=(self)",
+            "microphone=(self)",
+            "display-capture=(self)",
+        ] {
             assert!(permissions.contains(feature), "{permissions}");
         }
-        assert_eq!(reply.header("strict-transport-security"), None, "not over plain HTTP");
+        assert_eq!(
+            reply.header("strict-transport-security"),
+            None,
+            "not over plain HTTP"
+        );
     }
     server.stop().await;
     let _ = std::fs::remove_dir_all(site);

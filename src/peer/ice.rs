@@ -12,9 +12,16 @@ use crate::js::object;
 pub fn ice_servers_js(servers: &[IceServer]) -> JsValue {
     let list = Array::new();
     for server in servers {
-        let urls: Array = server.urls.iter().map(|url| JsValue::from_str(url)).collect();
+        let urls: Array = server
+            .urls
+            .iter()
+            .map(|url| JsValue::from_str(url))
+            .collect();
         let entry = object(&[("urls", urls.into())]);
-        for (key, value) in [("username", &server.username), ("credential", &server.credential)] {
+        for (key, value) in [
+            ("username", &server.username),
+            ("credential", &server.credential),
+        ] {
             if let Some(value) = value {
                 let _ = Reflect::set(&entry, &key.into(), &value.into());
             }
@@ -33,7 +40,10 @@ pub fn reconfigure(pc: &RtcPeerConnection, ice_servers: &JsValue, relay_only: bo
         let _ = Reflect::set(&config, &"iceTransportPolicy".into(), &"relay".into());
     }
     if let Err(error) = pc.set_configuration_with_configuration(&config) {
-        web_sys::console::warn_2(&"peercall: the ICE servers could not be changed".into(), &error);
+        web_sys::console::warn_2(
+            &"peercall: the ICE servers could not be changed".into(),
+            &error,
+        );
     }
 }
 

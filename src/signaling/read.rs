@@ -45,17 +45,18 @@ impl ServerFields for Frame<'_> {
     }
 }
 
-/// An `RTCIceServer`: `urls` one URL or a list of them.
+/// An `RTCIceServer` as the server sends it: `urls` a list.
 fn ice_server(value: &JsValue) -> Result<IceServer, Problem> {
-    let urls = match field(value, "urls")? {
-        Some(url) if url.is_string() => vec![url.as_string().unwrap_or_default()],
-        Some(_) => list(value, "urls", |url| {
-            url.as_string()
-                .ok_or_else(|| "a URL is not a string".to_owned())
-        })?
-            .unwrap_or_default(),
-        None => return Err("an ICE server has no `urls`".to_owned()),
-    };
+    let urls = field(value, "urls")?
+        .filter(Array::is_array)
+        .map(|urls| {
+            Array::from(&urls)
+                .iter()
+                .map(|url| url.as_string())
+                .collect::<Option<Vec<_>>>()
+        })
+        .ok_or("an ICE server has no list of `urls`")?
+        .ok_or("an ICE server URL is not a string")?;
     Ok(IceServer {
         urls,
         username: text(value, "username")?,

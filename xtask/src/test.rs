@@ -113,11 +113,37 @@ pub fn all() -> Result {
             || {
                 run_group(
                     cargo()
-                        .args(["test", "-p", "peercall-e2e", "--tests"])
+                        .args([
+                            "test",
+                            "-p",
+                            "peercall-e2e",
+                            "--tests",
+                            "--",
+                            "--skip",
+                            "nat_",
+                        ])
                         .env("CHROMEDRIVER", setup::CHROMEDRIVER)
                         .env("GECKODRIVER", setup::geckodriver())
                         .env("FIREFOX", setup::FIREFOX)
                         .env("PEERCALL_E2E_URL", format!("http://{}/", server.addr)),
+                    |line| skips.read(line),
+                )
+            },
+        )?;
+        // Its own network, server and TURN relay: one test at a time.
+        timed(
+            "network test (two homes behind NAT routers, coturn, HTTPS; Chromium)",
+            || {
+                run_group(
+                    cargo()
+                        .args(["test", "-p", "peercall-e2e", "--test", "nat", "--"])
+                        .args(["--test-threads=1", "--nocapture"])
+                        .env("CHROMEDRIVER", setup::CHROMEDRIVER)
+                        .env("PEERCALL_STATIC_DIR", &dist)
+                        .env(
+                            "PEERCALL_SERVER_BIN",
+                            crate::process::root().join("target/debug/peercall-server"),
+                        ),
                     |line| skips.read(line),
                 )
             },

@@ -23,9 +23,9 @@ pub fn start(config: &Config) -> Result<(Arc<ResolvesServerCertAcme>, State), St
     for domain in &config.acme_domains {
         let valid = !domain.is_empty()
             && domain.parse::<std::net::IpAddr>().is_err()
-            && domain
-                .split('.')
-                .all(|label| !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+            && domain.split('.').all(|label| {
+                !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
         if !valid {
             return Err(StartError::new(format!(
                 "--acme-domain {domain}: an ACME certificate is for a DNS name such as call.example.org"

@@ -58,12 +58,18 @@ impl CertFiles {
                 tracing::warn!("{problem}; still using the certificate read before");
             }
         }
-        *self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = seen;
+        *self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = seen;
     }
 
     /// Whether either file changed since it was last read.
     fn changed(&self) -> bool {
-        *self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             != stamp(&self.cert, &self.key)
     }
 }
@@ -134,8 +140,12 @@ fn stamp(cert: &Path, key: &Path) -> Stamp {
 
 /// The certificate chain in `cert` with the key in `key`, checked to belong together.
 fn read(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
-    let cert_pem = fs::read(cert)
-        .map_err(|error| format!("cannot read the TLS certificate {}: {error}", cert.display()))?;
+    let cert_pem = fs::read(cert).map_err(|error| {
+        format!(
+            "cannot read the TLS certificate {}: {error}",
+            cert.display()
+        )
+    })?;
     let chain = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| format!("{} is not a PEM certificate: {error}", cert.display()))?;

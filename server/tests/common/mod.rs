@@ -45,9 +45,13 @@ impl TestServer {
         adjust(&mut config);
         // Files are read and checked before the server takes its first connection.
         let prepared = peercall_server::Prepared::new(config).expect("the server starts");
-        let task = tokio::spawn(peercall_server::serve_prepared(listener, prepared, async move {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(peercall_server::serve_prepared(
+            listener,
+            prepared,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         Self {
             addr,
             stop: Some(stop),

@@ -146,7 +146,11 @@ pub async fn connect_recording(
         .connect(name, tcp)
         .await
         .expect("TLS handshake");
-    let cert = seen.lock().unwrap().take().expect("a certificate was shown");
+    let cert = seen
+        .lock()
+        .unwrap()
+        .take()
+        .expect("a certificate was shown");
     (stream, cert)
 }
 

@@ -1,0 +1,162 @@
+//! The servers a test starts for itself: peercall-server with the flags it needs, and
+//! coturn with a configuration of its own. Both are killed when dropped.
+
+use std::{path::PathBuf, process::Stdio};
+
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+};
+
+use crate::PATIENCE;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The built client (`PEERCALL_STATIC_DIR`, else `dist/`).
+pub fn static_dir() -> PathBuf {
+    std::env::var_os("PEERCALL_STATIC_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("dist"))
+}
+
+/// The embeddable module, served at `/pkg` (`PEERCALL_PKG_DIR`, else `target/pkg/`).
+pub fn pkg_dir() -> PathBuf {
+    std::env::var_os("PEERCALL_PKG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/pkg"))
+}
+
+/// The server binary (`PEERCALL_SERVER_BIN`, else the debug build).
+pub fn server_binary() -> PathBuf {
+    std::env::var_os("PEERCALL_SERVER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/debug/peercall-server"))
+}
+
+/// The README's coturn configuration, `deploy/turnserver.conf`.
+pub fn readme_turnserver_conf() -> String {
+    std::fs::read_to_string(workspace().join("deploy/turnserver.conf"))
+        .expect("deploy/turnserver.conf")
+}
+
+/// A running peercall-server.
+pub struct PeerCallServer {
+    _child: Child,
+    /// Where it listens.
+    pub addr: String,
+    /// Chromium's pin for its self-signed certificate, if it made one.
+    pub spki: Option<String>,
+}
+
+impl PeerCallServer {
+    /// Runs `command` (the server binary, perhaps behind `ip netns exec`, with its flags)
+    /// and waits until it says where it listens.
+    pub async fn start(mut command: Command) -> Self {
+        let mut child = command
+            .arg("--static-dir")
+            .arg(static_dir())
+            .arg("--pkg-dir")
+            .arg(pkg_dir())
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("peercall-server runs");
+        let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+        let mut spki = None;
+        let listening = async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some((_, pin)) = line.split_once("--ignore-certificate-errors-spki-list=") {
+                    spki = pin.split_whitespace().next().map(str::to_owned);
+                }
+                if let Some(addr) = line.strip_prefix("peercall-server listening on ") {
+                    return Some(addr.to_owned());
+                }
+            }
+            None
+        };
+        let addr = tokio::time::timeout(PATIENCE, listening)
+            .await
+            .ok()
+            .flatten()
+            .expect("the server says where it listens");
+        // Its log is read to the end, so that it never waits on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self {
+            _child: child,
+            addr,
+            spki,
+        }
+    }
+}
+
+/// A running coturn, killed when dropped.
+pub struct Coturn {
+    _child: Child,
+}
+
+impl Coturn {
+    /// Runs `command` (`turnserver`, perhaps behind `ip netns exec`) with the
+    /// configuration `conf`, written to `dir`, and waits until it listens.
+    pub async fn start(mut command: Command, dir: &std::path::Path, conf: &str) -> Self {
+        let path = dir.join("turnserver.conf");
+        // Verbose: only then does coturn say when it listens.
+        let conf = format!(
+            "{conf}\nverbose\nlog-file=stdout\npidfile={dir}/turnserver.pid\nuserdb={dir}/turndb\n",
+            dir = dir.display()
+        );
+        std::fs::write(&path, conf).expect("the coturn configuration");
+        let mut child = command
+            .arg("-c")
+            .arg(&path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("coturn's turnserver runs");
+        let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+        let listening = async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("UDP listener opened") {
+                    return true;
+                }
+            }
+            false
+        };
+        assert!(
+            tokio::time::timeout(PATIENCE, listening)
+                .await
+                .unwrap_or(false),
+            "coturn listens"
+        );
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { _child: child }
+    }
+
+    /// `turnserver` with its log line-buffered (held back in a pipe otherwise).
+    pub fn command(prefix: Option<Command>) -> Command {
+        let mut command = prefix.unwrap_or_else(|| Command::new("stdbuf"));
+        command.args(["-oL", "-eL", "turnserver"]);
+        command
+    }
+}
+
+/// 122 random bits from the kernel, as 32 hex digits.
+pub fn random_hex() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+        .expect("the kernel's random UUIDs")
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .collect()
+}
+
+/// A fresh folder of the test's own.
+pub fn workdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("peercall-e2e-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    dir
+}
