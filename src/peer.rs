@@ -337,10 +337,9 @@ impl Peer {
         }
     }
 
-    /// From the next ICE gathering on: `ice_servers`, and relayed candidates only with
-    /// `relay_only`.
-    pub fn reconfigure(&self, ice_servers: &JsValue, relay_only: bool) {
-        ice::reconfigure(&self.pc, ice_servers, relay_only);
+    /// From the next ICE gathering on: `ice_servers`.
+    pub fn reconfigure(&self, ice_servers: &JsValue) {
+        ice::reconfigure(&self.pc, ice_servers);
     }
 
     /// Which end of ICE this side is.

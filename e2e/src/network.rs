@@ -138,9 +138,19 @@ impl Network {
         }
         for router in ["nat1", "nat2"] {
             self.sysctl(router, "net.ipv4.ip_forward=1");
+            // Byte counts per connection, for rules that act on long flows.
+            self.sysctl(router, "net.netfilter.nf_conntrack_acct=1");
             self.nft(router, HOME_ROUTER);
         }
         self.nft("pub", &PUBLIC.replace("{SERVER}", SERVER));
+    }
+
+    /// Runs `nft` with `args` inside `place`.
+    pub fn nft_in(&self, place: &str, args: &[&str]) {
+        let ns = self.namespace(place);
+        let mut all = vec!["ip", "netns", "exec", &ns, "nft"];
+        all.extend_from_slice(args);
+        run(&all);
     }
 
     fn ip(&self, place: &str, args: &[&str]) {

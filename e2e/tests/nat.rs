@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use fantoccini::Client;
 use peercall_e2e::{
-    Driver, Person,
+    Driver, PATIENCE, Person,
     network::{Network, SERVER},
     services::{
         Coturn, PeerCallServer, random_hex, readme_turnserver_conf, server_binary, workdir,
@@ -236,6 +236,103 @@ async fn nat_without_turn_the_call_fails_and_says_so() {
             );
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Frames decoded from the page's last connection.
+async fn frames(person: &Person) -> f64 {
+    person
+        .browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const pc = window.connections[window.connections.length - 1];
+             pc.getStats().then((report) => done([...report.values()]
+               .filter((s) => s.type === 'inbound-rtp' && s.kind === 'video')
+               .reduce((n, s) => n + (s.framesDecoded ?? 0), 0)));",
+            vec![],
+        )
+        .await
+        .expect("stats")
+        .as_f64()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn nat_a_relay_path_that_breaks_mid_call_gives_way_to_the_relays() {
+    let network = Network::up();
+    let dir = workdir("nat-flaky");
+    let public = public_side(&network, &dir, true).await;
+    let driver = Driver::start().await;
+    let (alice, bob) = two_homes(&driver, &network, &public).await;
+    alice.call("bob").await;
+    bob.wait_for_text("incoming-name", "alice").await;
+    bob.click("accept-button").await;
+    alice.wait_for_text("status", "in a call with bob").await;
+    alice.sees_remote_video().await;
+
+    // Each home router now cuts every flow from its home straight to a relay port once
+    // it has carried 300 kB: the pair from one home to the other's relay, which ICE
+    // prefers, dies mid-call. Each side's own relay, reached on the TURN port, still works.
+    for router in ["nat1", "nat2"] {
+        network.nft_in(
+            router,
+            &[
+                "insert",
+                "rule",
+                "ip",
+                "filter",
+                "forward",
+                "ip",
+                "daddr",
+                SERVER,
+                "udp",
+                "dport",
+                "49160-49200",
+                "ct",
+                "original",
+                "bytes",
+                ">",
+                "300000",
+                "drop",
+            ],
+        );
+    }
+    // ICE moves to the relay-to-relay pair by itself, and the call never ends.
+    let started = Instant::now();
+    let patience = std::time::Duration::from_secs(40);
+    loop {
+        let (a, b) = (selected_pair(&alice).await, selected_pair(&bob).await);
+        if a == ["relay", "relay"] && b == ["relay", "relay"] {
+            break;
+        }
+        for person in [&alice, &bob] {
+            let status = person.text("status").await;
+            assert!(
+                status.starts_with("in a call with"),
+                "{}: {status}",
+                person.name
+            );
+        }
+        assert!(started.elapsed() < patience, "still on {a:?} / {b:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    println!(
+        "moved to the relays {:?} after the path broke",
+        started.elapsed()
+    );
+    let (alice_frames, bob_frames) = (frames(&alice).await, frames(&bob).await);
+    let started = Instant::now();
+    loop {
+        let (a, b) = (frames(&alice).await, frames(&bob).await);
+        if a > alice_frames + 20.0 && b > bob_frames + 20.0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "video did not resume: {a} {b}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     let _ = std::fs::remove_dir_all(dir);
 }

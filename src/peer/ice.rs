@@ -31,14 +31,11 @@ pub fn ice_servers_js(servers: &[IceServer]) -> JsValue {
     list.into()
 }
 
-/// Changes the configuration of `pc` for the next ICE gathering: `ice_servers` (fresh TURN
-/// credentials) and, with `relay_only`, relayed candidates only. Everything else stays.
-pub fn reconfigure(pc: &RtcPeerConnection, ice_servers: &JsValue, relay_only: bool) {
+/// Changes the ICE servers of `pc` for the next ICE gathering (fresh TURN credentials).
+/// Everything else stays.
+pub fn reconfigure(pc: &RtcPeerConnection, ice_servers: &JsValue) {
     let config = pc.get_configuration();
     config.set_ice_servers(ice_servers);
-    if relay_only {
-        let _ = Reflect::set(&config, &"iceTransportPolicy".into(), &"relay".into());
-    }
     if let Err(error) = pc.set_configuration_with_configuration(&config) {
         web_sys::console::warn_2(
             &"peercall: the ICE servers could not be changed".into(),

@@ -200,6 +200,11 @@ impl Call {
                 DeclineReason::Busy => EndReason::Busy,
                 DeclineReason::Declined => EndReason::Declined,
             }),
+            (Signal::Hangup { reason }, Phase::Live(live))
+                if reason.as_deref() == Some(EndReason::Failed.as_str()) =>
+            {
+                live.failed_there(&self.with, out);
+            }
             (Signal::Hangup { reason }, phase) => {
                 let no_answer = reason.as_deref() == Some(EndReason::NoAnswer.as_str());
                 let ringing = !matches!(phase, Phase::Live(_));

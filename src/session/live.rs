@@ -216,7 +216,7 @@ impl Live {
     /// Fresh TURN credentials: used from an ICE restart made now, so that a relayed path
     /// outlives the credentials it began with.
     pub fn refresh_ice(&mut self, ice_servers: &JsValue, with: &PeerInfo, out: &mut Actions) {
-        self.peer.reconfigure(ice_servers, false);
+        self.peer.reconfigure(ice_servers);
         if !self.recovery.is_restarting() {
             self.restart(with, out);
         }
@@ -243,6 +243,19 @@ impl Live {
             ),
         };
         fail(Error::new(ErrorCode::NegotiationFailed, message), with, out);
+    }
+
+    /// The other side gave the call up as failed: so does this side, in the same words.
+    pub fn failed_there(&self, with: &PeerInfo, out: &mut Actions) {
+        let message = match self.state() {
+            State::Connecting => format!("could not connect to {}", with.name),
+            _ => format!(
+                "the connection to {} dropped and did not come back",
+                with.name
+            ),
+        };
+        out.report(Error::new(ErrorCode::NegotiationFailed, message));
+        out.end(EndReason::Failed);
     }
 
     /// Sends a chat message; returns its timestamp.
@@ -291,11 +304,15 @@ impl Live {
     }
 }
 
-/// The call cannot go on: say why, tell the other side, end it.
+/// The call cannot go on: say why, tell the other side (a `hangup` with reason `failed`),
+/// end it.
 pub fn fail(error: Error, with: &PeerInfo, out: &mut Actions) {
     out.report(error);
-    let hangup = Signal::Hangup { reason: None };
-    out.send(ClientMessage::signal(with.id.clone(), hangup));
+    let reason = Some(EndReason::Failed.as_str().to_owned());
+    out.send(ClientMessage::signal(
+        with.id.clone(),
+        Signal::Hangup { reason },
+    ));
     out.end(EndReason::Failed);
 }
 
