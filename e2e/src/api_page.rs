@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use fantoccini::Client;
 use serde_json::{Value, json};
 
-use crate::{PATIENCE, base_url, wait_for_js};
+use crate::{KEEP_CONNECTIONS, PATIENCE, base_url, wait_for_js};
 
 /// A page that uses `/pkg/peercall.js` as any embedding page would, with everything its
 /// `PeerCall` reported kept in `window.seen`.
@@ -57,34 +57,28 @@ impl ApiUser {
             .expect("the page opens");
         let id = browser
             .execute_async(
-                "const [name, options, done] = arguments;
-                 const Native = window.RTCPeerConnection;
-                 window.connections = [];
-                 window.RTCPeerConnection = function (...args) {
-                   const connection = new Native(...args);
-                   window.connections.push(connection);
-                   return connection;
-                 };
-                 window.RTCPeerConnection.prototype = Native.prototype;
-                 Object.setPrototypeOf(window.RTCPeerConnection, Native);
-                 import('/pkg/peercall.js').then(async (peercall) => {
-                   await peercall.default();
-                   const pc = new peercall.PeerCall({
-                     url: `ws://${location.host}/ws`, name,
-                     localVideo: document.getElementById('local'),
-                     remoteVideo: document.getElementById('remote'),
-                     ...options,
-                   });
-                   window.pc = pc;
-                   window.seen = [];
-                   for (const event of ['incoming', 'state', 'remote-stream', 'datachannel',
-                                        'ended', 'error'])
-                     pc.on(event, (payload) => window.seen.push([event, payload]));
-                   window.messages = [];
-                   pc.on('datachannel', (channel) => channel.addEventListener('message',
-                     (message) => window.messages.push([channel.label, message.data])));
-                   done(await pc.connect());
-                 }).catch((error) => done(`failed: ${error.message ?? error}`));",
+                &format!(
+                    "const [name, options, done] = arguments;
+                     {KEEP_CONNECTIONS}
+                     import('/pkg/peercall.js').then(async (peercall) => {{
+                       await peercall.default();
+                       const pc = new peercall.PeerCall({{
+                         url: `ws://${{location.host}}/ws`, name,
+                         localVideo: document.getElementById('local'),
+                         remoteVideo: document.getElementById('remote'),
+                         ...options,
+                       }});
+                       window.pc = pc;
+                       window.seen = [];
+                       for (const event of ['incoming', 'state', 'remote-stream', 'datachannel',
+                                            'ended', 'error'])
+                         pc.on(event, (payload) => window.seen.push([event, payload]));
+                       window.messages = [];
+                       pc.on('datachannel', (channel) => channel.addEventListener('message',
+                         (message) => window.messages.push([channel.label, message.data])));
+                       done(await pc.connect());
+                     }}).catch((error) => done(`failed: ${{error.message ?? error}}`));"
+                ),
                 vec![json!(name), options],
             )
             .await

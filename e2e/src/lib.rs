@@ -24,6 +24,20 @@ use tokio::{
     process::{Child, Command},
 };
 
+/// A page script that keeps every RTCPeerConnection the page makes from then on in
+/// `window.connections`, for `getStats` and `getConfiguration`.
+pub const KEEP_CONNECTIONS: &str = "
+    const Native = window.RTCPeerConnection;
+    window.connections = [];
+    window.RTCPeerConnection = function (...args) {
+      const connection = new Native(...args);
+      window.connections.push(connection);
+      return connection;
+    };
+    window.RTCPeerConnection.prototype = Native.prototype;
+    Object.setPrototypeOf(window.RTCPeerConnection, Native);
+";
+
 /// How long anything a person would wait for may take.
 pub const PATIENCE: Duration = Duration::from_secs(15);
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use fantoccini::Client;
 use peercall_e2e::{
-    Driver, PATIENCE, Person,
+    Driver, KEEP_CONNECTIONS, PATIENCE, Person,
     network::{Network, SERVER},
     services::{
         Coturn, PeerCallServer, random_hex, readme_turnserver_conf, server_binary, workdir,
@@ -94,18 +94,7 @@ async fn browser_in(driver: &Driver, network: &Network, place: &str, public: &Pu
 async fn watch_connections(person: &Person) {
     person
         .browser
-        .execute(
-            "const Native = window.RTCPeerConnection;
-             window.connections = [];
-             window.RTCPeerConnection = function (...args) {
-               const pc = new Native(...args);
-               window.connections.push(pc);
-               return pc;
-             };
-             window.RTCPeerConnection.prototype = Native.prototype;
-             Object.setPrototypeOf(window.RTCPeerConnection, Native);",
-            vec![],
-        )
+        .execute(KEEP_CONNECTIONS, vec![])
         .await
         .expect("a script runs");
 }
@@ -137,6 +126,14 @@ async fn selected_pair(person: &Person) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Alice in home1 calls bob in home2, who accepts; returns once alice is in the call.
+async fn call_across(alice: &Person, bob: &Person) {
+    alice.call("bob").await;
+    bob.wait_for_text("incoming-name", "alice").await;
+    bob.click("accept-button").await;
+    alice.wait_for_text("status", "in a call with bob").await;
 }
 
 async fn two_homes(driver: &Driver, network: &Network, public: &Public) -> (Person, Person) {
@@ -190,7 +187,6 @@ async fn nat_a_call_between_two_homes_goes_through_the_relay() {
 
     for person in [&alice, &bob] {
         let pair = selected_pair(person).await;
-        println!("{}: selected pair {pair:?}", person.name);
         assert!(
             pair.iter().any(|t| t == "relay"),
             "{}: the selected pair {pair:?} is relayed",
@@ -265,10 +261,7 @@ async fn nat_a_relay_path_that_breaks_mid_call_gives_way_to_the_relays() {
     let public = public_side(&network, &dir, true).await;
     let driver = Driver::start().await;
     let (alice, bob) = two_homes(&driver, &network, &public).await;
-    alice.call("bob").await;
-    bob.wait_for_text("incoming-name", "alice").await;
-    bob.click("accept-button").await;
-    alice.wait_for_text("status", "in a call with bob").await;
+    call_across(&alice, &bob).await;
     alice.sees_remote_video().await;
 
     // Each home router now cuts every flow from its home straight to a relay port once
@@ -334,5 +327,75 @@ async fn nat_a_relay_path_that_breaks_mid_call_gives_way_to_the_relays() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Call setup through the relay, measured in the page: from the caller's click to its
+/// status saying the call is on, with the callee's page accepting the moment it rings.
+/// A benchmark (`cargo xtask bench nat`), not a test.
+#[tokio::test]
+#[ignore = "a benchmark: cargo xtask bench nat"]
+async fn nat_call_setup_time() {
+    const CALLS: usize = 7;
+    let network = Network::up();
+    let dir = workdir("nat-bench");
+    let public = public_side(&network, &dir, true).await;
+    let driver = Driver::start().await;
+    let (alice, bob) = two_homes(&driver, &network, &public).await;
+    let mut times = Vec::new();
+    for _ in 0..CALLS {
+        bob.browser
+            .execute(
+                "const incoming = document.getElementById('incoming');
+                 const accept = new MutationObserver(() => {
+                   if (!incoming.hidden) {
+                     accept.disconnect();
+                     document.getElementById('accept-button').click();
+                   }
+                 });
+                 accept.observe(incoming, { attributes: true });",
+                vec![],
+            )
+            .await
+            .expect("a script runs");
+        let took = alice
+            .browser
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 const status = document.getElementById('status');
+                 const button = [...document.querySelectorAll('#peer-list button.peer')]
+                   .find((b) => b.textContent === 'bob');
+                 const started = performance.now();
+                 const on = new MutationObserver(() => {
+                   if (status.textContent === 'in a call with bob') {
+                     on.disconnect();
+                     done(performance.now() - started);
+                   }
+                 });
+                 on.observe(status, { childList: true, characterData: true, subtree: true });
+                 button.click();",
+                vec![],
+            )
+            .await
+            .expect("the call is set up")
+            .as_f64()
+            .unwrap_or_default();
+        times.push(took);
+        alice.click("hangup-button").await;
+        bob.wait_for_text("status", "alice hung up").await;
+        alice.wait_for_text("status", "call ended").await;
+    }
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    println!(
+        "call setup through two NATs and the TURN relay: median {:.0} ms over {CALLS} calls \
+         (each: {})",
+        sorted[CALLS / 2],
+        times
+            .iter()
+            .map(|t| format!("{t:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

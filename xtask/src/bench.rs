@@ -29,7 +29,38 @@ pub fn all() -> Result {
     timed(
         "call setup against PeerJS (two Chromium pages, loopback)",
         || against_peerjs(&dist),
-    )
+    )?;
+    timed("call setup through two NATs and a TURN relay", || {
+        through_nat(&dist)
+    })
+}
+
+/// Call setup between two homes behind NAT routers, through coturn (`nat_call_setup_time`).
+pub fn nat() -> Result {
+    setup::all()?;
+    let dist = build::client()?;
+    timed("call setup through two NATs and a TURN relay", || {
+        through_nat(&dist)
+    })
+}
+
+/// Runs the ignored end-to-end `nat_call_setup_time` test with the release server.
+fn through_nat(dist: &Path) -> Result {
+    run(cargo().args(["build", "--release", "-p", "peercall-server"]))?;
+    run(cargo()
+        .args(["test", "--release", "-p", "peercall-e2e", "--test", "nat"])
+        .args([
+            "--",
+            "--include-ignored",
+            "--nocapture",
+            "nat_call_setup_time",
+        ])
+        .env("CHROMEDRIVER", setup::CHROMEDRIVER)
+        .env("PEERCALL_STATIC_DIR", dist)
+        .env(
+            "PEERCALL_SERVER_BIN",
+            root().join("target/release/peercall-server"),
+        ))
 }
 
 /// Call setup with peercall and with PeerJS, side by side in one run (`setup_race`).
