@@ -230,6 +230,13 @@ impl Driver {
         self.session(capabilities).await
     }
 
+    /// A session that accepts the certificate the test server made for itself.
+    pub async fn browser_accepting_its_certificate(&self) -> Client {
+        let mut capabilities = self.engine.capabilities(Autoplay::Allowed);
+        capabilities.insert("acceptInsecureCerts".to_owned(), json!(true));
+        self.session(capabilities).await
+    }
+
     /// A Firefox session that gathers loopback candidates and reaches STUN and TURN
     /// servers on loopback: for calls between Firefox sessions only (see
     /// `Engine::capabilities` for why calls with Chromium do without).

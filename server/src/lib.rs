@@ -80,7 +80,7 @@ pub async fn serve_prepared(
 ) -> std::io::Result<()> {
     let Prepared {
         config,
-        tls,
+        mut tls,
         ice,
         metrics_listener,
     } = prepared;
@@ -130,7 +130,6 @@ pub async fn serve_prepared(
     let app = app.layer(axum::middleware::map_response(
         move |uri: Uri, response: Response| headers::secure(uri, response, hsts),
     ));
-    let mut tls = tls;
     if let Some(tls) = &mut tls {
         tls.maintain(stop_rx.clone());
     }

@@ -36,7 +36,8 @@ fn free_port() -> u16 {
 /// coturn on loopback, once it listens.
 fn coturn(dir: &std::path::Path) -> Coturn {
     let port = free_port();
-    let relay = 40_000 + (std::process::id() % 10_000) as u16;
+    // Relay ports right after the listening port, which the system picked.
+    let relay = port + 1;
     let config = format!(
         "listening-ip=127.0.0.1\nlistening-port={port}\nrelay-ip=127.0.0.1\n\
          min-port={relay}\nmax-port={}\nrealm=peercall.test\nuse-auth-secret\n\
