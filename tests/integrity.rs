@@ -6,10 +6,12 @@
 
 mod common;
 
-use common::{Side, field, unique};
-use futures::{SinkExt, StreamExt};
-use gloo_net::websocket::{Message, futures::WebSocket};
-use js_sys::{JSON, Reflect, Uint8Array};
+use common::{
+    Side, field,
+    raw::{json, logged_in, next_frame, send},
+    unique,
+};
+use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -20,38 +22,10 @@ use web_sys::{
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn json(text: &str) -> JsValue {
-    JSON::parse(text).unwrap()
-}
-
-async fn next_frame(socket: &mut WebSocket, kind: &str) -> JsValue {
-    while let Some(frame) = socket.next().await {
-        if let Ok(Message::Text(text)) = frame {
-            let value = json(&text);
-            if field(&value, "type") == kind {
-                return value;
-            }
-        }
-    }
-    panic!("the socket closed before a {kind} frame");
-}
-
-async fn send(socket: &mut WebSocket, value: &JsValue) {
-    let text: String = JSON::stringify(value).unwrap().into();
-    socket.send(Message::Text(text)).await.unwrap();
-}
-
 #[wasm_bindgen_test]
 async fn a_file_whose_digest_does_not_match_is_refused() {
     let mut alice = Side::online("alice").await;
-    let name = unique("mallory");
-    let mut socket = WebSocket::open(common::SERVER).unwrap();
-    send(
-        &mut socket,
-        &json(&format!(r#"{{"type":"login","name":"{name}"}}"#)),
-    )
-    .await;
-    let mallory = field(&next_frame(&mut socket, "welcome").await, "id");
+    let (mut socket, mallory) = logged_in(&unique("mallory")).await;
     alice.sees_id(&mallory).await;
 
     // Alice calls; mallory accepts and answers alice's offer with a bare connection that has

@@ -17,6 +17,8 @@ use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use wasm_bindgen_futures::JsFuture;
 
 /// The signaling server started for the browser tests.
+pub mod raw;
+
 pub const SERVER: &str = match option_env!("PEERCALL_TEST_WS") {
     Some(url) => url,
     None => "ws://127.0.0.1:8090/ws",
