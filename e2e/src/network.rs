@@ -274,11 +274,13 @@ fn remove(prefix: &str) {
 
 /// Removes the namespaces of test processes that are gone.
 fn sweep_stale() {
-    let Ok(entries) = std::fs::read_dir(NETNS_DIR) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
+    // Namespaces, and their `/etc/netns` files should the namespaces be gone already.
+    let names = [NETNS_DIR, ETC_NETNS]
+        .into_iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flat_map(|entries| entries.flatten())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned());
+    for name in names {
         let Some((prefix, _)) = name.split_once('-') else {
             continue;
         };
