@@ -178,7 +178,7 @@ async fn until(at: Option<Instant>) {
 }
 
 /// Completes once the server is shutting down.
-async fn stopping(shutdown: &mut watch::Receiver<bool>) {
+pub async fn stopping(shutdown: &mut watch::Receiver<bool>) {
     // An error means the server is gone altogether: that is stopping too.
     let _ = shutdown.wait_for(|stopping| *stopping).await;
 }
@@ -210,7 +210,7 @@ fn handle(
             let PeerInfo { id, name } = welcomed.me;
             tracing::info!(%id, %name, resumed = welcomed.resumed, "login");
             state.metrics.logins.inc();
-            if state.ice.mints() {
+            if state.ice.refresh_after().is_some() {
                 state.metrics.turn_credentials.inc();
             }
             *me = Some(id);

@@ -83,13 +83,9 @@ impl IceServers {
         self.stun.is_empty() && self.turn.is_none()
     }
 
-    /// Whether credentials are minted (and so must be refreshed).
-    pub fn mints(&self) -> bool {
-        self.turn.is_some()
-    }
-
     /// How long after minting fresh credentials go out: when a quarter of their life is
-    /// left, so a client has time to use them before the old ones expire.
+    /// left, so a client has time to use them before the old ones expire. `None` when
+    /// nothing is minted.
     pub fn refresh_after(&self) -> Option<Duration> {
         self.turn.as_ref().map(|turn| turn.ttl * 3 / 4)
     }

@@ -16,6 +16,8 @@ use tokio::{
 use tokio_rustls::TlsAcceptor;
 use tower_service::Service as _;
 
+use crate::connection::stopping;
+
 /// How connections are taken on one listener.
 #[derive(Clone)]
 pub struct Listening {
@@ -110,9 +112,4 @@ where
             let _ = connection.await;
         }
     }
-}
-
-/// Completes once `stop` turns true (or its sender is gone).
-pub async fn stopping(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stopping| *stopping).await;
 }

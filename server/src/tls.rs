@@ -5,7 +5,7 @@ mod acme;
 mod files;
 mod self_signed;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use rustls::{ServerConfig, crypto::CryptoProvider, server::ResolvesServerCert};
 use tokio::sync::watch;
@@ -106,6 +106,3 @@ fn acceptor(
     config.alpn_protocols = alpn;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
-
-/// How often the certificate files are looked at for changes.
-const WATCH_INTERVAL: Duration = Duration::from_secs(1);

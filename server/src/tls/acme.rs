@@ -59,7 +59,7 @@ pub async fn drive(mut state: State, domains: Vec<String>, mut stop: watch::Rece
                 Some(Err(error)) => tracing::warn!(%error, domains = ?domains, "ACME"),
                 None => return,
             },
-            () = crate::listen::stopping(&mut stop) => return,
+            () = crate::connection::stopping(&mut stop) => return,
         }
     }
 }

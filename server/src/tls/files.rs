@@ -15,7 +15,10 @@ use rustls::{
 };
 use tokio::sync::watch;
 
-use super::{WATCH_INTERVAL, provider};
+use super::provider;
+
+/// How often the files are looked at for changes.
+const WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 use crate::startup::StartError;
 
 /// The files, and the certificate last read from them.
@@ -101,7 +104,7 @@ async fn watching(files: Arc<CertFiles>, mut hangups: Hangups, mut stop: watch::
                 tracing::info!("SIGHUP: reading the TLS certificate again");
                 files.reload();
             }
-            () = crate::listen::stopping(&mut stop) => return,
+            () = crate::connection::stopping(&mut stop) => return,
         }
     }
 }
