@@ -7,12 +7,13 @@ mod common;
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Child, Command},
+    process::Command,
     time::Duration,
 };
 
 use common::{
     PATIENCE, TestServer,
+    process::{Running, free_tcp_port, free_udp_port},
     web::{connect_trusting, get},
 };
 use rcgen::{
@@ -22,16 +23,6 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, pem::PemObject};
 
 const DOMAIN: &str = "peercall.test";
-
-/// A child process killed when dropped, also when the test fails.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn spawn(program: &str, args: &[&str], log: &Path) -> Running {
     let log = std::fs::File::create(log).unwrap();
@@ -44,22 +35,6 @@ fn spawn(program: &str, args: &[&str], log: &Path) -> Running {
         .spawn()
         .unwrap_or_else(|error| panic!("{program} runs (apt-get install pebble): {error}"));
     Running(child)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A CA, and a certificate it signed for pebble's own HTTPS (the Debian package ships
@@ -142,8 +117,9 @@ async fn pebble_issues_a_certificate_that_is_served_and_cached() {
     // The server's port is the one pebble validates the challenge on.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tls_port = listener.local_addr().unwrap().port();
-    let (acme_port, management_port, http_port) = (free_port(), free_port(), free_port());
-    let (dns_port, dns_management) = (free_udp_port(), free_port());
+    let (acme_port, management_port, http_port) =
+        (free_tcp_port(), free_tcp_port(), free_tcp_port());
+    let (dns_port, dns_management) = (free_udp_port(), free_tcp_port());
     let config = serde_json::json!({"pebble": {
         "listenAddress": format!("127.0.0.1:{acme_port}"),
         "managementListenAddress": format!("127.0.0.1:{management_port}"),

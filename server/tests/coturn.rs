@@ -6,36 +6,27 @@ mod common;
 
 use std::{
     io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use common::TestServer;
+use common::{
+    TestServer,
+    process::{Running, free_udp_port},
+};
 use serde_json::{Value, json};
 
 const SECRET: &str = "coturn-and-peercall-share-this-secret-0123";
 
-/// coturn, killed when dropped.
-struct Coturn(Child, u16);
-
-impl Drop for Coturn {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// coturn, killed when dropped, and its port.
+struct Coturn {
+    _process: Running,
+    port: u16,
 }
 
 /// coturn on loopback, once it listens.
 fn coturn(dir: &std::path::Path) -> Coturn {
-    let port = free_port();
+    let port = free_udp_port();
     // Relay ports right after the listening port, which the system picked.
     let relay = port + 1;
     let config = format!(
@@ -73,7 +64,10 @@ fn coturn(dir: &std::path::Path) -> Coturn {
             }
         }
     });
-    let turn = Coturn(child, port);
+    let turn = Coturn {
+        _process: Running(child),
+        port,
+    };
     listening
         .recv_timeout(Duration::from_secs(10))
         .expect("coturn opens its UDP listener");
@@ -87,7 +81,7 @@ fn allocates(turn: &Coturn, username: &str, password: &str) -> bool {
         .args(["20", "turnutils_uclient", "-y", "-n", "1", "-m", "1"])
         .args([
             "-p",
-            &turn.1.to_string(),
+            &turn.port.to_string(),
             "-u",
             username,
             "-w",
@@ -119,7 +113,7 @@ async fn coturn_takes_minted_credentials_and_refuses_expired_or_forged_ones() {
     std::fs::create_dir_all(&dir).unwrap();
     let turn = coturn(&dir);
     let server = TestServer::start_with(|config| {
-        config.turn_urls = vec![format!("turn:127.0.0.1:{}?transport=udp", turn.1)];
+        config.turn_urls = vec![format!("turn:127.0.0.1:{}?transport=udp", turn.port)];
         config.turn_secret = Some(SECRET.into());
         config.turn_ttl = 3;
     })

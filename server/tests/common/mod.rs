@@ -2,6 +2,7 @@
 
 #![allow(dead_code, missing_docs)]
 
+pub mod process;
 pub mod web;
 
 use std::{net::SocketAddr, time::Duration};
