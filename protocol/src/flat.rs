@@ -21,6 +21,8 @@ pub trait ServerFields {
     fn candidate(&mut self) -> Result<Option<IceCandidate>, String>;
     /// The `iceServers` list.
     fn ice_servers(&mut self) -> Result<Option<Vec<IceServer>>, String>;
+    /// The boolean field `key`.
+    fn flag(&mut self, key: &'static str) -> Result<Option<bool>, String>;
 }
 
 fn need<T>(value: Option<T>, field: &str) -> Result<T, String> {
@@ -38,6 +40,14 @@ impl ServerMessage {
                 name: text("name")?,
                 resume: fields.text("resume")?,
                 ice_servers: fields.ice_servers()?.unwrap_or_default(),
+            },
+            "room" => Self::Room {
+                room: text("room")?,
+                locked: need(fields.flag("locked")?, "locked")?,
+                moderator: need(fields.flag("moderator")?, "moderator")?,
+            },
+            "resume-token" => Self::ResumeToken {
+                resume: text("resume")?,
             },
             "ice-servers" => Self::IceServers {
                 ice_servers: need(fields.ice_servers()?, "iceServers")?,
@@ -125,6 +135,9 @@ pub(crate) struct FlatServerMessage {
     message: Option<String>,
     to: Option<String>,
     resume: Option<String>,
+    room: Option<String>,
+    locked: Option<bool>,
+    moderator: Option<bool>,
     #[serde(rename = "iceServers")]
     ice_servers: Option<Vec<IceServer>>,
 }
@@ -141,6 +154,7 @@ impl ServerFields for FlatServerMessage {
             "message" => self.message.take(),
             "to" => self.to.take(),
             "resume" => self.resume.take(),
+            "room" => self.room.take(),
             _ => None,
         })
     }
@@ -155,6 +169,14 @@ impl ServerFields for FlatServerMessage {
 
     fn ice_servers(&mut self) -> Result<Option<Vec<IceServer>>, String> {
         Ok(self.ice_servers.take())
+    }
+
+    fn flag(&mut self, key: &'static str) -> Result<Option<bool>, String> {
+        Ok(match key {
+            "locked" => self.locked.take(),
+            "moderator" => self.moderator.take(),
+            _ => None,
+        })
     }
 }
 
@@ -196,14 +218,29 @@ impl ClientMessage {
         let to = |to: &'a PeerId| ("to", Text(&to.0));
         let optional = |key, value: &'a Option<String>| value.as_deref().map(|v| (key, Text(v)));
         let (kind, fields): (_, Vec<_>) = match self {
-            Self::Login { name, resume } => (
+            Self::Login {
+                name,
+                resume,
+                room,
+                token,
+                password,
+            } => (
                 "login",
-                [Some(("name", Text(name))), optional("resume", resume)]
-                    .into_iter()
-                    .flatten()
-                    .collect(),
+                [
+                    Some(("name", Text(name))),
+                    optional("resume", resume),
+                    optional("room", room),
+                    optional("token", token),
+                    optional("password", password),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
             ),
             Self::Ping => ("ping", vec![]),
+            Self::LockRoom => ("lock-room", vec![]),
+            Self::UnlockRoom => ("unlock-room", vec![]),
+            Self::RemovePeer { id } => ("remove-peer", vec![("id", Text(&id.0))]),
             Self::Ring { to: peer } => ("ring", vec![to(peer)]),
             Self::Accept { to: peer } => ("accept", vec![to(peer)]),
             Self::RestartIce { to: peer } => ("restart-ice", vec![to(peer)]),

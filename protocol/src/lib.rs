@@ -14,8 +14,10 @@ mod flat;
 pub use files::{ControlError, ControlField, ControlFields, FileControl, MAX_FILE_NAME_CHARS};
 pub use flat::{Field, FlatClientMessage, ServerFields};
 mod name;
+mod room;
 
 pub use name::{MAX_NAME_CHARS, NameError, name_key, validate_name};
+pub use room::{MAX_ROOM_CHARS, RoomError, validate_room};
 use serde::{Deserialize, Serialize};
 
 /// Frames larger than this many bytes are refused; the server closes with code 1009.
@@ -106,17 +108,55 @@ pub enum ErrorCode {
     BadRequest,
     /// The login name breaks the name rules.
     InvalidName,
-    /// Someone logged in already uses that name (compared case-insensitively).
+    /// Someone in the room already uses that name, or one that looks the same.
     NameTaken,
     /// Only `login` is accepted before `welcome`.
     NotLoggedIn,
-    /// No logged-in peer has the `to` id.
+    /// No logged-in peer in the room has the `to` id.
     PeerUnavailable,
     /// The sender sends faster than the server allows.
     RateLimited,
+    /// The room name breaks the room rules, or the server has no default room.
+    BadRoom,
+    /// The room holds as many people as it may.
+    RoomFull,
+    /// The room is locked: nobody new may join.
+    RoomLocked,
+    /// The room has a password, and the login did not carry it.
+    RoomPassword,
+    /// The server needs a token, and the login's is missing, forged, expired, not yet
+    /// valid, or for another room or name.
+    Unauthorized,
+    /// The page that opened the socket is on a site the server does not serve.
+    OriginRefused,
+    /// A moderator removed you from the room.
+    Removed,
+    /// The same user resumed on another connection; this one is over.
+    SessionReplaced,
+    /// Only a moderator of the room may do that.
+    NotModerator,
 }
 
 impl ErrorCode {
+    /// Every code.
+    pub const ALL: [Self; 15] = [
+        Self::BadRequest,
+        Self::InvalidName,
+        Self::NameTaken,
+        Self::NotLoggedIn,
+        Self::PeerUnavailable,
+        Self::RateLimited,
+        Self::BadRoom,
+        Self::RoomFull,
+        Self::RoomLocked,
+        Self::RoomPassword,
+        Self::Unauthorized,
+        Self::OriginRefused,
+        Self::Removed,
+        Self::SessionReplaced,
+        Self::NotModerator,
+    ];
+
     /// The code as it stands on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -126,21 +166,45 @@ impl ErrorCode {
             Self::NotLoggedIn => "not-logged-in",
             Self::PeerUnavailable => "peer-unavailable",
             Self::RateLimited => "rate-limited",
+            Self::BadRoom => "bad-room",
+            Self::RoomFull => "room-full",
+            Self::RoomLocked => "room-locked",
+            Self::RoomPassword => "room-password",
+            Self::Unauthorized => "unauthorized",
+            Self::OriginRefused => "origin-refused",
+            Self::Removed => "removed",
+            Self::SessionReplaced => "session-replaced",
+            Self::NotModerator => "not-moderator",
         }
     }
 
     /// The code spelled `wire` on the wire, if there is one.
     pub fn from_wire(wire: &str) -> Option<Self> {
-        [
-            Self::BadRequest,
-            Self::InvalidName,
-            Self::NameTaken,
-            Self::NotLoggedIn,
-            Self::PeerUnavailable,
-            Self::RateLimited,
-        ]
-        .into_iter()
-        .find(|code| code.as_str() == wire)
+        Self::ALL.into_iter().find(|code| code.as_str() == wire)
+    }
+
+    /// For a final refusal, the WebSocket close code the server ends the socket with
+    /// (its reason is [`ErrorCode::as_str`]). A client must not log in again on its own
+    /// after one of these: the same login would be refused again.
+    pub fn close_code(self) -> Option<u16> {
+        Some(match self {
+            Self::BadRoom => 4400,
+            Self::Unauthorized => 4401,
+            Self::RoomPassword => 4402,
+            Self::OriginRefused => 4403,
+            Self::SessionReplaced => 4409,
+            Self::Removed => 4410,
+            Self::RoomLocked => 4423,
+            Self::RoomFull => 4424,
+            _ => return None,
+        })
+    }
+
+    /// The final refusal a socket closed with `code` ended on.
+    pub fn from_close_code(code: u16) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|error| error.close_code() == Some(code))
     }
 }
 
@@ -187,7 +251,7 @@ pub enum Signal {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum ClientMessage {
-    /// Join with a display name.
+    /// Join a room with a display name.
     Login {
         /// The display name.
         name: String,
@@ -195,6 +259,24 @@ pub enum ClientMessage {
         /// dropped connection (see docs/PROTOCOL.md, "Resuming").
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume: Option<String>,
+        /// The room to join; absent: the default room.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        /// An access token (a JWT from the embedding site), on a server that needs one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+        /// The room's password: the first person in sets it, everyone after must match it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<String>,
+    },
+    /// A moderator locks the room: nobody new may join until it is unlocked.
+    LockRoom,
+    /// A moderator unlocks the room.
+    UnlockRoom,
+    /// A moderator removes someone from the room.
+    RemovePeer {
+        /// Who.
+        id: PeerId,
     },
     /// Asks the server for a `pong`: lets a client notice a server that went silent.
     Ping,
@@ -266,11 +348,16 @@ impl ClientMessage {
         }
     }
 
-    /// The recipient and the signal of a relayed frame; `Err(self)` for `login` and `ping`.
+    /// The recipient and the signal of a relayed frame; `Err(self)` for the messages to the
+    /// server itself.
     #[allow(clippy::result_large_err)]
     pub fn into_signal(self) -> Result<(PeerId, Signal), Self> {
         Ok(match self {
-            Self::Login { .. } | Self::Ping => return Err(self),
+            Self::Login { .. }
+            | Self::Ping
+            | Self::LockRoom
+            | Self::UnlockRoom
+            | Self::RemovePeer { .. } => return Err(self),
             Self::Ring { to } => (to, Signal::Ring),
             Self::Accept { to } => (to, Signal::Accept),
             Self::Decline { to, reason } => (to, Signal::Decline { reason }),
@@ -307,6 +394,21 @@ pub enum ServerMessage {
         /// The STUN and TURN servers to use, TURN with credentials minted for this login.
         #[serde(rename = "iceServers", default, skip_serializing_if = "Vec::is_empty")]
         ice_servers: Vec<IceServer>,
+    },
+    /// The room you are in, and your part in it: sent after `welcome` in a named room, and
+    /// again whenever it changes.
+    Room {
+        /// The room's name.
+        room: String,
+        /// Whether the room is locked.
+        locked: bool,
+        /// Whether you may lock the room and remove people.
+        moderator: bool,
+    },
+    /// A fresh resume token, sent while connected, before the last one expires.
+    ResumeToken {
+        /// Log in with this after a dropped connection, as with `welcome`'s.
+        resume: String,
     },
     /// Fresh TURN credentials, sent before the ones given earlier expire.
     IceServers {

@@ -30,6 +30,9 @@ fn the_documented_session() {
         ClientMessage::Login {
             name: "alice".into(),
             resume: None,
+            room: None,
+            token: None,
+            password: None,
         },
     );
     round_trip(
@@ -199,6 +202,9 @@ fn the_additions_of_this_implementation() {
         ClientMessage::Login {
             name: "alice".into(),
             resume: Some("k3J9x2LqP0c.00ff".into()),
+            room: None,
+            token: None,
+            password: None,
         },
     );
     round_trip(
@@ -267,4 +273,56 @@ fn signals_survive_the_relay() {
         .into_signal()
         .unwrap();
     assert_eq!((from, name.as_str(), got), (id("a"), "alice", signal));
+}
+
+#[test]
+fn rooms_tokens_and_moderation() {
+    round_trip(
+        r#"{"type":"login","name":"alice","room":"Kq3_x9","token":"eyJ.e30.sig","password":"hunter2"}"#,
+        ClientMessage::Login {
+            name: "alice".into(),
+            resume: None,
+            room: Some("Kq3_x9".into()),
+            token: Some("eyJ.e30.sig".into()),
+            password: Some("hunter2".into()),
+        },
+    );
+    round_trip(
+        r#"{"type":"room","room":"Kq3_x9","locked":false,"moderator":true}"#,
+        ServerMessage::Room {
+            room: "Kq3_x9".into(),
+            locked: false,
+            moderator: true,
+        },
+    );
+    round_trip(
+        r#"{"type":"resume-token","resume":"k3J9x2LqP0c.1764570000.1764570090.00ff"}"#,
+        ServerMessage::ResumeToken {
+            resume: "k3J9x2LqP0c.1764570000.1764570090.00ff".into(),
+        },
+    );
+    round_trip(r#"{"type":"lock-room"}"#, ClientMessage::LockRoom);
+    round_trip(r#"{"type":"unlock-room"}"#, ClientMessage::UnlockRoom);
+    round_trip(
+        r#"{"type":"remove-peer","id":"Zp1qA7fS2mE"}"#,
+        ClientMessage::RemovePeer {
+            id: id("Zp1qA7fS2mE"),
+        },
+    );
+}
+
+#[test]
+fn final_refusals_have_their_own_close_codes() {
+    let finals: Vec<_> = ErrorCode::ALL
+        .into_iter()
+        .filter_map(|code| code.close_code().map(|close| (code, close)))
+        .collect();
+    assert_eq!(finals.len(), 8);
+    for (code, close) in finals {
+        assert!((4400..4500).contains(&close), "{code:?}");
+        assert_eq!(ErrorCode::from_close_code(close), Some(code));
+        assert_eq!(ErrorCode::from_wire(code.as_str()), Some(code));
+    }
+    assert_eq!(ErrorCode::NameTaken.close_code(), None);
+    assert_eq!(ErrorCode::from_close_code(4000), None);
 }

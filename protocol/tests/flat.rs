@@ -78,6 +78,14 @@ impl ServerFields for Fields {
             .map(|servers| serde_json::from_value(servers).map_err(|e| e.to_string()))
             .transpose()
     }
+
+    fn flag(&mut self, key: &'static str) -> Result<Option<bool>, String> {
+        match self.0.remove(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(flag)) => Ok(Some(flag)),
+            Some(_) => Err(format!("`{key}` is not true or false")),
+        }
+    }
 }
 
 fn read_by_fields(frame: &str) -> Result<ServerMessage, String> {
@@ -113,6 +121,9 @@ fn a_field_source_reads_what_serde_reads() {
         r#"{"type":"hangup","from":"a1","name":"alice"}"#,
         r#"{"type":"restart-ice","from":"a1","name":"alice"}"#,
         r#"{"type":"error","code":"peer-unavailable","message":"gone","to":"b2"}"#,
+        r#"{"type":"error","code":"room-locked","message":"locked"}"#,
+        r#"{"type":"room","room":"Kq3_x9","locked":true,"moderator":false}"#,
+        r#"{"type":"resume-token","resume":"a1.1.2.ff"}"#,
     ];
     for frame in frames {
         let by_serde: ServerMessage = serde_json::from_str(frame).expect("serde reads it");
@@ -126,6 +137,9 @@ fn a_field_source_refuses_what_serde_refuses() {
         r#"{"type":"teleport"}"#,
         r#"{"type":"welcome","name":"alice"}"#,
         r#"{"type":"ice-servers"}"#,
+        r#"{"type":"room","room":"r","locked":"yes","moderator":false}"#,
+        r#"{"type":"room","room":"r","moderator":false}"#,
+        r#"{"type":"resume-token"}"#,
         r#"{"type":"decline","from":"a1","name":"alice","reason":"bored"}"#,
         r#"{"type":"error","code":"oops","message":"m"}"#,
         r#"{"type":"offer","from":"a1","name":"alice","sdp":5}"#,

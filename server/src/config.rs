@@ -30,10 +30,47 @@ pub struct Config {
     /// before everyone is told it left.
     #[arg(long, env = "PEERCALL_RESUME_GRACE_MS", default_value_t = 30_000)]
     pub resume_grace_ms: u64,
-    /// Key for resume tokens. Give the same one across restarts so that clients get their
-    /// ids back after a restart; by default a random key lives as long as the process.
-    #[arg(long, env = "PEERCALL_RESUME_SECRET", hide_env_values = true)]
+    /// File holding the key for resume tokens (at least 32 bytes), made with a random key
+    /// if it does not exist yet: with the same key across restarts, clients get their ids
+    /// back after a restart. Or set `PEERCALL_RESUME_SECRET`. By default a random key
+    /// lives as long as the process.
+    #[arg(long, env = "PEERCALL_RESUME_SECRET_FILE")]
+    pub resume_secret_file: Option<PathBuf>,
+    /// The resume key itself, from `PEERCALL_RESUME_SECRET` (never a flag: `ps` would
+    /// show it).
+    #[arg(skip = std::env::var("PEERCALL_RESUME_SECRET").ok())]
     pub resume_secret: Option<String>,
+    /// How often a connected user gets a fresh resume token, in ms. A token lasts the
+    /// resume grace period plus twice this.
+    #[arg(long, env = "PEERCALL_RESUME_REFRESH_MS", default_value_t = 60_000)]
+    pub resume_refresh_ms: u64,
+
+    /// Most people in one named room; one more gets `room-full`.
+    #[arg(long, env = "PEERCALL_ROOM_CAPACITY", default_value_t = 8)]
+    pub room_capacity: usize,
+    /// Most people in the default room (the room of logins that name none); no limit by
+    /// default.
+    #[arg(long, env = "PEERCALL_DEFAULT_ROOM_CAPACITY")]
+    pub default_room_capacity: Option<usize>,
+    /// Refuse logins that name no room (`bad-room`): everyone joins by a room's link.
+    #[arg(long, env = "PEERCALL_NO_DEFAULT_ROOM")]
+    pub no_default_room: bool,
+    /// Token mode: file holding the shared secret (at least 32 bytes) that signs the
+    /// HS256 tokens every login must carry. Or set `PEERCALL_AUTH_SECRET`.
+    #[arg(long, env = "PEERCALL_AUTH_SECRET_FILE", global = true)]
+    pub auth_secret_file: Option<PathBuf>,
+    /// The token secret itself, from `PEERCALL_AUTH_SECRET` (never a flag).
+    #[arg(skip = std::env::var("PEERCALL_AUTH_SECRET").ok())]
+    pub auth_secret: Option<String>,
+    /// A web origin (`https://site.example`) whose pages may open sockets and import
+    /// `/pkg` (repeatable). Without it: this server's own pages and pages on localhost.
+    #[arg(
+        long = "allowed-origin",
+        value_name = "ORIGIN",
+        env = "PEERCALL_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
 
     /// HTTPS: the certificate chain, PEM. Read again when the file changes or on SIGHUP.
     #[arg(long, env = "PEERCALL_TLS_CERT", requires = "tls_key", group = "tls")]
@@ -96,6 +133,31 @@ pub struct Config {
     /// Serve `/healthz` and `/metrics` on this address instead of on `--addr`.
     #[arg(long, env = "PEERCALL_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+
+    /// Something else to do than serve.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What `peercall-server` can do besides serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Prints a login token (an HS256 JWT) signed with the token secret
+    /// (`--auth-secret-file` or `PEERCALL_AUTH_SECRET`), as a site's backend mints them.
+    MintToken {
+        /// The room it admits to; leave it out for the default room.
+        #[arg(long)]
+        room: Option<String>,
+        /// The display name it is for.
+        #[arg(long)]
+        name: String,
+        /// How long it is good for, in seconds.
+        #[arg(long, default_value_t = 3_600)]
+        ttl: u64,
+        /// Makes its holder a moderator of the room.
+        #[arg(long)]
+        admin: bool,
+    },
 }
 
 impl Config {

@@ -8,7 +8,7 @@ use std::{
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use futures_util::{SinkExt, StreamExt, stream::SplitSink};
-use protocol::{ClientMessage, ErrorCode, PeerId, PeerInfo, ServerMessage};
+use protocol::{ClientMessage, ErrorCode, ServerMessage, validate_room};
 use tokio::{
     sync::{mpsc, watch},
     time::Instant,
@@ -16,8 +16,11 @@ use tokio::{
 
 use crate::{
     AppState,
+    identity::display_name,
+    outbox::{Eviction, Outbox, frame},
     refusal::Refusal,
-    registry::{Outbox, frame},
+    registry::{Login, Seat, now_ms},
+    rooms::RoomKey,
 };
 
 /// Read buffer per socket. Signaling frames are small; tungstenite's default (128 KiB)
@@ -46,8 +49,10 @@ enum Ending {
     Vanished,
     TooLarge,
     BrokenSocket,
-    /// Evicted: too slow to keep up, or replaced by a resume on another socket.
-    Evicted,
+    /// Evicted: too slow to keep up, replaced by a resume on another socket, or removed.
+    Evicted(Eviction),
+    /// A final refusal: the client must not try the same again.
+    Refused(#[allow(dead_code, reason = "read by the disconnect log line")] ErrorCode),
     /// Nothing came back for two pings.
     Silent,
     ServerShutdown,
@@ -58,12 +63,24 @@ impl Ending {
     /// not: calls go on without the server, and telling everyone that everyone left would
     /// end them.
     fn is_clean(&self) -> bool {
-        matches!(self, Self::ClientClosed | Self::TooLarge)
+        matches!(self, Self::ClientClosed | Self::TooLarge | Self::Refused(_))
+    }
+
+    /// Whether the server has sent a close frame and waits for the client's answer.
+    fn said_goodbye(&self) -> bool {
+        matches!(
+            self,
+            Self::TooLarge
+                | Self::ServerShutdown
+                | Self::Refused(_)
+                | Self::Evicted(Eviction::Replaced | Eviction::Removed)
+        )
     }
 }
 
-/// Serves one socket until it closes.
-pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState) {
+/// Serves one socket until it closes; `refused`: a socket from a page the server does not
+/// serve, told so and closed at once.
+pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused: Option<Refusal>) {
     let _alive = state.alive.clone();
     tracing::info!(%remote, "connect");
     state.metrics.sockets.inc();
@@ -71,86 +88,123 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState) {
     let (outbox, frames) = Outbox::new(state.registry.outbox_capacity());
     let writer = tokio::spawn(write_frames(sink, frames));
     let mut shutdown = state.shutdown.clone();
-    let mut me: Option<PeerId> = None;
+    let mut me: Option<Seat> = None;
     let conn = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
     let mut pings = tokio::time::interval(state.ping_interval);
     pings.tick().await; // the first tick is immediate
     let mut heard = Instant::now();
     // When fresh TURN credentials go out, once logged in.
     let mut refresh_at: Option<Instant> = None;
+    // When a fresh resume token goes out, once logged in.
+    let mut resume_at: Option<Instant> = None;
+    let resume_every = state.resume_refresh;
 
-    let ending = loop {
-        tokio::select! {
-            incoming = stream.next() => {
-                heard = Instant::now();
-                match incoming {
-                Some(Ok(Message::Text(text))) if text.len() > protocol::MAX_FRAME_BYTES => {
-                    outbox.push(close(close_code::SIZE, TOO_LARGE));
-                    break Ending::TooLarge;
-                }
-                Some(Ok(Message::Text(text))) => {
-                    let was_in = me.is_some();
-                    if let Err(refusal) = handle(&state, &outbox, conn, &mut me, text.as_str()) {
+    let ending = if let Some(refusal) = refused {
+        Ending::Refused(
+            refuse(&state, &outbox, remote, None, refusal).unwrap_or(ErrorCode::BadRequest),
+        )
+    } else {
+        loop {
+            tokio::select! {
+                incoming = stream.next() => {
+                    heard = Instant::now();
+                    match incoming {
+                    Some(Ok(Message::Text(text))) if text.len() > protocol::MAX_FRAME_BYTES => {
+                        outbox.push(close(close_code::SIZE, TOO_LARGE));
+                        break Ending::TooLarge;
+                    }
+                    Some(Ok(Message::Text(text))) => {
+                        let was_in = me.is_some();
+                        if let Err(refusal) = handle(&state, &outbox, conn, &mut me, text.as_str())
+                            && let Some(code) = refuse(&state, &outbox, remote, me.as_ref(), refusal)
+                        {
+                            break Ending::Refused(code);
+                        }
+                        if !was_in && me.is_some() {
+                            refresh_at = state.ice.refresh_after().map(|after| Instant::now() + after);
+                            resume_at = Some(Instant::now() + resume_every);
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        let refusal = Refusal::new(
+                            ErrorCode::BadRequest,
+                            "frames must be text holding one JSON object",
+                        );
                         refuse(&state, &outbox, remote, me.as_ref(), refusal);
                     }
-                    if !was_in && me.is_some() {
-                        refresh_at = state.ice.refresh_after().map(|after| Instant::now() + after);
+                    // Pings are answered by the socket itself.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    // 1000 and 1001 (a page that closes the socket, a tab that goes away) mean
+                    // leaving; a client that gives up on a dead-looking link says 4000 and
+                    // means to come back.
+                    Some(Ok(Message::Close(frame))) => match frame.map(|f| f.code) {
+                        None | Some(1000) | Some(1001) => break Ending::ClientClosed,
+                        Some(_) => break Ending::Vanished,
+                    },
+                    None => break Ending::Vanished,
+                    Some(Err(error)) if is_too_large(&error) => {
+                        // Past the hard limit the stream is out of step: no goodbye to wait for.
+                        outbox.push(close(close_code::SIZE, TOO_LARGE));
+                        break Ending::TooLarge;
                     }
+                    Some(Err(error)) => {
+                        tracing::debug!(%remote, %error, "socket error");
+                        break Ending::BrokenSocket;
+                    }
+                }},
+                _ = pings.tick() => {
+                    if heard.elapsed() > 2 * state.ping_interval {
+                        break Ending::Silent;
+                    }
+                    outbox.push(Message::Ping(Default::default()));
                 }
-                Some(Ok(Message::Binary(_))) => {
-                    let refusal = Refusal::new(
-                        ErrorCode::BadRequest,
-                        "frames must be text holding one JSON object",
-                    );
-                    refuse(&state, &outbox, remote, me.as_ref(), refusal);
+                () = until(resume_at) => {
+                    if let Some(seat) = &me {
+                        outbox.push(frame(&ServerMessage::ResumeToken {
+                            resume: state.registry.resume_token(seat),
+                        }));
+                    }
+                    resume_at = Some(Instant::now() + resume_every);
                 }
-                // Pings are answered by the socket itself.
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                // 1000 and 1001 (a page that closes the socket, a tab that goes away) mean
-                // leaving; a client that gives up on a dead-looking link says 4000 and
-                // means to come back.
-                Some(Ok(Message::Close(frame))) => match frame.map(|f| f.code) {
-                    None | Some(1000) | Some(1001) => break Ending::ClientClosed,
-                    Some(_) => break Ending::Vanished,
-                },
-                None => break Ending::Vanished,
-                Some(Err(error)) if is_too_large(&error) => {
-                    // Past the hard limit the stream is out of step: no goodbye to wait for.
-                    outbox.push(close(close_code::SIZE, TOO_LARGE));
-                    break Ending::TooLarge;
+                () = until(refresh_at) => {
+                    if let Some(seat) = &me {
+                        outbox.push(frame(&ServerMessage::IceServers {
+                            ice_servers: state.ice.for_peer(&seat.id),
+                        }));
+                        state.metrics.turn_credentials.inc();
+                    }
+                    refresh_at = state.ice.refresh_after().map(|after| Instant::now() + after);
                 }
-                Some(Err(error)) => {
-                    tracing::debug!(%remote, %error, "socket error");
-                    break Ending::BrokenSocket;
+                why = outbox.evicted() => {
+                    let code = match why {
+                        Eviction::TooSlow => None,
+                        Eviction::Removed => Some(ErrorCode::Removed),
+                        Eviction::Replaced => {
+                            let refusal = Refusal::new(
+                                ErrorCode::SessionReplaced,
+                                "you resumed this session on another connection",
+                            );
+                            outbox.push(frame(&refusal.into_message()));
+                            Some(ErrorCode::SessionReplaced)
+                        }
+                    };
+                    if let Some(code) = code {
+                        outbox.push(final_close(code));
+                    }
+                    break Ending::Evicted(why);
                 }
-            }},
-            _ = pings.tick() => {
-                if heard.elapsed() > 2 * state.ping_interval {
-                    break Ending::Silent;
+                () = stopping(&mut shutdown) => {
+                    outbox.push(close(close_code::AWAY, "server shutting down"));
+                    break Ending::ServerShutdown;
                 }
-                outbox.push(Message::Ping(Default::default()));
-            }
-            () = until(refresh_at) => {
-                if let Some(id) = &me {
-                    outbox.push(frame(&ServerMessage::IceServers {
-                        ice_servers: state.ice.for_peer(id),
-                    }));
-                    state.metrics.turn_credentials.inc();
-                }
-                refresh_at = state.ice.refresh_after().map(|after| Instant::now() + after);
-            }
-            () = outbox.evicted.notified() => break Ending::Evicted,
-            () = stopping(&mut shutdown) => {
-                outbox.push(close(close_code::AWAY, "server shutting down"));
-                break Ending::ServerShutdown;
             }
         }
     };
 
-    if let Some(id) = &me {
-        state.registry.depart(id, conn, ending.is_clean());
+    if let Some(seat) = &me {
+        state.registry.depart(seat, conn, ending.is_clean());
     }
-    if matches!(ending, Ending::TooLarge | Ending::ServerShutdown) {
+    if ending.said_goodbye() {
         // Our close frame is on its way: read until the client answers it, so the socket
         // is not torn down under unread data (which would turn into a reset).
         let goodbye = async {
@@ -162,7 +216,7 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState) {
         };
         let _ = tokio::time::timeout(CLOSE_GRACE, goodbye).await;
     }
-    tracing::info!(%remote, id = me.as_ref().map(|id| id.0.as_str()), reason = ?ending, "disconnect");
+    tracing::info!(%remote, id = me.as_ref().map(|seat| seat.id.0.as_str()), reason = ?ending, "disconnect");
     state.metrics.sockets.dec();
     // The writer ends once every handle on the outbox is gone (ours and the registry's).
     drop(outbox);
@@ -188,7 +242,7 @@ fn handle(
     state: &AppState,
     outbox: &Outbox,
     conn: u64,
-    me: &mut Option<PeerId>,
+    me: &mut Option<Seat>,
     text: &str,
 ) -> Result<(), Refusal> {
     let message: ClientMessage = serde_json::from_str(text).map_err(|error| {
@@ -202,18 +256,54 @@ fn handle(
             outbox.push(frame(&ServerMessage::Pong));
             Ok(())
         }
-        (None, ClientMessage::Login { name, resume }) => {
-            let welcomed =
-                state
-                    .registry
-                    .login(&name, resume.as_deref(), conn, outbox, &state.ice)?;
-            let PeerInfo { id, name } = welcomed.me;
-            tracing::info!(%id, %name, resumed = welcomed.resumed, "login");
+        (
+            None,
+            ClientMessage::Login {
+                name,
+                resume,
+                room,
+                token,
+                password,
+            },
+        ) => {
+            let name = display_name(&name)?;
+            let room = match room {
+                Some(room) => RoomKey::named(
+                    validate_room(&room)
+                        .map_err(|error| Refusal::new(ErrorCode::BadRoom, error.to_string()))?,
+                ),
+                None if state.registry.has_default_room() => RoomKey::default_room(),
+                None => {
+                    return Err(Refusal::new(
+                        ErrorCode::BadRoom,
+                        "this server has no default room: join a room by its link",
+                    ));
+                }
+            };
+            let resume = state.registry.resumable(resume.as_deref(), &room, &name);
+            let admin = match &state.auth {
+                None => false,
+                Some(auth) => {
+                    let mut instants = vec![now_ms() / 1000];
+                    instants.extend(resume.as_ref().map(|claim| claim.started_ms / 1000));
+                    auth.check(token.as_deref(), &name, &room, &instants)?.admin
+                }
+            };
+            let login = Login {
+                name: &name,
+                room,
+                resume,
+                password: password.as_deref(),
+                admin,
+            };
+            let welcomed = state.registry.login(login, conn, outbox, &state.ice)?;
+            let seat = welcomed.seat;
+            tracing::info!(id = %seat.id, name = %seat.name, room = seat.room.as_str(), resumed = welcomed.resumed, "login");
             state.metrics.logins.inc();
             if state.ice.refresh_after().is_some() {
                 state.metrics.turn_credentials.inc();
             }
-            *me = Some(id);
+            *me = Some(seat);
             Ok(())
         }
         (None, _) => Err(Refusal::new(
@@ -224,6 +314,9 @@ fn handle(
             ErrorCode::BadRequest,
             "already logged in on this connection",
         )),
+        (Some(seat), ClientMessage::LockRoom) => state.registry.set_locked(seat, true),
+        (Some(seat), ClientMessage::UnlockRoom) => state.registry.set_locked(seat, false),
+        (Some(seat), ClientMessage::RemovePeer { id }) => state.registry.remove(seat, &id),
         (Some(from), message) => match message.into_signal() {
             Ok((to, signal)) => {
                 state.registry.relay(from, to, signal)?;
@@ -235,24 +328,38 @@ fn handle(
     }
 }
 
-/// Logs `refusal` and sends it back to its sender.
+/// Logs `refusal` and sends it back to its sender; for a final refusal, closes the
+/// socket with its close code too, and returns the code.
 fn refuse(
     state: &AppState,
     outbox: &Outbox,
     remote: SocketAddr,
-    me: Option<&PeerId>,
+    me: Option<&Seat>,
     refusal: Refusal,
-) {
-    state.metrics.refused(refusal.code.as_str());
+) -> Option<ErrorCode> {
+    let code = refusal.code;
+    state.metrics.refused(code.as_str());
     tracing::info!(
         %remote,
-        id = me.map(|id| id.0.as_str()),
-        code = refusal.code.as_str(),
+        id = me.map(|seat| seat.id.0.as_str()),
+        code = code.as_str(),
         message = %refusal.message,
         "refusal"
     );
     // Never wait here: a client that sends junk and reads nothing would hold this task.
     outbox.push(frame(&refusal.into_message()));
+    code.close_code().map(|_| {
+        outbox.push(final_close(code));
+        code
+    })
+}
+
+/// The close frame of a final refusal: its close code, its wire code as the reason.
+fn final_close(code: ErrorCode) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: code.close_code().unwrap_or(close_code::POLICY),
+        reason: code.as_str().into(),
+    }))
 }
 
 fn close(code: u16, reason: &'static str) -> Message {

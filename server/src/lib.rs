@@ -6,40 +6,52 @@
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 mod config;
 mod connection;
 mod headers;
 mod ice;
+mod identity;
 mod listen;
 mod metrics;
+mod origin;
+mod outbox;
 mod refusal;
 mod registry;
+mod rooms;
 mod startup;
 mod tls;
 mod tokens;
 
-pub use config::Config;
+pub use config::{Command, Config};
 pub use ice::turn_password;
-pub use startup::{Prepared, StartError};
+pub use startup::{Prepared, StartError, auth_secret};
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
+use auth::Auth;
 use axum::{
     Router,
     extract::{ConnectInfo, State, WebSocketUpgrade},
-    http::{StatusCode, Uri},
+    http::{HeaderMap, Method, StatusCode, Uri},
     response::{IntoResponse, Response},
     routing::any,
 };
 use ice::IceServers;
 use listen::Listening;
 use metrics::Metrics;
-use registry::Registry;
+use origin::Origins;
+use protocol::ErrorCode;
+use refusal::Refusal;
+use registry::{Capacity, Registry};
 use tokio::{
     net::TcpListener,
     sync::{Semaphore, mpsc, watch},
 };
-use tower_http::services::ServeDir;
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    services::{ServeDir, ServeFile},
+};
 
 /// How long shutdown waits for sockets to say goodbye before it gives up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -51,6 +63,12 @@ struct AppState {
     /// STUN and TURN for every client.
     ice: Arc<IceServers>,
     metrics: Arc<Metrics>,
+    /// Token mode: the key logins' tokens are checked with.
+    auth: Option<Arc<Auth>>,
+    /// The pages that may open a socket.
+    origins: Arc<Origins>,
+    /// How often a connected user gets a fresh resume token.
+    resume_refresh: Duration,
     /// How often each socket is pinged.
     ping_interval: Duration,
     /// One permit per open socket: the connection limit.
@@ -83,27 +101,61 @@ pub async fn serve_prepared(
         mut tls,
         ice,
         metrics_listener,
+        auth,
+        resume_key,
     } = prepared;
     let (stop_tx, stop_rx) = watch::channel(false);
     let (alive_tx, mut alive_rx) = mpsc::channel(1);
     let metrics = Arc::new(Metrics::new());
+    let grace = Duration::from_millis(config.resume_grace_ms);
+    let resume_refresh = Duration::from_millis(config.resume_refresh_ms.max(1));
+    let origins = Arc::new(Origins::new(&config.allowed_origins));
     let state = AppState {
         registry: Arc::new(Registry::new(
             config.outbox,
-            tokens::Tokens::new(config.resume_secret.as_deref()),
-            Duration::from_millis(config.resume_grace_ms),
+            // A token lasts through the grace period after the socket that last got one
+            // drops, however late in a refresh interval, and however late that is noticed.
+            tokens::Tokens::new(resume_key, grace + 2 * resume_refresh),
+            grace,
+            Capacity {
+                named: config.room_capacity,
+                default: config.default_room_capacity,
+                default_room: !config.no_default_room,
+            },
         )),
         ice: Arc::new(ice),
+        auth: auth.map(Arc::new),
+        origins: Arc::clone(&origins),
+        resume_refresh,
         metrics: Arc::clone(&metrics),
         ping_interval: Duration::from_millis(config.ping_interval_ms.max(1)),
         slots: Arc::new(Semaphore::new(config.max_connections)),
         shutdown: stop_rx.clone(),
         alive: alive_tx.clone(),
     };
-    let mut app = Router::new().route("/ws", any(upgrade));
-    if let Some(pkg_dir) = &config.pkg_dir {
-        app = app.nest_service("/pkg", ServeDir::new(pkg_dir));
-    }
+    let mut app = Router::new()
+        .route("/ws", any(upgrade))
+        // A room's link opens the demo page, which reads the room from its own address.
+        .route_service(
+            "/r/{room}",
+            ServeFile::new(config.static_dir.join("index.html")),
+        );
+    // The embeddable module may be imported by the pages allowed to open sockets.
+    let cors = CorsLayer::new()
+        .allow_methods([Method::GET, Method::HEAD])
+        .allow_origin(AllowOrigin::predicate(move |origin, request| {
+            origins.allows(origin, request.headers.get(axum::http::header::HOST))
+        }));
+    let pkg_dir = config
+        .pkg_dir
+        .clone()
+        .unwrap_or_else(|| config.static_dir.join("pkg"));
+    app = app.nest(
+        "/pkg",
+        Router::new()
+            .fallback_service(ServeDir::new(pkg_dir))
+            .layer(cors),
+    );
     let mut app = app
         .fallback_service(ServeDir::new(&config.static_dir).append_index_html_on_directories(true))
         .with_state(state);
@@ -187,12 +239,25 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// `GET /ws`: upgrade to a signaling socket, within the connection limit.
+/// `GET /ws`: upgrade to a signaling socket, within the connection limit. A socket from
+/// a page on a site the server does not serve is upgraded only to be told so and closed:
+/// a page never sees why an upgrade failed, but it sees a close code.
 async fn upgrade(
     ws: WebSocketUpgrade,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     State(state): State<AppState>,
 ) -> Response {
+    let refused = (!state.origins.allow(&headers)).then(|| {
+        let origin = headers
+            .get(axum::http::header::ORIGIN)
+            .and_then(|origin| origin.to_str().ok())
+            .unwrap_or_default();
+        Refusal::new(
+            ErrorCode::OriginRefused,
+            format!("pages on {origin} may not use this server"),
+        )
+    });
     let Ok(slot) = state.slots.clone().try_acquire_owned() else {
         tracing::warn!(%remote, "refused: connection limit reached");
         state.metrics.refused("server-full");
@@ -203,7 +268,7 @@ async fn upgrade(
         .max_message_size(connection::HARD_FRAME_BYTES)
         .max_frame_size(connection::HARD_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
-            connection::run(socket, remote, state).await;
+            connection::run(socket, remote, state, refused).await;
             drop(slot);
         })
 }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use peercall_server::{Config, Prepared, shutdown_signal};
+use peercall_server::{Command, Config, Prepared, auth, shutdown_signal};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -14,6 +14,15 @@ async fn main() -> ExitCode {
         )
         .init();
     let config = Config::parse();
+    if let Some(Command::MintToken {
+        room,
+        name,
+        ttl,
+        admin,
+    }) = &config.command
+    {
+        return mint_token(&config, room.clone(), name.clone(), *ttl, *admin);
+    }
     // Everything the flags name is read and checked before the port is taken.
     let prepared = match Prepared::new(config) {
         Ok(prepared) => prepared,
@@ -52,4 +61,43 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `peercall-server mint-token`: prints a token for `name` in `room`.
+fn mint_token(
+    config: &Config,
+    room: Option<String>,
+    name: String,
+    ttl: u64,
+    admin: bool,
+) -> ExitCode {
+    let secret = match peercall_server::auth_secret(config) {
+        Ok(Some(secret)) => secret,
+        Ok(None) => {
+            eprintln!(
+                "peercall-server: mint-token needs the token secret: --auth-secret-file or PEERCALL_AUTH_SECRET"
+            );
+            return ExitCode::from(2);
+        }
+        Err(error) => {
+            eprintln!("peercall-server: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(Err(error)) = room.as_deref().map(protocol::validate_room) {
+        eprintln!("peercall-server: --room: {error}");
+        return ExitCode::from(2);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let claims = auth::Claims {
+        sub: name,
+        room,
+        exp: now.saturating_add(ttl),
+        nbf: None,
+        admin,
+    };
+    println!("{}", auth::mint(&secret, &claims));
+    ExitCode::SUCCESS
 }

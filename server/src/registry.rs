@@ -1,165 +1,121 @@
-//! Who is logged in, and the outbox of each: presence and routing.
+//! Who is logged in, room by room, and the outbox of each: presence and routing.
 //!
-//! One short-held lock guards the whole map. Every frame for a peer is queued into its
-//! outbox while the lock is held, so presence is seen in one order by everyone: a newcomer
-//! either finds a peer in its `peers` list or later gets that peer's `peer-joined`.
+//! One short-held lock guards every room. Every frame for a peer is queued into its
+//! outbox while the lock is held, so presence is seen in one order by everyone in a room:
+//! a newcomer either finds a peer in its `peers` list or later gets that peer's
+//! `peer-joined`.
 //!
 //! A socket that drops without a close frame leaves its user *away*: name and id stay
 //! reserved for the resume grace period and frames for it are kept, so that the same user
 //! logging in again with its resume token carries on as if nothing happened. A socket
-//! closed on purpose leaves at once.
+//! closed on purpose leaves at once, and the tokens of its id are refused from then on.
 
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, MutexGuard},
-    time::Duration,
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use axum::extract::ws::{Message, Utf8Bytes};
-use protocol::{
-    ErrorCode, NameError, PeerId, PeerInfo, ServerMessage, Signal, name_key, validate_name,
-};
+use protocol::{ErrorCode, PeerId, ServerMessage, Signal};
 use rand::{Rng, distr::Alphanumeric};
-use tokio::sync::{Notify, mpsc};
 
-use crate::{ice::IceServers, refusal::Refusal, tokens::Tokens};
+use crate::{
+    ice::IceServers,
+    identity::name_key,
+    outbox::{Eviction, Outbox, frame},
+    refusal::Refusal,
+    rooms::{Link, Member, Room, RoomKey},
+    tokens::{Resumable, Tokens},
+};
 
 /// Random characters in an id: 16 alphanumerics carry about 95 bits.
 const ID_CHARS: usize = 16;
 
-/// Frames kept for an away user; past this the oldest go.
-const AWAY_FRAMES: usize = 256;
-
-/// Where a connection's frames go, and how to tell it to hang up.
-#[derive(Clone)]
-pub struct Outbox {
-    frames: mpsc::Sender<Message>,
-    /// Notified when the connection must go: too slow to keep up, or replaced by a resume.
-    pub evicted: Arc<Notify>,
+/// Milliseconds since the epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
 }
 
-impl Outbox {
-    /// A new outbox holding at most `capacity` frames, and its receiving end.
-    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Message>) {
-        let (frames, rx) = mpsc::channel(capacity);
-        let outbox = Self {
-            frames,
-            evicted: Arc::new(Notify::new()),
-        };
-        (outbox, rx)
-    }
-
-    /// Queues `frame` without waiting; a full outbox evicts its (too slow) owner.
-    pub fn push(&self, frame: Message) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.frames.try_send(frame) {
-            self.evicted.notify_one();
-        }
-    }
+/// Where a logged-in connection sits: its room and its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seat {
+    /// The room.
+    pub room: RoomKey,
+    /// The id.
+    pub id: PeerId,
+    /// The display name.
+    pub name: String,
+    /// When the session began, in ms since the epoch.
+    pub started_ms: u64,
 }
 
-/// A message serialized once, ready to be queued to any number of outboxes.
-pub fn frame(message: &ServerMessage) -> Message {
-    let json = serde_json::to_string(message).unwrap_or_else(|error| {
-        // Serializing our own types into a String cannot fail; keep the socket alive anyway.
-        tracing::error!(%error, "cannot serialize a server message");
-        String::from(r#"{"type":"error","code":"bad-request","message":"internal error"}"#)
-    });
-    Message::Text(Utf8Bytes::from(json))
-}
-
-/// How a user is reached.
-enum Link {
-    /// Through connection number `conn`.
-    Connected { conn: u64, outbox: Outbox },
-    /// Not at all, since connection number `conn` dropped; frames wait here.
-    Away { conn: u64, pending: Vec<Message> },
-}
-
-struct Member {
-    name: String,
-    link: Link,
-}
-
-impl Member {
-    fn deliver(&mut self, frame: Message) {
-        match &mut self.link {
-            Link::Connected { outbox, .. } => outbox.push(frame),
-            Link::Away { pending, .. } => {
-                if pending.len() == AWAY_FRAMES {
-                    pending.remove(0);
-                }
-                pending.push(frame);
-            }
-        }
-    }
-
-    fn conn(&self) -> u64 {
-        match self.link {
-            Link::Connected { conn, .. } | Link::Away { conn, .. } => conn,
-        }
-    }
-}
-
-#[derive(Default)]
-struct Members {
-    by_id: HashMap<PeerId, Member>,
-    /// Name keys in use (see [`name_key`]).
-    names: HashMap<String, PeerId>,
-}
-
-impl Members {
-    fn announce(&mut self, except: &PeerId, message: &ServerMessage) {
-        let frame = frame(message);
-        for (id, member) in &mut self.by_id {
-            if id != except {
-                member.deliver(frame.clone());
-            }
-        }
-    }
-
-    fn others(&self, me: &PeerId) -> Vec<PeerInfo> {
-        self.by_id
-            .iter()
-            .filter(|(id, _)| *id != me)
-            .map(|(id, member)| PeerInfo {
-                id: id.clone(),
-                name: member.name.clone(),
-            })
-            .collect()
-    }
-
-    fn remove(&mut self, id: &PeerId) {
-        if let Some(member) = self.by_id.remove(id) {
-            self.names.remove(&name_key(&member.name));
-            self.announce(id, &ServerMessage::PeerLeft { id: id.clone() });
-        }
-    }
+/// A login, its name and room already checked.
+pub struct Login<'a> {
+    /// The display name, normalized.
+    pub name: &'a str,
+    /// The room.
+    pub room: RoomKey,
+    /// The resume token's claim, when it was genuine and unexpired.
+    pub resume: Option<Resumable>,
+    /// The room password given.
+    pub password: Option<&'a str>,
+    /// Whether a token made this user a moderator.
+    pub admin: bool,
 }
 
 /// A successful login.
 pub struct Welcomed {
-    /// Who logged in.
-    pub me: PeerInfo,
+    /// Where the user sits.
+    pub seat: Seat,
     /// Whether this took an earlier session's place (nobody saw it leave).
     pub resumed: bool,
 }
 
-/// Everyone logged in, or away and reserved.
+/// How many people rooms hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Capacity {
+    /// Each named room.
+    pub named: usize,
+    /// The default room, if limited; `None` with no default room at all.
+    pub default: Option<usize>,
+    /// Whether logins without a room are taken.
+    pub default_room: bool,
+}
+
+#[derive(Default)]
+struct Rooms {
+    rooms: HashMap<RoomKey, Room>,
+    /// The room of every id in use, so ids stay unique across rooms.
+    homes: HashMap<PeerId, RoomKey>,
+    /// Ids that left on purpose, until their last token's expiry (ms since the epoch).
+    left: HashMap<PeerId, u64>,
+}
+
+/// Everyone logged in, or away and reserved, in every room.
 pub struct Registry {
-    members: Mutex<Members>,
+    rooms: Mutex<Rooms>,
     outbox_capacity: usize,
     tokens: Tokens,
     grace: Duration,
+    capacity: Capacity,
 }
 
 impl Registry {
     /// An empty registry.
-    pub fn new(outbox_capacity: usize, tokens: Tokens, grace: Duration) -> Self {
+    pub fn new(
+        outbox_capacity: usize,
+        tokens: Tokens,
+        grace: Duration,
+        capacity: Capacity,
+    ) -> Self {
         Self {
-            members: Mutex::default(),
+            rooms: Mutex::default(),
             outbox_capacity,
             tokens,
             grace,
+            capacity,
         }
     }
 
@@ -168,130 +124,256 @@ impl Registry {
         self.outbox_capacity
     }
 
-    fn lock(&self) -> MutexGuard<'_, Members> {
-        // A panic while holding the lock leaves the map consistent (every change is a
+    /// The resume token's claim for `name` in `room`, if it is genuine and unexpired.
+    pub fn resumable(&self, token: Option<&str>, room: &RoomKey, name: &str) -> Option<Resumable> {
+        self.tokens.verify(token?, room, name, now_ms())
+    }
+
+    /// A fresh resume token for `seat`.
+    pub fn resume_token(&self, seat: &Seat) -> String {
+        self.tokens
+            .issue(&seat.id, &seat.room, &seat.name, seat.started_ms, now_ms())
+    }
+
+    /// Whether logins without a room are taken.
+    pub fn has_default_room(&self) -> bool {
+        self.capacity.default_room
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Rooms> {
+        // A panic while holding the lock leaves the maps consistent (every change is a
         // single insert, update or remove), so a poisoned lock is still usable.
-        self.members
+        self.rooms
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Logs `raw_name` in on connection `conn`: queues `welcome` and `peers` to `outbox`
-    /// and `peer-joined` to everyone else, or returns the refusal. A genuine `resume`
-    /// token gets its id back; if that user is still known here, nobody else is told.
+    /// Logs `login` in on connection `conn`: queues `welcome`, `room` (in a named room)
+    /// and `peers` to `outbox` and `peer-joined` to everyone else in the room, or returns
+    /// the refusal. A genuine resume gets its id back; if that user is still known here,
+    /// nobody else is told.
     pub fn login(
         &self,
-        raw_name: &str,
-        resume: Option<&str>,
+        login: Login<'_>,
         conn: u64,
         outbox: &Outbox,
         ice: &IceServers,
     ) -> Result<Welcomed, Refusal> {
-        let name = validate_name(raw_name)
-            .map_err(|error: NameError| Refusal::new(ErrorCode::InvalidName, error.to_string()))?;
-        let key = name_key(name);
-        let claimed = resume.and_then(|token| self.tokens.verify(token, name));
-        let mut members = self.lock();
+        let key = name_key(login.name);
+        let mut state = self.lock();
+        let now = now_ms();
+        state.left.retain(|_, until| *until >= now);
+        let claimed = login
+            .resume
+            .filter(|claim| !state.left.contains_key(&claim.id));
+        let room_key = login.room;
+        let room = state.rooms.entry(room_key.clone()).or_default();
 
-        if let Some(id) = &claimed
-            && let Some(member) = members.by_id.get_mut(id)
+        if room.was_removed(claimed.as_ref().map(|c| &c.id), &key) {
+            drop_if_empty(&mut state, &room_key);
+            return Err(Refusal::new(
+                ErrorCode::Removed,
+                "a moderator removed you from this room",
+            ));
+        }
+        if let Some(claim) = &claimed
+            && let Some(member) = room.members.get_mut(&claim.id)
         {
             let link = Link::Connected {
                 conn,
                 outbox: outbox.clone(),
             };
             let previous = std::mem::replace(&mut member.link, link);
-            let me = PeerInfo {
-                id: id.clone(),
+            let seat = Seat {
+                room: room_key.clone(),
+                id: claim.id.clone(),
                 name: member.name.clone(),
+                started_ms: member.started_ms,
             };
-            self.welcome(&members, &me, outbox, ice);
+            self.welcome(room, &seat, outbox, ice);
             match previous {
                 Link::Away { pending, .. } => pending.into_iter().for_each(|f| outbox.push(f)),
-                // The old socket has not noticed it is dead yet: it goes now, quietly.
-                Link::Connected { outbox: old, .. } => old.evicted.notify_one(),
+                // The old socket has not noticed it is dead yet: it goes now.
+                Link::Connected { outbox: old, .. } => old.evict(Eviction::Replaced),
             }
-            return Ok(Welcomed { me, resumed: true });
+            return Ok(Welcomed {
+                seat,
+                resumed: true,
+            });
         }
 
-        if members.names.contains_key(&key) {
-            return Err(Refusal::new(
+        let refusal = if room.locked {
+            Some(Refusal::new(
+                ErrorCode::RoomLocked,
+                "the room is locked: nobody new may join",
+            ))
+        } else if room.members.len() >= self.capacity_of(&room_key) {
+            Some(Refusal::new(ErrorCode::RoomFull, "the room is full"))
+        } else if !room.admits(login.password, self.tokens.key()) {
+            Some(Refusal::new(
+                ErrorCode::RoomPassword,
+                "wrong password for this room",
+            ))
+        } else if room.names.contains_key(&key) {
+            Some(Refusal::new(
                 ErrorCode::NameTaken,
-                format!("the name {name} is already taken"),
-            ));
+                format!(
+                    "the name {} (or one that looks the same) is already taken in this room",
+                    login.name
+                ),
+            ))
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            drop_if_empty(&mut state, &room_key);
+            return Err(refusal);
         }
         // A genuine token whose user is unknown here (the grace ran out, or the server
         // restarted) still gets its id back, unless someone else has it.
-        let id = match claimed {
-            Some(id) if !members.by_id.contains_key(&id) => id,
+        let (id, started_ms) = match claimed {
+            Some(claim) if !state.homes.contains_key(&claim.id) => (claim.id, claim.started_ms),
             _ => loop {
                 let id = new_id();
-                if !members.by_id.contains_key(&id) {
-                    break id;
+                if !state.homes.contains_key(&id) {
+                    break (id, now);
                 }
             },
         };
-        let me = PeerInfo {
+        let seat = Seat {
+            room: room_key.clone(),
             id: id.clone(),
-            name: name.to_owned(),
+            name: login.name.to_owned(),
+            started_ms,
         };
-        self.welcome(&members, &me, outbox, ice);
-        members.announce(
+        state.homes.insert(id.clone(), room_key.clone());
+        let room = state.rooms.entry(room_key.clone()).or_default();
+        let arrival = room.arrive();
+        let moderator = room_key.name().is_some() && (login.admin || room.members.is_empty());
+        room.announce(
             &id,
             &ServerMessage::PeerJoined {
                 id: id.clone(),
-                name: me.name.clone(),
+                name: seat.name.clone(),
             },
         );
-        members.names.insert(key, id.clone());
-        members.by_id.insert(
+        room.names.insert(key, id.clone());
+        room.members.insert(
             id,
             Member {
-                name: me.name.clone(),
+                name: seat.name.clone(),
                 link: Link::Connected {
                     conn,
                     outbox: outbox.clone(),
                 },
+                started_ms,
+                arrival,
+                moderator,
             },
         );
-        Ok(Welcomed { me, resumed: false })
+        self.welcome(room, &seat, outbox, ice);
+        Ok(Welcomed {
+            seat,
+            resumed: false,
+        })
     }
 
-    fn welcome(&self, members: &Members, me: &PeerInfo, outbox: &Outbox, ice: &IceServers) {
+    fn capacity_of(&self, room: &RoomKey) -> usize {
+        match room.name() {
+            Some(_) => self.capacity.named,
+            None => self.capacity.default.unwrap_or(usize::MAX),
+        }
+    }
+
+    fn welcome(&self, room: &Room, seat: &Seat, outbox: &Outbox, ice: &IceServers) {
         outbox.push(frame(&ServerMessage::Welcome {
-            id: me.id.clone(),
-            name: me.name.clone(),
-            resume: Some(self.tokens.issue(&me.id, &me.name)),
-            ice_servers: ice.for_peer(&me.id),
+            id: seat.id.clone(),
+            name: seat.name.clone(),
+            resume: Some(self.resume_token(seat)),
+            ice_servers: ice.for_peer(&seat.id),
         }));
+        if let Some(message) = room.state_for(&seat.room, &seat.id) {
+            outbox.push(frame(&message));
+        }
         outbox.push(frame(&ServerMessage::Peers {
-            peers: members.others(&me.id),
+            peers: room.others(&seat.id),
         }));
     }
 
-    /// Relays `signal` from `from` to `to`, stamped with the sender's id and name. A
-    /// recipient who is away gets it when it is back.
-    pub fn relay(&self, from: &PeerId, to: PeerId, signal: Signal) -> Result<(), Refusal> {
-        let mut members = self.lock();
-        let Some(name) = members.by_id.get(from).map(|sender| sender.name.clone()) else {
+    /// Relays `signal` from `from` to `to` in the same room, stamped with the sender's id
+    /// and name. A recipient who is away gets it when it is back.
+    pub fn relay(&self, from: &Seat, to: PeerId, signal: Signal) -> Result<(), Refusal> {
+        let mut state = self.lock();
+        let Some(room) = state.rooms.get_mut(&from.room) else {
             return Err(Refusal::new(ErrorCode::NotLoggedIn, "log in again"));
         };
-        let Some(recipient) = members.by_id.get_mut(&to) else {
-            let message = format!("no peer with id {to}");
+        let Some(name) = room.members.get(&from.id).map(|sender| sender.name.clone()) else {
+            return Err(Refusal::new(ErrorCode::NotLoggedIn, "log in again"));
+        };
+        let Some(recipient) = room.members.get_mut(&to) else {
+            let message = format!("no peer with id {to} in this room");
             return Err(Refusal {
                 to: Some(to),
                 ..Refusal::new(ErrorCode::PeerUnavailable, message)
             });
         };
-        recipient.deliver(frame(&ServerMessage::relayed(from.clone(), name, signal)));
+        recipient.deliver(frame(&ServerMessage::relayed(
+            from.id.clone(),
+            name,
+            signal,
+        )));
         Ok(())
     }
 
-    /// Connection `conn` of `id` ended. On purpose (`clean`): `id` leaves now. Otherwise
-    /// it is away, and leaves when the grace period ends without a resume.
-    pub fn depart(self: &Arc<Self>, id: &PeerId, conn: u64, clean: bool) {
-        let mut members = self.lock();
-        let Some(member) = members.by_id.get_mut(id) else {
+    /// A moderator of `by`'s room locks (or unlocks) it; everyone in it is told.
+    pub fn set_locked(&self, by: &Seat, locked: bool) -> Result<(), Refusal> {
+        let mut state = self.lock();
+        let room = moderated(&mut state, by)?;
+        room.locked = locked;
+        room.tell_state(&by.room);
+        Ok(())
+    }
+
+    /// A moderator of `by`'s room removes `id` from it: they are told and their socket
+    /// closed, the others see them leave, and they cannot come back while the room lasts.
+    pub fn remove(&self, by: &Seat, id: &PeerId) -> Result<(), Refusal> {
+        let mut state = self.lock();
+        let room = moderated(&mut state, by)?;
+        if *id == by.id {
+            return Err(Refusal::new(
+                ErrorCode::BadRequest,
+                "you cannot remove yourself",
+            ));
+        }
+        let Some(member) = room.leave(id, true) else {
+            return Err(Refusal {
+                to: Some(id.clone()),
+                ..Refusal::new(
+                    ErrorCode::PeerUnavailable,
+                    format!("no peer with id {id} in this room"),
+                )
+            });
+        };
+        room.hand_over(&by.room);
+        state.homes.remove(id);
+        if let Link::Connected { outbox, .. } = member.link {
+            let refusal =
+                Refusal::new(ErrorCode::Removed, "a moderator removed you from this room");
+            outbox.push(frame(&refusal.into_message()));
+            outbox.evict(Eviction::Removed);
+        }
+        Ok(())
+    }
+
+    /// Connection `conn` of `seat` ended. On purpose (`clean`): the user leaves now.
+    /// Otherwise it is away, and leaves when the grace period ends without a resume.
+    pub fn depart(self: &Arc<Self>, seat: &Seat, conn: u64, clean: bool) {
+        let mut state = self.lock();
+        let Some(member) = state
+            .rooms
+            .get_mut(&seat.room)
+            .and_then(|room| room.members.get_mut(&seat.id))
+        else {
             return;
         };
         // A resume on another connection has taken this user over: nothing to do.
@@ -299,31 +381,68 @@ impl Registry {
             return;
         }
         if clean {
-            members.remove(id);
+            let until = now_ms() + self.tokens.lifetime().as_millis() as u64;
+            state.left.insert(seat.id.clone(), until);
+            leave(&mut state, seat);
             return;
         }
         member.link = Link::Away {
             conn,
             pending: Vec::new(),
         };
-        let (registry, id) = (Arc::clone(self), id.clone());
+        let (registry, seat) = (Arc::clone(self), seat.clone());
         tokio::spawn(async move {
             tokio::time::sleep(registry.grace).await;
-            registry.expire(&id, conn);
+            registry.expire(&seat, conn);
         });
     }
 
-    fn expire(&self, id: &PeerId, conn: u64) {
-        let mut members = self.lock();
-        let still_away = members
-            .by_id
-            .get(id)
+    fn expire(&self, seat: &Seat, conn: u64) {
+        let mut state = self.lock();
+        let still_away = state
+            .rooms
+            .get(&seat.room)
+            .and_then(|room| room.members.get(&seat.id))
             .is_some_and(|m| matches!(m.link, Link::Away { .. }) && m.conn() == conn);
         if still_away {
-            tracing::info!(%id, "resume grace over: left");
-            members.remove(id);
+            tracing::info!(id = %seat.id, "resume grace over: left");
+            leave(&mut state, seat);
         }
     }
+}
+
+/// `seat` leaves its room; an empty room goes, with its lock and password.
+fn leave(state: &mut Rooms, seat: &Seat) {
+    state.homes.remove(&seat.id);
+    if let Some(room) = state.rooms.get_mut(&seat.room) {
+        room.leave(&seat.id, false);
+        room.hand_over(&seat.room);
+    }
+    drop_if_empty(state, &seat.room);
+}
+
+fn drop_if_empty(state: &mut Rooms, room: &RoomKey) {
+    if state
+        .rooms
+        .get(room)
+        .is_some_and(|room| room.members.is_empty())
+    {
+        state.rooms.remove(room);
+    }
+}
+
+/// `by`'s room, if `by` moderates it.
+fn moderated<'a>(state: &'a mut Rooms, by: &Seat) -> Result<&'a mut Room, Refusal> {
+    state
+        .rooms
+        .get_mut(&by.room)
+        .filter(|room| room.members.get(&by.id).is_some_and(|m| m.moderator))
+        .ok_or_else(|| {
+            Refusal::new(
+                ErrorCode::NotModerator,
+                "only a moderator of a named room may lock it or remove people",
+            )
+        })
 }
 
 fn new_id() -> PeerId {

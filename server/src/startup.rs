@@ -3,7 +3,14 @@
 
 use std::{fmt, path::Path, time::Duration};
 
-use crate::{Config, ice::IceServers, tls::Tls};
+use rand::RngCore;
+
+use crate::{
+    Config,
+    auth::{Auth, MIN_SECRET_BYTES},
+    ice::IceServers,
+    tls::Tls,
+};
 
 /// Why the server cannot start, in one line.
 #[derive(Debug)]
@@ -40,11 +47,17 @@ pub struct Prepared {
     pub ice: IceServers,
     /// Bound to `--metrics-addr`, when `/healthz` and `/metrics` have their own port.
     pub metrics_listener: Option<std::net::TcpListener>,
+    /// Token mode: the key every login's token is checked with.
+    pub auth: Option<Auth>,
+    /// The key of resume tokens.
+    pub resume_key: Vec<u8>,
 }
 
 impl Prepared {
     /// Reads and checks everything `config` names.
     pub fn new(config: Config) -> Result<Self, StartError> {
+        let auth = auth_secret(&config)?.map(|secret| Auth::new(&secret));
+        let resume_key = resume_key(&config)?;
         let secret = turn_secret(&config)?;
         let ice = IceServers::new(
             config.stun_urls.clone(),
@@ -69,6 +82,8 @@ impl Prepared {
             tls,
             ice,
             metrics_listener,
+            auth,
+            resume_key,
         })
     }
 }
@@ -76,16 +91,79 @@ impl Prepared {
 /// The TURN secret: from `--turn-secret-file`, else `PEERCALL_TURN_SECRET`.
 fn turn_secret(config: &Config) -> Result<Option<Vec<u8>>, StartError> {
     match (&config.turn_secret_file, &config.turn_secret) {
-        (Some(file), _) => read_secret(file).map(Some),
+        (Some(file), _) => read_secret(file, "TURN secret").map(Some),
         (None, Some(secret)) => Ok(Some(secret.trim().as_bytes().to_vec())),
         (None, None) => Ok(None),
     }
 }
 
-fn read_secret(file: &Path) -> Result<Vec<u8>, StartError> {
+/// The token secret, for token mode: from `--auth-secret-file`, else
+/// `PEERCALL_AUTH_SECRET`; at least [`MIN_SECRET_BYTES`].
+pub fn auth_secret(config: &Config) -> Result<Option<Vec<u8>>, StartError> {
+    let secret = match (&config.auth_secret_file, &config.auth_secret) {
+        (Some(file), _) => read_secret(file, "token secret")?,
+        (None, Some(secret)) => secret.trim().as_bytes().to_vec(),
+        (None, None) => return Ok(None),
+    };
+    long_enough(secret, "the token secret").map(Some)
+}
+
+/// The resume key: from `PEERCALL_RESUME_SECRET`, else `--resume-secret-file` (made with
+/// a random key if missing), else random for this process.
+fn resume_key(config: &Config) -> Result<Vec<u8>, StartError> {
+    let key = match (&config.resume_secret, &config.resume_secret_file) {
+        (Some(secret), _) => secret.trim().as_bytes().to_vec(),
+        (None, Some(file)) if !file.exists() => {
+            let key = random_key();
+            write_new_secret(file, &key)?;
+            tracing::info!(file = %file.display(), "made a new resume key");
+            key.into_bytes()
+        }
+        (None, Some(file)) => read_secret(file, "resume key")?,
+        (None, None) => return Ok(random_key().into_bytes()),
+    };
+    long_enough(key, "the resume key")
+}
+
+fn long_enough(secret: Vec<u8>, what: &str) -> Result<Vec<u8>, StartError> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(StartError::new(format!(
+            "{what} is {} bytes long; it must have at least {MIN_SECRET_BYTES}",
+            secret.len()
+        )));
+    }
+    Ok(secret)
+}
+
+/// 32 random bytes, in hex.
+fn random_key() -> String {
+    let mut key = [0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    key.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Writes `key` to a new file only its owner can read.
+fn write_new_secret(file: &Path, key: &str) -> Result<(), StartError> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(file)
+        .and_then(|mut out| writeln!(out, "{key}"))
+        .map_err(|error| {
+            StartError::new(format!(
+                "cannot write a new resume key to {}: {error}",
+                file.display()
+            ))
+        })
+}
+
+fn read_secret(file: &Path, what: &str) -> Result<Vec<u8>, StartError> {
     let text = std::fs::read_to_string(file).map_err(|error| {
         StartError::new(format!(
-            "cannot read the TURN secret file {}: {error}",
+            "cannot read the {what} file {}: {error}",
             file.display()
         ))
     })?;

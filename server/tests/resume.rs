@@ -88,7 +88,9 @@ async fn a_resume_takes_over_a_socket_that_is_not_yet_known_dead() {
 
 #[tokio::test]
 async fn a_restarted_server_with_the_same_secret_gives_ids_back() {
-    let secret = |c: &mut peercall_server::Config| c.resume_secret = Some("s3cret".into());
+    let secret = |c: &mut peercall_server::Config| {
+        c.resume_secret = Some("s3cret-s3cret-s3cret-s3cret-s3cret".into())
+    };
     let first = TestServer::start_with(secret).await;
     let (_alice, alice_id, token) = login(&first, "alice").await;
     first.stop().await;
@@ -100,7 +102,10 @@ async fn a_restarted_server_with_the_same_secret_gives_ids_back() {
     // Unknown to this server until now, so the others are told.
     assert_eq!(bob.expect("peer-joined").await["id"], alice_id);
 
-    let third = TestServer::start_with(|c| c.resume_secret = Some("other".into())).await;
+    let third = TestServer::start_with(|c| {
+        c.resume_secret = Some("other-other-other-other-other-other".into())
+    })
+    .await;
     let (_alice, welcome, _) = resume(&third, "alice", &token).await;
     assert_ne!(
         welcome["id"], alice_id,

@@ -17,12 +17,28 @@ pub fn client_messages() -> Vec<ClientMessage> {
         ClientMessage::Login {
             name: "Zoë \"z\" 🦊".to_owned(),
             resume: None,
+            room: None,
+            token: None,
+            password: None,
         },
         ClientMessage::Login {
             name: "alice".to_owned(),
             resume: Some("token".to_owned()),
+            room: None,
+            token: None,
+            password: None,
+        },
+        ClientMessage::Login {
+            name: "carol".to_owned(),
+            resume: None,
+            room: Some("Kq3_x9-team".to_owned()),
+            token: Some("eyJhbGciOiJIUzI1NiJ9.e30.sig".to_owned()),
+            password: Some("pass \"word\" 🔑".to_owned()),
         },
         ClientMessage::Ping,
+        ClientMessage::LockRoom,
+        ClientMessage::UnlockRoom,
+        ClientMessage::RemovePeer { id: to() },
         ClientMessage::Ring { to: to() },
         ClientMessage::Accept { to: to() },
         ClientMessage::Decline {

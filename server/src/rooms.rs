@@ -1,0 +1,218 @@
+//! Rooms: who is in each, and the room's own rules (capacity, lock, password,
+//! moderators, who was removed). Presence and relaying never cross a room's walls.
+
+use std::collections::{HashMap, HashSet};
+
+use axum::extract::ws::Message;
+use hmac::{Hmac, Mac};
+use protocol::{PeerId, PeerInfo, ServerMessage};
+use sha2::Sha256;
+
+use crate::outbox::{Outbox, frame};
+
+/// Frames kept for an away user; past this the oldest go.
+const AWAY_FRAMES: usize = 256;
+
+/// A room's name; the default room's is empty.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RoomKey(String);
+
+impl RoomKey {
+    /// The room of a login that names none.
+    pub fn default_room() -> Self {
+        Self(String::new())
+    }
+
+    /// The room named `name` (checked by `protocol::validate_room`).
+    pub fn named(name: &str) -> Self {
+        Self(name.to_owned())
+    }
+
+    /// The name, empty for the default room.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name of a named room.
+    pub fn name(&self) -> Option<&str> {
+        (!self.0.is_empty()).then_some(self.0.as_str())
+    }
+}
+
+/// How a user is reached.
+pub enum Link {
+    /// Through connection number `conn`.
+    Connected { conn: u64, outbox: Outbox },
+    /// Not at all, since connection number `conn` dropped; frames wait here.
+    Away { conn: u64, pending: Vec<Message> },
+}
+
+/// Someone in a room.
+pub struct Member {
+    /// Their display name.
+    pub name: String,
+    /// How they are reached.
+    pub link: Link,
+    /// When their session began, in ms since the epoch.
+    pub started_ms: u64,
+    /// Order of arrival in the room: the earliest present becomes moderator when the last
+    /// one leaves.
+    pub arrival: u64,
+    /// Whether they may lock the room and remove people.
+    pub moderator: bool,
+}
+
+impl Member {
+    /// Queues `frame` for them, or keeps it while they are away.
+    pub fn deliver(&mut self, frame: Message) {
+        match &mut self.link {
+            Link::Connected { outbox, .. } => outbox.push(frame),
+            Link::Away { pending, .. } => {
+                if pending.len() == AWAY_FRAMES {
+                    pending.remove(0);
+                }
+                pending.push(frame);
+            }
+        }
+    }
+
+    /// The connection they are (or were last) on.
+    pub fn conn(&self) -> u64 {
+        match self.link {
+            Link::Connected { conn, .. } | Link::Away { conn, .. } => conn,
+        }
+    }
+}
+
+/// One room and everyone in it, connected or away.
+#[derive(Default)]
+pub struct Room {
+    /// Everyone, by id.
+    pub members: HashMap<PeerId, Member>,
+    /// Name keys in use (see `identity::name_key`).
+    pub names: HashMap<String, PeerId>,
+    /// Whether newcomers are turned away.
+    pub locked: bool,
+    /// The MAC of the room's password under the server's key, set by the first person in.
+    password: Option<Vec<u8>>,
+    /// Ids and name keys a moderator removed: they stay out while the room lasts.
+    removed: HashSet<PeerId>,
+    removed_names: HashSet<String>,
+    arrivals: u64,
+}
+
+impl Room {
+    /// Queues `message` for everyone but `except`.
+    pub fn announce(&mut self, except: &PeerId, message: &ServerMessage) {
+        let frame = frame(message);
+        for (id, member) in &mut self.members {
+            if id != except {
+                member.deliver(frame.clone());
+            }
+        }
+    }
+
+    /// Everyone but `me`.
+    pub fn others(&self, me: &PeerId) -> Vec<PeerInfo> {
+        self.members
+            .iter()
+            .filter(|(id, _)| *id != me)
+            .map(|(id, member)| PeerInfo {
+                id: id.clone(),
+                name: member.name.clone(),
+            })
+            .collect()
+    }
+
+    /// The number for the next arrival.
+    pub fn arrive(&mut self) -> u64 {
+        self.arrivals += 1;
+        self.arrivals
+    }
+
+    /// Whether `id` or the name with key `key` was removed from the room.
+    pub fn was_removed(&self, id: Option<&PeerId>, key: &str) -> bool {
+        id.is_some_and(|id| self.removed.contains(id)) || self.removed_names.contains(key)
+    }
+
+    /// Takes `id` out, telling the others; a removal keeps them out.
+    pub fn leave(&mut self, id: &PeerId, removed: bool) -> Option<Member> {
+        let member = self.members.remove(id)?;
+        let key = crate::identity::name_key(&member.name);
+        self.names.remove(&key);
+        if removed {
+            self.removed.insert(id.clone());
+            self.removed_names.insert(key);
+        }
+        self.announce(id, &ServerMessage::PeerLeft { id: id.clone() });
+        Some(member)
+    }
+
+    /// Whether `password` opens the room; the first password given (with the room's
+    /// first member) becomes the room's.
+    pub fn admits(&mut self, password: Option<&str>, key: &[u8]) -> bool {
+        let mac = |password: &str| {
+            let mut mac = Hmac::<Sha256>::new_from_slice(key)
+                .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+            mac.update(password.as_bytes());
+            mac
+        };
+        match (&self.password, password) {
+            (None, password) => {
+                if self.members.is_empty() {
+                    self.password = password
+                        .filter(|p| !p.is_empty())
+                        .map(|p| mac(p).finalize().into_bytes().to_vec());
+                }
+                true
+            }
+            (Some(_), None) => false,
+            // verify_slice compares in constant time.
+            (Some(expected), Some(given)) => mac(given).verify_slice(expected).is_ok(),
+        }
+    }
+
+    /// The `room` message for `id`, in a named room.
+    pub fn state_for(&self, room: &RoomKey, id: &PeerId) -> Option<ServerMessage> {
+        let name = room.name()?;
+        Some(ServerMessage::Room {
+            room: name.to_owned(),
+            locked: self.locked,
+            moderator: self.members.get(id).is_some_and(|m| m.moderator),
+        })
+    }
+
+    /// Sends everyone their `room` message.
+    pub fn tell_state(&mut self, room: &RoomKey) {
+        let ids: Vec<PeerId> = self.members.keys().cloned().collect();
+        for id in ids {
+            if let Some(message) = self.state_for(room, &id)
+                && let Some(member) = self.members.get_mut(&id)
+            {
+                member.deliver(frame(&message));
+            }
+        }
+    }
+
+    /// When the last moderator has gone, the earliest arrival still here takes over.
+    pub fn hand_over(&mut self, room: &RoomKey) {
+        if room.name().is_none() || self.members.values().any(|m| m.moderator) {
+            return;
+        }
+        let heir = self
+            .members
+            .iter()
+            .min_by_key(|(_, member)| member.arrival)
+            .map(|(id, _)| id.clone());
+        if let Some(heir) = heir
+            && let Some(member) = self.members.get_mut(&heir)
+        {
+            member.moderator = true;
+            if let Some(message) = self.state_for(room, &heir)
+                && let Some(member) = self.members.get_mut(&heir)
+            {
+                member.deliver(frame(&message));
+            }
+        }
+    }
+}
