@@ -11,10 +11,6 @@ use crate::{identity::display_name, refusal::Refusal, rooms::RoomKey};
 /// The shortest secret accepted, in bytes.
 pub const MIN_SECRET_BYTES: usize = 32;
 
-/// How far the clocks of the server and of the backend that minted a token may disagree,
-/// in seconds.
-const LEEWAY_SECS: u64 = 30;
-
 /// What a token says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -44,11 +40,15 @@ pub struct Grant {
 pub struct Auth {
     decoding: DecodingKey,
     validation: Validation,
+    /// How far the clocks of the server and of the backend that minted a token may
+    /// disagree, in seconds.
+    leeway: u64,
 }
 
 impl Auth {
-    /// Tokens signed with `secret` (at least [`MIN_SECRET_BYTES`], checked at start).
-    pub fn new(secret: &[u8]) -> Self {
+    /// Tokens signed with `secret` (at least [`MIN_SECRET_BYTES`], checked at start), their
+    /// times checked with `leeway` seconds to spare.
+    pub fn new(secret: &[u8], leeway: u64) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         // Times are checked below, against the instants the caller names.
         validation.validate_exp = false;
@@ -57,6 +57,7 @@ impl Auth {
         Self {
             decoding: DecodingKey::from_secret(secret),
             validation,
+            leeway,
         }
     }
 
@@ -84,8 +85,8 @@ impl Auth {
         if claims.room.as_deref().unwrap_or_default() != room.as_str() {
             return Err(refuse("the token is for another room"));
         }
-        let started = |at: u64| claims.nbf.is_none_or(|nbf| nbf <= at + LEEWAY_SECS);
-        let unexpired = |at: u64| at < claims.exp + LEEWAY_SECS;
+        let started = |at: u64| claims.nbf.is_none_or(|nbf| nbf <= at + self.leeway);
+        let unexpired = |at: u64| at < claims.exp + self.leeway;
         if !instants.iter().any(|&at| started(at)) {
             return Err(refuse("the token is not valid yet"));
         }
@@ -127,7 +128,7 @@ mod tests {
     }
 
     fn check(claims: &Claims, instants: &[u64]) -> Result<Grant, String> {
-        let auth = Auth::new(SECRET);
+        let auth = Auth::new(SECRET, 30);
         let token = mint(SECRET, claims);
         auth.check(Some(&token), "alice", &RoomKey::named("team"), instants)
             .map_err(|refusal| refusal.message)
@@ -155,7 +156,7 @@ mod tests {
 
     #[test]
     fn bad_tokens_are_refused() {
-        let auth = Auth::new(SECRET);
+        let auth = Auth::new(SECRET, 30);
         let room = RoomKey::named("team");
         assert!(auth.check(None, "alice", &room, &[NOW]).is_err());
         let forged = mint(b"another secret, also 32 bytes long", &claims());

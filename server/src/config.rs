@@ -59,6 +59,10 @@ pub struct Config {
     /// HS256 tokens every login must carry. Or set `PEERCALL_AUTH_SECRET`.
     #[arg(long, env = "PEERCALL_AUTH_SECRET_FILE", global = true)]
     pub auth_secret_file: Option<PathBuf>,
+    /// How far the clocks of this server and of the backend minting tokens may disagree,
+    /// in seconds.
+    #[arg(long, env = "PEERCALL_TOKEN_LEEWAY_SECS", default_value_t = 30)]
+    pub token_leeway_secs: u64,
     /// The token secret itself, from `PEERCALL_AUTH_SECRET` (never a flag).
     #[arg(skip = std::env::var("PEERCALL_AUTH_SECRET").ok())]
     pub auth_secret: Option<String>,

@@ -56,7 +56,7 @@ pub struct Prepared {
 impl Prepared {
     /// Reads and checks everything `config` names.
     pub fn new(config: Config) -> Result<Self, StartError> {
-        let auth = auth_secret(&config)?.map(|secret| Auth::new(&secret));
+        let auth = auth_secret(&config)?.map(|secret| Auth::new(&secret, config.token_leeway_secs));
         let resume_key = resume_key(&config)?;
         let secret = turn_secret(&config)?;
         let ice = IceServers::new(

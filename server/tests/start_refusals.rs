@@ -3,8 +3,8 @@
 
 use std::{path::PathBuf, process::Command};
 
-fn folder() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("peercall-start-{}", std::process::id()));
+fn folder(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("peercall-start-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -17,6 +17,8 @@ fn refused(args: &[&str], env: &[(&str, &str)], hints: &[&str]) {
         .args(["--addr", "127.0.0.1:0"])
         .args(args)
         .env_remove("PEERCALL_TURN_SECRET")
+        .env_remove("PEERCALL_AUTH_SECRET")
+        .env_remove("PEERCALL_RESUME_SECRET")
         .envs(env.iter().copied())
         .output()
         .expect("the server runs");
@@ -34,7 +36,7 @@ fn refused(args: &[&str], env: &[(&str, &str)], hints: &[&str]) {
 
 #[test]
 fn bad_tls_files_and_turn_secrets_stop_the_server_at_start() {
-    let dir = folder();
+    let dir = folder("tls");
     let path = |name: &str| dir.join(name).display().to_string();
     let one = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
@@ -98,6 +100,68 @@ fn bad_tls_files_and_turn_secrets_stop_the_server_at_start() {
         ],
         &[],
         &["cannot read the TURN secret file"],
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn short_token_and_resume_secrets_stop_the_server_at_start() {
+    let dir = folder("secrets");
+    let short = dir.join("short");
+    std::fs::write(&short, "tiny\n").unwrap();
+    let short = short.display().to_string();
+    refused(
+        &["--auth-secret-file", &short],
+        &[],
+        &["token secret", "4 bytes", "at least 32"],
+    );
+    refused(
+        &[],
+        &[("PEERCALL_AUTH_SECRET", "tiny")],
+        &["token secret", "at least 32"],
+    );
+    refused(
+        &["--resume-secret-file", &short],
+        &[],
+        &["resume key", "at least 32"],
+    );
+    refused(
+        &[],
+        &[("PEERCALL_RESUME_SECRET", "tiny")],
+        &["resume key", "at least 32"],
+    );
+    refused(
+        &[
+            "--auth-secret-file",
+            &dir.join("absent").display().to_string(),
+        ],
+        &[],
+        &["cannot read the token secret file"],
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_missing_resume_key_file_is_made_once_and_kept() {
+    let dir = folder("resume-key");
+    let file = dir.join("resume.key");
+    let mut config = peercall_server::Config::with_static_dir(&dir);
+    config.resume_secret = None;
+    config.resume_secret_file = Some(file.clone());
+    peercall_server::Prepared::new(config.clone()).expect("starts");
+    let key = std::fs::read_to_string(&file).expect("the key was written");
+    assert_eq!(key.trim().len(), 64, "32 random bytes in hex");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "only its owner may read it");
+    }
+    peercall_server::Prepared::new(config).expect("starts again");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        key,
+        "kept, not remade"
     );
     let _ = std::fs::remove_dir_all(dir);
 }

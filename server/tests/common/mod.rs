@@ -64,6 +64,15 @@ impl TestServer {
         Client::connect(self.addr).await
     }
 
+    /// A client logged in as `name` in `room`, with the welcome and peer list read.
+    pub async fn join(&self, name: &str, room: &str) -> (Client, String, Vec<Value>) {
+        let mut client = self.client().await;
+        let (welcome, peers) = client
+            .join_with(json!({"type": "login", "name": name, "room": room}))
+            .await;
+        (client, welcome["id"].as_str().unwrap().to_owned(), peers)
+    }
+
     /// A client logged in as `name`, with the welcome and peer list read.
     pub async fn login(&self, name: &str) -> (Client, String, Vec<Value>) {
         let mut client = self.client().await;
@@ -88,6 +97,37 @@ impl Client {
     pub async fn connect(addr: SocketAddr) -> Self {
         let (socket, _) = connect_async(format!("ws://{addr}/ws")).await.unwrap();
         Self { socket }
+    }
+
+    /// A socket opened by a page on `origin`.
+    pub async fn connect_from(addr: SocketAddr, origin: &str) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+        let (socket, _) = connect_async(request).await.unwrap();
+        Self { socket }
+    }
+
+    /// Sends a `login` into a named room and returns the `welcome`, the `room` state and
+    /// the peer list.
+    pub async fn join_with(&mut self, login: Value) -> (Value, Vec<Value>) {
+        self.send(login).await;
+        let mut welcome = self.expect("welcome").await;
+        let room = self.expect("room").await;
+        welcome["room"] = room;
+        let peers = self.expect("peers").await;
+        (welcome, peers["peers"].as_array().unwrap().clone())
+    }
+
+    /// A final refusal: the `error` with `code`, then a close frame with `close_code`
+    /// and the code as its reason.
+    pub async fn expect_refusal(&mut self, code: &str, close_code: u16) {
+        self.expect_error(code).await;
+        let frame = self.expect_close().await;
+        assert_eq!(u16::from(frame.code), close_code, "{code}");
+        assert_eq!(frame.reason.as_str(), code);
     }
 
     pub async fn send(&mut self, frame: Value) {
