@@ -4,7 +4,7 @@ use std::{cell::RefCell, rc::Rc};
 
 use futures::channel::{mpsc, oneshot};
 use js_sys::{Function, Promise, Reflect};
-use protocol::PeerId;
+use protocol::{ClientMessage, PeerId};
 use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
 use wasm_bindgen_futures::future_to_promise;
 use web_sys::HtmlVideoElement;
@@ -32,8 +32,14 @@ const TYPES: &str = r#"
 export interface PeerCallOptions {
   /** The signaling server's WebSocket URL, e.g. "ws://127.0.0.1:8080/ws". */
   url: string;
-  /** Your display name: 1 to 32 characters, unique among those online. */
+  /** Your display name: 1 to 32 characters, unique in the room. */
   name: string;
+  /** The room to join: 1 to 64 letters, digits, "-" and "_". Default: the server's default room. */
+  room?: string;
+  /** The access token (an HS256 JWT from your backend), on a server in token mode. */
+  token?: string;
+  /** The room's password: the first person in sets it, everyone after must give it. */
+  password?: string;
   /** ICE servers for every call; default none (enough on one network). */
   iceServers?: RTCIceServer[];
   /** "relay" sends media only through the TURN servers given; default "all". */
@@ -194,6 +200,34 @@ impl PeerCall {
         }
     }
 
+    /// Logs in with `token` from the next login on (after a dropped connection, say):
+    /// hand a fresh one before the last one expires.
+    #[wasm_bindgen(js_name = setToken)]
+    pub fn set_token(&self, token: String) {
+        self.command(Command::SetToken(token));
+    }
+
+    /// Locks the room (moderators only): nobody new may join. Everyone in it hears `room`.
+    #[wasm_bindgen(js_name = lockRoom)]
+    pub fn lock_room(&self) {
+        self.command(Command::Moderate(ClientMessage::LockRoom));
+    }
+
+    /// Unlocks the room (moderators only).
+    #[wasm_bindgen(js_name = unlockRoom)]
+    pub fn unlock_room(&self) {
+        self.command(Command::Moderate(ClientMessage::UnlockRoom));
+    }
+
+    /// Removes the peer `peer_id` from the room (moderators only): they are told, and
+    /// cannot come back while the room lasts.
+    #[wasm_bindgen(js_name = removePeer)]
+    pub fn remove_peer(&self, peer_id: String) {
+        self.command(Command::Moderate(ClientMessage::RemovePeer {
+            id: PeerId(peer_id),
+        }));
+    }
+
     /// Leaves: hangs up, closes the socket, releases camera and microphone.
     pub fn close(&self) {
         self.command(Command::Close);
@@ -280,6 +314,10 @@ fn parse_options(options: &JsValue) -> Result<Options, Error> {
     Ok(Options {
         url,
         name,
+        // The server checks the room name: a bad one is refused as `bad-room`.
+        room: text("room"),
+        token: text("token"),
+        password: text("password"),
         ice_servers: get("iceServers"),
         ice_transport_policy: text("iceTransportPolicy"),
         local_video: video("localVideo")?,

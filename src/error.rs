@@ -45,6 +45,9 @@ pub enum ErrorCode {
     IntegrityFailed,
     /// The browser plays the call muted until the person clicks or taps the page.
     AutoplayBlocked,
+    /// The server's own refusal about rooms and access (`room-full`, `unauthorized`,
+    /// `removed`, ...), spelled as on the wire.
+    Server(protocol::ErrorCode),
 }
 
 impl ErrorCode {
@@ -57,6 +60,7 @@ impl ErrorCode {
             Wire::NotLoggedIn => Self::NotConnected,
             Wire::PeerUnavailable => Self::PeerUnavailable,
             Wire::BadRequest | Wire::RateLimited => Self::Refused,
+            other => Self::Server(other),
         }
     }
 
@@ -83,6 +87,7 @@ impl ErrorCode {
             Self::TransferFailed => "transfer-failed",
             Self::IntegrityFailed => "integrity-failed",
             Self::AutoplayBlocked => "autoplay-blocked",
+            Self::Server(code) => code.as_str(),
         }
     }
 }

@@ -31,6 +31,9 @@ export interface PeerCallError extends Error { code: string; }
 /** The payload of each event. */
 export interface PeerCallEvents {
   peers: PeerInfo[];
+  /** The named room you are in: sent after connecting, and when it is locked or you
+   * become its moderator. */
+  room: { room: string; locked: boolean; moderator: boolean };
   incoming: { from: string; name: string };
   state: PeerCallState;
   "remote-stream": MediaStream;
@@ -95,6 +98,15 @@ pub struct Progress {
 pub enum Event {
     /// Everyone else online.
     Peers(Vec<PeerInfo>),
+    /// The room we are in, and our part in it.
+    Room {
+        /// Its name.
+        room: String,
+        /// Whether newcomers are turned away.
+        locked: bool,
+        /// Whether we may lock it and remove people.
+        moderator: bool,
+    },
     /// Someone calls.
     Incoming(PeerInfo),
     /// The API state changed.
@@ -176,6 +188,7 @@ impl Event {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Peers(_) => "peers",
+            Self::Room { .. } => "room",
             Self::Incoming(_) => "incoming",
             Self::State(_) => "state",
             Self::RemoteStream(_) => "remote-stream",
@@ -216,6 +229,15 @@ impl Event {
                 object(&[("audio", (*audio).into()), ("video", (*video).into())])
             }
             Self::Ended(reason) => object(&[("reason", reason.as_str().into())]),
+            Self::Room {
+                room,
+                locked,
+                moderator,
+            } => object(&[
+                ("room", room.as_str().into()),
+                ("locked", (*locked).into()),
+                ("moderator", (*moderator).into()),
+            ]),
             Self::Error(error) => error.clone().into(),
             Self::DataChannel(channel) => channel.into(),
             Self::Text { from, text, at } => object(&[

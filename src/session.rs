@@ -32,7 +32,7 @@ use self::{
     command::{Command, answer},
     devices::{Devices, Then},
     input::{CallInput, Input, Wake},
-    link::{Heard, Link},
+    link::{Credentials, Heard, Link},
     live::PeerSetup,
     transfers::TransferInput,
 };
@@ -64,7 +64,12 @@ pub fn start(
     let session = Session {
         link: Link::new(
             options.url.clone(),
-            options.name.clone(),
+            Credentials {
+                name: options.name.clone(),
+                room: options.room.clone(),
+                token: options.token.clone(),
+                password: options.password.clone(),
+            },
             options.heartbeat_ms,
             Rc::new(move |generation, input| {
                 let _ = link_inputs.unbounded_send(Input::Link(generation, input));
@@ -221,6 +226,14 @@ impl Session {
             Command::File(command, id) => {
                 if let Some(live) = live {
                     live.transfers().command(command, id, out);
+                }
+            }
+            Command::SetToken(token) => self.link.set_token(token),
+            Command::Moderate(message) => {
+                if self.link.is_online() {
+                    self.link.send(message, out);
+                } else {
+                    out.report(Error::new(ErrorCode::NotConnected, "connect first"));
                 }
             }
             Command::Close => {}

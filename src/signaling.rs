@@ -49,6 +49,9 @@ pub fn why_closed(code: Option<u16>) -> String {
     match code {
         Some(1001) => "the server went away".to_owned(),
         Some(1009) => "a message was too large for the server".to_owned(),
+        Some(code) if let Some(refusal) = protocol::ErrorCode::from_close_code(code) => {
+            format!("the server refused: {}", refusal.as_str())
+        }
         Some(code) => format!("close code {code}"),
         None => "it went silent".to_owned(),
     }

@@ -46,6 +46,10 @@ pub enum Command {
     SendFile(web_sys::File, Reply),
     /// Accept, decline or cancel the transfer with this id.
     File(FileCommand, TransferId),
+    /// Use this access token from the next login on.
+    SetToken(String),
+    /// A moderator's command for the room: lock, unlock, remove someone.
+    Moderate(protocol::ClientMessage),
     /// Leave for good.
     Close,
 }

@@ -9,9 +9,7 @@ use std::rc::Rc;
 
 use wasm_bindgen::JsValue;
 
-use protocol::{
-    ClientMessage, ErrorCode as WireCode, PeerId, PeerInfo, ServerMessage, Signal, validate_name,
-};
+use protocol::{ClientMessage, ErrorCode as WireCode, PeerId, PeerInfo, ServerMessage, Signal};
 
 use super::{
     action::Actions,
@@ -21,6 +19,7 @@ use super::{
 };
 use crate::{
     error::{Error, ErrorCode},
+    event::Event,
     js::Timer,
     peer::ice_servers_js,
     signaling::{Signaling, SignalingEvent},
@@ -51,6 +50,18 @@ pub enum Heard {
     Unavailable(PeerId),
 }
 
+/// What a login says about who we are and where we go.
+pub struct Credentials {
+    /// The display name.
+    pub name: String,
+    /// The room; `None`: the default room.
+    pub room: Option<String>,
+    /// The access token, on a server in token mode.
+    pub token: Option<String>,
+    /// The room's password.
+    pub password: Option<String>,
+}
+
 /// Where the link is; each state owns its socket and timers.
 enum State {
     /// Not wanted: before `connect()`, after `close()`, or after a refused login.
@@ -79,7 +90,7 @@ pub type Wake = Rc<dyn Fn(u32, LinkInput)>;
 pub struct Link {
     state: State,
     url: String,
-    name: String,
+    credentials: Credentials,
     heartbeat_ms: u32,
     /// Numbers sockets, so late news of a closed one is ignored.
     generation: u32,
@@ -96,12 +107,12 @@ pub struct Link {
 }
 
 impl Link {
-    /// A link, offline, that logs in to `url` as `name`.
-    pub fn new(url: String, name: String, heartbeat_ms: u32, wake: Wake) -> Self {
+    /// A link, offline, that logs in to `url` with `credentials`.
+    pub fn new(url: String, credentials: Credentials, heartbeat_ms: u32, wake: Wake) -> Self {
         Self {
             state: State::Offline,
             url,
-            name,
+            credentials,
             heartbeat_ms,
             generation: 0,
             resume: None,
@@ -121,6 +132,11 @@ impl Link {
     /// The server's STUN and TURN servers, as `RTCConfiguration.iceServers` takes them.
     pub fn ice_servers(&self) -> &JsValue {
         &self.ice_servers
+    }
+
+    /// Logs in with `token` from the next login on.
+    pub fn set_token(&mut self, token: String) {
+        self.credentials.token = Some(token);
     }
 
     /// Whether we are logged in and hear the server.
@@ -145,10 +161,7 @@ impl Link {
                 return answer(reply, Err::<String, _>(error));
             }
         }
-        if let Err(error) = validate_name(&self.name) {
-            let error = Error::new(ErrorCode::InvalidName, error.to_string());
-            return answer(reply, Err::<String, _>(error));
-        }
+        // The server checks the name (and the room): its refusal rejects the reply.
         // A socket that cannot open rejects the reply itself.
         let _ = self.open(Some(reply), 0);
     }
@@ -162,9 +175,13 @@ impl Link {
             Rc::new(move |event| wake(generation, LinkInput::Socket(event))),
         )
         .and_then(|socket| {
+            let credentials = &self.credentials;
             socket.send(&ClientMessage::Login {
-                name: self.name.clone(),
+                name: credentials.name.clone(),
                 resume: self.resume.clone(),
+                room: credentials.room.clone(),
+                token: credentials.token.clone(),
+                password: credentials.password.clone(),
             })?;
             Ok(socket)
         });
@@ -259,6 +276,16 @@ impl Link {
             ServerMessage::Error { code, message, to } => {
                 return self.server_error(code, message, to, out);
             }
+            ServerMessage::Room {
+                room,
+                locked,
+                moderator,
+            } => out.emit(Event::Room {
+                room,
+                locked,
+                moderator,
+            }),
+            ServerMessage::ResumeToken { resume } => self.resume = Some(resume),
             ServerMessage::IceServers { ice_servers } => {
                 self.ice_servers = ice_servers_js(&ice_servers);
                 return Some(Heard::IceServers);
@@ -297,6 +324,10 @@ impl Link {
     ) -> Option<Heard> {
         let error = Error::new(ErrorCode::from_wire(code), message);
         let login = matches!(code, WireCode::InvalidName | WireCode::NameTaken);
+        if code.close_code().is_some() && !matches!(self.state, State::Connecting { .. }) {
+            // Removed, or replaced by a resume elsewhere: over, and not to be retried.
+            return Some(self.refused(error, out));
+        }
         match &mut self.state {
             State::Connecting { first, .. } if first.is_some() => {
                 // A refused login: the socket has no further use.
@@ -306,16 +337,12 @@ impl Link {
                 self.state = State::Offline;
                 None
             }
-            State::Connecting { .. } if login => {
+            State::Connecting { .. } if login || code.close_code().is_some() => {
                 // Logging in again after a drop was refused (the server restarted with
-                // another key, and someone took the name meanwhile).
-                self.state = State::Offline;
-                self.outgoing.clear();
-                self.me = None;
-                self.resume = None;
+                // another key and someone took the name meanwhile, the token expired, a
+                // moderator removed us).
                 let message = format!("could not log in again: {}", error.message);
-                out.report(Error::new(error.code, message));
-                Some(Heard::Refused)
+                Some(self.refused(Error::new(error.code, message), out))
             }
             _ => {
                 out.report(error);
@@ -325,19 +352,45 @@ impl Link {
         }
     }
 
+    /// Offline for good after a final refusal, which the page hears as `error`.
+    fn refused(&mut self, error: Error, out: &mut Actions) -> Heard {
+        self.state = State::Offline;
+        self.outgoing.clear();
+        self.me = None;
+        self.resume = None;
+        self.presence.replace(Vec::new(), out);
+        out.report(error);
+        Heard::Refused
+    }
+
     /// The socket closed (or went silent).
     fn lost(&mut self, code: Option<u16>, out: &mut Actions) -> Option<Heard> {
-        match std::mem::replace(&mut self.state, State::Offline) {
-            State::Connecting {
-                first: Some(reply), ..
-            } => {
+        // A final refusal whose `error` frame never came: the close code says it all.
+        let refusal = code.and_then(WireCode::from_close_code).map(|wire| {
+            Error::new(
+                ErrorCode::from_wire(wire),
+                crate::signaling::why_closed(code),
+            )
+        });
+        match (std::mem::replace(&mut self.state, State::Offline), refusal) {
+            (
+                State::Connecting {
+                    first: Some(reply), ..
+                },
+                refusal,
+            ) => {
                 // The first connection never came up: say so, and do not insist.
-                let message = format!("cannot reach the signaling server at {}", self.url);
-                let error = Error::new(ErrorCode::ConnectFailed, message);
+                let error = refusal.unwrap_or_else(|| {
+                    let message = format!("cannot reach the signaling server at {}", self.url);
+                    Error::new(ErrorCode::ConnectFailed, message)
+                });
                 answer(reply, Err::<String, _>(error));
             }
-            State::Connecting { attempts, .. } => self.retry(attempts),
-            State::Online { .. } => {
+            (State::Connecting { .. } | State::Online { .. }, Some(error)) => {
+                return Some(self.refused(error, out));
+            }
+            (State::Connecting { attempts, .. }, None) => self.retry(attempts),
+            (State::Online { .. }, None) => {
                 let why = crate::signaling::why_closed(code);
                 let message =
                     format!("lost the connection to the signaling server ({why}): reconnecting");
@@ -345,7 +398,7 @@ impl Link {
                 self.presence.replace(Vec::new(), out);
                 self.retry(0);
             }
-            state @ (State::Offline | State::Reconnecting { .. }) => {
+            (state @ (State::Offline | State::Reconnecting { .. }), _) => {
                 self.state = state;
                 return None;
             }
@@ -357,7 +410,7 @@ impl Link {
     fn retry(&mut self, attempts: u32) {
         // Full jitter over a capped doubling: many clients of one restarted server do
         // not all come back in the same millisecond.
-        let ceiling = (BACKOFF_FIRST_MS * 2f64.powf(f64::from(attempts))).min(BACKOFF_CAP_MS);
+        let ceiling = (BACKOFF_FIRST_MS * f64::from(1u32 << attempts.min(16))).min(BACKOFF_CAP_MS);
         let delay = ceiling * (0.5 + 0.5 * js_sys::Math::random());
         let (generation, wake) = (self.generation, self.wake.clone());
         self.state = State::Reconnecting {

@@ -9,6 +9,12 @@ pub struct Options {
     pub url: String,
     /// The display name to log in with.
     pub name: String,
+    /// The room to join; `None`: the server's default room.
+    pub room: Option<String>,
+    /// The access token for a server in token mode.
+    pub token: Option<String>,
+    /// The room's password.
+    pub password: Option<String>,
     /// `RTCIceServer[]` for every peer connection, if the page gives its own; otherwise
     /// the server's.
     pub ice_servers: Option<JsValue>,

@@ -43,6 +43,16 @@ impl ServerFields for Frame<'_> {
     fn ice_servers(&mut self) -> Result<Option<Vec<IceServer>>, Problem> {
         list(self.0, "iceServers", ice_server)
     }
+
+    fn flag(&mut self, key: &'static str) -> Result<Option<bool>, Problem> {
+        field(self.0, key)?
+            .map(|field| {
+                field
+                    .as_bool()
+                    .ok_or(format!("`{key}` is not true or false"))
+            })
+            .transpose()
+    }
 }
 
 /// An `RTCIceServer` as the server sends it: `urls` a list.

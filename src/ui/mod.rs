@@ -15,9 +15,12 @@ use crate::{api::PeerCall, js::Listener};
 mod chat;
 mod files;
 mod page;
+mod room;
 
 use crate::js::field;
 use page::{Page, say, show, text_field};
+use protocol::ErrorCode as Refusal;
+use room::Invitation;
 
 /// What the page remembers between events.
 #[derive(Default)]
@@ -36,6 +39,14 @@ struct Memory {
     downloads: Vec<String>,
     /// The browser plays the call muted until the next click or key press.
     sound_held: bool,
+    /// Everyone else online, as last heard.
+    peers: js_sys::Array,
+    /// We may lock the room and remove people.
+    moderator: bool,
+    /// The room is locked.
+    locked: bool,
+    /// The server refused us for good (removed, replaced): no reconnecting to wait for.
+    refused: bool,
 }
 
 /// A function handed to `PeerCall::on`.
@@ -43,6 +54,8 @@ type Handler = Closure<dyn FnMut(JsValue)>;
 
 struct App {
     page: Page,
+    /// The room this page was opened for (`/r/<room>`), if any.
+    invitation: Option<Invitation>,
     memory: RefCell<Memory>,
     call: RefCell<Option<PeerCall>>,
     /// The handlers given to the current `PeerCall`.
@@ -62,8 +75,14 @@ pub fn start() -> Result<(), JsValue> {
         .and_then(|window| window.document())
         .ok_or("no document")?;
     let page = Page::bind(document)?;
+    let invitation = room::invitation();
+    if let Some(invitation) = &invitation {
+        say(&page.invite_room, &invitation.room);
+        show(&page.room_invite, true);
+    }
     let app = Rc::new(App {
         page,
+        invitation,
         memory: RefCell::default(),
         call: RefCell::new(None),
         handlers: RefCell::default(),
@@ -73,12 +92,34 @@ pub fn start() -> Result<(), JsValue> {
             event.prevent_default();
             App::log_in(app);
         }),
+        app.listen("new-room-form", "submit", |app, event| {
+            event.prevent_default();
+            app.new_room();
+        }),
+        app.listen("copy-link", "click", |app, _| app.copy_link()),
+        app.listen("lock-button", "click", |app, _| {
+            let locked = app.memory.borrow().locked;
+            app.with_call(|call| {
+                if locked {
+                    call.unlock_room();
+                } else {
+                    call.lock_room();
+                }
+            });
+        }),
         app.listen("peer-list", "click", |app, event| {
-            let button = event
+            let target = event
                 .target()
-                .and_then(|target| target.dyn_into::<Element>().ok())
-                .and_then(|target| target.closest("button.peer").ok().flatten());
-            if let Some(button) = button {
+                .and_then(|target| target.dyn_into::<Element>().ok());
+            let closest = |selector: &str| {
+                target
+                    .as_ref()
+                    .and_then(|target| target.closest(selector).ok().flatten())
+            };
+            if let Some(remove) = closest("button.remove-peer") {
+                let id = remove.get_attribute("data-id").unwrap_or_default();
+                app.with_call(|call| call.remove_peer(id));
+            } else if let Some(button) = closest("button.peer") {
                 let id = button.get_attribute("data-id").unwrap_or_default();
                 let name = button.text_content().unwrap_or_default();
                 app.place_call(id, name);
@@ -156,12 +197,20 @@ impl App {
         let secure = location.protocol().ok().as_deref() == Some("https:");
         let host = location.host().unwrap_or_default();
         let url = format!("{}://{host}/ws", if secure { "wss" } else { "ws" });
+        let invitation = app.invitation.as_ref();
+        let optional = |value: Option<&String>| value.map_or(JsValue::UNDEFINED, |v| v.into());
         let options = crate::js::object(&[
             ("url", url.into()),
             ("name", name.as_str().into()),
+            ("room", optional(invitation.map(|i| &i.room))),
+            (
+                "password",
+                optional(invitation.and_then(|i| i.password.as_ref())),
+            ),
             ("localVideo", page.local_video.clone().into()),
             ("remoteVideo", page.remote_video.clone().into()),
         ]);
+        app.memory.borrow_mut().refused = false;
         let call = match PeerCall::new(options) {
             Ok(call) => call,
             Err(error) => return app.alert(&error),
@@ -210,6 +259,7 @@ impl App {
             handlers.push(handler);
         };
         on("peers", App::on_peers);
+        on("room", App::on_room);
         on("incoming", App::on_incoming);
         on("state", App::on_state);
         on("ended", App::on_ended);
@@ -252,7 +302,65 @@ impl App {
     }
 
     fn on_peers(&self, peers: JsValue) {
-        self.page.show_peers(&peers.dyn_into().unwrap_or_default());
+        let peers: js_sys::Array = peers.dyn_into().unwrap_or_default();
+        let moderator = self.memory.borrow().moderator;
+        self.page.show_peers(&peers, moderator);
+        self.memory.borrow_mut().peers = peers;
+    }
+
+    /// The room we are in: its name, its link, its lock, and our part in it.
+    fn on_room(&self, payload: JsValue) {
+        let page = &self.page;
+        let locked = field(&payload, "locked").is_truthy();
+        let moderator = field(&payload, "moderator").is_truthy();
+        let name = text_field(&payload, "room");
+        let password = self.invitation.as_ref().and_then(|i| i.password.as_deref());
+        say(&page.room_name, &name);
+        page.room_link.set_value(&room::link(&name, password));
+        show(&page.room_locked, locked);
+        show(&page.lock_button, moderator);
+        say(
+            &page.lock_button,
+            if locked { "Unlock room" } else { "Lock room" },
+        );
+        show(&page.room_bar, true);
+        let peers = {
+            let mut memory = self.memory.borrow_mut();
+            memory.locked = locked;
+            memory.moderator = moderator;
+            memory.peers.clone()
+        };
+        page.show_peers(&peers, moderator);
+    }
+
+    /// "New room": opens the link of a new room, with the password typed, if any.
+    fn new_room(&self) {
+        let Some(room) = room::new_room() else {
+            return say(
+                &self.page.alert,
+                "This browser cannot make a random room name.",
+            );
+        };
+        let password = self.page.new_room_password.value();
+        if let Some(window) = web_sys::window() {
+            let _ = window
+                .location()
+                .assign(&room::link(&room, Some(password.as_str())));
+        }
+    }
+
+    /// "Copy link": the room's link to the clipboard (it is selected, too, for browsers
+    /// that do not let the page write there).
+    fn copy_link(&self) {
+        let link = self.page.room_link.value();
+        self.page.room_link.select();
+        if let Some(window) = web_sys::window() {
+            let _ = window.navigator().clipboard().write_text(&link);
+            say(
+                &self.page.notice,
+                "Link copied: send it to the people you want to call.",
+            );
+        }
     }
 
     fn on_incoming(&self, payload: JsValue) {
@@ -273,6 +381,10 @@ impl App {
             "connecting" => format!("connecting to {other}…"),
             "connected" => format!("in a call with {other}"),
             "reconnecting" => format!("connection to {other} dropped: reconnecting…"),
+            "offline" if self.memory.borrow().refused => {
+                say(&page.status, "offline");
+                return;
+            }
             // The call (if any) goes on while the client reconnects: leave the stage be.
             "offline" => {
                 say(&page.status, "connection to the server lost: reconnecting…");
@@ -376,7 +488,20 @@ impl App {
     }
 
     fn on_error(&self, error: JsValue) {
-        if text_field(&error, "code") != "autoplay-blocked" {
+        let code = text_field(&error, "code");
+        if Refusal::from_wire(&code).is_some_and(|code| code.close_code().is_some()) {
+            // Removed, or replaced by another tab: this page is out, and says why.
+            self.memory.borrow_mut().refused = true;
+            self.with_call(PeerCall::close);
+            let page = &self.page;
+            show(&page.lobby, false);
+            show(&page.room_bar, false);
+            show(&page.call, false);
+            show(&page.login, true);
+            say(&page.me, "");
+            return self.alert(&error);
+        }
+        if code != "autoplay-blocked" {
             return self.alert(&error);
         }
         let mut memory = self.memory.borrow_mut();
@@ -395,11 +520,34 @@ impl App {
     }
 
     fn alert(&self, error: &JsValue) {
-        let message = Reflect::get(error, &"message".into())
-            .ok()
-            .and_then(|message| message.as_string())
+        let message = Refusal::from_wire(&text_field(error, "code"))
+            .and_then(words)
+            .map(str::to_owned)
+            .or_else(|| {
+                Reflect::get(error, &"message".into())
+                    .ok()
+                    .and_then(|message| message.as_string())
+            })
             .or_else(|| error.as_string())
             .unwrap_or_else(|| "something went wrong".to_owned());
         say(&self.page.alert, &message);
     }
+}
+
+/// What a refusal about rooms and access means, in words for the person at the page.
+fn words(code: Refusal) -> Option<&'static str> {
+    Some(match code {
+        Refusal::BadRoom => "That room link is not valid: check the link you were given.",
+        Refusal::RoomFull => "This room is full.",
+        Refusal::RoomLocked => {
+            "This room is locked: nobody new may join. Ask someone in it to unlock it."
+        }
+        Refusal::RoomPassword => "Wrong password for this room: check the link you were given.",
+        Refusal::Unauthorized => "This server lets people in only with a valid invitation.",
+        Refusal::OriginRefused => "This page may not use that server.",
+        Refusal::Removed => "A moderator removed you from this room.",
+        Refusal::SessionReplaced => "You joined from another tab or device, so this one left.",
+        Refusal::NotModerator => "Only a moderator of the room can do that.",
+        _ => return None,
+    })
 }

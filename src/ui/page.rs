@@ -11,6 +11,14 @@ pub struct Page {
     pub alert: Element,
     pub notice: Element,
     pub login: Element,
+    pub room_invite: Element,
+    pub invite_room: Element,
+    pub new_room_password: HtmlInputElement,
+    pub room_bar: Element,
+    pub room_name: Element,
+    pub room_locked: Element,
+    pub room_link: HtmlInputElement,
+    pub lock_button: Element,
     pub name_input: HtmlInputElement,
     pub login_button: Element,
     pub lobby: Element,
@@ -35,8 +43,9 @@ pub struct Page {
 }
 
 impl Page {
-    /// Who is online, as buttons that call them.
-    pub fn show_peers(&self, peers: &js_sys::Array) {
+    /// Who is online, as buttons that call them; for a moderator, each with a button that
+    /// removes them from the room.
+    pub fn show_peers(&self, peers: &js_sys::Array, moderator: bool) {
         self.peer_list.set_text_content(None);
         for peer in peers.iter() {
             let (Ok(item), Ok(button)) = (
@@ -57,6 +66,18 @@ impl Page {
             // Names come from other people: text, never markup.
             button.set_text_content(Some(&name));
             item.append_child(&button).ok();
+            if moderator && let Ok(remove) = self.document.create_element("button") {
+                remove.set_class_name("btn btn-danger remove-peer");
+                remove.set_attribute("type", "button").ok();
+                remove
+                    .set_attribute("data-id", &text_field(&peer, "id"))
+                    .ok();
+                remove
+                    .set_attribute("aria-label", &format!("Remove {name} from the room"))
+                    .ok();
+                remove.set_text_content(Some("Remove"));
+                item.append_child(&remove).ok();
+            }
             self.peer_list.append_child(&item).ok();
         }
         show(&self.peer_empty, peers.length() == 0);
@@ -83,6 +104,14 @@ impl Page {
             alert: find("alert")?,
             notice: find("notice")?,
             login: find("login")?,
+            room_invite: find("room-invite")?,
+            invite_room: find("invite-room")?,
+            new_room_password: typed(&document, "new-room-password")?,
+            room_bar: find("room-bar")?,
+            room_name: find("room-name")?,
+            room_locked: find("room-locked")?,
+            room_link: typed(&document, "room-link")?,
+            lock_button: find("lock-button")?,
             name_input: typed(&document, "name-input")?,
             login_button: find("login-button")?,
             lobby: find("lobby")?,

@@ -27,7 +27,8 @@ pub const SERVER: &str = match option_env!("PEERCALL_TEST_WS") {
 /// How long anything a user would wait for may take.
 pub const PATIENCE_MS: u32 = 10_000;
 
-const EVENTS: [&str; 15] = [
+const EVENTS: [&str; 16] = [
+    "room",
     "datachannel",
     "text",
     "file-offer",

@@ -1,0 +1,61 @@
+//! Rooms on the demo page: a room's link is `/r/<room>`, and a room's password travels in
+//! the link's fragment (`#p=<password>`), which browsers never send to a server, so it
+//! stays out of requests and logs. The client sends it in `login` only.
+
+use js_sys::{decode_uri_component, encode_uri_component};
+
+/// Characters of a new room name; 64 of them, so each random byte gives 6 bits evenly.
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Characters in a new room name: 22 of 6 bits each, 132 random bits.
+const ROOM_CHARS: usize = 22;
+
+/// The room a page was opened for.
+pub struct Invitation {
+    /// The room's name, from the path.
+    pub room: String,
+    /// The room's password, from the fragment.
+    pub password: Option<String>,
+}
+
+/// The room in this page's address, if it is a room's link.
+pub fn invitation() -> Option<Invitation> {
+    let location = web_sys::window()?.location();
+    let path = location.pathname().ok()?;
+    let room = path.strip_prefix("/r/")?.trim_end_matches('/');
+    let room = decode_uri_component(room).ok()?.as_string()?;
+    let password = location
+        .hash()
+        .ok()
+        .and_then(|hash| {
+            let encoded = hash.strip_prefix("#p=")?.to_owned();
+            decode_uri_component(&encoded).ok()?.as_string()
+        })
+        .filter(|password| !password.is_empty());
+    (!room.is_empty()).then_some(Invitation { room, password })
+}
+
+/// A new, unguessable room name, from the browser's cryptographic random numbers.
+pub fn new_room() -> Option<String> {
+    let crypto = web_sys::window()?.crypto().ok()?;
+    let mut bytes = [0u8; ROOM_CHARS];
+    crypto.get_random_values_with_u8_array(&mut bytes).ok()?;
+    Some(
+        bytes
+            .iter()
+            .map(|byte| char::from(ALPHABET[usize::from(byte & 63)]))
+            .collect(),
+    )
+}
+
+/// The link that opens `room`, with its password if it has one.
+pub fn link(room: &str, password: Option<&str>) -> String {
+    let origin = web_sys::window()
+        .and_then(|window| window.location().origin().ok())
+        .unwrap_or_default();
+    let fragment = password
+        .filter(|password| !password.is_empty())
+        .map(|password| format!("#p={}", String::from(encode_uri_component(password))))
+        .unwrap_or_default();
+    format!("{origin}/r/{room}{fragment}")
+}
