@@ -160,3 +160,80 @@ pub fn workdir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("a temporary folder");
     dir
 }
+
+/// A second web site on loopback: a folder served over plain HTTP on a port of its own, so
+/// that its pages have an origin other than the peercall server's. No CORS headers, no
+/// security headers: a site that knows nothing about peercall.
+pub struct StaticSite {
+    task: tokio::task::JoinHandle<()>,
+    /// `http://127.0.0.1:<port>`.
+    pub origin: String,
+}
+
+impl StaticSite {
+    /// Serves the files of `root`.
+    pub async fn serve(root: PathBuf) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port for the site");
+        let origin = format!("http://{}", listener.local_addr().expect("an address"));
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(answer(stream, root.clone()));
+            }
+        });
+        Self { task, origin }
+    }
+}
+
+impl Drop for StaticSite {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Answers one `GET` with a file of `root` (or 404), then closes.
+async fn answer(stream: tokio::net::TcpStream, root: PathBuf) {
+    use tokio::io::AsyncWriteExt;
+    let mut reader = BufReader::new(stream);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).await.is_err() {
+        return;
+    }
+    // The rest of the head says nothing this site needs.
+    let mut line = String::new();
+    while reader.read_line(&mut line).await.is_ok_and(|n| n > 2) {
+        line.clear();
+    }
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("/")
+        .trim_start_matches('/')
+        .to_owned();
+    let file = (!path.split('/').any(|part| part == ".." || part.is_empty()))
+        .then(|| root.join(&path))
+        .and_then(|file| std::fs::read(file).ok());
+    let kind = match path.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript",
+        Some("wasm") => "application/wasm",
+        Some("json") => "application/json",
+        _ => "application/octet-stream",
+    };
+    let (status, kind, body) = match file {
+        Some(body) => ("200 OK", kind, body),
+        None => ("404 Not Found", "text/plain", b"not found".to_vec()),
+    };
+    let head = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut stream = reader.into_inner();
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(&body).await;
+    let _ = stream.shutdown().await;
+}

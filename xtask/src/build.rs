@@ -44,5 +44,53 @@ fn pkg(out: &Path) -> Result {
     shrink::bundle(
         &bundle,
         &[out.join("peercall.d.ts"), out.join("peercall_bg.wasm.d.ts")],
-    )
+    )?;
+    npm_package(out)
+}
+
+/// The files of the npm package, as `package.json` lists them.
+const PACKAGE_FILES: [&str; 4] = [
+    "peercall.js",
+    "peercall_bg.wasm",
+    "peercall.d.ts",
+    "peercall_bg.wasm.d.ts",
+];
+
+/// Writes `package.json` beside the module, so that `target/pkg` is an npm package an
+/// embedding site can bundle (`npm pack target/pkg`) instead of loading `/pkg` from the
+/// server.
+fn npm_package(out: &Path) -> Result {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml"))
+        .map_err(|error| format!("cannot read Cargo.toml: {error}"))?;
+    let field = |key: &str| {
+        let package = manifest.split("[package]").nth(1)?;
+        let line = package
+            .lines()
+            .find(|line| line.split('=').next().map(str::trim) == Some(key))?;
+        let (_, value) = line.split_once('=')?;
+        Some(value.trim().trim_matches('"').to_owned())
+    };
+    let version = field("version").ok_or("Cargo.toml's [package] has no version")?;
+    let description = field("description").unwrap_or_default();
+    for file in PACKAGE_FILES {
+        if !out.join(file).is_file() {
+            return Err(format!("the npm package lacks {file}"));
+        }
+    }
+    let package = serde_json::json!({
+        "name": "peercall",
+        "version": version,
+        "description": description,
+        "license": "MIT OR Apache-2.0",
+        "type": "module",
+        "module": "peercall.js",
+        "main": "peercall.js",
+        "types": "peercall.d.ts",
+        "files": PACKAGE_FILES,
+        "sideEffects": false,
+    });
+    let text = serde_json::to_string_pretty(&package)
+        .map_err(|error| format!("cannot write package.json: {error}"))?;
+    std::fs::write(out.join("package.json"), text + "\n")
+        .map_err(|error| format!("cannot write package.json: {error}"))
 }
