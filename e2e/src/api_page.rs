@@ -51,6 +51,18 @@ impl ApiUser {
     /// As [`ApiUser::join`], on the server at `base` (e.g. `http://127.0.0.1:8095/`).
     /// Every RTCPeerConnection the module makes is kept in `window.connections`.
     pub async fn join_at(browser: Client, base: &str, name: &str, options: Value) -> Self {
+        Self::try_join_at(browser, base, name, options)
+            .await
+            .unwrap_or_else(|error| panic!("{name}: {error}"))
+    }
+
+    /// As [`ApiUser::join_at`]; a refused `connect()` is `Err("<code>: <message>")`.
+    pub async fn try_join_at(
+        browser: Client,
+        base: &str,
+        name: &str,
+        options: Value,
+    ) -> Result<Self, String> {
         browser
             .goto(&format!("{base}embed.html"))
             .await
@@ -77,19 +89,21 @@ impl ApiUser {
                        pc.on('datachannel', (channel) => channel.addEventListener('message',
                          (message) => window.messages.push([channel.label, message.data])));
                        done(await pc.connect());
-                     }}).catch((error) => done(`failed: ${{error.message ?? error}}`));"
+                     }}).catch((error) => done(`failed: ${{error.code}}: ${{error.message ?? error}}`));"
                 ),
                 vec![json!(name), options],
             )
             .await
             .expect("the module runs");
         let id = id.as_str().unwrap_or_default().to_owned();
-        assert!(!id.starts_with("failed"), "{name}: {id}");
-        Self {
+        if let Some(error) = id.strip_prefix("failed: ") {
+            return Err(error.to_owned());
+        }
+        Ok(Self {
             browser,
             name: name.to_owned(),
             id,
-        }
+        })
     }
 
     /// Runs `script` with `args` in the page.

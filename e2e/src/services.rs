@@ -43,7 +43,7 @@ pub fn readme_turnserver_conf() -> String {
 
 /// A running peercall-server.
 pub struct PeerCallServer {
-    _child: Child,
+    child: Child,
     /// Where it listens.
     pub addr: String,
     /// Chromium's pin for its self-signed certificate, if it made one.
@@ -85,11 +85,12 @@ impl PeerCallServer {
             .expect("the server says where it listens");
         // Its log is read to the end, so that it never waits on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self {
-            _child: child,
-            addr,
-            spki,
-        }
+        Self { child, addr, spki }
+    }
+
+    /// Kills the server and waits until it is gone, its port free.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
     }
 }
 
