@@ -40,7 +40,7 @@ export interface PeerCallOptions {
   token?: string;
   /** The room's password: the first person in sets it, everyone after must give it. */
   password?: string;
-  /** ICE servers for every call; default none (enough on one network). */
+  /** ICE servers for every call; default: the ones the server hands out (none is enough on one network). */
   iceServers?: RTCIceServer[];
   /** "relay" sends media only through the TURN servers given; default "all". */
   iceTransportPolicy?: RTCIceTransportPolicy;

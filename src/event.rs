@@ -31,8 +31,8 @@ export interface PeerCallError extends Error { code: string; }
 /** The payload of each event. */
 export interface PeerCallEvents {
   peers: PeerInfo[];
-  /** The named room you are in: sent after connecting, and when it is locked or you
-   * become its moderator. */
+  /** The named room you are in: sent after connecting, and when it is locked or unlocked
+   * or you become its moderator. */
   room: { room: string; locked: boolean; moderator: boolean };
   incoming: { from: string; name: string };
   state: PeerCallState;

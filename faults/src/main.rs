@@ -87,7 +87,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         static_dir,
         server_addr: Mutex::new(None),
         secret: format!(
-            "faults-{}-{}",
+            "peercall-fault-proxy-resume-key-{}-{}",
             std::process::id(),
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

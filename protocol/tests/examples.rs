@@ -296,9 +296,9 @@ fn rooms_tokens_and_moderation() {
         },
     );
     round_trip(
-        r#"{"type":"resume-token","resume":"k3J9x2LqP0c.1764570000.1764570090.00ff"}"#,
+        r#"{"type":"resume-token","resume":"k3J9x2LqP0c.1764570000000.1764570150000.00ff"}"#,
         ServerMessage::ResumeToken {
-            resume: "k3J9x2LqP0c.1764570000.1764570090.00ff".into(),
+            resume: "k3J9x2LqP0c.1764570000000.1764570150000.00ff".into(),
         },
     );
     round_trip(r#"{"type":"lock-room"}"#, ClientMessage::LockRoom);

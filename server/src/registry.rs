@@ -78,7 +78,7 @@ pub struct Welcomed {
 pub struct Capacity {
     /// Each named room.
     pub named: usize,
-    /// The default room, if limited; `None` with no default room at all.
+    /// The default room, if limited.
     pub default: Option<usize>,
     /// Whether logins without a room are taken.
     pub default_room: bool,
@@ -124,9 +124,11 @@ impl Registry {
         self.outbox_capacity
     }
 
-    /// The resume token's claim for `name` in `room`, if it is genuine and unexpired.
+    /// The resume token's claim for `name` in `room`, if it is genuine, unexpired, and
+    /// its id has not left on purpose.
     pub fn resumable(&self, token: Option<&str>, room: &RoomKey, name: &str) -> Option<Resumable> {
-        self.tokens.verify(token?, room, name, now_ms())
+        let claim = self.tokens.verify(token?, room, name, now_ms())?;
+        (!self.lock().left.contains_key(&claim.id)).then_some(claim)
     }
 
     /// A fresh resume token for `seat`.
@@ -209,7 +211,7 @@ impl Registry {
             ))
         } else if room.members.len() >= self.capacity_of(&room_key) {
             Some(Refusal::new(ErrorCode::RoomFull, "the room is full"))
-        } else if !room.admits(login.password, self.tokens.key()) {
+        } else if room_key.name().is_some() && !room.admits(login.password, self.tokens.key()) {
             Some(Refusal::new(
                 ErrorCode::RoomPassword,
                 "wrong password for this room",

@@ -108,18 +108,18 @@ pub fn auth_secret(config: &Config) -> Result<Option<Vec<u8>>, StartError> {
     long_enough(secret, "the token secret").map(Some)
 }
 
-/// The resume key: from `PEERCALL_RESUME_SECRET`, else `--resume-secret-file` (made with
-/// a random key if missing), else random for this process.
+/// The resume key: from `--resume-secret-file` (made with a random key if missing), else
+/// `PEERCALL_RESUME_SECRET`, else random for this process.
 fn resume_key(config: &Config) -> Result<Vec<u8>, StartError> {
-    let key = match (&config.resume_secret, &config.resume_secret_file) {
-        (Some(secret), _) => secret.trim().as_bytes().to_vec(),
-        (None, Some(file)) if !file.exists() => {
+    let key = match (&config.resume_secret_file, &config.resume_secret) {
+        (Some(file), _) if !file.exists() => {
             let key = random_key();
             write_new_secret(file, &key)?;
             tracing::info!(file = %file.display(), "made a new resume key");
             key.into_bytes()
         }
-        (None, Some(file)) => read_secret(file, "resume key")?,
+        (Some(file), _) => read_secret(file, "resume key")?,
+        (None, Some(secret)) => secret.trim().as_bytes().to_vec(),
         (None, None) => return Ok(random_key().into_bytes()),
     };
     long_enough(key, "the resume key")

@@ -139,8 +139,13 @@ async fn a_session_outlives_its_token_across_a_resume() {
     stranger.expect_refusal("unauthorized", 4401).await;
     // ...but it still carries the session that began while it was good.
     let mut again = server.client().await;
-    let (welcome, _) = again.join_with(resume).await;
+    let (welcome, _) = again.join_with(resume.clone()).await;
     assert_eq!(welcome["id"], id);
+    // Not after a clean leave: that session is over, and the token opens no new one.
+    again.close().await;
+    let mut after = server.client().await;
+    after.send(resume).await;
+    after.expect_refusal("unauthorized", 4401).await;
     server.stop().await;
 }
 

@@ -224,5 +224,15 @@ async fn a_room_password_keeps_others_out() {
         .await;
     assert_eq!(peers.len(), 1);
     assert_eq!(alice.expect("peer-joined").await["name"], "bob");
+
+    // The default room belongs to nobody: a password there shuts nobody out.
+    let mut first = server.client().await;
+    first
+        .login_with(json!({"type": "login", "name": "carol", "password": "mine"}))
+        .await;
+    let mut second = server.client().await;
+    second
+        .login_with(json!({"type": "login", "name": "dave", "password": "other"}))
+        .await;
     server.stop().await;
 }

@@ -537,7 +537,9 @@ impl App {
 /// What a refusal about rooms and access means, in words for the person at the page.
 fn words(code: Refusal) -> Option<&'static str> {
     Some(match code {
-        Refusal::BadRoom => "That room link is not valid: check the link you were given.",
+        Refusal::BadRoom => {
+            "There is no such room here: open the link you were given, or start a new room."
+        }
         Refusal::RoomFull => "This room is full.",
         Refusal::RoomLocked => {
             "This room is locked: nobody new may join. Ask someone in it to unlock it."
@@ -546,7 +548,9 @@ fn words(code: Refusal) -> Option<&'static str> {
         Refusal::Unauthorized => "This server lets people in only with a valid invitation.",
         Refusal::OriginRefused => "This page may not use that server.",
         Refusal::Removed => "A moderator removed you from this room.",
-        Refusal::SessionReplaced => "You joined from another tab or device, so this one left.",
+        Refusal::SessionReplaced => {
+            "This session went on over another connection, so this page left it."
+        }
         Refusal::NotModerator => "Only a moderator of the room can do that.",
         _ => return None,
     })
