@@ -36,9 +36,20 @@ impl ApiUser {
             )
             .await;
         callee.run("pc.accept();", vec![]).await;
+        let started = Instant::now();
         for user in [self, callee] {
-            user.until("return pc.state === 'connected';", "connected")
-                .await;
+            while user.run("return pc.state === 'connected';", vec![]).await != json!(true) {
+                if started.elapsed() > PATIENCE {
+                    panic!(
+                        "the call never connected: {}: {}; {}: {}",
+                        self.name,
+                        self.history().await,
+                        callee.name,
+                        callee.history().await
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
     }
 

@@ -34,6 +34,9 @@ pub struct Claims {
 pub struct Grant {
     /// Moderation of the room.
     pub admin: bool,
+    /// Whether it is good at the first of the instants checked (now), not only at a later
+    /// one (when the session it resumes began).
+    pub current: bool,
 }
 
 /// Checks tokens against the shared secret.
@@ -101,6 +104,9 @@ impl Auth {
         }
         Ok(Grant {
             admin: claims.admin,
+            current: instants
+                .first()
+                .is_some_and(|&at| started(at) && unexpired(at)),
         })
     }
 }
@@ -142,12 +148,16 @@ mod tests {
 
     #[test]
     fn a_good_token_grants_entry() {
-        assert_eq!(check(&claims(), &[NOW]), Ok(Grant { admin: false }));
+        let grant = |admin| Grant {
+            admin,
+            current: true,
+        };
+        assert_eq!(check(&claims(), &[NOW]), Ok(grant(false)));
         let admin = Claims {
             admin: true,
             ..claims()
         };
-        assert_eq!(check(&admin, &[NOW]), Ok(Grant { admin: true }));
+        assert_eq!(check(&admin, &[NOW]), Ok(grant(true)));
     }
 
     #[test]
@@ -157,7 +167,8 @@ mod tests {
             ..claims()
         };
         assert!(check(&expired, &[NOW]).is_err());
-        assert!(check(&expired, &[NOW, NOW - 3_700]).is_ok());
+        let resumed = check(&expired, &[NOW, NOW - 3_700]);
+        assert_eq!(resumed.map(|grant| grant.current), Ok(false));
     }
 
     #[test]

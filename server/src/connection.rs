@@ -281,12 +281,12 @@ fn handle(
                 }
             };
             let resume = state.registry.resumable(resume.as_deref(), &room, &name);
-            let admin = match &state.auth {
-                None => false,
+            let grant = match &state.auth {
+                None => None,
                 Some(auth) => {
                     let mut instants = vec![now_ms() / 1000];
                     instants.extend(resume.as_ref().map(|claim| claim.started_ms / 1000));
-                    auth.check(token.as_deref(), &name, &room, &instants)?.admin
+                    Some(auth.check(token.as_deref(), &name, &room, &instants)?)
                 }
             };
             let login = Login {
@@ -294,7 +294,8 @@ fn handle(
                 room,
                 resume,
                 password: password.as_deref(),
-                admin,
+                admin: grant.is_some_and(|grant| grant.admin),
+                token_current: grant.is_none_or(|grant| grant.current),
             };
             let welcomed = state.registry.login(login, conn, outbox, &state.ice)?;
             let seat = welcomed.seat;

@@ -11,7 +11,7 @@
 //! closed on purpose leaves at once, and the tokens of its id are refused from then on.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet, VecDeque},
     sync::{Arc, Mutex, MutexGuard},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -63,6 +63,9 @@ pub struct Login<'a> {
     pub password: Option<&'a str>,
     /// Whether a token made this user a moderator.
     pub admin: bool,
+    /// Whether the login's token (in token mode) is good now, not only when the session it
+    /// resumes began: only a session the room still holds goes on without one.
+    pub token_current: bool,
 }
 
 /// A successful login.
@@ -89,8 +92,40 @@ struct Rooms {
     rooms: HashMap<RoomKey, Room>,
     /// The room of every id in use, so ids stay unique across rooms.
     homes: HashMap<PeerId, RoomKey>,
-    /// Ids that left on purpose, until their last token's expiry (ms since the epoch).
-    left: HashMap<PeerId, u64>,
+    /// Ids that left on purpose: their tokens are refused until they expire.
+    left: Left,
+}
+
+/// Ids that left on purpose, each until its last token's expiry (ms since the epoch).
+/// Every entry lasts one token lifetime, so they expire in the order they came, and
+/// forgetting the expired ones costs nothing for those still kept.
+#[derive(Default)]
+struct Left {
+    ids: HashSet<PeerId>,
+    order: VecDeque<(u64, PeerId)>,
+}
+
+impl Left {
+    fn insert(&mut self, id: PeerId, until: u64) {
+        if self.ids.insert(id.clone()) {
+            self.order.push_back((until, id));
+        }
+    }
+
+    fn contains(&self, id: &PeerId) -> bool {
+        self.ids.contains(id)
+    }
+
+    /// Forgets the ids whose tokens have all expired by `now`.
+    fn expire(&mut self, now: u64) {
+        while let Some((until, _)) = self.order.front()
+            && *until < now
+        {
+            if let Some((_, id)) = self.order.pop_front() {
+                self.ids.remove(&id);
+            }
+        }
+    }
 }
 
 /// Everyone logged in, or away and reserved, in every room.
@@ -128,7 +163,7 @@ impl Registry {
     /// its id has not left on purpose.
     pub fn resumable(&self, token: Option<&str>, room: &RoomKey, name: &str) -> Option<Resumable> {
         let claim = self.tokens.verify(token?, room, name, now_ms())?;
-        (!self.lock().left.contains_key(&claim.id)).then_some(claim)
+        (!self.lock().left.contains(&claim.id)).then_some(claim)
     }
 
     /// A fresh resume token for `seat`.
@@ -164,10 +199,8 @@ impl Registry {
         let key = name_key(login.name);
         let mut state = self.lock();
         let now = now_ms();
-        state.left.retain(|_, until| *until >= now);
-        let claimed = login
-            .resume
-            .filter(|claim| !state.left.contains_key(&claim.id));
+        state.left.expire(now);
+        let claimed = login.resume.filter(|claim| !state.left.contains(&claim.id));
         let room_key = login.room;
         let room = state.rooms.entry(room_key.clone()).or_default();
 
@@ -204,7 +237,12 @@ impl Registry {
             });
         }
 
-        let refusal = if room.locked {
+        let refusal = if !login.token_current {
+            Some(Refusal::new(
+                ErrorCode::Unauthorized,
+                "the token has expired",
+            ))
+        } else if room.locked {
             Some(Refusal::new(
                 ErrorCode::RoomLocked,
                 "the room is locked: nobody new may join",

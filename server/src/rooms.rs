@@ -1,7 +1,7 @@
 //! Rooms: who is in each, and the room's own rules (capacity, lock, password,
 //! moderators, who was removed). Presence and relaying never cross a room's walls.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, VecDeque};
 
 use axum::extract::ws::Message;
 use hmac::{Hmac, Mac};
@@ -12,6 +12,10 @@ use crate::outbox::{Outbox, frame};
 
 /// Frames kept for an away user; past this the oldest go.
 const AWAY_FRAMES: usize = 256;
+
+/// Removals a room remembers; past this the oldest are forgotten, so a room kept alive
+/// for ever cannot grow without bound.
+const REMOVALS_KEPT: usize = 1024;
 
 /// A room's name; the default room's is empty.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -95,9 +99,9 @@ pub struct Room {
     pub locked: bool,
     /// The MAC of the room's password under the server's key, set by the first person in.
     password: Option<Vec<u8>>,
-    /// Ids and name keys a moderator removed: they stay out while the room lasts.
-    removed: HashSet<PeerId>,
-    removed_names: HashSet<String>,
+    /// The ids and name keys a moderator removed, oldest first: they stay out while the
+    /// room lasts (the last [`REMOVALS_KEPT`] of them).
+    removed: VecDeque<(PeerId, String)>,
     arrivals: u64,
 }
 
@@ -132,7 +136,9 @@ impl Room {
 
     /// Whether `id` or the name with key `key` was removed from the room.
     pub fn was_removed(&self, id: Option<&PeerId>, key: &str) -> bool {
-        id.is_some_and(|id| self.removed.contains(id)) || self.removed_names.contains(key)
+        self.removed
+            .iter()
+            .any(|(gone, gone_key)| id == Some(gone) || gone_key == key)
     }
 
     /// Takes `id` out, telling the others; a removal keeps them out.
@@ -141,8 +147,10 @@ impl Room {
         let key = crate::identity::name_key(&member.name);
         self.names.remove(&key);
         if removed {
-            self.removed.insert(id.clone());
-            self.removed_names.insert(key);
+            if self.removed.len() == REMOVALS_KEPT {
+                self.removed.pop_front();
+            }
+            self.removed.push_back((id.clone(), key));
         }
         self.announce(id, &ServerMessage::PeerLeft { id: id.clone() });
         Some(member)

@@ -342,3 +342,32 @@ async fn an_expired_resume_token_gets_a_fresh_id() {
     assert_ne!(again["id"], welcome["id"]);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_expired_token_resumes_only_a_session_the_room_still_holds() {
+    let server = TestServer::start_with(|c| {
+        c.auth_secret = Some(SECRET.into());
+        c.token_leeway_secs = 0;
+        c.resume_grace_ms = 200;
+        c.resume_refresh_ms = 5_000;
+    })
+    .await;
+    let short = token(&Claims {
+        exp: now() + 2,
+        ..claims("alice", "team")
+    });
+    let login = json!({"type": "login", "name": "alice", "room": "team", "token": short});
+    let mut alice = server.client().await;
+    let (welcome, _) = alice.join_with(login.clone()).await;
+    let mut resume = login;
+    resume["resume"] = welcome["resume"].clone();
+    drop(alice);
+    // The grace runs out long before the token does; then the token runs out too, while
+    // the resume token (grace plus twice the refresh) is still genuine.
+    let expiry = UNIX_EPOCH + Duration::from_secs(now() + 3);
+    tokio::time::sleep(expiry.duration_since(SystemTime::now()).unwrap_or_default()).await;
+    let mut again = server.client().await;
+    again.send(resume).await;
+    again.expect_refusal("unauthorized", 4401).await;
+    server.stop().await;
+}

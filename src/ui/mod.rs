@@ -489,8 +489,14 @@ impl App {
 
     fn on_error(&self, error: JsValue) {
         let code = text_field(&error, "code");
-        if Refusal::from_wire(&code).is_some_and(|code| code.close_code().is_some()) {
-            // Removed, or replaced by another tab: this page is out, and says why.
+        let logged_in = self.page.login.unchecked_ref::<HtmlElement>().hidden();
+        let over = Refusal::from_wire(&code).is_some_and(|code| {
+            code.close_code().is_some()
+                // Logging in again after a drop was refused: the client has given up.
+                || (logged_in && matches!(code, Refusal::NameTaken | Refusal::InvalidName))
+        });
+        if over {
+            // Removed, replaced, or not let back in: this page is out, and says why.
             self.memory.borrow_mut().refused = true;
             self.with_call(PeerCall::close);
             let page = &self.page;
