@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api_page;
+pub mod embed_page;
 pub mod network;
 pub mod services;
 
@@ -335,6 +336,14 @@ impl Person {
 
     /// Opens the demo page at `url` in `browser` and logs in as `name`.
     pub async fn log_in_at(browser: Client, url: &str, name: &str) -> Self {
+        let person = Self::try_log_in_at(browser, url, name).await;
+        person.wait_for_text("me", &format!("you are {name}")).await;
+        person
+    }
+
+    /// Opens the demo page at `url` in `browser`, types `name` and clicks Join; does not
+    /// wait to see whether the login went through.
+    pub async fn try_log_in_at(browser: Client, url: &str, name: &str) -> Self {
         browser.goto(url).await.expect("the page opens");
         let input = browser
             .wait()
@@ -350,12 +359,24 @@ impl Person {
             .click()
             .await
             .expect("clicking join");
-        let person = Self {
+        Self {
             browser,
             name: name.to_owned(),
-        };
-        person.wait_for_text("me", &format!("you are {name}")).await;
-        person
+        }
+    }
+
+    /// Calls `callee`, who accepts; both see the other's video.
+    pub async fn calls(&self, callee: &Person) {
+        self.call(&callee.name).await;
+        callee.wait_for_text("incoming-name", &self.name).await;
+        callee.click("accept-button").await;
+        self.wait_for_text("status", &format!("in a call with {}", callee.name))
+            .await;
+        callee
+            .wait_for_text("status", &format!("in a call with {}", self.name))
+            .await;
+        self.sees_remote_video().await;
+        callee.sees_remote_video().await;
     }
 
     /// Waits until the element `id` says `text`.

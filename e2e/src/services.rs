@@ -88,6 +88,24 @@ impl PeerCallServer {
         Self { child, addr, spki }
     }
 
+    /// How many requests the server refused with `code`, from its `/metrics`.
+    pub async fn refusals(&self, code: &str) -> u64 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = &self.addr;
+        let mut socket = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connects");
+        let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        socket.write_all(request.as_bytes()).await.expect("asks");
+        let mut text = String::new();
+        socket.read_to_string(&mut text).await.expect("reads");
+        let sample = format!("peercall_refusals_total{{code=\"{code}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&sample))
+            .and_then(|count| count.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     /// Kills the server and waits until it is gone, its port free.
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;

@@ -3,11 +3,10 @@
 //! origin that is not listed can neither import the module nor, with a bundled copy of the
 //! npm package, open a socket.
 
-use fantoccini::{Client, Locator};
 use peercall_e2e::{
     Driver, Engine, Person,
+    embed_page::EmbedPage,
     services::{PeerCallServer, StaticSite, pkg_dir, server_binary, static_dir, workdir},
-    wait_for_js,
 };
 use tokio::process::Command;
 
@@ -38,38 +37,6 @@ fn site_files() -> std::path::PathBuf {
     dir
 }
 
-async fn open(browser: &Client, url: &str) {
-    browser.goto(url).await.expect("the page opens");
-}
-
-fn log_has(text: &str) -> String {
-    format!("return document.getElementById('log').textContent.includes({text:?});")
-}
-
-/// Types `name` and joins, once the module has loaded.
-async fn join(browser: &Client, name: &str) {
-    wait_for_js(
-        browser,
-        "return !document.getElementById('join-button').disabled;",
-        "the module loaded",
-    )
-    .await;
-    browser
-        .find(Locator::Id("name"))
-        .await
-        .expect("a name field")
-        .send_keys(name)
-        .await
-        .expect("typing");
-    browser
-        .find(Locator::Id("join-button"))
-        .await
-        .expect("a join button")
-        .click()
-        .await
-        .expect("clicking join");
-}
-
 #[tokio::test]
 async fn a_page_on_an_allowed_site_calls_the_demo_page_and_others_are_refused() {
     let dir = site_files();
@@ -92,77 +59,41 @@ async fn a_page_on_an_allowed_site_calls_the_demo_page_and_others_are_refused() 
     .await;
 
     // The page on the allowed site, in Firefox, loads /pkg from the server across origins.
-    let site = firefox.browser().await;
-    open(
-        &site,
+    let site = EmbedPage::open(
+        firefox.browser().await,
         &format!("{}/embed.html?server={server_origin}", allowed.origin),
     )
     .await;
     let sam = format!("sam-site-{suffix}");
-    join(&site, &sam).await;
-    wait_for_js(&site, &log_has("logged in, id "), "the site's page logs in").await;
-    let call_dana = format!("Call {dana_name}");
-    wait_for_js(
-        &site,
-        &format!(
-            "const b = [...document.querySelectorAll('#peers button')].find(b => b.textContent === {call_dana:?});
-             if (b) b.click();
-             return !!b;"
-        ),
-        "the site's page calls dana",
-    )
-    .await;
+    site.log_in(&sam).await;
+    site.call(&dana_name).await;
     dana.wait_for_text("incoming-name", &sam).await;
     dana.click("accept-button").await;
     dana.wait_for_text("status", &format!("in a call with {sam}"))
         .await;
     dana.sees_remote_video().await;
-    wait_for_js(
-        &site,
-        &log_has("state: connected"),
-        "the site's page is in the call",
-    )
-    .await;
-    wait_for_js(
-        &site,
-        "const v = document.getElementById('remote');
-         const seen = window.__seen ?? (window.__seen = v.currentTime);
-         return v.videoWidth > 0 && v.currentTime > seen;",
-        "the site's page plays dana's video",
-    )
-    .await;
+    site.until_log_has("state: connected", "the site's page is in the call")
+        .await;
+    site.until_video_plays("remote").await;
 
     // A site that is not listed cannot import the module from the server...
-    let other = chromium.browser().await;
-    open(
-        &other,
-        &format!("{}/embed.html?server={server_origin}", stranger.origin),
-    )
-    .await;
-    wait_for_js(
-        &other,
-        &log_has("error: load-failed"),
-        "the import is refused",
-    )
-    .await;
+    let stranger_page = format!("{}/embed.html?server={server_origin}", stranger.origin);
+    let other = EmbedPage::open(chromium.browser().await, &stranger_page).await;
+    other
+        .until_log_has("error: load-failed", "the import is refused")
+        .await;
     // ...and with its own copy of the package, its socket is refused, in words.
-    open(
-        &other,
-        &format!(
-            "{}/embed.html?server={server_origin}&module=/bundled/peercall.js",
-            stranger.origin
-        ),
+    let other = EmbedPage::open(
+        other.browser,
+        &format!("{stranger_page}&module=/bundled/peercall.js"),
     )
     .await;
-    join(&other, &format!("eve-{suffix}")).await;
-    wait_for_js(
-        &other,
-        &log_has("error: origin-refused: "),
-        "the socket is refused",
-    )
-    .await;
+    other.join(&format!("eve-{suffix}")).await;
+    other
+        .until_log_has("error: origin-refused: ", "the socket is refused")
+        .await;
 
-    for browser in [&site, &other, &dana.browser] {
+    for browser in [&site.browser, &other.browser, &dana.browser] {
         browser.clone().close().await.ok();
     }
     let _ = std::fs::remove_dir_all(dir);

@@ -1,51 +1,16 @@
 //! The embedding example (www/embed.html): a whole call through nothing but /pkg/peercall.js.
 
-use fantoccini::{Client, Locator};
-use peercall_e2e::{Driver, base_url, wait_for_js};
+use fantoccini::Locator;
+use peercall_e2e::{Driver, base_url, embed_page::EmbedPage, wait_for_js};
 
-async fn join(driver: &Driver, name: &str) -> Client {
-    let browser = driver.browser().await;
-    browser
-        .goto(&format!("{}embed.html", base_url()))
+async fn click(page: &EmbedPage, id: &str) {
+    page.browser
+        .find(Locator::Id(id))
         .await
-        .expect("the page opens");
-    wait_for_js(
-        &browser,
-        "return !document.getElementById('join-button').disabled;",
-        "the module loaded",
-    )
-    .await;
-    let input = browser
-        .find(Locator::Id("name"))
-        .await
-        .expect("a name field");
-    input.send_keys(name).await.expect("typing");
-    browser
-        .find(Locator::Id("join-button"))
-        .await
-        .expect("a join button")
+        .unwrap()
         .click()
         .await
-        .expect("clicking join");
-    wait_for_js(
-        &browser,
-        "return document.getElementById('log').textContent.includes('logged in, id ');",
-        "logged in",
-    )
-    .await;
-    browser
-}
-
-fn log_says(line: &str) -> String {
-    format!("return document.getElementById('log').textContent.split('\\n').includes({line:?});")
-}
-
-fn video_plays(id: &str) -> String {
-    format!(
-        "const v = document.getElementById({id:?});
-         const seen = window.__seen ?? (window.__seen = v.currentTime);
-         return v.videoWidth > 0 && v.currentTime > seen;"
-    )
+        .unwrap();
 }
 
 #[tokio::test]
@@ -53,62 +18,32 @@ async fn the_embed_example_holds_a_whole_call() {
     let driver = Driver::start().await;
     let suffix = std::process::id();
     let (alice_name, bob_name) = (format!("ann-{suffix}"), format!("ben-{suffix}"));
-    let alice = join(&driver, &alice_name).await;
-    let bob = join(&driver, &bob_name).await;
+    let url = format!("{}embed.html", base_url());
+    let alice = EmbedPage::open(driver.browser().await, &url).await;
+    alice.log_in(&alice_name).await;
+    let bob = EmbedPage::open(driver.browser().await, &url).await;
+    bob.log_in(&bob_name).await;
 
-    let call_bob = format!("Call {bob_name}");
-    // Found and clicked in one go: the list is redrawn whenever someone comes or goes.
+    alice.call(&bob_name).await;
     wait_for_js(
-        &alice,
-        &format!(
-            "const b = [...document.querySelectorAll('#peers button')].find(b => b.textContent === {call_bob:?});
-             if (b) b.click();
-             return !!b;"
-        ),
-        "alice calls bob",
-    )
-    .await;
-    wait_for_js(
-        &bob,
+        &bob.browser,
         "return !document.getElementById('incoming').hidden;",
         "bob's phone rings",
     )
     .await;
-    assert_eq!(
-        bob.find(Locator::Id("caller"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-        alice_name
-    );
-    bob.find(Locator::Id("accept"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let caller = bob.browser.find(Locator::Id("caller")).await.unwrap();
+    assert_eq!(caller.text().await.unwrap(), alice_name);
+    click(&bob, "accept").await;
 
-    for browser in [&alice, &bob] {
-        wait_for_js(browser, &log_says("state: connected"), "connected").await;
-        wait_for_js(browser, &video_plays("remote"), "remote video plays").await;
+    for page in [&alice, &bob] {
+        page.until_log_line("state: connected", "connected").await;
+        page.until_video_plays("remote").await;
     }
-    alice
-        .find(Locator::Id("hangup"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_for_js(&alice, &log_says("ended: hangup"), "alice hung up").await;
-    wait_for_js(
-        &bob,
-        &log_says("ended: remote-hangup"),
-        "bob sees the hang-up",
-    )
-    .await;
+    click(&alice, "hangup").await;
+    alice.until_log_line("ended: hangup", "alice hung up").await;
+    bob.until_log_line("ended: remote-hangup", "bob sees the hang-up")
+        .await;
 
-    alice.close().await.ok();
-    bob.close().await.ok();
+    alice.browser.close().await.ok();
+    bob.browser.close().await.ok();
 }

@@ -27,14 +27,7 @@ async fn a_call_between_chromium_and_firefox_on_the_https_demo_page() {
     .await;
     // Both are logged in: over `wss://`, as an HTTPS page may not open `ws://`.
 
-    alice.call(&bob.name).await;
-    bob.wait_for_text("incoming-name", &alice.name).await;
-    bob.click("accept-button").await;
-    alice
-        .wait_for_text("status", &format!("in a call with {}", bob.name))
-        .await;
-    alice.sees_remote_video().await;
-    bob.sees_remote_video().await;
+    alice.calls(&bob).await;
     alice.browser.close().await.ok();
     bob.browser.close().await.ok();
 }

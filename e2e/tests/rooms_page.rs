@@ -4,30 +4,11 @@
 
 use fantoccini::{Client, Locator};
 use peercall_e2e::{
-    Driver, Engine, PATIENCE, Person,
+    Driver, Engine, Person,
     services::{PeerCallServer, server_binary},
     wait_for_js,
 };
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    process::Command,
-};
-
-/// How many logins the server at `addr` refused with `code`, from its `/metrics`.
-async fn refusals(addr: &str, code: &str) -> u64 {
-    let mut socket = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("connects");
-    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    socket.write_all(request.as_bytes()).await.expect("asks");
-    let mut text = String::new();
-    socket.read_to_string(&mut text).await.expect("reads");
-    let sample = format!("peercall_refusals_total{{code=\"{code}\"}} ");
-    text.lines()
-        .find_map(|line| line.strip_prefix(&sample))
-        .and_then(|count| count.trim().parse().ok())
-        .unwrap_or(0)
-}
+use tokio::process::Command;
 
 /// The value of the input `id`.
 async fn value(browser: &Client, id: &str) -> String {
@@ -101,16 +82,7 @@ async fn two_people_join_a_room_from_its_link_and_call_and_others_stay_out() {
     let carol =
         Person::log_in_at(chromium.browser().await, &home, &format!("carol-{suffix}")).await;
 
-    alice.call(&bob.name).await;
-    bob.wait_for_text("incoming-name", &alice.name).await;
-    bob.click("accept-button").await;
-    alice
-        .wait_for_text("status", &format!("in a call with {}", bob.name))
-        .await;
-    bob.wait_for_text("status", &format!("in a call with {}", alice.name))
-        .await;
-    alice.sees_remote_video().await;
-    bob.sees_remote_video().await;
+    alice.calls(&bob).await;
     let listed = carol.text("peer-list").await;
     assert!(
         !listed.contains(&alice.name) && !listed.contains(&bob.name),
@@ -123,31 +95,21 @@ async fn two_people_join_a_room_from_its_link_and_call_and_others_stay_out() {
 
     // dave opens the link without its password: refused, in words, and only once.
     let without = link.split('#').next().unwrap_or_default().to_owned();
-    let dave = chromium.browser().await;
-    dave.goto(&without).await.expect("the page opens");
-    dave.wait()
-        .at_most(PATIENCE)
-        .for_element(Locator::Id("name-input"))
-        .await
-        .expect("a name field")
-        .send_keys(&format!("dave-{suffix}"))
-        .await
-        .expect("typing");
-    dave.find(Locator::Id("login-button"))
-        .await
-        .expect("a join button")
-        .click()
-        .await
-        .expect("clicking join");
+    let dave = Person::try_log_in_at(
+        chromium.browser().await,
+        &without,
+        &format!("dave-{suffix}"),
+    )
+    .await;
     wait_for_js(
-        &dave,
+        &dave.browser,
         "return document.getElementById('alert').textContent === 'Wrong password for this room: check the link you were given.'
             && document.getElementById('status').textContent === 'offline'
             && !document.getElementById('login').hidden;",
         "dave is told the password is wrong",
     )
     .await;
-    assert_eq!(refusals(&server.addr, "room-password").await, 1);
+    assert_eq!(server.refusals("room-password").await, 1);
     // Long after a retry would have come (erin's whole login), still one refusal.
     let erin = Person::log_in_at(chromium.browser().await, &link, &format!("erin-{suffix}")).await;
     wait_for_js(
@@ -160,18 +122,18 @@ async fn two_people_join_a_room_from_its_link_and_call_and_others_stay_out() {
     )
     .await;
     assert_eq!(
-        refusals(&server.addr, "room-password").await,
+        server.refusals("room-password").await,
         1,
         "dave's page did not retry"
     );
     let listed = alice.text("peer-list").await;
-    assert!(!listed.contains(&format!("dave-{suffix}")), "{listed:?}");
+    assert!(!listed.contains(&dave.name), "{listed:?}");
 
     for browser in [
         &alice.browser,
         &bob.browser,
         &carol.browser,
-        &dave,
+        &dave.browser,
         &erin.browser,
     ] {
         browser.clone().close().await.ok();

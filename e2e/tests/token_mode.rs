@@ -10,10 +10,7 @@ use peercall_e2e::{
     services::{PeerCallServer, server_binary},
 };
 use serde_json::json;
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    process::Command,
-};
+use tokio::process::Command;
 
 const SECRET: &str = "the backend and the server share this secret";
 
@@ -40,22 +37,6 @@ async fn server(addr: &str) -> PeerCallServer {
         .args(["--addr", addr, "--token-leeway-secs", "0"])
         .env("PEERCALL_AUTH_SECRET", SECRET);
     PeerCallServer::start(command).await
-}
-
-/// How many logins the server at `addr` refused with `code`, from its `/metrics`.
-async fn refusals(addr: &str, code: &str) -> u64 {
-    let mut socket = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("connects");
-    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    socket.write_all(request.as_bytes()).await.expect("asks");
-    let mut text = String::new();
-    socket.read_to_string(&mut text).await.expect("reads");
-    let sample = format!("peercall_refusals_total{{code=\"{code}\"}} ");
-    text.lines()
-        .find_map(|line| line.strip_prefix(&sample))
-        .and_then(|count| count.trim().parse().ok())
-        .unwrap_or(0)
 }
 
 async fn join(browser: Client, base: &str, name: &str, room: &str, token: &str) -> ApiUser {
@@ -164,7 +145,7 @@ async fn tokens_let_people_in_and_set_token_carries_the_next_login() {
     alice.calls(&bob_again).await;
     // All that took far longer than a reconnect: carol's page asked once, no more.
     assert_eq!(
-        refusals(&second.addr, "unauthorized").await,
+        second.refusals("unauthorized").await,
         1,
         "carol did not retry"
     );

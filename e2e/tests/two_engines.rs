@@ -27,21 +27,6 @@ fn random_file(name: &str, size: usize, seed: u64) -> (PathBuf, String) {
     (path, digest)
 }
 
-/// `caller` calls `callee`, who accepts; both see the other's video.
-async fn call(caller: &Person, callee: &Person) {
-    caller.call(&callee.name).await;
-    callee.wait_for_text("incoming-name", &caller.name).await;
-    callee.click("accept-button").await;
-    caller
-        .wait_for_text("status", &format!("in a call with {}", callee.name))
-        .await;
-    callee
-        .wait_for_text("status", &format!("in a call with {}", caller.name))
-        .await;
-    caller.sees_remote_video().await;
-    callee.sees_remote_video().await;
-}
-
 /// A chat message and a file of several MiB each way; each file arrives with the same
 /// SHA-256 it left with.
 async fn exchange(one: &Person, other: &Person, round: &str) {
@@ -69,7 +54,7 @@ async fn exchange(one: &Person, other: &Person, round: &str) {
 /// `caller` calls `callee`; chat and files go both ways; `caller` hangs up while one
 /// more file waits for an answer, and both pages say the call's end stopped it.
 async fn one_call(caller: &Person, callee: &Person, label: &str) {
-    call(caller, callee).await;
+    caller.calls(callee).await;
     caller.keep_screenshot(label).await;
     exchange(caller, callee, label).await;
 

@@ -112,12 +112,15 @@ async fn an_admin_token_moderates() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn a_session_outlives_its_token_across_a_resume() {
+/// A token-mode server with resume grace `grace_ms` and refresh `refresh_ms`; alice logs
+/// into room "team" with a token good for 2 s, and her network drops at once. Returns the
+/// server, her login, and the same login carrying her resume token.
+async fn dropped_short_session(grace_ms: u64, refresh_ms: u64) -> (TestServer, Value, Value) {
     let server = TestServer::start_with(|c| {
         c.auth_secret = Some(SECRET.into());
         c.token_leeway_secs = 0;
-        c.resume_grace_ms = 30_000;
+        c.resume_grace_ms = grace_ms;
+        c.resume_refresh_ms = refresh_ms;
     })
     .await;
     let short = token(&Claims {
@@ -127,20 +130,27 @@ async fn a_session_outlives_its_token_across_a_resume() {
     let login = json!({"type": "login", "name": "alice", "room": "team", "token": short});
     let mut alice = server.client().await;
     let (welcome, _) = alice.join_with(login.clone()).await;
-    let id = welcome["id"].clone();
     let mut resume = login.clone();
     resume["resume"] = welcome["resume"].clone();
-    drop(alice); // the network drops
-    // Wait out the token's life: from now on it opens no new session...
+    resume["id"] = welcome["id"].clone();
+    drop(alice);
+    // Waiting out the token's life is what these tests are about.
     let expiry = UNIX_EPOCH + Duration::from_secs(now() + 3);
     tokio::time::sleep(expiry.duration_since(SystemTime::now()).unwrap_or_default()).await;
+    (server, login, resume)
+}
+
+#[tokio::test]
+async fn a_session_outlives_its_token_across_a_resume() {
+    let (server, login, resume) = dropped_short_session(30_000, 60_000).await;
+    // The token opens no new session any more...
     let mut stranger = server.client().await;
     stranger.send(login).await;
     stranger.expect_refusal("unauthorized", 4401).await;
     // ...but it still carries the session that began while it was good.
     let mut again = server.client().await;
     let (welcome, _) = again.join_with(resume.clone()).await;
-    assert_eq!(welcome["id"], id);
+    assert_eq!(welcome["id"], resume["id"]);
     // Not after a clean leave: that session is over, and the token opens no new one.
     again.close().await;
     let mut after = server.client().await;
@@ -345,27 +355,9 @@ async fn an_expired_resume_token_gets_a_fresh_id() {
 
 #[tokio::test]
 async fn an_expired_token_resumes_only_a_session_the_room_still_holds() {
-    let server = TestServer::start_with(|c| {
-        c.auth_secret = Some(SECRET.into());
-        c.token_leeway_secs = 0;
-        c.resume_grace_ms = 200;
-        c.resume_refresh_ms = 5_000;
-    })
-    .await;
-    let short = token(&Claims {
-        exp: now() + 2,
-        ..claims("alice", "team")
-    });
-    let login = json!({"type": "login", "name": "alice", "room": "team", "token": short});
-    let mut alice = server.client().await;
-    let (welcome, _) = alice.join_with(login.clone()).await;
-    let mut resume = login;
-    resume["resume"] = welcome["resume"].clone();
-    drop(alice);
-    // The grace runs out long before the token does; then the token runs out too, while
-    // the resume token (grace plus twice the refresh) is still genuine.
-    let expiry = UNIX_EPOCH + Duration::from_secs(now() + 3);
-    tokio::time::sleep(expiry.duration_since(SystemTime::now()).unwrap_or_default()).await;
+    // The grace runs out long before the token does, while the resume token (grace plus
+    // twice the refresh) is still genuine when the token has run out too.
+    let (server, _, resume) = dropped_short_session(200, 5_000).await;
     let mut again = server.client().await;
     again.send(resume).await;
     again.expect_refusal("unauthorized", 4401).await;
