@@ -83,6 +83,7 @@ async fn two_people_join_a_room_from_its_link_and_call_and_others_stay_out() {
         Person::log_in_at(chromium.browser().await, &home, &format!("carol-{suffix}")).await;
 
     alice.calls(&bob).await;
+    alice.keep_screenshot("room-call").await;
     let listed = carol.text("peer-list").await;
     assert!(
         !listed.contains(&alice.name) && !listed.contains(&bob.name),

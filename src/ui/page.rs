@@ -48,39 +48,34 @@ impl Page {
     pub fn show_peers(&self, peers: &js_sys::Array, moderator: bool) {
         self.peer_list.set_text_content(None);
         for peer in peers.iter() {
-            let (Ok(item), Ok(button)) = (
-                self.document.create_element("li"),
-                self.document.create_element("button"),
-            ) else {
+            let Ok(item) = self.document.create_element("li") else {
                 continue;
             };
-            let name = text_field(&peer, "name");
-            button.set_class_name("peer");
-            button.set_attribute("type", "button").ok();
-            button
-                .set_attribute("data-id", &text_field(&peer, "id"))
-                .ok();
-            button
-                .set_attribute("aria-label", &format!("Call {name}"))
-                .ok();
+            let (id, name) = (text_field(&peer, "id"), text_field(&peer, "name"));
             // Names come from other people: text, never markup.
-            button.set_text_content(Some(&name));
-            item.append_child(&button).ok();
-            if moderator && let Ok(remove) = self.document.create_element("button") {
-                remove.set_class_name("btn btn-danger remove-peer");
-                remove.set_attribute("type", "button").ok();
-                remove
-                    .set_attribute("data-id", &text_field(&peer, "id"))
-                    .ok();
-                remove
-                    .set_attribute("aria-label", &format!("Remove {name} from the room"))
-                    .ok();
-                remove.set_text_content(Some("Remove"));
-                item.append_child(&remove).ok();
+            self.add_button(&item, "peer", &id, &format!("Call {name}"), &name);
+            if moderator {
+                let label = format!("Remove {name} from the room");
+                let class = "btn btn-danger remove-peer";
+                self.add_button(&item, class, &id, &label, "Remove");
             }
             self.peer_list.append_child(&item).ok();
         }
         show(&self.peer_empty, peers.length() == 0);
+    }
+
+    /// Adds to `parent` a button of `class` for the peer `id`, labelled `label` for
+    /// assistive technology and showing `text`.
+    fn add_button(&self, parent: &Element, class: &str, id: &str, label: &str, text: &str) {
+        let Ok(button) = self.document.create_element("button") else {
+            return;
+        };
+        button.set_class_name(class);
+        button.set_attribute("type", "button").ok();
+        button.set_attribute("data-id", id).ok();
+        button.set_attribute("aria-label", label).ok();
+        button.set_text_content(Some(text));
+        parent.append_child(&button).ok();
     }
 
     /// The mute and camera buttons, pressed or not.
