@@ -261,6 +261,8 @@ async fn the_module_answers_cors_for_allowed_origins_only() {
     let static_dir = dir.clone();
     let server = TestServer::start_with(move |c| {
         c.static_dir = static_dir;
+        // `/pkg` inside the static folder, whatever PEERCALL_PKG_DIR the run has.
+        c.pkg_dir = None;
         c.allowed_origins = vec!["https://site.example".into()];
     })
     .await;
