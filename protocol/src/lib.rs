@@ -135,11 +135,13 @@ pub enum ErrorCode {
     SessionReplaced,
     /// Only a moderator of the room may do that.
     NotModerator,
+    /// Too many sockets are open from the sender's address.
+    TooManyConnections,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::BadRequest,
         Self::InvalidName,
         Self::NameTaken,
@@ -155,6 +157,7 @@ impl ErrorCode {
         Self::Removed,
         Self::SessionReplaced,
         Self::NotModerator,
+        Self::TooManyConnections,
     ];
 
     /// The code as it stands on the wire.
@@ -175,6 +178,7 @@ impl ErrorCode {
             Self::Removed => "removed",
             Self::SessionReplaced => "session-replaced",
             Self::NotModerator => "not-moderator",
+            Self::TooManyConnections => "too-many-connections",
         }
     }
 
@@ -196,6 +200,7 @@ impl ErrorCode {
             Self::Removed => 4410,
             Self::RoomLocked => 4423,
             Self::RoomFull => 4424,
+            Self::TooManyConnections => 4430,
             _ => return None,
         })
     }

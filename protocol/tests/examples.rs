@@ -317,7 +317,7 @@ fn final_refusals_have_their_own_close_codes() {
         .into_iter()
         .filter_map(|code| code.close_code().map(|close| (code, close)))
         .collect();
-    assert_eq!(finals.len(), 8);
+    assert_eq!(finals.len(), 9);
     for (code, close) in finals {
         assert!((4400..4500).contains(&close), "{code:?}");
         assert_eq!(ErrorCode::from_close_code(close), Some(code));

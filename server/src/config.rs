@@ -20,6 +20,30 @@ pub struct Config {
     /// Most sockets open at once; further upgrades get 503.
     #[arg(long, env = "PEERCALL_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
+    /// Most sockets open at once from one address (one /64 for IPv6); one more is refused
+    /// with `too-many-connections`.
+    #[arg(
+        long,
+        env = "PEERCALL_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 64
+    )]
+    pub max_connections_per_address: usize,
+    /// A reverse proxy (repeatable): for connections from it, the client's address is the
+    /// last one in `X-Forwarded-For`.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "ADDR",
+        env = "PEERCALL_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// How long a socket may take to log in, in ms; then it is closed with code 1008.
+    #[arg(long, env = "PEERCALL_LOGIN_TIMEOUT_MS", default_value_t = 10_000)]
+    pub login_timeout_ms: u64,
+    /// How long one frame may take to go out, in ms: a socket that takes its frames no
+    /// faster is closed.
+    #[arg(long, env = "PEERCALL_WRITE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub write_timeout_ms: u64,
     /// Frames queued for one socket before it counts as too slow and is dropped.
     #[arg(long, env = "PEERCALL_OUTBOX", default_value_t = 1024)]
     pub outbox: usize,

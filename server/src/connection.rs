@@ -17,7 +17,7 @@ use tokio::{
 use crate::{
     AppState,
     identity::display_name,
-    outbox::{Eviction, Outbox, frame},
+    outbox::{Eviction, Evictor, Outbox, frame},
     refusal::Refusal,
     registry::{Login, Seat, now_ms},
     rooms::RoomKey,
@@ -51,6 +51,8 @@ enum Ending {
     BrokenSocket,
     /// Evicted: too slow to keep up, replaced by a resume on another socket, or removed.
     Evicted(Eviction),
+    /// No login in time.
+    NoLogin,
     /// A final refusal: the client must not try the same again.
     Refused(#[allow(dead_code, reason = "read by the disconnect log line")] ErrorCode),
     /// Nothing came back for two pings.
@@ -71,6 +73,7 @@ impl Ending {
         matches!(
             self,
             Self::TooLarge
+                | Self::NoLogin
                 | Self::ServerShutdown
                 | Self::Refused(_)
                 | Self::Evicted(Eviction::Replaced | Eviction::Removed)
@@ -86,7 +89,14 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused
     state.metrics.sockets.inc();
     let (sink, mut stream) = socket.split();
     let (outbox, frames) = Outbox::new(state.registry.outbox_capacity());
-    let writer = tokio::spawn(write_frames(sink, frames));
+    let writer = tokio::spawn(write_frames(
+        sink,
+        frames,
+        state.write_timeout,
+        outbox.evictor(),
+    ));
+    // Until logged in: a socket that never logs in does not keep its slot.
+    let mut login_by = Some(Instant::now() + state.login_timeout);
     let mut shutdown = state.shutdown.clone();
     let mut me: Option<Seat> = None;
     let conn = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
@@ -121,6 +131,7 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused
                             break Ending::Refused(code);
                         }
                         if !was_in && me.is_some() {
+                            login_by = None;
                             refresh_at = state.ice.refresh_after().map(|after| Instant::now() + after);
                             resume_at = Some(Instant::now() + resume_every);
                         }
@@ -175,7 +186,11 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused
                     }
                     refresh_at = state.ice.refresh_after().map(|after| Instant::now() + after);
                 }
-                why = outbox.evicted() => {
+                () = until(login_by) => {
+                outbox.push(close(close_code::POLICY, "log in within the time allowed"));
+                break Ending::NoLogin;
+            }
+            why = outbox.evicted() => {
                     let code = match why {
                         Eviction::TooSlow => None,
                         Eviction::Removed => Some(ErrorCode::Removed),
@@ -382,16 +397,25 @@ fn is_too_large(error: &axum::Error) -> bool {
     false
 }
 
-/// Writes queued frames until the outbox closes or a close frame has gone out.
+/// Writes queued frames until the outbox closes or a close frame has gone out. A frame
+/// that cannot go out within `deadline` (a client that stopped reading) ends the
+/// connection, so that it holds neither its slot nor its queue.
 async fn write_frames(
     mut sink: SplitSink<WebSocket, Message>,
     mut frames: mpsc::Receiver<Message>,
+    deadline: std::time::Duration,
+    evictor: Evictor,
 ) {
     while let Some(frame) = frames.recv().await {
         let closing = matches!(frame, Message::Close(_));
-        if sink.send(frame).await.is_err() || closing {
-            return;
+        match tokio::time::timeout(deadline, sink.send(frame)).await {
+            Ok(Ok(())) if !closing => {}
+            Ok(_) => return,
+            Err(_) => {
+                evictor.evict(Eviction::TooSlow);
+                return;
+            }
         }
     }
-    let _ = sink.close().await;
+    let _ = tokio::time::timeout(deadline, sink.close()).await;
 }

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod addresses;
 pub mod auth;
 mod config;
 mod connection;
@@ -29,6 +30,7 @@ pub use startup::{Prepared, StartError, auth_secret};
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
+use addresses::Addresses;
 use auth::Auth;
 use axum::{
     Router,
@@ -73,6 +75,12 @@ struct AppState {
     ping_interval: Duration,
     /// One permit per open socket: the connection limit.
     slots: Arc<Semaphore>,
+    /// The sockets of each client address, within their own limit.
+    addresses: Arc<Addresses>,
+    /// How long a socket may take to log in.
+    login_timeout: Duration,
+    /// How long one frame may take to go out.
+    write_timeout: Duration,
     /// Turns `true` once the server is shutting down.
     shutdown: watch::Receiver<bool>,
     /// Held by every connection task; shutdown waits until all are dropped.
@@ -130,6 +138,12 @@ pub async fn serve_prepared(
         metrics: Arc::clone(&metrics),
         ping_interval: Duration::from_millis(config.ping_interval_ms.max(1)),
         slots: Arc::new(Semaphore::new(config.max_connections)),
+        addresses: Arc::new(Addresses::new(
+            config.max_connections_per_address,
+            config.trusted_proxies.clone(),
+        )),
+        login_timeout: Duration::from_millis(config.login_timeout_ms.max(1)),
+        write_timeout: Duration::from_millis(config.write_timeout_ms.max(1)),
         shutdown: stop_rx.clone(),
         alive: alive_tx.clone(),
     };
@@ -248,16 +262,25 @@ async fn upgrade(
     headers: HeaderMap,
     State(state): State<AppState>,
 ) -> Response {
-    let refused = (!state.origins.allow(&headers)).then(|| {
+    let client = state.addresses.client(remote, &headers);
+    let address_slot = state.addresses.take(client);
+    let refused = if !state.origins.allow(&headers) {
         let origin = headers
             .get(axum::http::header::ORIGIN)
             .and_then(|origin| origin.to_str().ok())
             .unwrap_or_default();
-        Refusal::new(
+        Some(Refusal::new(
             ErrorCode::OriginRefused,
             format!("pages on {origin} may not use this server"),
-        )
-    });
+        ))
+    } else if address_slot.is_none() {
+        Some(Refusal::new(
+            ErrorCode::TooManyConnections,
+            format!("too many connections from {client}: close some and try again"),
+        ))
+    } else {
+        None
+    };
     let Ok(slot) = state.slots.clone().try_acquire_owned() else {
         tracing::warn!(%remote, "refused: connection limit reached");
         state.metrics.refused("server-full");
@@ -269,6 +292,6 @@ async fn upgrade(
         .max_frame_size(connection::HARD_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
             connection::run(socket, remote, state, refused).await;
-            drop(slot);
+            drop((slot, address_slot));
         })
 }

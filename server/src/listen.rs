@@ -18,6 +18,10 @@ use tower_service::Service as _;
 
 use crate::connection::stopping;
 
+/// Idle time before TCP keepalive probes start, and the time between probes.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+
 /// How connections are taken on one listener.
 #[derive(Clone)]
 pub struct Listening {
@@ -59,6 +63,13 @@ async fn connection(socket: TcpStream, remote: SocketAddr, listening: Listening)
     // after an `answer`, candidates after both) until the peer's delayed ACK, 40 ms later.
     if let Err(error) = socket.set_nodelay(true) {
         tracing::warn!("cannot set TCP_NODELAY: {error}");
+    }
+    // A client whose machine vanished is noticed by the kernel too, not only by pings.
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_INTERVAL);
+    if let Err(error) = socket2::SockRef::from(&socket).set_tcp_keepalive(&keepalive) {
+        tracing::warn!("cannot turn TCP keepalive on: {error}");
     }
     let Some(acceptor) = listening.tls.clone() else {
         return http(socket, remote, listening).await;

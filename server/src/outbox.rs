@@ -9,7 +9,7 @@ use tokio::sync::{Notify, mpsc};
 /// Why a connection is made to end from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Eviction {
-    /// Its outbox filled up: too slow to keep up.
+    /// Its outbox filled up, or a frame took too long to go out: too slow to keep up.
     TooSlow,
     /// Its user resumed on another connection.
     Replaced,
@@ -49,8 +49,13 @@ impl Outbox {
 
     /// Tells the connection to end, for the first reason it is given.
     pub fn evict(&self, why: Eviction) {
-        let _ = self.evicted.why.set(why);
-        self.evicted.notify.notify_one();
+        self.evictor().evict(why);
+    }
+
+    /// A handle that can end the connection but queues nothing (so it does not keep the
+    /// outbox open).
+    pub fn evictor(&self) -> Evictor {
+        Evictor(Arc::clone(&self.evicted))
     }
 
     /// Completes once the connection must end; says why.
@@ -61,6 +66,17 @@ impl Outbox {
             }
             self.evicted.notify.notified().await;
         }
+    }
+}
+
+/// Ends a connection from outside, without a way to queue frames to it.
+pub struct Evictor(Arc<Evicted>);
+
+impl Evictor {
+    /// Tells the connection to end, for the first reason it is given.
+    pub fn evict(&self, why: Eviction) {
+        let _ = self.0.why.set(why);
+        self.0.notify.notify_one();
     }
 }
 

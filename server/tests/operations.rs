@@ -2,19 +2,8 @@
 
 mod common;
 
-use common::{TestServer, web::get};
+use common::{TestServer, fetch, sample};
 use serde_json::json;
-
-async fn fetch(addr: std::net::SocketAddr, path: &str) -> common::web::Reply {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    get(tcp, path).await
-}
-
-/// The value of the sample `name` (with its labels) in a metrics text.
-fn sample(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-}
 
 #[tokio::test]
 async fn health_and_metrics_count_what_happened() {

@@ -558,6 +558,9 @@ fn words(code: Refusal) -> Option<&'static str> {
             "This session went on over another connection, so this page left it."
         }
         Refusal::NotModerator => "Only a moderator of the room can do that.",
+        Refusal::TooManyConnections => {
+            "Too many connections to this server from your network: close some tabs and try again."
+        }
         _ => return None,
     })
 }

@@ -20,10 +20,16 @@ impl Server {
     /// Starts `target/<profile>/peercall-server` serving `static_dir` on a port the system
     /// picks, and waits until it says where it listens.
     pub fn start(profile: &str, static_dir: &Path) -> Result<Self> {
+        Self::start_with(profile, static_dir, &[])
+    }
+
+    /// As [`Server::start`], with `flags` added.
+    pub fn start_with(profile: &str, static_dir: &Path, flags: &[&str]) -> Result<Self> {
         let binary = root().join("target").join(profile).join("peercall-server");
         let mut child = command(&binary)
             .args(["--addr", "127.0.0.1:0", "--static-dir"])
             .arg(static_dir)
+            .args(flags)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

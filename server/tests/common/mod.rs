@@ -60,6 +60,11 @@ impl TestServer {
         }
     }
 
+    /// The value of the sample `name` (with its labels) on `/metrics`.
+    pub async fn metric(&self, name: &str) -> Option<f64> {
+        sample(&fetch(self.addr, "/metrics").await.body, name)
+    }
+
     pub async fn client(&self) -> Client {
         Client::connect(self.addr).await
     }
@@ -89,6 +94,18 @@ impl TestServer {
     }
 }
 
+/// `GET path` from the server at `addr`.
+pub async fn fetch(addr: SocketAddr, path: &str) -> web::Reply {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    web::get(tcp, path).await
+}
+
+/// The value of the sample `name` (with its labels) in a metrics text.
+pub fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
 pub struct Client {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
@@ -101,11 +118,14 @@ impl Client {
 
     /// A socket opened by a page on `origin`.
     pub async fn connect_from(addr: SocketAddr, origin: &str) -> Self {
+        Self::connect_with(addr, "origin", origin).await
+    }
+
+    /// A socket whose upgrade request carries the header `name: value`.
+    pub async fn connect_with(addr: SocketAddr, name: &'static str, value: &str) -> Self {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
-        request
-            .headers_mut()
-            .insert("origin", origin.parse().unwrap());
+        request.headers_mut().insert(name, value.parse().unwrap());
         let (socket, _) = connect_async(request).await.unwrap();
         Self { socket }
     }

@@ -1,0 +1,104 @@
+//! What one client may hold: sockets per address, time to log in, and a socket that stops
+//! reading gives its place up.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Client, PATIENCE, TestServer};
+use serde_json::json;
+
+#[tokio::test]
+async fn an_address_holds_only_its_share_of_sockets() {
+    let server = TestServer::start_with(|c| c.max_connections_per_address = 3).await;
+    let mut held = Vec::new();
+    for name in ["a", "b", "c"] {
+        let (client, _, _) = server.login(name).await;
+        held.push(client);
+    }
+    let mut fourth = server.client().await;
+    fourth.expect_refusal("too-many-connections", 4430).await;
+    // One closes: its place is free again.
+    held.pop().expect("a socket").close().await;
+    let mut again = server.client().await;
+    again.login("d").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_counts_apart() {
+    let server = TestServer::start_with(|c| {
+        c.max_connections_per_address = 1;
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let forwarded = |client: &str| format!("198.51.100.7, {client}");
+    let mut one =
+        Client::connect_with(server.addr, "x-forwarded-for", &forwarded("192.0.2.1")).await;
+    one.login("one").await;
+    let mut two =
+        Client::connect_with(server.addr, "x-forwarded-for", &forwarded("192.0.2.2")).await;
+    two.login("two").await;
+    let mut same =
+        Client::connect_with(server.addr, "x-forwarded-for", &forwarded("192.0.2.2")).await;
+    same.expect_refusal("too-many-connections", 4430).await;
+    server.stop().await;
+
+    // From anyone else, the header is the client's own word, and counts for nothing.
+    let server = TestServer::start_with(|c| c.max_connections_per_address = 1).await;
+    let mut one = Client::connect_with(server.addr, "x-forwarded-for", "192.0.2.1").await;
+    one.login("one").await;
+    let mut two = Client::connect_with(server.addr, "x-forwarded-for", "192.0.2.2").await;
+    two.expect_refusal("too-many-connections", 4430).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_socket_that_never_logs_in_is_closed() {
+    let server = TestServer::start_with(|c| c.login_timeout_ms = 300).await;
+    let mut idle = server.client().await;
+    let frame = idle.expect_close().await;
+    assert_eq!(u16::from(frame.code), 1008);
+    // One that logs in in time stays past the deadline.
+    let (mut alice, _, _) = server.login("alice").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    alice.send(json!({"type": "ping"})).await;
+    alice.expect("pong").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_and_the_sender_goes_on() {
+    let server = TestServer::start_with(|c| {
+        c.write_timeout_ms = 300;
+        // A queue long enough that only the write deadline can end the victim.
+        c.outbox = 100_000;
+        c.resume_grace_ms = 60_000;
+    })
+    .await;
+    let (mut victim, victim_id, _) = server.login("victim").await;
+    let (mut sender, _, _) = server.login("sender").await;
+    // The victim reads nothing from here on; 60 KB offers pile up in its socket buffers.
+    let sdp = "v".repeat(60_000);
+    let mut sent = 0;
+    let closed = async {
+        loop {
+            sender
+                .send(json!({"type": "offer", "to": victim_id, "sdp": sdp}))
+                .await;
+            sent += 1;
+            // The sender is answered at once all along.
+            sender.send(json!({"type": "ping"})).await;
+            sender.expect("pong").await;
+            if sent % 50 == 0 && server.metric("peercall_sockets").await == Some(1.0) {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, closed)
+        .await
+        .expect("the victim's socket is closed within the patience");
+    // The victim finds its socket closed once it reads again.
+    victim.expect_closed().await;
+    server.stop().await;
+}
