@@ -44,6 +44,10 @@ pub struct Config {
     /// faster is closed.
     #[arg(long, env = "PEERCALL_WRITE_TIMEOUT_MS", default_value_t = 10_000)]
     pub write_timeout_ms: u64,
+    /// What every per-connection rate limit (logins, rings, call signals by count and by
+    /// bytes, pings) is multiplied by: above 1 for load tests from one machine.
+    #[arg(long, env = "PEERCALL_RATE_LIMIT_FACTOR", default_value_t = 1.0)]
+    pub rate_limit_factor: f64,
     /// Frames queued for one socket before it counts as too slow and is dropped.
     #[arg(long, env = "PEERCALL_OUTBOX", default_value_t = 1024)]
     pub outbox: usize,

@@ -18,6 +18,7 @@ use crate::{
     AppState,
     identity::display_name,
     outbox::{Eviction, Evictor, Outbox, frame},
+    rates::Rates,
     refusal::Refusal,
     registry::{Login, Seat, now_ms},
     rooms::RoomKey,
@@ -53,6 +54,8 @@ enum Ending {
     Evicted(Eviction),
     /// No login in time.
     NoLogin,
+    /// Too many refused messages.
+    Abusive,
     /// A final refusal: the client must not try the same again.
     Refused(#[allow(dead_code, reason = "read by the disconnect log line")] ErrorCode),
     /// Nothing came back for two pings.
@@ -65,7 +68,10 @@ impl Ending {
     /// not: calls go on without the server, and telling everyone that everyone left would
     /// end them.
     fn is_clean(&self) -> bool {
-        matches!(self, Self::ClientClosed | Self::TooLarge | Self::Refused(_))
+        matches!(
+            self,
+            Self::ClientClosed | Self::TooLarge | Self::Abusive | Self::Refused(_)
+        )
     }
 
     /// Whether the server has sent a close frame and waits for the client's answer.
@@ -74,6 +80,7 @@ impl Ending {
             self,
             Self::TooLarge
                 | Self::NoLogin
+                | Self::Abusive
                 | Self::ServerShutdown
                 | Self::Refused(_)
                 | Self::Evicted(Eviction::Replaced | Eviction::Removed)
@@ -108,6 +115,7 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused
     // When a fresh resume token goes out, once logged in.
     let mut resume_at: Option<Instant> = None;
     let resume_every = state.resume_refresh;
+    let mut rates = Rates::new(state.rate_factor);
 
     let ending = if let Some(refusal) = refused {
         Ending::Refused(
@@ -125,10 +133,14 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused
                     }
                     Some(Ok(Message::Text(text))) => {
                         let was_in = me.is_some();
-                        if let Err(refusal) = handle(&state, &outbox, conn, &mut me, text.as_str())
-                            && let Some(code) = refuse(&state, &outbox, remote, me.as_ref(), refusal)
-                        {
-                            break Ending::Refused(code);
+                        if let Err(refusal) = handle(&state, &outbox, conn, &mut me, &mut rates, text.as_str()) {
+                            if let Some(code) = refuse(&state, &outbox, remote, me.as_ref(), refusal) {
+                                break Ending::Refused(code);
+                            }
+                            if !rates.strike() {
+                                outbox.push(close(close_code::POLICY, "too many refused messages"));
+                                break Ending::Abusive;
+                            }
                         }
                         if !was_in && me.is_some() {
                             login_by = None;
@@ -142,6 +154,10 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused
                             "frames must be text holding one JSON object",
                         );
                         refuse(&state, &outbox, remote, me.as_ref(), refusal);
+                        if !rates.strike() {
+                            outbox.push(close(close_code::POLICY, "too many refused messages"));
+                            break Ending::Abusive;
+                        }
                     }
                     // Pings are answered by the socket itself.
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
@@ -258,6 +274,7 @@ fn handle(
     outbox: &Outbox,
     conn: u64,
     me: &mut Option<Seat>,
+    rates: &mut Rates,
     text: &str,
 ) -> Result<(), Refusal> {
     let message: ClientMessage = serde_json::from_str(text).map_err(|error| {
@@ -266,6 +283,7 @@ fn handle(
             format!("could not read that message: {error}"),
         )
     })?;
+    rates.allow(&message, text.len())?;
     match (me.as_ref(), message) {
         (_, ClientMessage::Ping) => {
             outbox.push(frame(&ServerMessage::Pong));

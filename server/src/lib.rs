@@ -17,6 +17,7 @@ mod listen;
 mod metrics;
 mod origin;
 mod outbox;
+mod rates;
 mod refusal;
 mod registry;
 mod rooms;
@@ -81,6 +82,8 @@ struct AppState {
     login_timeout: Duration,
     /// How long one frame may take to go out.
     write_timeout: Duration,
+    /// What every rate limit is multiplied by.
+    rate_factor: f64,
     /// Turns `true` once the server is shutting down.
     shutdown: watch::Receiver<bool>,
     /// Held by every connection task; shutdown waits until all are dropped.
@@ -144,6 +147,7 @@ pub async fn serve_prepared(
         )),
         login_timeout: Duration::from_millis(config.login_timeout_ms.max(1)),
         write_timeout: Duration::from_millis(config.write_timeout_ms.max(1)),
+        rate_factor: config.rate_limit_factor.max(0.0),
         shutdown: stop_rx.clone(),
         alive: alive_tx.clone(),
     };

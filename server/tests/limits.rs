@@ -71,8 +71,10 @@ async fn a_socket_that_never_logs_in_is_closed() {
 async fn a_client_that_stops_reading_is_closed_and_the_sender_goes_on() {
     let server = TestServer::start_with(|c| {
         c.write_timeout_ms = 300;
-        // A queue long enough that only the write deadline can end the victim.
+        // A queue long enough, and rates high enough, that only the write deadline can end
+        // the victim.
         c.outbox = 100_000;
+        c.rate_limit_factor = 1_000.0;
         c.resume_grace_ms = 60_000;
     })
     .await;
@@ -100,5 +102,71 @@ async fn a_client_that_stops_reading_is_closed_and_the_sender_goes_on() {
         .expect("the victim's socket is closed within the patience");
     // The victim finds its socket closed once it reads again.
     victim.expect_closed().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_ring_flood_is_rate_limited_and_others_still_get_through() {
+    let server = TestServer::start().await;
+    let (mut bob, bob_id, _) = server.login("bob").await;
+    let (mut mallory, _, _) = server.login("mallory").await;
+    let (mut carol, carol_id, _) = server.login("carol").await;
+    bob.expect("peer-joined").await;
+    bob.expect("peer-joined").await;
+    for _ in 0..40 {
+        mallory.send(json!({"type": "ring", "to": bob_id})).await;
+    }
+    // The refusals come back in order with the rest: a ping's pong follows them all.
+    mallory.send(json!({"type": "ping"})).await;
+    let mut limited = 0;
+    loop {
+        let frame = mallory.recv().await;
+        match frame["type"].as_str() {
+            Some("pong") => break,
+            Some("error") => {
+                assert_eq!(frame["code"], "rate-limited", "{frame}");
+                limited += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        (10..=30).contains(&limited),
+        "{limited} of 40 rings refused"
+    );
+    // carol's ring reaches bob behind the ones that got through, and nothing more of
+    // mallory's comes after it.
+    carol.send(json!({"type": "ring", "to": bob_id})).await;
+    let mut rings = 0;
+    loop {
+        let frame = bob.expect("ring").await;
+        if frame["from"] == carol_id {
+            break;
+        }
+        rings += 1;
+    }
+    assert_eq!(rings, 40 - limited, "every ring let through, no more");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_keeps_being_refused_is_closed() {
+    let server = TestServer::start().await;
+    let (mut mallory, _, _) = server.login("mallory").await;
+    let (mut alice, _, _) = server.login("alice").await;
+    for _ in 0..200 {
+        mallory.send_text("not json").await;
+    }
+    // Refused many times over, then closed as a policy violation.
+    let frame = loop {
+        if let Some(frame) = mallory.next_close().await {
+            break frame;
+        }
+    };
+    assert_eq!(u16::from(frame.code), 1008);
+    // It left; alice is told, and carries on.
+    assert_eq!(alice.expect("peer-left").await["type"], "peer-left");
+    alice.send(json!({"type": "ping"})).await;
+    alice.expect("pong").await;
     server.stop().await;
 }

@@ -207,6 +207,14 @@ impl Client {
         }
     }
 
+    /// The close frame if the next frame is one; `None` for any other frame.
+    pub async fn next_close(&mut self) -> Option<CloseFrame> {
+        match self.next().await {
+            Message::Close(frame) => frame,
+            _ => None,
+        }
+    }
+
     /// Waits until the server has closed this socket (with or without a close frame).
     pub async fn expect_closed(&mut self) {
         let closed = async {

@@ -1,0 +1,100 @@
+//! How fast one connection may ask things of the server: a token bucket per kind of
+//! message, sized so that real calls (dozens of candidates, renegotiations, ICE restarts)
+//! never reach them. A message over its rate is refused with `rate-limited`; a connection
+//! that keeps sending refused messages is closed.
+
+use protocol::{ClientMessage, ErrorCode};
+use tokio::time::Instant;
+
+use crate::refusal::Refusal;
+
+/// A token bucket: `burst` tokens at most, refilled at `per_sec`.
+struct Bucket {
+    tokens: f64,
+    burst: f64,
+    per_sec: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(burst: f64, per_sec: f64, factor: f64) -> Self {
+        Self {
+            tokens: burst * factor,
+            burst: burst * factor,
+            per_sec: per_sec * factor,
+            last: Instant::now(),
+        }
+    }
+
+    /// Takes `n` tokens if there are that many.
+    fn take(&mut self, n: f64) -> bool {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.per_sec).min(self.burst);
+        if self.tokens >= n {
+            self.tokens -= n;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The rates of one connection.
+pub struct Rates {
+    logins: Bucket,
+    rings: Bucket,
+    relays: Bucket,
+    relay_bytes: Bucket,
+    pings: Bucket,
+    /// Refusals of any kind: a connection that runs out is closed.
+    strikes: Bucket,
+}
+
+impl Rates {
+    /// The default rates, each multiplied by `factor` (`--rate-limit-factor`).
+    pub fn new(factor: f64) -> Self {
+        Self {
+            // Login attempts on one socket: a person retyping a taken name.
+            logins: Bucket::new(10.0, 1.0, factor),
+            // Rings and moderation: a person's clicks.
+            rings: Bucket::new(20.0, 1.0, factor),
+            // Call signals: a renegotiation or ICE restart sends a few dozen at once.
+            relays: Bucket::new(500.0, 100.0, factor),
+            relay_bytes: Bucket::new(4.0 * 1024.0 * 1024.0, 1024.0 * 1024.0, factor),
+            // The client pings every few seconds.
+            pings: Bucket::new(20.0, 4.0, factor),
+            strikes: Bucket::new(30.0, 2.0, factor),
+        }
+    }
+
+    /// Whether `message`, `bytes` long on the wire, is within its rate.
+    pub fn allow(&mut self, message: &ClientMessage, bytes: usize) -> Result<(), Refusal> {
+        let (within, what) = match message {
+            ClientMessage::Login { .. } => (self.logins.take(1.0), "logins"),
+            ClientMessage::Ping => (self.pings.take(1.0), "pings"),
+            ClientMessage::Ring { .. }
+            | ClientMessage::LockRoom
+            | ClientMessage::UnlockRoom
+            | ClientMessage::RemovePeer { .. } => (self.rings.take(1.0), "calls"),
+            _ => (
+                self.relays.take(1.0) && self.relay_bytes.take(bytes as f64),
+                "call signals",
+            ),
+        };
+        if within {
+            Ok(())
+        } else {
+            Err(Refusal::new(
+                ErrorCode::RateLimited,
+                format!("too many {what}: slow down"),
+            ))
+        }
+    }
+
+    /// Counts one refusal; false once the connection has been refused too often.
+    pub fn strike(&mut self) -> bool {
+        self.strikes.take(1.0)
+    }
+}
