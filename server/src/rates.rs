@@ -58,8 +58,9 @@ impl Rates {
         Self {
             // Login attempts on one socket: a person retyping a taken name.
             logins: Bucket::new(10.0, 1.0, factor),
-            // Rings and moderation: a person's clicks.
-            rings: Bucket::new(20.0, 1.0, factor),
+            // Rings and moderation: a person's clicks, and a page that calls back at once
+            // after a busy or a glare, dozens of times in a row.
+            rings: Bucket::new(100.0, 2.0, factor),
             // Call signals: a renegotiation or ICE restart sends a few dozen at once.
             relays: Bucket::new(500.0, 100.0, factor),
             relay_bytes: Bucket::new(4.0 * 1024.0 * 1024.0, 1024.0 * 1024.0, factor),

@@ -113,7 +113,7 @@ async fn a_ring_flood_is_rate_limited_and_others_still_get_through() {
     let (mut carol, carol_id, _) = server.login("carol").await;
     bob.expect("peer-joined").await;
     bob.expect("peer-joined").await;
-    for _ in 0..40 {
+    for _ in 0..120 {
         mallory.send(json!({"type": "ring", "to": bob_id})).await;
     }
     // The refusals come back in order with the rest: a ping's pong follows them all.
@@ -131,8 +131,8 @@ async fn a_ring_flood_is_rate_limited_and_others_still_get_through() {
         }
     }
     assert!(
-        (10..=30).contains(&limited),
-        "{limited} of 40 rings refused"
+        (10..=20).contains(&limited),
+        "{limited} of 120 rings refused"
     );
     // carol's ring reaches bob behind the ones that got through, and nothing more of
     // mallory's comes after it.
@@ -145,7 +145,7 @@ async fn a_ring_flood_is_rate_limited_and_others_still_get_through() {
         }
         rings += 1;
     }
-    assert_eq!(rings, 40 - limited, "every ring let through, no more");
+    assert_eq!(rings, 120 - limited, "every ring let through, no more");
     server.stop().await;
 }
 
