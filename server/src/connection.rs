@@ -137,8 +137,7 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused
                             if let Some(code) = refuse(&state, &outbox, remote, me.as_ref(), refusal) {
                                 break Ending::Refused(code);
                             }
-                            if !rates.strike() {
-                                outbox.push(close(close_code::POLICY, "too many refused messages"));
+                            if struck_out(&mut rates, &outbox) {
                                 break Ending::Abusive;
                             }
                         }
@@ -154,8 +153,7 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused
                             "frames must be text holding one JSON object",
                         );
                         refuse(&state, &outbox, remote, me.as_ref(), refusal);
-                        if !rates.strike() {
-                            outbox.push(close(close_code::POLICY, "too many refused messages"));
+                        if struck_out(&mut rates, &outbox) {
                             break Ending::Abusive;
                         }
                     }
@@ -386,6 +384,16 @@ fn refuse(
         outbox.push(final_close(code));
         code
     })
+}
+
+/// Counts a refusal against the socket; true once it has been refused too often, with the
+/// close that ends it queued.
+fn struck_out(rates: &mut Rates, outbox: &Outbox) -> bool {
+    if rates.strike() {
+        return false;
+    }
+    outbox.push(close(close_code::POLICY, "too many refused messages"));
+    true
 }
 
 /// The close frame of a final refusal: its close code, its wire code as the reason.

@@ -204,23 +204,20 @@ impl Room {
 
     /// When the last moderator has gone, the earliest arrival still here takes over.
     pub fn hand_over(&mut self, room: &RoomKey) {
-        if room.name().is_none() || self.members.values().any(|m| m.moderator) {
+        let Some(name) = room.name() else {
+            return;
+        };
+        if self.members.values().any(|m| m.moderator) {
             return;
         }
-        let heir = self
-            .members
-            .iter()
-            .min_by_key(|(_, member)| member.arrival)
-            .map(|(id, _)| id.clone());
-        if let Some(heir) = heir
-            && let Some(member) = self.members.get_mut(&heir)
-        {
-            member.moderator = true;
-            if let Some(message) = self.state_for(room, &heir)
-                && let Some(member) = self.members.get_mut(&heir)
-            {
-                member.deliver(frame(&message));
-            }
+        let locked = self.locked;
+        if let Some(heir) = self.members.values_mut().min_by_key(|m| m.arrival) {
+            heir.moderator = true;
+            heir.deliver(frame(&ServerMessage::Room {
+                room: name.to_owned(),
+                locked,
+                moderator: true,
+            }));
         }
     }
 }
