@@ -13,6 +13,22 @@ use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;
 use web_sys::{Event, EventTarget};
 
+/// Characters of random names; 64 of them, so each random byte gives 6 bits evenly.
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// `chars` characters from the browser's cryptographic random numbers, 6 bits each.
+pub fn random_name(chars: usize) -> Option<String> {
+    let crypto = web_sys::window()?.crypto().ok()?;
+    let mut bytes = vec![0u8; chars];
+    crypto.get_random_values_with_u8_array(&mut bytes).ok()?;
+    Some(
+        bytes
+            .iter()
+            .map(|byte| char::from(ALPHABET[usize::from(byte & 63)]))
+            .collect(),
+    )
+}
+
 /// A plain object with the given properties.
 pub fn object(properties: &[(&str, JsValue)]) -> JsValue {
     let object = Object::new();

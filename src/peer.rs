@@ -47,6 +47,10 @@ extern "C" {
     fn restart_ice(this: &Connection);
 }
 
+/// Remote candidates kept until the remote description is set; a call gathers a few
+/// dozen.
+const MAX_PENDING_CANDIDATES: usize = 256;
+
 /// What the connection reports.
 pub enum PeerEvent {
     /// Something changed that needs an offer.
@@ -291,7 +295,10 @@ impl Peer {
             return; // end of candidates: nothing to do in current browsers
         };
         if self.pc.remote_description().is_none() {
-            self.pending_candidates.push(candidate);
+            // A peer that sends candidates without ever an offer fills nothing up.
+            if self.pending_candidates.len() < MAX_PENDING_CANDIDATES {
+                self.pending_candidates.push(candidate);
+            }
             return;
         }
         ice::add_candidate(&self.pc, &candidate, self.ignore_offer);

@@ -23,7 +23,7 @@ use std::{cell::RefCell, rc::Rc};
 use futures::{StreamExt, channel::mpsc};
 use wasm_bindgen::JsValue;
 
-use protocol::{ClientMessage, DeclineReason, PeerInfo, Signal};
+use protocol::{CallId, ClientMessage, DeclineReason, PeerInfo, Signal};
 
 pub use self::options::Options;
 use self::{
@@ -41,6 +41,9 @@ use crate::{
     event::{Emitter, EndReason, Event, State},
     media::show,
 };
+
+/// Commands kept while a call is being accepted; a page that sends more is refused.
+const MAX_DEFERRED: usize = 64;
 
 /// What the page can read at any time without asking the session.
 pub struct Snapshot {
@@ -161,7 +164,12 @@ impl Session {
         if self.devices.is_answering() && command.needs_call() {
             // After accept() the page may use the call at once; it begins once the
             // camera and microphone are here.
-            self.deferred.push(command);
+            if self.deferred.len() < MAX_DEFERRED {
+                self.deferred.push(command);
+            } else {
+                let message = "too many commands wait for the call to begin";
+                command.refuse(Error::new(ErrorCode::InvalidState, message));
+            }
             return;
         }
         let live = self.call.as_mut().and_then(Call::live);
@@ -244,21 +252,29 @@ impl Session {
     async fn heard(&mut self, heard: Heard, out: &mut Actions) {
         let call = self.call.as_mut();
         match heard {
-            Heard::Signal(from, Signal::Ring) => self.rung(from, out),
-            Heard::Signal(from, Signal::Accept) => match call {
-                Some(call) if call.with().id == from.id => {
+            Heard::Signal(from, id, Signal::Ring) => self.rung(from, id, out),
+            Heard::Signal(from, id, Signal::Accept) => match call {
+                Some(call) if call.owns(&from, id.as_ref()) => {
                     let setup = PeerSetup::new(&self.options, &self.link, &from);
                     call.accepted(&setup, self.devices.stream(), out);
                 }
                 // An answer to a call we no longer place: say so, or they wait forever.
                 _ => out.send(ClientMessage::signal(
                     from.id,
+                    id,
                     Signal::Hangup { reason: None },
                 )),
             },
-            Heard::Signal(from, signal) => {
-                if let Some(call) = call.filter(|call| call.with().id == from.id) {
+            Heard::Signal(from, id, signal) => {
+                if let Some(call) = call.filter(|call| call.owns(&from, id.as_ref())) {
                     call.signal(signal, out).await;
+                }
+            }
+            // After a call ends, its last candidates may still be on their way: the server
+            // refuses them, and that is no news. Within a call it is.
+            Heard::NotInCall(error, to) => {
+                if call.is_some_and(|call| call.with().id == to && call.is_live()) {
+                    out.report(error);
                 }
             }
             Heard::PeerLeft(id) | Heard::Unavailable(id) => {
@@ -284,7 +300,8 @@ impl Session {
                     if call.heard_of() {
                         // Queued for when the socket is back, so the other side stops too.
                         let hangup = Signal::Hangup { reason: None };
-                        out.send(ClientMessage::signal(call.with().id.clone(), hangup));
+                        let (to, id) = (call.with().id.clone(), call.call_id().cloned());
+                        out.send(ClientMessage::signal(to, id, hangup));
                     }
                     out.end(EndReason::Failed);
                 }
@@ -292,20 +309,22 @@ impl Session {
         }
     }
 
-    /// `from` rings us.
-    fn rung(&mut self, from: PeerInfo, out: &mut Actions) {
-        match &self.call {
+    /// `from` rings us, in call `call`.
+    fn rung(&mut self, from: PeerInfo, call: Option<CallId>, out: &mut Actions) {
+        match &mut self.call {
             None => {
                 self.calls += 1;
                 let (id, ring_ms) = (self.calls, self.options.ring_timeout_ms);
-                self.call = Some(Call::incoming(id, from, ring_ms, self.wake(id), out));
+                let wake = self.wake(id);
+                self.call = Some(Call::incoming(id, from, call, ring_ms, wake, out));
             }
             // We are ringing them. Still ringing each other: let the id order pick one call,
             // so the two rings end as exactly one call.
-            Some(call) if call.with().id == from.id && call.is_placing() => {
+            Some(ours) if ours.with().id == from.id && ours.is_placing() => {
                 if self.link.me().is_some_and(|me| me.id < from.id) {
                     // Ours yields: take theirs as if the person had accepted it. Ours is
-                    // placed all the same: the two become one call.
+                    // placed all the same: the two become one call, theirs.
+                    ours.adopt(call);
                     if let Some(reply) = self.devices.take_ring() {
                         answer(reply, Ok(JsValue::UNDEFINED));
                     }
@@ -315,7 +334,11 @@ impl Session {
             }
             Some(_) => {
                 let reason = DeclineReason::Busy;
-                out.send(ClientMessage::signal(from.id, Signal::Decline { reason }));
+                out.send(ClientMessage::signal(
+                    from.id,
+                    call,
+                    Signal::Decline { reason },
+                ));
             }
         }
     }
@@ -399,6 +422,12 @@ impl Session {
 
     /// Emits `state` if it changed.
     fn publish_state(&mut self) {
+        let claim = self
+            .call
+            .as_ref()
+            .filter(|call| call.is_live())
+            .and_then(|call| Some((call.call_id()?.clone(), call.with().id.clone())));
+        self.link.set_claim(claim);
         let state = self.state();
         let id = self
             .link

@@ -22,6 +22,10 @@ use protocol::{ClientMessage, ServerMessage};
 
 use crate::error::{Error, ErrorCode};
 
+/// The largest server frame read: room for the `peers` list of a room of 10,000 people;
+/// anything larger is refused unread.
+pub const MAX_SERVER_FRAME_BYTES: usize = 1024 * 1024;
+
 /// What the socket tells the session.
 pub enum SignalingEvent {
     /// The server said something (or something unreadable).
@@ -159,6 +163,15 @@ fn encode(message: &ClientMessage) -> Result<String, Error> {
 }
 
 fn decode(text: &str) -> Result<ServerMessage, Error> {
+    if text.len() > MAX_SERVER_FRAME_BYTES {
+        return Err(Error::new(
+            ErrorCode::BadMessage,
+            format!(
+                "the server sent a message of {} bytes: more than the {MAX_SERVER_FRAME_BYTES} read",
+                text.len()
+            ),
+        ));
+    }
     let value = js_sys::JSON::parse(text).map_err(|error| {
         Error::from_js(
             ErrorCode::BadMessage,

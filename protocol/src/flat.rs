@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use crate::{
-    ClientMessage, DeclineReason, ErrorCode, IceCandidate, IceServer, PeerId, PeerInfo,
+    CallId, ClientMessage, DeclineReason, ErrorCode, IceCandidate, IceServer, PeerId, PeerInfo,
     ServerMessage,
 };
 
@@ -23,7 +23,12 @@ pub trait ServerFields {
     fn ice_servers(&mut self) -> Result<Option<Vec<IceServer>>, String>;
     /// The boolean field `key`.
     fn flag(&mut self, key: &'static str) -> Result<Option<bool>, String>;
+    /// The whole, non-negative number `key` (at most 2^53, what JSON numbers hold exactly).
+    fn number(&mut self, key: &'static str) -> Result<Option<u64>, String>;
 }
+
+/// The largest whole number a JSON reader keeps exactly.
+pub const MAX_EXACT: u64 = (1 << 53) - 1;
 
 fn need<T>(value: Option<T>, field: &str) -> Result<T, String> {
     value.ok_or_else(|| format!("missing field `{field}`"))
@@ -66,14 +71,20 @@ impl ServerMessage {
             "ring" => Self::Ring {
                 from: PeerId(text("from")?),
                 name: text("name")?,
+                call: fields.text("call")?.map(CallId),
+                seq: fields.number("seq")?,
             },
             "accept" => Self::Accept {
                 from: PeerId(text("from")?),
                 name: text("name")?,
+                call: fields.text("call")?.map(CallId),
+                seq: fields.number("seq")?,
             },
             "restart-ice" => Self::RestartIce {
                 from: PeerId(text("from")?),
                 name: text("name")?,
+                call: fields.text("call")?.map(CallId),
+                seq: fields.number("seq")?,
             },
             "decline" => Self::Decline {
                 from: PeerId(text("from")?),
@@ -83,25 +94,35 @@ impl ServerMessage {
                     "busy" => DeclineReason::Busy,
                     other => return Err(format!("unknown decline reason `{other}`")),
                 },
+                call: fields.text("call")?.map(CallId),
+                seq: fields.number("seq")?,
             },
             "offer" => Self::Offer {
                 from: PeerId(text("from")?),
                 name: text("name")?,
                 sdp: text("sdp")?,
+                call: fields.text("call")?.map(CallId),
+                seq: fields.number("seq")?,
             },
             "answer" => Self::Answer {
                 from: PeerId(text("from")?),
                 name: text("name")?,
                 sdp: text("sdp")?,
+                call: fields.text("call")?.map(CallId),
+                seq: fields.number("seq")?,
             },
             "candidate" => Self::Candidate {
                 from: PeerId(text("from")?),
                 name: text("name")?,
+                call: fields.text("call")?.map(CallId),
+                seq: fields.number("seq")?,
                 candidate: fields.candidate()?,
             },
             "hangup" => Self::Hangup {
                 from: PeerId(text("from")?),
                 name: text("name")?,
+                call: fields.text("call")?.map(CallId),
+                seq: fields.number("seq")?,
                 reason: fields.text("reason")?,
             },
             "error" => {
@@ -138,6 +159,8 @@ pub(crate) struct FlatServerMessage {
     room: Option<String>,
     locked: Option<bool>,
     moderator: Option<bool>,
+    call: Option<String>,
+    seq: Option<u64>,
     #[serde(rename = "iceServers")]
     ice_servers: Option<Vec<IceServer>>,
 }
@@ -155,6 +178,7 @@ impl ServerFields for FlatServerMessage {
             "to" => self.to.take(),
             "resume" => self.resume.take(),
             "room" => self.room.take(),
+            "call" => self.call.take(),
             _ => None,
         })
     }
@@ -178,6 +202,17 @@ impl ServerFields for FlatServerMessage {
             _ => None,
         })
     }
+
+    fn number(&mut self, key: &'static str) -> Result<Option<u64>, String> {
+        let number = match key {
+            "seq" => self.seq.take(),
+            _ => None,
+        };
+        match number {
+            Some(n) if n > MAX_EXACT => Err(format!("`{key}` is too large")),
+            n => Ok(n),
+        }
+    }
 }
 
 impl TryFrom<FlatServerMessage> for ServerMessage {
@@ -198,6 +233,8 @@ pub enum Field<'a> {
     Candidate(&'a IceCandidate),
     /// `null` (the end-of-candidates marker).
     Null,
+    /// A whole number.
+    Number(u64),
 }
 
 /// A [`ClientMessage`] as its `type` and its fields in wire order, each named as on the
@@ -217,6 +254,15 @@ impl ClientMessage {
         use Field::{Null, Text};
         let to = |to: &'a PeerId| ("to", Text(&to.0));
         let optional = |key, value: &'a Option<String>| value.as_deref().map(|v| (key, Text(v)));
+        let call = |call: &'a Option<CallId>| call.as_ref().map(|c| ("call", Text(&c.0)));
+        let signal =
+            |peer: &'a PeerId, id: &'a Option<CallId>, more: Vec<(&'static str, Field<'a>)>| {
+                [Some(to(peer)), call(id)]
+                    .into_iter()
+                    .flatten()
+                    .chain(more)
+                    .collect::<Vec<_>>()
+            };
         let (kind, fields): (_, Vec<_>) = match self {
             Self::Login {
                 name,
@@ -224,6 +270,9 @@ impl ClientMessage {
                 room,
                 token,
                 password,
+                ack,
+                call: id,
+                with,
             } => (
                 "login",
                 [
@@ -232,6 +281,9 @@ impl ClientMessage {
                     optional("room", room),
                     optional("token", token),
                     optional("password", password),
+                    ack.map(|seq| ("ack", Field::Number(seq))),
+                    call(id),
+                    with.as_ref().map(|peer| ("with", Text(&peer.0))),
                 ]
                 .into_iter()
                 .flatten()
@@ -241,33 +293,50 @@ impl ClientMessage {
             Self::LockRoom => ("lock-room", vec![]),
             Self::UnlockRoom => ("unlock-room", vec![]),
             Self::RemovePeer { id } => ("remove-peer", vec![("id", Text(&id.0))]),
-            Self::Ring { to: peer } => ("ring", vec![to(peer)]),
-            Self::Accept { to: peer } => ("accept", vec![to(peer)]),
-            Self::RestartIce { to: peer } => ("restart-ice", vec![to(peer)]),
-            Self::Decline { to: peer, reason } => {
-                ("decline", vec![to(peer), ("reason", Text(reason.as_str()))])
-            }
-            Self::Offer { to: peer, sdp } => ("offer", vec![to(peer), ("sdp", Text(sdp))]),
-            Self::Answer { to: peer, sdp } => ("answer", vec![to(peer), ("sdp", Text(sdp))]),
+            Self::Ack { seq } => ("ack", vec![("seq", Field::Number(*seq))]),
+            Self::Ring { to: peer, call: id } => ("ring", signal(peer, id, vec![])),
+            Self::Accept { to: peer, call: id } => ("accept", signal(peer, id, vec![])),
+            Self::RestartIce { to: peer, call: id } => ("restart-ice", signal(peer, id, vec![])),
+            Self::Decline {
+                to: peer,
+                call: id,
+                reason,
+            } => (
+                "decline",
+                signal(peer, id, vec![("reason", Text(reason.as_str()))]),
+            ),
+            Self::Offer {
+                to: peer,
+                call: id,
+                sdp,
+            } => ("offer", signal(peer, id, vec![("sdp", Text(sdp))])),
+            Self::Answer {
+                to: peer,
+                call: id,
+                sdp,
+            } => ("answer", signal(peer, id, vec![("sdp", Text(sdp))])),
             Self::Candidate {
                 to: peer,
+                call: id,
                 candidate,
             } => (
                 "candidate",
-                vec![
-                    to(peer),
-                    (
+                signal(
+                    peer,
+                    id,
+                    vec![(
                         "candidate",
                         candidate.as_ref().map_or(Null, Field::Candidate),
-                    ),
-                ],
+                    )],
+                ),
             ),
-            Self::Hangup { to: peer, reason } => (
+            Self::Hangup {
+                to: peer,
+                call: id,
+                reason,
+            } => (
                 "hangup",
-                [Some(to(peer)), optional("reason", reason)]
-                    .into_iter()
-                    .flatten()
-                    .collect(),
+                signal(peer, id, optional("reason", reason).into_iter().collect()),
             ),
         };
         FlatClientMessage { kind, fields }

@@ -12,7 +12,7 @@
 mod files;
 mod flat;
 pub use files::{ControlError, ControlField, ControlFields, FileControl, MAX_FILE_NAME_CHARS};
-pub use flat::{Field, FlatClientMessage, ServerFields};
+pub use flat::{Field, FlatClientMessage, MAX_EXACT, ServerFields};
 mod name;
 mod room;
 
@@ -22,6 +22,35 @@ use serde::{Deserialize, Serialize};
 
 /// Frames larger than this many bytes are refused; the server closes with code 1009.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// The longest `reason` a `hangup` may carry, in bytes.
+pub const MAX_REASON_BYTES: usize = 64;
+
+/// The longest call id, in characters.
+pub const MAX_CALL_ID_CHARS: usize = 64;
+
+/// A call's id: chosen by the caller (or stamped by the server on a `ring` without one),
+/// repeated by every signal of the call. 1 to 64 ASCII letters, digits, `-` and `_`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CallId(pub String);
+
+impl CallId {
+    /// Whether it keeps the rules for call ids.
+    pub fn is_valid(&self) -> bool {
+        (1..=MAX_CALL_ID_CHARS).contains(&self.0.len())
+            && self
+                .0
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }
+}
+
+impl std::fmt::Display for CallId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// An opaque, URL-safe peer id assigned by the server at login.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -137,11 +166,15 @@ pub enum ErrorCode {
     NotModerator,
     /// Too many sockets are open from the sender's address.
     TooManyConnections,
+    /// The signal belongs to no call the server knows between the sender and its `to`:
+    /// `offer`, `answer`, `candidate` and `restart-ice` need an accepted call, `accept` a
+    /// ringing one.
+    NotInCall,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::BadRequest,
         Self::InvalidName,
         Self::NameTaken,
@@ -158,6 +191,7 @@ impl ErrorCode {
         Self::SessionReplaced,
         Self::NotModerator,
         Self::TooManyConnections,
+        Self::NotInCall,
     ];
 
     /// The code as it stands on the wire.
@@ -179,6 +213,7 @@ impl ErrorCode {
             Self::SessionReplaced => "session-replaced",
             Self::NotModerator => "not-moderator",
             Self::TooManyConnections => "too-many-connections",
+            Self::NotInCall => "not-in-call",
         }
     }
 
@@ -273,6 +308,17 @@ pub enum ClientMessage {
         /// The room's password: the first person in sets it, everyone after must match it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         password: Option<String>,
+        /// On a resume: the highest `seq` handled so far. The server drops what it kept up
+        /// to it and replays the rest, and a new session numbers on from it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ack: Option<u64>,
+        /// On a resume: the call under way, so that a server that lost it (a restart)
+        /// knows it again once both its members say so.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallId>,
+        /// The other member of `call`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        with: Option<PeerId>,
     },
     /// A moderator locks the room: nobody new may join until it is unlocked.
     LockRoom,
@@ -285,20 +331,35 @@ pub enum ClientMessage {
     },
     /// Asks the server for a `pong`: lets a client notice a server that went silent.
     Ping,
+    /// The highest `seq` of a relayed signal handled so far: the server forgets it and
+    /// everything before it.
+    Ack {
+        /// That `seq`.
+        seq: u64,
+    },
     /// See [`Signal::Ring`].
     Ring {
         /// The callee.
         to: PeerId,
+        /// The call this signal belongs to (see docs/PROTOCOL.md, "Calls").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallId>,
     },
     /// See [`Signal::Accept`].
     Accept {
         /// The caller.
         to: PeerId,
+        /// The call this signal belongs to (see docs/PROTOCOL.md, "Calls").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallId>,
     },
     /// See [`Signal::Decline`].
     Decline {
         /// The caller.
         to: PeerId,
+        /// The call this signal belongs to (see docs/PROTOCOL.md, "Calls").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallId>,
         /// Why.
         reason: DeclineReason,
     },
@@ -306,6 +367,9 @@ pub enum ClientMessage {
     Offer {
         /// The other peer.
         to: PeerId,
+        /// The call this signal belongs to (see docs/PROTOCOL.md, "Calls").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallId>,
         /// The session description.
         sdp: String,
     },
@@ -313,6 +377,9 @@ pub enum ClientMessage {
     Answer {
         /// The other peer.
         to: PeerId,
+        /// The call this signal belongs to (see docs/PROTOCOL.md, "Calls").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallId>,
         /// The session description.
         sdp: String,
     },
@@ -320,6 +387,9 @@ pub enum ClientMessage {
     Candidate {
         /// The other peer.
         to: PeerId,
+        /// The call this signal belongs to (see docs/PROTOCOL.md, "Calls").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallId>,
         /// The candidate, or `null` for the end of candidates.
         candidate: Option<IceCandidate>,
     },
@@ -327,6 +397,9 @@ pub enum ClientMessage {
     Hangup {
         /// The other peer.
         to: PeerId,
+        /// The call this signal belongs to (see docs/PROTOCOL.md, "Calls").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallId>,
         /// Why.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
@@ -335,44 +408,72 @@ pub enum ClientMessage {
     RestartIce {
         /// The caller.
         to: PeerId,
+        /// The call this signal belongs to (see docs/PROTOCOL.md, "Calls").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallId>,
     },
 }
 
 impl ClientMessage {
-    /// The frame that sends `signal` to `to`.
-    pub fn signal(to: PeerId, signal: Signal) -> Self {
+    /// The frame that sends `signal` of call `call` to `to`.
+    pub fn signal(to: PeerId, call: Option<CallId>, signal: Signal) -> Self {
         match signal {
-            Signal::Ring => Self::Ring { to },
-            Signal::Accept => Self::Accept { to },
-            Signal::Decline { reason } => Self::Decline { to, reason },
-            Signal::Offer { sdp } => Self::Offer { to, sdp },
-            Signal::Answer { sdp } => Self::Answer { to, sdp },
-            Signal::Candidate { candidate } => Self::Candidate { to, candidate },
-            Signal::Hangup { reason } => Self::Hangup { to, reason },
-            Signal::RestartIce => Self::RestartIce { to },
+            Signal::Ring => Self::Ring { to, call },
+            Signal::Accept => Self::Accept { to, call },
+            Signal::Decline { reason } => Self::Decline { to, call, reason },
+            Signal::Offer { sdp } => Self::Offer { to, call, sdp },
+            Signal::Answer { sdp } => Self::Answer { to, call, sdp },
+            Signal::Candidate { candidate } => Self::Candidate {
+                to,
+                call,
+                candidate,
+            },
+            Signal::Hangup { reason } => Self::Hangup { to, call, reason },
+            Signal::RestartIce => Self::RestartIce { to, call },
         }
     }
 
-    /// The recipient and the signal of a relayed frame; `Err(self)` for the messages to the
-    /// server itself.
+    /// The recipient, the call and the signal of a relayed frame; `Err(self)` for the
+    /// messages to the server itself.
     #[allow(clippy::result_large_err)]
-    pub fn into_signal(self) -> Result<(PeerId, Signal), Self> {
+    pub fn into_signal(self) -> Result<(PeerId, Option<CallId>, Signal), Self> {
         Ok(match self {
             Self::Login { .. }
             | Self::Ping
+            | Self::Ack { .. }
             | Self::LockRoom
             | Self::UnlockRoom
             | Self::RemovePeer { .. } => return Err(self),
-            Self::Ring { to } => (to, Signal::Ring),
-            Self::Accept { to } => (to, Signal::Accept),
-            Self::Decline { to, reason } => (to, Signal::Decline { reason }),
-            Self::Offer { to, sdp } => (to, Signal::Offer { sdp }),
-            Self::Answer { to, sdp } => (to, Signal::Answer { sdp }),
-            Self::Candidate { to, candidate } => (to, Signal::Candidate { candidate }),
-            Self::Hangup { to, reason } => (to, Signal::Hangup { reason }),
-            Self::RestartIce { to } => (to, Signal::RestartIce),
+            Self::Ring { to, call } => (to, call, Signal::Ring),
+            Self::Accept { to, call } => (to, call, Signal::Accept),
+            Self::Decline { to, call, reason } => (to, call, Signal::Decline { reason }),
+            Self::Offer { to, call, sdp } => (to, call, Signal::Offer { sdp }),
+            Self::Answer { to, call, sdp } => (to, call, Signal::Answer { sdp }),
+            Self::Candidate {
+                to,
+                call,
+                candidate,
+            } => (to, call, Signal::Candidate { candidate }),
+            Self::Hangup { to, call, reason } => (to, call, Signal::Hangup { reason }),
+            Self::RestartIce { to, call } => (to, call, Signal::RestartIce),
         })
     }
+}
+
+/// A relayed signal as its recipient gets it: stamped by the server with its sender, its
+/// call and its number in the recipient's session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relayed {
+    /// The sender.
+    pub from: PeerId,
+    /// The sender's name.
+    pub name: String,
+    /// The call it belongs to.
+    pub call: Option<CallId>,
+    /// Its number in the recipient's session.
+    pub seq: Option<u64>,
+    /// The signal.
+    pub signal: Signal,
 }
 
 /// A frame from the server to a client.
@@ -446,6 +547,12 @@ pub enum ServerMessage {
         from: PeerId,
         /// The sender's name.
         name: String,
+        /// The call it belongs to, stamped by the server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallId>,
+        /// Its number in the recipient's session, for `ack` and replay.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     /// A relayed [`Signal::Accept`].
     Accept {
@@ -453,6 +560,12 @@ pub enum ServerMessage {
         from: PeerId,
         /// The sender's name.
         name: String,
+        /// The call it belongs to, stamped by the server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallId>,
+        /// Its number in the recipient's session, for `ack` and replay.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     /// A relayed [`Signal::Decline`].
     Decline {
@@ -460,6 +573,12 @@ pub enum ServerMessage {
         from: PeerId,
         /// The sender's name.
         name: String,
+        /// The call it belongs to, stamped by the server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallId>,
+        /// Its number in the recipient's session, for `ack` and replay.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
         /// Why.
         reason: DeclineReason,
     },
@@ -469,6 +588,12 @@ pub enum ServerMessage {
         from: PeerId,
         /// The sender's name.
         name: String,
+        /// The call it belongs to, stamped by the server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallId>,
+        /// Its number in the recipient's session, for `ack` and replay.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
         /// The session description.
         sdp: String,
     },
@@ -478,6 +603,12 @@ pub enum ServerMessage {
         from: PeerId,
         /// The sender's name.
         name: String,
+        /// The call it belongs to, stamped by the server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallId>,
+        /// Its number in the recipient's session, for `ack` and replay.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
         /// The session description.
         sdp: String,
     },
@@ -487,6 +618,12 @@ pub enum ServerMessage {
         from: PeerId,
         /// The sender's name.
         name: String,
+        /// The call it belongs to, stamped by the server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallId>,
+        /// Its number in the recipient's session, for `ack` and replay.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
         /// The candidate, or `null` for the end of candidates.
         candidate: Option<IceCandidate>,
     },
@@ -496,6 +633,12 @@ pub enum ServerMessage {
         from: PeerId,
         /// The sender's name.
         name: String,
+        /// The call it belongs to, stamped by the server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallId>,
+        /// Its number in the recipient's session, for `ack` and replay.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
         /// Why.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
@@ -506,6 +649,12 @@ pub enum ServerMessage {
         from: PeerId,
         /// The sender's name.
         name: String,
+        /// The call it belongs to, stamped by the server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallId>,
+        /// Its number in the recipient's session, for `ack` and replay.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     /// Something was refused.
     Error {
@@ -520,41 +669,137 @@ pub enum ServerMessage {
 }
 
 impl ServerMessage {
-    /// The frame that delivers `signal` from `from` (named `name`).
-    pub fn relayed(from: PeerId, name: String, signal: Signal) -> Self {
+    /// The frame that delivers `relayed`.
+    pub fn relayed(relayed: Relayed) -> Self {
+        let Relayed {
+            from,
+            name,
+            call,
+            seq,
+            signal,
+        } = relayed;
         match signal {
-            Signal::Ring => Self::Ring { from, name },
-            Signal::Accept => Self::Accept { from, name },
-            Signal::Decline { reason } => Self::Decline { from, name, reason },
-            Signal::Offer { sdp } => Self::Offer { from, name, sdp },
-            Signal::Answer { sdp } => Self::Answer { from, name, sdp },
+            Signal::Ring => Self::Ring {
+                from,
+                name,
+                call,
+                seq,
+            },
+            Signal::Accept => Self::Accept {
+                from,
+                name,
+                call,
+                seq,
+            },
+            Signal::Decline { reason } => Self::Decline {
+                from,
+                name,
+                call,
+                seq,
+                reason,
+            },
+            Signal::Offer { sdp } => Self::Offer {
+                from,
+                name,
+                call,
+                seq,
+                sdp,
+            },
+            Signal::Answer { sdp } => Self::Answer {
+                from,
+                name,
+                call,
+                seq,
+                sdp,
+            },
             Signal::Candidate { candidate } => Self::Candidate {
                 from,
                 name,
+                call,
+                seq,
                 candidate,
             },
-            Signal::Hangup { reason } => Self::Hangup { from, name, reason },
-            Signal::RestartIce => Self::RestartIce { from, name },
+            Signal::Hangup { reason } => Self::Hangup {
+                from,
+                name,
+                call,
+                seq,
+                reason,
+            },
+            Signal::RestartIce => Self::RestartIce {
+                from,
+                name,
+                call,
+                seq,
+            },
         }
     }
 
-    /// The sender, its name and the signal of a relayed frame; `Err(self)` for the rest.
+    /// A relayed frame's sender, call, number and signal; `Err(self)` for the rest.
     // Handing the message back unchanged is the point; it is moved, not copied.
     #[allow(clippy::result_large_err)]
-    pub fn into_signal(self) -> Result<(PeerId, String, Signal), Self> {
+    pub fn into_relayed(self) -> Result<Relayed, Self> {
+        let relayed = |from, name, call, seq, signal| Relayed {
+            from,
+            name,
+            call,
+            seq,
+            signal,
+        };
         Ok(match self {
-            Self::Ring { from, name } => (from, name, Signal::Ring),
-            Self::Accept { from, name } => (from, name, Signal::Accept),
-            Self::Decline { from, name, reason } => (from, name, Signal::Decline { reason }),
-            Self::Offer { from, name, sdp } => (from, name, Signal::Offer { sdp }),
-            Self::Answer { from, name, sdp } => (from, name, Signal::Answer { sdp }),
+            Self::Ring {
+                from,
+                name,
+                call,
+                seq,
+            } => relayed(from, name, call, seq, Signal::Ring),
+            Self::Accept {
+                from,
+                name,
+                call,
+                seq,
+            } => relayed(from, name, call, seq, Signal::Accept),
+            Self::Decline {
+                from,
+                name,
+                call,
+                seq,
+                reason,
+            } => relayed(from, name, call, seq, Signal::Decline { reason }),
+            Self::Offer {
+                from,
+                name,
+                call,
+                seq,
+                sdp,
+            } => relayed(from, name, call, seq, Signal::Offer { sdp }),
+            Self::Answer {
+                from,
+                name,
+                call,
+                seq,
+                sdp,
+            } => relayed(from, name, call, seq, Signal::Answer { sdp }),
             Self::Candidate {
                 from,
                 name,
+                call,
+                seq,
                 candidate,
-            } => (from, name, Signal::Candidate { candidate }),
-            Self::Hangup { from, name, reason } => (from, name, Signal::Hangup { reason }),
-            Self::RestartIce { from, name } => (from, name, Signal::RestartIce),
+            } => relayed(from, name, call, seq, Signal::Candidate { candidate }),
+            Self::Hangup {
+                from,
+                name,
+                call,
+                seq,
+                reason,
+            } => relayed(from, name, call, seq, Signal::Hangup { reason }),
+            Self::RestartIce {
+                from,
+                name,
+                call,
+                seq,
+            } => relayed(from, name, call, seq, Signal::RestartIce),
             other => return Err(other),
         })
     }

@@ -1,8 +1,8 @@
 //! Every example frame of the protocol document, parsed and written back unchanged.
 
 use protocol::{
-    ClientMessage, DeclineReason, ErrorCode, IceCandidate, IceServer, PeerId, PeerInfo,
-    ServerMessage, Signal,
+    CallId, ClientMessage, DeclineReason, ErrorCode, IceCandidate, IceServer, PeerId, PeerInfo,
+    Relayed, ServerMessage, Signal,
 };
 use serde_json::Value;
 
@@ -33,6 +33,9 @@ fn the_documented_session() {
             room: None,
             token: None,
             password: None,
+            ack: None,
+            call: None,
+            with: None,
         },
     );
     round_trip(
@@ -64,6 +67,7 @@ fn the_documented_session() {
         r#"{"type":"ring","to":"Zp1qA7fS2mE"}"#,
         ClientMessage::Ring {
             to: id("Zp1qA7fS2mE"),
+            call: None,
         },
     );
     round_trip(
@@ -71,12 +75,15 @@ fn the_documented_session() {
         ServerMessage::Ring {
             from: id("k3J9x2LqP0c"),
             name: "alice".into(),
+            call: None,
+            seq: None,
         },
     );
     round_trip(
         r#"{"type":"accept","to":"k3J9x2LqP0c"}"#,
         ClientMessage::Accept {
             to: id("k3J9x2LqP0c"),
+            call: None,
         },
     );
     round_trip(
@@ -84,12 +91,15 @@ fn the_documented_session() {
         ServerMessage::Accept {
             from: id("Zp1qA7fS2mE"),
             name: "bob".into(),
+            call: None,
+            seq: None,
         },
     );
     round_trip(
         r#"{"type":"offer","to":"Zp1qA7fS2mE","sdp":"v=0\r\n..."}"#,
         ClientMessage::Offer {
             to: id("Zp1qA7fS2mE"),
+            call: None,
             sdp: "v=0\r\n...".into(),
         },
     );
@@ -98,6 +108,8 @@ fn the_documented_session() {
         ServerMessage::Offer {
             from: id("k3J9x2LqP0c"),
             name: "alice".into(),
+            call: None,
+            seq: None,
             sdp: "v=0\r\n...".into(),
         },
     );
@@ -105,6 +117,7 @@ fn the_documented_session() {
         r#"{"type":"hangup","to":"nobody"}"#,
         ClientMessage::Hangup {
             to: id("nobody"),
+            call: None,
             reason: None,
         },
     );
@@ -124,6 +137,7 @@ fn the_other_messages_of_the_tables() {
         r#"{"type":"decline","to":"a","reason":"busy"}"#,
         ClientMessage::Decline {
             to: id("a"),
+            call: None,
             reason: DeclineReason::Busy,
         },
     );
@@ -132,6 +146,8 @@ fn the_other_messages_of_the_tables() {
         ServerMessage::Decline {
             from: id("a"),
             name: "bob".into(),
+            call: None,
+            seq: None,
             reason: DeclineReason::Declined,
         },
     );
@@ -139,6 +155,7 @@ fn the_other_messages_of_the_tables() {
         r#"{"type":"answer","to":"a","sdp":"v=0"}"#,
         ClientMessage::Answer {
             to: id("a"),
+            call: None,
             sdp: "v=0".into(),
         },
     );
@@ -146,6 +163,7 @@ fn the_other_messages_of_the_tables() {
         r#"{"type":"candidate","to":"a","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"uf"}}"#,
         ClientMessage::Candidate {
             to: id("a"),
+            call: None,
             candidate: Some(IceCandidate {
                 candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(),
                 sdp_mid: Some("0".into()),
@@ -159,6 +177,8 @@ fn the_other_messages_of_the_tables() {
         ServerMessage::Candidate {
             from: id("a"),
             name: "bob".into(),
+            call: None,
+            seq: None,
             candidate: None,
         },
     );
@@ -167,18 +187,25 @@ fn the_other_messages_of_the_tables() {
         ServerMessage::Hangup {
             from: id("a"),
             name: "bob".into(),
+            call: None,
+            seq: None,
             reason: Some("no-answer".into()),
         },
     );
     round_trip(
         r#"{"type":"restart-ice","to":"a"}"#,
-        ClientMessage::RestartIce { to: id("a") },
+        ClientMessage::RestartIce {
+            to: id("a"),
+            call: None,
+        },
     );
     round_trip(
         r#"{"type":"restart-ice","from":"b","name":"bob"}"#,
         ServerMessage::RestartIce {
             from: id("b"),
             name: "bob".into(),
+            call: None,
+            seq: None,
         },
     );
     round_trip(
@@ -205,6 +232,9 @@ fn the_additions_of_this_implementation() {
             room: None,
             token: None,
             password: None,
+            ack: None,
+            call: None,
+            with: None,
         },
     );
     round_trip(
@@ -244,7 +274,13 @@ fn the_additions_of_this_implementation() {
 fn unknown_fields_are_ignored() {
     let parsed: ClientMessage =
         serde_json::from_str(r#"{"type":"ring","to":"a","from":"forged","extra":1}"#).unwrap();
-    assert_eq!(parsed, ClientMessage::Ring { to: id("a") });
+    assert_eq!(
+        parsed,
+        ClientMessage::Ring {
+            to: id("a"),
+            call: None
+        }
+    );
 }
 
 #[test]
@@ -265,14 +301,22 @@ fn signals_survive_the_relay() {
     let signal = Signal::Hangup {
         reason: Some("no-answer".into()),
     };
-    let (to, sent) = ClientMessage::signal(id("b"), signal.clone())
+    let call = Some(CallId("c1".into()));
+    let (to, sent_call, sent) = ClientMessage::signal(id("b"), call.clone(), signal.clone())
         .into_signal()
         .unwrap();
-    assert_eq!(to, id("b"));
-    let (from, name, got) = ServerMessage::relayed(id("a"), "alice".into(), sent)
-        .into_signal()
-        .unwrap();
-    assert_eq!((from, name.as_str(), got), (id("a"), "alice", signal));
+    assert_eq!((to, &sent_call), (id("b"), &call));
+    let relayed = Relayed {
+        from: id("a"),
+        name: "alice".into(),
+        call: sent_call,
+        seq: Some(7),
+        signal: sent,
+    };
+    assert_eq!(
+        ServerMessage::relayed(relayed.clone()).into_relayed(),
+        Ok(relayed)
+    );
 }
 
 #[test]
@@ -285,6 +329,9 @@ fn rooms_tokens_and_moderation() {
             room: Some("Kq3_x9".into()),
             token: Some("eyJ.e30.sig".into()),
             password: Some("hunter2".into()),
+            ack: None,
+            call: None,
+            with: None,
         },
     );
     round_trip(
@@ -325,4 +372,60 @@ fn final_refusals_have_their_own_close_codes() {
     }
     assert_eq!(ErrorCode::NameTaken.close_code(), None);
     assert_eq!(ErrorCode::from_close_code(4000), None);
+}
+
+#[test]
+fn calls_and_delivery() {
+    let call = || Some(CallId("Vb1Qe7kT0pLx-3_wZc9aRt".into()));
+    round_trip(
+        r#"{"type":"ring","to":"Zp1qA7fS2mE","call":"Vb1Qe7kT0pLx-3_wZc9aRt"}"#,
+        ClientMessage::Ring {
+            to: id("Zp1qA7fS2mE"),
+            call: call(),
+        },
+    );
+    round_trip(
+        r#"{"type":"ring","from":"k3J9x2LqP0c","name":"alice","call":"Vb1Qe7kT0pLx-3_wZc9aRt","seq":1}"#,
+        ServerMessage::Ring {
+            from: id("k3J9x2LqP0c"),
+            name: "alice".into(),
+            call: call(),
+            seq: Some(1),
+        },
+    );
+    round_trip(
+        r#"{"type":"offer","to":"k3J9x2LqP0c","call":"Vb1Qe7kT0pLx-3_wZc9aRt","sdp":"v=0"}"#,
+        ClientMessage::Offer {
+            to: id("k3J9x2LqP0c"),
+            call: call(),
+            sdp: "v=0".into(),
+        },
+    );
+    round_trip(r#"{"type":"ack","seq":12}"#, ClientMessage::Ack { seq: 12 });
+    round_trip(
+        r#"{"type":"login","name":"alice","resume":"k3J9x2LqP0c.00ff","ack":12,"call":"Vb1Qe7kT0pLx-3_wZc9aRt","with":"Zp1qA7fS2mE"}"#,
+        ClientMessage::Login {
+            name: "alice".into(),
+            resume: Some("k3J9x2LqP0c.00ff".into()),
+            room: None,
+            token: None,
+            password: None,
+            ack: Some(12),
+            call: call(),
+            with: Some(id("Zp1qA7fS2mE")),
+        },
+    );
+    round_trip(
+        r#"{"type":"error","code":"not-in-call","message":"offers, answers and candidates go only to the other side of an accepted call","to":"Zp1qA7fS2mE"}"#,
+        ServerMessage::Error {
+            code: ErrorCode::NotInCall,
+            message: "offers, answers and candidates go only to the other side of an accepted call"
+                .into(),
+            to: Some(id("Zp1qA7fS2mE")),
+        },
+    );
+    assert!(CallId("Vb1Qe7kT0pLx-3_wZc9aRt".into()).is_valid());
+    for bad in ["", "a b", "a/b", "é", &"c".repeat(65)] {
+        assert!(!CallId(bad.into()).is_valid(), "{bad:?}");
+    }
 }

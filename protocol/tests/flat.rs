@@ -27,6 +27,7 @@ fn written_flat(message: &ClientMessage) -> Value {
             Field::Text(text) => json!(text),
             Field::Candidate(candidate) => candidate_json(candidate),
             Field::Null => Value::Null,
+            Field::Number(n) => json!(n),
         };
         assert!(
             object.insert(key.to_owned(), value).is_none(),
@@ -77,6 +78,18 @@ impl ServerFields for Fields {
             .remove("iceServers")
             .map(|servers| serde_json::from_value(servers).map_err(|e| e.to_string()))
             .transpose()
+    }
+
+    fn number(&mut self, key: &'static str) -> Result<Option<u64>, String> {
+        match self.0.remove(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .filter(|n| *n <= protocol::MAX_EXACT)
+                .map(Some)
+                .ok_or_else(|| format!("`{key}` is not a whole number")),
+            Some(_) => Err(format!("`{key}` is not a whole number")),
+        }
     }
 
     fn flag(&mut self, key: &'static str) -> Result<Option<bool>, String> {

@@ -48,9 +48,13 @@ pub struct Config {
     /// bytes, pings) is multiplied by: above 1 for load tests from one machine.
     #[arg(long, env = "PEERCALL_RATE_LIMIT_FACTOR", default_value_t = 1.0)]
     pub rate_limit_factor: f64,
-    /// Frames queued for one socket before it counts as too slow and is dropped.
-    #[arg(long, env = "PEERCALL_OUTBOX", default_value_t = 1024)]
-    pub outbox: usize,
+    /// Bytes queued for one socket before it counts as too slow and is dropped.
+    #[arg(long, env = "PEERCALL_OUTBOX_BYTES", default_value_t = 1024 * 1024)]
+    pub outbox_bytes: usize,
+    /// Bytes of relayed call signals kept for one user until it acknowledges them (or,
+    /// while it is away, until it resumes); each sender may fill a quarter of it.
+    #[arg(long, env = "PEERCALL_BACKLOG_BYTES", default_value_t = 1024 * 1024)]
+    pub backlog_bytes: usize,
     /// How often every socket is pinged, in ms; one silent for two pings is dropped.
     #[arg(long, env = "PEERCALL_PING_INTERVAL_MS", default_value_t = 5_000)]
     pub ping_interval_ms: u64,

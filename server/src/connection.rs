@@ -3,7 +3,10 @@
 use std::{
     error::Error as _,
     net::SocketAddr,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
@@ -17,7 +20,7 @@ use tokio::{
 use crate::{
     AppState,
     identity::display_name,
-    outbox::{Eviction, Evictor, Outbox, frame},
+    outbox::{Eviction, Evictor, Outbox, Queued, cost, frame},
     rates::Rates,
     refusal::Refusal,
     registry::{Login, Seat, now_ms},
@@ -95,10 +98,11 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused
     tracing::info!(%remote, "connect");
     state.metrics.sockets.inc();
     let (sink, mut stream) = socket.split();
-    let (outbox, frames) = Outbox::new(state.registry.outbox_capacity());
+    let (outbox, frames, queued) = Outbox::new(state.registry.outbox_bytes());
     let writer = tokio::spawn(write_frames(
         sink,
         frames,
+        queued,
         state.write_timeout,
         outbox.evictor(),
     ));
@@ -295,6 +299,9 @@ fn handle(
                 room,
                 token,
                 password,
+                ack,
+                call,
+                with,
             },
         ) => {
             let name = display_name(&name)?;
@@ -327,6 +334,8 @@ fn handle(
                 password: password.as_deref(),
                 admin: grant.is_some_and(|grant| grant.admin),
                 token_current: grant.is_none_or(|grant| grant.current),
+                ack: ack.map(|seq| seq.min(protocol::MAX_EXACT)),
+                claim: call.zip(with),
             };
             let welcomed = state.registry.login(login, conn, outbox, &state.ice)?;
             let seat = welcomed.seat;
@@ -349,9 +358,13 @@ fn handle(
         (Some(seat), ClientMessage::LockRoom) => state.registry.set_locked(seat, true),
         (Some(seat), ClientMessage::UnlockRoom) => state.registry.set_locked(seat, false),
         (Some(seat), ClientMessage::RemovePeer { id }) => state.registry.remove(seat, &id),
+        (Some(seat), ClientMessage::Ack { seq }) => {
+            state.registry.ack(seat, seq);
+            Ok(())
+        }
         (Some(from), message) => match message.into_signal() {
-            Ok((to, signal)) => {
-                state.registry.relay(from, to, signal)?;
+            Ok((to, call, signal)) => {
+                state.registry.relay(from, to, call, signal)?;
                 state.metrics.relays.inc();
                 Ok(())
             }
@@ -428,13 +441,17 @@ fn is_too_large(error: &axum::Error) -> bool {
 /// connection, so that it holds neither its slot nor its queue.
 async fn write_frames(
     mut sink: SplitSink<WebSocket, Message>,
-    mut frames: mpsc::Receiver<Message>,
+    mut frames: mpsc::UnboundedReceiver<Message>,
+    queued: Arc<Queued>,
     deadline: std::time::Duration,
     evictor: Evictor,
 ) {
     while let Some(frame) = frames.recv().await {
         let closing = matches!(frame, Message::Close(_));
-        match tokio::time::timeout(deadline, sink.send(frame)).await {
+        let cost = cost(&frame);
+        let sent = tokio::time::timeout(deadline, sink.send(frame)).await;
+        queued.sent(cost);
+        match sent {
             Ok(Ok(())) if !closing => {}
             Ok(_) => return,
             Err(_) => {

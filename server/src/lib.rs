@@ -8,11 +8,13 @@
 
 mod addresses;
 pub mod auth;
+mod calls;
 mod config;
 mod connection;
 mod headers;
 mod ice;
 mod identity;
+mod inbox;
 mod listen;
 mod metrics;
 mod origin;
@@ -46,7 +48,7 @@ use metrics::Metrics;
 use origin::Origins;
 use protocol::ErrorCode;
 use refusal::Refusal;
-use registry::{Capacity, Registry};
+use registry::{Capacity, Limits, Registry};
 use tokio::{
     net::TcpListener,
     sync::{Semaphore, mpsc, watch},
@@ -123,7 +125,10 @@ pub async fn serve_prepared(
     let origins = Arc::new(Origins::new(&config.allowed_origins));
     let state = AppState {
         registry: Arc::new(Registry::new(
-            config.outbox,
+            Limits {
+                outbox_bytes: config.outbox_bytes,
+                backlog_bytes: config.backlog_bytes,
+            },
             // A token lasts through the grace period after the socket that last got one
             // drops, however late in a refresh interval, and however late that is noticed.
             tokens::Tokens::new(resume_key, grace + 2 * resume_refresh),

@@ -1,6 +1,9 @@
 //! Where a connection's frames go, and how it is told to end.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{
+    Arc, OnceLock,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use axum::extract::ws::{Message, Utf8Bytes};
 use protocol::ServerMessage;
@@ -22,28 +25,76 @@ struct Evicted {
     notify: Notify,
 }
 
+/// What a queued frame costs beyond its bytes: its place in the queue.
+const FRAME_OVERHEAD: usize = 64;
+
 /// The sending end of a connection's frames.
 #[derive(Clone)]
 pub struct Outbox {
-    frames: mpsc::Sender<Message>,
+    frames: mpsc::UnboundedSender<Message>,
+    queued: Arc<Queued>,
     evicted: Arc<Evicted>,
 }
 
+/// How many bytes wait in an outbox, and how many may.
+pub struct Queued {
+    bytes: AtomicUsize,
+    limit: usize,
+}
+
+impl Queued {
+    /// A frame of `cost` bytes has gone out.
+    pub fn sent(&self, cost: usize) {
+        self.bytes.fetch_sub(cost, Ordering::Relaxed);
+    }
+}
+
+/// What `frame` counts for in an outbox.
+pub fn cost(frame: &Message) -> usize {
+    FRAME_OVERHEAD
+        + match frame {
+            Message::Text(text) => text.len(),
+            Message::Binary(bytes) | Message::Ping(bytes) | Message::Pong(bytes) => bytes.len(),
+            Message::Close(close) => close.as_ref().map_or(0, |close| close.reason.len()),
+        }
+}
+
 impl Outbox {
-    /// A new outbox holding at most `capacity` frames, and its receiving end.
-    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Message>) {
-        let (frames, rx) = mpsc::channel(capacity);
+    /// A new outbox holding at most `limit` bytes, and its receiving end.
+    pub fn new(limit: usize) -> (Self, mpsc::UnboundedReceiver<Message>, Arc<Queued>) {
+        let (frames, rx) = mpsc::unbounded_channel();
         let evicted = Arc::new(Evicted {
             why: OnceLock::new(),
             notify: Notify::new(),
         });
-        (Self { frames, evicted }, rx)
+        let queued = Arc::new(Queued {
+            bytes: AtomicUsize::new(0),
+            limit,
+        });
+        (
+            Self {
+                frames,
+                queued: Arc::clone(&queued),
+                evicted,
+            },
+            rx,
+            queued,
+        )
     }
 
-    /// Queues `frame` without waiting; a full outbox evicts its (too slow) owner.
+    /// Queues `frame` without waiting; an outbox that would hold more bytes than its limit
+    /// evicts its (too slow) owner instead.
     pub fn push(&self, frame: Message) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.frames.try_send(frame) {
+        let cost = cost(&frame);
+        let before = self.queued.bytes.fetch_add(cost, Ordering::Relaxed);
+        if before + cost > self.queued.limit && !matches!(frame, Message::Close(_)) {
+            self.queued.sent(cost);
             self.evict(Eviction::TooSlow);
+            return;
+        }
+        if self.frames.send(frame).is_err() {
+            // The writer has ended: nothing waits any more.
+            self.queued.sent(cost);
         }
     }
 

@@ -16,12 +16,13 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use protocol::{ErrorCode, PeerId, ServerMessage, Signal};
+use protocol::{CallId, ErrorCode, MAX_REASON_BYTES, PeerId, Relayed, ServerMessage, Signal};
 use rand::{Rng, distr::Alphanumeric};
 
 use crate::{
     ice::IceServers,
     identity::name_key,
+    inbox::Inbox,
     outbox::{Eviction, Outbox, frame},
     refusal::Refusal,
     rooms::{Link, Member, Room, RoomKey},
@@ -66,6 +67,11 @@ pub struct Login<'a> {
     /// Whether the login's token (in token mode) is good now, not only when the session it
     /// resumes began: only a session the room still holds goes on without one.
     pub token_current: bool,
+    /// The highest `seq` the client has handled; absent for a client that never
+    /// acknowledges.
+    pub ack: Option<u64>,
+    /// The call a resuming client says it is in, and with whom.
+    pub claim: Option<(CallId, PeerId)>,
 }
 
 /// A successful login.
@@ -131,32 +137,37 @@ impl Left {
 /// Everyone logged in, or away and reserved, in every room.
 pub struct Registry {
     rooms: Mutex<Rooms>,
-    outbox_capacity: usize,
+    limits: Limits,
     tokens: Tokens,
     grace: Duration,
     capacity: Capacity,
 }
 
+/// How much may wait for one user.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Bytes queued to a socket before it counts as too slow.
+    pub outbox_bytes: usize,
+    /// Bytes of call signals kept until acknowledged (see [`Inbox`]).
+    pub backlog_bytes: usize,
+}
+
 impl Registry {
     /// An empty registry.
-    pub fn new(
-        outbox_capacity: usize,
-        tokens: Tokens,
-        grace: Duration,
-        capacity: Capacity,
-    ) -> Self {
+    pub fn new(limits: Limits, tokens: Tokens, grace: Duration, capacity: Capacity) -> Self {
         Self {
             rooms: Mutex::default(),
-            outbox_capacity,
+            limits,
             tokens,
             grace,
             capacity,
         }
     }
 
-    /// The capacity of a new outbox.
-    pub fn outbox_capacity(&self) -> usize {
-        self.outbox_capacity
+    /// The byte limit of a new outbox: the signals kept for its user may all be in it (a
+    /// resume replays them at once), and other frames up to the outbox's own limit.
+    pub fn outbox_bytes(&self) -> usize {
+        self.limits.outbox_bytes + self.limits.backlog_bytes
     }
 
     /// The resume token's claim for `name` in `room`, if it is genuine, unexpired, and
@@ -226,10 +237,15 @@ impl Registry {
                 started_ms: member.started_ms,
             };
             self.welcome(room, &seat, outbox, ice);
-            match previous {
-                Link::Away { pending, .. } => pending.into_iter().for_each(|f| outbox.push(f)),
-                // The old socket has not noticed it is dead yet: it goes now.
-                Link::Connected { outbox: old, .. } => old.evict(Eviction::Replaced),
+            // The old socket has not noticed it is dead yet: it goes now.
+            if let Link::Connected { outbox: old, .. } = previous {
+                old.evict(Eviction::Replaced);
+            }
+            if let Some(member) = room.members.get_mut(&claim.id) {
+                member.inbox.replay(login.ack, outbox);
+            }
+            if let Some((call, with)) = login.claim {
+                room.calls.claim(&seat.id, call, &with);
             }
             return Ok(Welcomed {
                 seat,
@@ -271,8 +287,11 @@ impl Registry {
         }
         // A genuine token whose user is unknown here (the grace ran out, or the server
         // restarted) still gets its id back, unless someone else has it.
+        let same_id = claimed
+            .as_ref()
+            .is_some_and(|claim| !state.homes.contains_key(&claim.id));
         let (id, started_ms) = match claimed {
-            Some(claim) if !state.homes.contains_key(&claim.id) => (claim.id, claim.started_ms),
+            Some(claim) if same_id => (claim.id, claim.started_ms),
             _ => loop {
                 let id = new_id();
                 if !state.homes.contains_key(&id) {
@@ -309,8 +328,12 @@ impl Registry {
                 started_ms,
                 arrival,
                 moderator,
+                inbox: Inbox::new(login.ack),
             },
         );
+        if same_id && let Some((call, with)) = login.claim {
+            room.calls.claim(&seat.id, call, &with);
+        }
         self.welcome(room, &seat, outbox, ice);
         Ok(Welcomed {
             seat,
@@ -340,9 +363,33 @@ impl Registry {
         }));
     }
 
-    /// Relays `signal` from `from` to `to` in the same room, stamped with the sender's id
-    /// and name. A recipient who is away gets it when it is back.
-    pub fn relay(&self, from: &Seat, to: PeerId, signal: Signal) -> Result<(), Refusal> {
+    /// Relays `signal` of call `call` from `from` to `to` in the same room, stamped with
+    /// the sender's id and name, the call and its number. A ring opens a call, an accept
+    /// makes it live, a decline or hang-up ends it; the rest pass only within a live call.
+    /// A recipient who is away gets it when it is back.
+    pub fn relay(
+        &self,
+        from: &Seat,
+        to: PeerId,
+        call: Option<CallId>,
+        signal: Signal,
+    ) -> Result<(), Refusal> {
+        if call.as_ref().is_some_and(|call| !call.is_valid()) {
+            return Err(Refusal::new(
+                ErrorCode::BadRequest,
+                "a call id is 1 to 64 letters, digits, - and _",
+            ));
+        }
+        if let Signal::Hangup {
+            reason: Some(reason),
+        } = &signal
+            && reason.len() > MAX_REASON_BYTES
+        {
+            return Err(Refusal::new(
+                ErrorCode::BadRequest,
+                format!("a hang-up reason is at most {MAX_REASON_BYTES} bytes"),
+            ));
+        }
         let mut state = self.lock();
         let Some(room) = state.rooms.get_mut(&from.room) else {
             return Err(Refusal::new(ErrorCode::NotLoggedIn, "log in again"));
@@ -350,19 +397,59 @@ impl Registry {
         let Some(name) = room.members.get(&from.id).map(|sender| sender.name.clone()) else {
             return Err(Refusal::new(ErrorCode::NotLoggedIn, "log in again"));
         };
-        let Some(recipient) = room.members.get_mut(&to) else {
-            let message = format!("no peer with id {to} in this room");
-            return Err(Refusal {
-                to: Some(to),
-                ..Refusal::new(ErrorCode::PeerUnavailable, message)
-            });
+        let addressed = |refusal: Refusal| Refusal {
+            to: Some(to.clone()),
+            ..refusal
         };
-        recipient.deliver(frame(&ServerMessage::relayed(
-            from.id.clone(),
+        if !room.members.contains_key(&to) {
+            let message = format!("no peer with id {to} in this room");
+            return Err(addressed(Refusal::new(ErrorCode::PeerUnavailable, message)));
+        }
+        let calls = &mut room.calls;
+        let call = match &signal {
+            Signal::Ring => calls.ring(&from.id, &to, call),
+            Signal::Accept => calls.accept(&from.id, &to, call),
+            Signal::Decline { .. } | Signal::Hangup { .. } => calls.end(&from.id, &to, call),
+            Signal::Offer { .. }
+            | Signal::Answer { .. }
+            | Signal::Candidate { .. }
+            | Signal::RestartIce => calls.live(&from.id, &to, call.as_ref()),
+        }
+        .map_err(addressed)?;
+        let ring = matches!(signal, Signal::Ring);
+        let relayed = Relayed {
+            from: from.id.clone(),
             name,
+            call: Some(call.clone()),
+            seq: None,
             signal,
-        )));
-        Ok(())
+        };
+        let limit = self.limits.backlog_bytes;
+        let Some(recipient) = room.members.get_mut(&to) else {
+            return Ok(());
+        };
+        let outbox = match &recipient.link {
+            Link::Connected { outbox, .. } => Some(outbox.clone()),
+            Link::Away { .. } => None,
+        };
+        let delivered = recipient.inbox.deliver(relayed, outbox.as_ref(), limit);
+        if delivered.is_err() && ring {
+            // A ring nobody heard rings nowhere.
+            let _ = room.calls.end(&from.id, &to, Some(call));
+        }
+        delivered.map_err(addressed)
+    }
+
+    /// `seat` handled the signals up to `seq`.
+    pub fn ack(&self, seat: &Seat, seq: u64) {
+        let mut state = self.lock();
+        if let Some(member) = state
+            .rooms
+            .get_mut(&seat.room)
+            .and_then(|room| room.members.get_mut(&seat.id))
+        {
+            member.inbox.ack(seq);
+        }
     }
 
     /// A moderator of `by`'s room locks (or unlocks) it; everyone in it is told.
@@ -426,10 +513,7 @@ impl Registry {
             leave(&mut state, seat);
             return;
         }
-        member.link = Link::Away {
-            conn,
-            pending: Vec::new(),
-        };
+        member.link = Link::Away { conn };
         let (registry, seat) = (Arc::clone(self), seat.clone());
         tokio::spawn(async move {
             tokio::time::sleep(registry.grace).await;

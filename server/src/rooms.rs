@@ -8,10 +8,11 @@ use hmac::{Hmac, Mac};
 use protocol::{PeerId, PeerInfo, ServerMessage};
 use sha2::Sha256;
 
-use crate::outbox::{Outbox, frame};
-
-/// Frames kept for an away user; past this the oldest go.
-const AWAY_FRAMES: usize = 256;
+use crate::{
+    calls::Calls,
+    inbox::Inbox,
+    outbox::{Outbox, frame},
+};
 
 /// Removals a room remembers; past this the oldest are forgotten, so a room kept alive
 /// for ever cannot grow without bound.
@@ -47,8 +48,9 @@ impl RoomKey {
 pub enum Link {
     /// Through connection number `conn`.
     Connected { conn: u64, outbox: Outbox },
-    /// Not at all, since connection number `conn` dropped; frames wait here.
-    Away { conn: u64, pending: Vec<Message> },
+    /// Not at all, since connection number `conn` dropped; call signals wait in its
+    /// inbox, and what it must know of the room is sent afresh when it is back.
+    Away { conn: u64 },
 }
 
 /// Someone in a room.
@@ -64,19 +66,24 @@ pub struct Member {
     pub arrival: u64,
     /// Whether they may lock the room and remove people.
     pub moderator: bool,
+    /// The call signals relayed to them.
+    pub inbox: Inbox,
 }
 
 impl Member {
-    /// Queues `frame` for them, or keeps it while they are away.
-    pub fn deliver(&mut self, frame: Message) {
-        match &mut self.link {
-            Link::Connected { outbox, .. } => outbox.push(frame),
-            Link::Away { pending, .. } => {
-                if pending.len() == AWAY_FRAMES {
-                    pending.remove(0);
-                }
-                pending.push(frame);
-            }
+    /// Queues `frame` for them if they are connected: presence and room news for someone
+    /// away is sent afresh when they are back.
+    pub fn deliver(&self, frame: Message) {
+        if let Some(outbox) = self.outbox() {
+            outbox.push(frame);
+        }
+    }
+
+    /// Their outbox, while connected.
+    pub fn outbox(&self) -> Option<&Outbox> {
+        match &self.link {
+            Link::Connected { outbox, .. } => Some(outbox),
+            Link::Away { .. } => None,
         }
     }
 
@@ -103,13 +110,15 @@ pub struct Room {
     /// room lasts (the last [`REMOVALS_KEPT`] of them).
     removed: VecDeque<(PeerId, String)>,
     arrivals: u64,
+    /// The calls between members.
+    pub calls: Calls,
 }
 
 impl Room {
     /// Queues `message` for everyone but `except`.
     pub fn announce(&mut self, except: &PeerId, message: &ServerMessage) {
         let frame = frame(message);
-        for (id, member) in &mut self.members {
+        for (id, member) in &self.members {
             if id != except {
                 member.deliver(frame.clone());
             }
@@ -144,6 +153,7 @@ impl Room {
     /// Takes `id` out, telling the others; a removal keeps them out.
     pub fn leave(&mut self, id: &PeerId, removed: bool) -> Option<Member> {
         let member = self.members.remove(id)?;
+        self.calls.leave(id);
         let key = crate::identity::name_key(&member.name);
         self.names.remove(&key);
         if removed {
@@ -195,7 +205,7 @@ impl Room {
         let ids: Vec<PeerId> = self.members.keys().cloned().collect();
         for id in ids {
             if let Some(message) = self.state_for(room, &id)
-                && let Some(member) = self.members.get_mut(&id)
+                && let Some(member) = self.members.get(&id)
             {
                 member.deliver(frame(&message));
             }

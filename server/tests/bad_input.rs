@@ -36,6 +36,11 @@ async fn malformed_frames_get_bad_request_and_the_socket_keeps_working() {
         json!({"type": "decline", "to": bob_id, "reason": "bored"}).to_string(),
         json!({"type": "candidate", "to": bob_id, "candidate": "a string"}).to_string(),
         json!({"type": "login", "name": "alice-again"}).to_string(),
+        json!({"type": "ring", "to": bob_id, "call": "no spaces/or slashes"}).to_string(),
+        json!({"type": "ring", "to": bob_id, "call": "c".repeat(65)}).to_string(),
+        json!({"type": "hangup", "to": bob_id, "reason": "r".repeat(65)}).to_string(),
+        json!({"type": "ack", "seq": -1}).to_string(),
+        json!({"type": "ack", "seq": "7"}).to_string(),
     ];
     for frame in &bad_frames {
         alice.send_text(frame).await;
@@ -60,6 +65,7 @@ async fn an_oversized_frame_closes_only_that_socket_with_1009() {
     alice.expect("peer-joined").await; // bob
     alice.expect("peer-joined").await; // carol
 
+    alice.call(&alice_id, &mut bob, &bob_id).await;
     let sdp = "a".repeat(65 * 1024);
     alice
         .send(json!({"type": "offer", "to": bob_id, "sdp": sdp}))

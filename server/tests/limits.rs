@@ -73,13 +73,15 @@ async fn a_client_that_stops_reading_is_closed_and_the_sender_goes_on() {
         c.write_timeout_ms = 300;
         // A queue long enough, and rates high enough, that only the write deadline can end
         // the victim.
-        c.outbox = 100_000;
+        c.outbox_bytes = 1 << 30;
         c.rate_limit_factor = 1_000.0;
         c.resume_grace_ms = 60_000;
     })
     .await;
     let (mut victim, victim_id, _) = server.login("victim").await;
-    let (mut sender, _, _) = server.login("sender").await;
+    let (mut sender, sender_id, _) = server.login("sender").await;
+    victim.expect("peer-joined").await;
+    sender.call(&sender_id, &mut victim, &victim_id).await;
     // The victim reads nothing from here on; 60 KB offers pile up in its socket buffers.
     let sdp = "v".repeat(60_000);
     let mut sent = 0;
@@ -89,9 +91,20 @@ async fn a_client_that_stops_reading_is_closed_and_the_sender_goes_on() {
                 .send(json!({"type": "offer", "to": victim_id, "sdp": sdp}))
                 .await;
             sent += 1;
-            // The sender is answered at once all along.
+            // The sender is answered at once all along. Once the victim is dropped (and
+            // away), what is kept for it fills, and the sender hears so.
             sender.send(json!({"type": "ping"})).await;
-            sender.expect("pong").await;
+            loop {
+                let frame = sender.recv().await;
+                if frame["type"] == "pong" {
+                    break;
+                }
+                assert_eq!(
+                    (frame["code"].as_str(), frame["to"].as_str()),
+                    (Some("rate-limited"), Some(victim_id.as_str())),
+                    "{frame}"
+                );
+            }
             if sent % 50 == 0 && server.metric("peercall_sockets").await == Some(1.0) {
                 return;
             }

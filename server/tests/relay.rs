@@ -5,21 +5,46 @@ mod common;
 use common::TestServer;
 use serde_json::{Value, json};
 
-/// Each relayed type with its payload fields, as a client sends it (minus `to`).
-fn signals() -> Vec<Value> {
+/// A whole call, signal by signal: who sends it (alice: true) and what (minus `to`).
+fn a_call() -> Vec<(bool, Value)> {
     vec![
-        json!({"type": "ring"}),
-        json!({"type": "accept"}),
-        json!({"type": "decline", "reason": "busy"}),
-        json!({"type": "decline", "reason": "declined"}),
-        json!({"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}),
-        json!({"type": "answer", "sdp": "v=0\r\n"}),
-        json!({"type": "candidate", "candidate": {
+        (true, json!({"type": "ring", "call": "call-1"})),
+        (false, json!({"type": "accept", "call": "call-1"})),
+        (
+            true,
+            json!({"type": "offer", "call": "call-1", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}),
+        ),
+        (
+            false,
+            json!({"type": "answer", "call": "call-1", "sdp": "v=0\r\n"}),
+        ),
+        (
+            true,
+            json!({"type": "candidate", "call": "call-1", "candidate": {
             "candidate": "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host",
             "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": "abcd"}}),
-        json!({"type": "candidate", "candidate": null}),
-        json!({"type": "hangup"}),
-        json!({"type": "hangup", "reason": "no-answer"}),
+        ),
+        (
+            false,
+            json!({"type": "candidate", "call": "call-1", "candidate": null}),
+        ),
+        (false, json!({"type": "restart-ice", "call": "call-1"})),
+        (
+            true,
+            json!({"type": "hangup", "call": "call-1", "reason": "no-answer"}),
+        ),
+        (false, json!({"type": "ring", "call": "call-2"})),
+        (
+            true,
+            json!({"type": "decline", "call": "call-2", "reason": "busy"}),
+        ),
+        (true, json!({"type": "ring", "call": "call-3"})),
+        (
+            false,
+            json!({"type": "decline", "call": "call-3", "reason": "declined"}),
+        ),
+        (false, json!({"type": "ring", "call": "call-4"})),
+        (false, json!({"type": "hangup", "call": "call-4"})),
     ]
 }
 
@@ -33,22 +58,38 @@ async fn every_signal_reaches_only_its_recipient_stamped_with_the_sender() {
     alice.expect("peer-joined").await;
     bob.expect("peer-joined").await;
 
-    for signal in signals() {
+    let mut seqs = (0, 0);
+    for (by_alice, signal) in a_call() {
+        let (from, from_id, from_name, to, to_id, seq) = if by_alice {
+            (
+                &mut alice,
+                &alice_id,
+                "alice",
+                &mut bob,
+                &bob_id,
+                &mut seqs.1,
+            )
+        } else {
+            (&mut bob, &bob_id, "bob", &mut alice, &alice_id, &mut seqs.0)
+        };
         let mut sent = signal.clone();
-        sent["to"] = json!(bob_id);
-        // A forged sender and name must not survive.
+        sent["to"] = json!(to_id);
+        // A forged sender, name and number must not survive.
         sent["from"] = json!(carol_id);
         sent["name"] = json!("carol");
-        alice.send(sent).await;
+        sent["seq"] = json!(99);
+        from.send(sent).await;
 
+        *seq += 1;
         let mut expected = signal;
-        expected["from"] = json!(alice_id);
-        expected["name"] = json!("alice");
-        assert_eq!(bob.recv().await, expected);
+        expected["from"] = json!(from_id);
+        expected["name"] = json!(from_name);
+        expected["seq"] = json!(*seq);
+        assert_eq!(to.recv().await, expected);
     }
 
-    // Nothing above went to carol or back to alice: the first thing each of them gets now
-    // is the marker sent after all of it through the same sockets.
+    // Nothing above went to carol or back to its sender: the first thing each of them
+    // gets now is the marker sent after all of it through the same sockets.
     bob.send(json!({"type": "ring", "to": carol_id})).await;
     assert_eq!(carol.expect("ring").await["from"], bob_id);
     bob.send(json!({"type": "ring", "to": alice_id})).await;
@@ -82,11 +123,13 @@ async fn a_recipient_who_left_is_unavailable() {
 #[tokio::test]
 async fn a_frame_of_exactly_64_kib_is_relayed() {
     let server = TestServer::start().await;
-    let (mut alice, _, _) = server.login("alice").await;
+    let (mut alice, alice_id, _) = server.login("alice").await;
     let (mut bob, bob_id, _) = server.login("bob").await;
-    let empty = json!({"type": "offer", "to": bob_id, "sdp": ""}).to_string();
+    alice.expect("peer-joined").await;
+    let call = alice.call(&alice_id, &mut bob, &bob_id).await;
+    let empty = json!({"type": "offer", "to": bob_id, "call": call, "sdp": ""}).to_string();
     let sdp = "a".repeat(64 * 1024 - empty.len());
-    let frame = json!({"type": "offer", "to": bob_id, "sdp": sdp}).to_string();
+    let frame = json!({"type": "offer", "to": bob_id, "call": call, "sdp": sdp}).to_string();
     assert_eq!(frame.len(), 64 * 1024);
     alice.send_text(&frame).await;
     assert_eq!(

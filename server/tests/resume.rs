@@ -45,8 +45,10 @@ async fn a_dropped_user_resumes_with_its_id_and_nobody_sees_it_leave() {
 #[tokio::test]
 async fn signals_for_an_away_user_wait_for_its_return() {
     let server = TestServer::start_with(|c| c.resume_grace_ms = 10_000).await;
-    let (alice, alice_id, token) = login(&server, "alice").await;
+    let (mut alice, alice_id, token) = login(&server, "alice").await;
     let (mut bob, bob_id, _) = login(&server, "bob").await;
+    alice.expect("peer-joined").await;
+    alice.call(&alice_id, &mut bob, &bob_id).await;
     drop(alice);
     // Bob hangs up while alice is away: no error for bob...
     bob.send(json!({"type": "hangup", "to": alice_id})).await;

@@ -15,6 +15,9 @@ use crate::{
 /// The longest message, in characters.
 pub const MAX_CHARS: usize = 4_000;
 
+/// Messages kept while the channel is not open yet; past this sending is refused.
+pub const MAX_QUEUED: usize = 256;
+
 /// What the chat channel reports.
 pub enum ChatEvent {
     /// The channel is open: queued messages can go.
@@ -68,6 +71,10 @@ impl Chat {
         }
         if text.chars().count() > MAX_CHARS {
             let message = format!("a message can have at most {MAX_CHARS} characters");
+            return Err(Error::new(ErrorCode::InvalidState, message));
+        }
+        if self.queued.len() >= MAX_QUEUED {
+            let message = format!("{MAX_QUEUED} messages wait for the chat to open already");
             return Err(Error::new(ErrorCode::InvalidState, message));
         }
         let at = js_sys::Date::now();

@@ -1,7 +1,7 @@
 //! The call with one remote participant: ring, accept or decline, connect, end. It takes
 //! typed inputs and returns [`Actions`]; the session holds it (and could hold several).
 
-use protocol::{ClientMessage, DeclineReason, PeerInfo, Signal};
+use protocol::{CallId, ClientMessage, DeclineReason, PeerInfo, Signal};
 use wasm_bindgen::JsValue;
 use web_sys::MediaStream;
 
@@ -26,10 +26,15 @@ enum Phase {
     Live(Box<Live>),
 }
 
+/// Characters of a call id we make up: 132 random bits.
+const CALL_ID_CHARS: usize = 22;
+
 /// A call with `with`.
 pub struct Call {
     id: u32,
     with: PeerInfo,
+    /// Its id on the wire, which every signal of it carries.
+    call: Option<CallId>,
     phase: Phase,
     wake: Wake,
 }
@@ -40,16 +45,25 @@ impl Call {
         Self {
             id,
             with,
+            call: crate::js::random_name(CALL_ID_CHARS).map(CallId),
             phase: Phase::Calling { rang: None },
             wake,
         }
     }
 
-    /// A call `with` places to us, ringing for `ring_ms`.
-    pub fn incoming(id: u32, with: PeerInfo, ring_ms: u32, wake: Wake, out: &mut Actions) -> Self {
+    /// Call `call` that `with` places to us, ringing for `ring_ms`.
+    pub fn incoming(
+        id: u32,
+        with: PeerInfo,
+        call: Option<CallId>,
+        ring_ms: u32,
+        wake: Wake,
+        out: &mut Actions,
+    ) -> Self {
         out.emit(Event::Incoming(with.clone()));
         Self {
             id,
+            call,
             phase: Phase::Ringing {
                 _timer: ring_timer(&wake, ring_ms),
             },
@@ -66,6 +80,30 @@ impl Call {
     /// Who it is with.
     pub fn with(&self) -> &PeerInfo {
         &self.with
+    }
+
+    /// Its id on the wire.
+    pub fn call_id(&self) -> Option<&CallId> {
+        self.call.as_ref()
+    }
+
+    /// Whether a signal of call `call` from `from` belongs to it: from the other side, and
+    /// not of an earlier or another call with them.
+    pub fn owns(&self, from: &PeerInfo, call: Option<&CallId>) -> bool {
+        self.with.id == from.id
+            && match (&self.call, call) {
+                (Some(ours), Some(theirs)) => ours == theirs,
+                _ => true,
+            }
+    }
+
+    /// Two rings crossed and theirs is the call: it goes on as `call`.
+    pub fn adopt(&mut self, call: Option<CallId>) {
+        self.call = call;
+    }
+
+    fn message(&self, signal: Signal) -> ClientMessage {
+        ClientMessage::signal(self.with.id.clone(), self.call.clone(), signal)
     }
 
     /// The API state of a logged-in session in this call.
@@ -98,6 +136,11 @@ impl Call {
         matches!(self.phase, Phase::Ringing { .. })
     }
 
+    /// Whether it was accepted.
+    pub fn is_live(&self) -> bool {
+        matches!(self.phase, Phase::Live(_))
+    }
+
     /// The connection, once accepted.
     pub fn live(&mut self) -> Option<&mut Live> {
         match &mut self.phase {
@@ -124,14 +167,14 @@ impl Call {
     pub fn ring(&mut self, ring_ms: u32, out: &mut Actions) {
         if let Phase::Calling { rang } = &mut self.phase {
             *rang = Some(ring_timer(&self.wake, ring_ms));
-            out.send(ClientMessage::signal(self.with.id.clone(), Signal::Ring));
+            out.send(self.message(Signal::Ring));
         }
     }
 
     /// Takes the call (ours yields to theirs, or theirs rings): tells them, and waits for
     /// their offer.
     pub fn answer(&mut self, setup: &PeerSetup, local: Option<MediaStream>, out: &mut Actions) {
-        out.send(ClientMessage::signal(self.with.id.clone(), Signal::Accept));
+        out.send(self.message(Signal::Accept));
         self.connect(setup, Role::Callee, local, out);
     }
 
@@ -143,9 +186,9 @@ impl Call {
         local: Option<MediaStream>,
         out: &mut Actions,
     ) {
-        match Live::start(setup, role, local, self.wake.clone()) {
+        match Live::start(setup, role, local, self.call.clone(), self.wake.clone()) {
             Ok(live) => self.phase = Phase::Live(Box::new(live)),
-            Err(error) => super::live::fail(error, &self.with, out),
+            Err(error) => super::live::fail(error, &self.with, self.call.as_ref(), out),
         }
     }
 
@@ -153,7 +196,7 @@ impl Call {
     pub fn decline(&mut self, out: &mut Actions) {
         let reason = DeclineReason::Declined;
         let decline = Signal::Decline { reason };
-        out.send(ClientMessage::signal(self.with.id.clone(), decline));
+        out.send(self.message(decline));
         out.end(EndReason::Declined);
     }
 
@@ -164,7 +207,7 @@ impl Call {
         }
         if self.heard_of() {
             let hangup = Signal::Hangup { reason: None };
-            out.send(ClientMessage::signal(self.with.id.clone(), hangup));
+            out.send(self.message(hangup));
         }
         out.end(EndReason::Hangup);
     }
@@ -175,7 +218,7 @@ impl Call {
             (CallInput::RingTimeout, Phase::Calling { .. } | Phase::Ringing { .. }) => {
                 let reason = Some(EndReason::NoAnswer.as_str().to_owned());
                 let hangup = Signal::Hangup { reason };
-                out.send(ClientMessage::signal(self.with.id.clone(), hangup));
+                out.send(self.message(hangup));
                 out.end(EndReason::NoAnswer);
             }
             (input, Phase::Live(live)) => live.input(input, &self.with, out).await,

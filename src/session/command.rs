@@ -66,6 +66,20 @@ pub enum FileCommand {
 }
 
 impl Command {
+    /// Turns the command down: a command that waits for an answer gets `error`; the
+    /// others have nobody to tell.
+    pub fn refuse(self, error: Error) {
+        match self {
+            Self::Connect(reply)
+            | Self::Call(_, reply)
+            | Self::Stats(reply)
+            | Self::CreateDataChannel(_, reply)
+            | Self::SendText(_, reply)
+            | Self::SendFile(_, reply) => answer(reply, Err::<JsValue, _>(error)),
+            _ => {}
+        }
+    }
+
     /// Whether the command acts on the current call.
     pub fn needs_call(&self) -> bool {
         matches!(

@@ -9,7 +9,9 @@ use std::rc::Rc;
 
 use wasm_bindgen::JsValue;
 
-use protocol::{ClientMessage, ErrorCode as WireCode, PeerId, PeerInfo, ServerMessage, Signal};
+use protocol::{
+    CallId, ClientMessage, ErrorCode as WireCode, PeerId, PeerInfo, Relayed, ServerMessage, Signal,
+};
 
 use super::{
     action::Actions,
@@ -28,14 +30,18 @@ use crate::{
 /// Signals kept while the socket is down; past this they are dropped.
 const MAX_OUTGOING: usize = 256;
 
+/// How soon after a relayed signal its `ack` goes out (ms): acknowledgements of a burst
+/// of candidates go as one.
+const ACK_AFTER_MS: u32 = 250;
+
 /// First reconnection delay, and the cap the doubling stops at (ms).
 const BACKOFF_FIRST_MS: f64 = 250.0;
 const BACKOFF_CAP_MS: f64 = 3_000.0;
 
 /// What the link heard that concerns the calls.
 pub enum Heard {
-    /// A call signal from another peer.
-    Signal(PeerInfo, Signal),
+    /// A call signal from another peer, of the call it names.
+    Signal(PeerInfo, Option<CallId>, Signal),
     /// Someone's socket closed.
     PeerLeft(PeerId),
     /// Logged in again under a new id: the other side of any call was told we left.
@@ -48,6 +54,8 @@ pub enum Heard {
     Refused,
     /// The server knows no peer `.0` to relay to.
     Unavailable(PeerId),
+    /// The server knows no call with peer `.1` that signal could belong to: it refused it.
+    NotInCall(Error, PeerId),
 }
 
 /// What a login says about who we are and where we go.
@@ -77,6 +85,8 @@ enum State {
     Online {
         socket: Signaling,
         _heartbeat: Timer,
+        /// Sends the `ack` of what was handled since the last one.
+        ack: Option<Timer>,
     },
     /// The socket dropped; trying again when the timer fires.
     Reconnecting { _retry: Timer, attempts: u32 },
@@ -103,6 +113,12 @@ pub struct Link {
     /// Signals sent while the socket was down, delivered once it is back.
     outgoing: Vec<ClientMessage>,
     presence: Presence,
+    /// The highest `seq` of a relayed signal handled, and the highest acknowledged.
+    handled: u64,
+    acked: u64,
+    /// The call under way and who with: said on a resume, so a server that lost it
+    /// (it restarted) knows it again.
+    claim: Option<(CallId, PeerId)>,
     wake: Wake,
 }
 
@@ -120,6 +136,9 @@ impl Link {
             ice_servers: js_sys::Array::new().into(),
             outgoing: Vec::new(),
             presence: Presence::default(),
+            handled: 0,
+            acked: 0,
+            claim: None,
             wake,
         }
     }
@@ -132,6 +151,11 @@ impl Link {
     /// The server's STUN and TURN servers, as `RTCConfiguration.iceServers` takes them.
     pub fn ice_servers(&self) -> &JsValue {
         &self.ice_servers
+    }
+
+    /// The call under way, said on the next resume.
+    pub fn set_claim(&mut self, claim: Option<(CallId, PeerId)>) {
+        self.claim = claim;
     }
 
     /// Logs in with `token` from the next login on.
@@ -176,12 +200,16 @@ impl Link {
         )
         .and_then(|socket| {
             let credentials = &self.credentials;
+            let (call, with) = self.claim.clone().filter(|_| self.resume.is_some()).unzip();
             socket.send(&ClientMessage::Login {
                 name: credentials.name.clone(),
                 resume: self.resume.clone(),
                 room: credentials.room.clone(),
                 token: credentials.token.clone(),
                 password: credentials.password.clone(),
+                ack: Some(self.handled),
+                call,
+                with,
             })?;
             Ok(socket)
         });
@@ -223,6 +251,13 @@ impl Link {
             (LinkInput::Heartbeat, State::Connecting { .. } | State::Online { .. }) => {
                 self.heartbeat(out)
             }
+            (LinkInput::Ack, State::Online { .. }) => {
+                if let State::Online { ack, .. } = &mut self.state {
+                    *ack = None;
+                }
+                self.acknowledge();
+                None
+            }
             (LinkInput::Retry, State::Reconnecting { attempts, .. }) => {
                 let attempts = *attempts;
                 if let Err(error) = self.open(None, attempts) {
@@ -237,10 +272,8 @@ impl Link {
     }
 
     fn server_message(&mut self, message: ServerMessage, out: &mut Actions) -> Option<Heard> {
-        let message = match message.into_signal() {
-            Ok((from, name, signal)) => {
-                return Some(Heard::Signal(PeerInfo { id: from, name }, signal));
-            }
+        let message = match message.into_relayed() {
+            Ok(relayed) => return self.relayed(relayed),
             Err(message) => message,
         };
         match message {
@@ -296,6 +329,45 @@ impl Link {
         None
     }
 
+    /// A relayed signal: handled once, however often a resume replays it.
+    fn relayed(&mut self, relayed: Relayed) -> Option<Heard> {
+        let Relayed {
+            from,
+            name,
+            call,
+            seq,
+            signal,
+        } = relayed;
+        if let Some(seq) = seq {
+            if seq <= self.handled {
+                return None;
+            }
+            self.handled = seq;
+            if let State::Online {
+                ack: ack @ None, ..
+            } = &mut self.state
+            {
+                let (generation, wake) = (self.generation, self.wake.clone());
+                *ack = Some(Timer::new(ACK_AFTER_MS, move || {
+                    wake(generation, LinkInput::Ack);
+                }));
+            }
+        }
+        Some(Heard::Signal(PeerInfo { id: from, name }, call, signal))
+    }
+
+    /// Tells the server what was handled, if there is news.
+    fn acknowledge(&mut self) {
+        if let State::Online { socket, .. } = &self.state
+            && self.handled > self.acked
+            && socket
+                .send(&ClientMessage::Ack { seq: self.handled })
+                .is_ok()
+        {
+            self.acked = self.handled;
+        }
+    }
+
     /// `welcome` and `peers` are in: online.
     fn logged_in(&mut self, out: &mut Actions) {
         let State::Connecting { socket, first, .. } =
@@ -306,7 +378,10 @@ impl Link {
         self.state = State::Online {
             socket,
             _heartbeat: self.heartbeat_timer(),
+            ack: None,
         };
+        // The login said what was handled.
+        self.acked = self.handled;
         for message in std::mem::take(&mut self.outgoing) {
             self.send(message, out);
         }
@@ -344,6 +419,7 @@ impl Link {
                 let message = format!("could not log in again: {}", error.message);
                 Some(self.refused(Error::new(error.code, message), out))
             }
+            _ if code == WireCode::NotInCall => to.map(|to| Heard::NotInCall(error, to)),
             _ => {
                 out.report(error);
                 to.filter(|_| code == WireCode::PeerUnavailable)
@@ -438,6 +514,7 @@ impl Link {
         | State::Online {
             socket,
             _heartbeat: beat,
+            ..
         }) = &mut self.state
         else {
             return None;
@@ -449,6 +526,7 @@ impl Link {
         }
         let _ = socket.send(&ClientMessage::Ping);
         *beat = timer;
+        self.acknowledge();
         None
     }
 

@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use protocol::{ClientMessage, PeerInfo, Signal};
+use protocol::{CallId, ClientMessage, PeerInfo, Signal};
 use wasm_bindgen::JsValue;
 use web_sys::{HtmlVideoElement, MediaStream, MediaStreamTrack};
 
@@ -65,6 +65,8 @@ impl<'a> PeerSetup<'a> {
 
 /// An accepted call's connection and what rides on it.
 pub struct Live {
+    /// The call's id on the wire.
+    call: Option<CallId>,
     peer: Peer,
     recovery: IceRecovery,
     /// Ids of the remote streams announced so far.
@@ -78,11 +80,12 @@ pub struct Live {
 }
 
 impl Live {
-    /// Connects as `role`, sending `local`; what happens reaches `wake`.
+    /// Connects call `call` as `role`, sending `local`; what happens reaches `wake`.
     pub fn start(
         setup: &PeerSetup,
         role: Role,
         local: Option<MediaStream>,
+        call: Option<CallId>,
         wake: Wake,
     ) -> Result<Self, Error> {
         let on_peer = wake.clone();
@@ -110,6 +113,7 @@ impl Live {
             Rc::new(move |input| on_transfer(CallInput::Transfer(input))),
         );
         Ok(Self {
+            call,
             recovery: IceRecovery::new(&schedule(&wake)),
             peer,
             remote: Vec::new(),
@@ -152,16 +156,20 @@ impl Live {
         }
     }
 
+    /// `signal` of this call, to `with`.
+    fn to(&self, with: &PeerInfo, signal: Signal) -> ClientMessage {
+        ClientMessage::signal(with.id.clone(), self.call.clone(), signal)
+    }
+
     async fn peer_event(&mut self, event: PeerEvent, with: &PeerInfo, out: &mut Actions) {
-        let to = with.id.clone();
         match event {
             PeerEvent::NegotiationNeeded => match self.peer.make_offer().await {
-                Ok(Some(sdp)) => out.send(ClientMessage::signal(to, Signal::Offer { sdp })),
+                Ok(Some(sdp)) => out.send(self.to(with, Signal::Offer { sdp })),
                 Ok(None) => {}
-                Err(error) => fail(error, with, out),
+                Err(error) => fail(error, with, self.call.as_ref(), out),
             },
             PeerEvent::Candidate(candidate) => {
-                out.send(ClientMessage::signal(to, Signal::Candidate { candidate }));
+                out.send(self.to(with, Signal::Candidate { candidate }));
             }
             PeerEvent::Track(stream) => {
                 if self.remote.contains(&stream.id()) {
@@ -204,12 +212,9 @@ impl Live {
             _ => return,
         };
         match self.peer.receive(description).await {
-            Ok(Some(sdp)) => {
-                let to = with.id.clone();
-                out.send(ClientMessage::signal(to, Signal::Answer { sdp }));
-            }
+            Ok(Some(sdp)) => out.send(self.to(with, Signal::Answer { sdp })),
             Ok(None) => {}
-            Err(error) => fail(error, with, out),
+            Err(error) => fail(error, with, self.call.as_ref(), out),
         }
     }
 
@@ -226,7 +231,7 @@ impl Live {
     /// bounded time to work.
     pub fn restart(&mut self, with: &PeerInfo, out: &mut Actions) {
         if self.peer.restart_ice() == IceRestart::ByTheCaller {
-            out.send(ClientMessage::signal(with.id.clone(), Signal::RestartIce));
+            out.send(self.to(with, Signal::RestartIce));
         }
         let healthy = self.peer.state() == "connected";
         self.recovery.restarted(healthy, &schedule(&self.wake));
@@ -242,7 +247,8 @@ impl Live {
                 with.name
             ),
         };
-        fail(Error::new(ErrorCode::NegotiationFailed, message), with, out);
+        let error = Error::new(ErrorCode::NegotiationFailed, message);
+        fail(error, with, self.call.as_ref(), out);
     }
 
     /// The other side gave the call up as failed: so does this side, in the same words.
@@ -306,11 +312,12 @@ impl Live {
 
 /// The call cannot go on: say why, tell the other side (a `hangup` with reason `failed`),
 /// end it.
-pub fn fail(error: Error, with: &PeerInfo, out: &mut Actions) {
+pub fn fail(error: Error, with: &PeerInfo, call: Option<&CallId>, out: &mut Actions) {
     out.report(error);
     let reason = Some(EndReason::Failed.as_str().to_owned());
     out.send(ClientMessage::signal(
         with.id.clone(),
+        call.cloned(),
         Signal::Hangup { reason },
     ));
     out.end(EndReason::Failed);

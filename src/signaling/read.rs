@@ -44,6 +44,18 @@ impl ServerFields for Frame<'_> {
         list(self.0, "iceServers", ice_server)
     }
 
+    fn number(&mut self, key: &'static str) -> Result<Option<u64>, Problem> {
+        field(self.0, key)?
+            .map(|field| {
+                field
+                    .as_f64()
+                    .filter(|n| n.fract() == 0.0 && (0.0..=protocol::MAX_EXACT as f64).contains(n))
+                    .map(|n| n as u64)
+                    .ok_or(format!("`{key}` is not a whole number"))
+            })
+            .transpose()
+    }
+
     fn flag(&mut self, key: &'static str) -> Result<Option<bool>, Problem> {
         field(self.0, key)?
             .map(|field| {

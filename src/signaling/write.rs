@@ -18,6 +18,8 @@ pub fn client_message(message: &ClientMessage) -> JsValue {
             Field::Text(text) => JsValue::from_str(text),
             Field::Candidate(c) => candidate(c),
             Field::Null => JsValue::NULL,
+            // Whole numbers up to 2^53 are exact as a JavaScript number.
+            Field::Number(n) => JsValue::from_f64(n as f64),
         };
         (key, value)
     }));

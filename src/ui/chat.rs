@@ -15,6 +15,9 @@ fn clock(at: f64) -> String {
     format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
 }
 
+/// Messages the chat log shows; older ones are taken off the page.
+const CHAT_LOG_KEPT: u32 = 500;
+
 impl App {
     /// Appends a message to the log; `text` is set as text, never as markup.
     pub(super) fn append_message(&self, mine: bool, who: &str, at: f64, text: &str) {
@@ -39,6 +42,13 @@ impl App {
         item.append_child(&time).ok();
         item.append_child(&body).ok();
         self.page.chat_log.append_child(&item).ok();
+        // The page keeps the latest messages only: a chatty peer cannot fill it up.
+        while self.page.chat_log.child_element_count() > CHAT_LOG_KEPT {
+            match self.page.chat_log.first_element_child() {
+                Some(oldest) => oldest.remove(),
+                None => break,
+            }
+        }
         self.page
             .chat_log
             .set_scroll_top(self.page.chat_log.scroll_height());

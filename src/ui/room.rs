@@ -4,9 +4,6 @@
 
 use js_sys::{decode_uri_component, encode_uri_component};
 
-/// Characters of a new room name; 64 of them, so each random byte gives 6 bits evenly.
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 /// Characters in a new room name: 22 of 6 bits each, 132 random bits.
 const ROOM_CHARS: usize = 22;
 
@@ -35,17 +32,9 @@ pub fn invitation() -> Option<Invitation> {
     (!room.is_empty()).then_some(Invitation { room, password })
 }
 
-/// A new, unguessable room name, from the browser's cryptographic random numbers.
+/// A new, unguessable room name.
 pub fn new_room() -> Option<String> {
-    let crypto = web_sys::window()?.crypto().ok()?;
-    let mut bytes = [0u8; ROOM_CHARS];
-    crypto.get_random_values_with_u8_array(&mut bytes).ok()?;
-    Some(
-        bytes
-            .iter()
-            .map(|byte| char::from(ALPHABET[usize::from(byte & 63)]))
-            .collect(),
-    )
+    crate::js::random_name(ROOM_CHARS)
 }
 
 /// The link that opens `room`, with its password if it has one.

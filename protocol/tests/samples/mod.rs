@@ -3,10 +3,11 @@
 //! frame writer with serde. Shared by `protocol/tests/flat.rs` and the browser test
 //! `tests/frames.rs`.
 
-use protocol::{ClientMessage, DeclineReason, IceCandidate, PeerId};
+use protocol::{CallId, ClientMessage, DeclineReason, IceCandidate, PeerId};
 
 pub fn client_messages() -> Vec<ClientMessage> {
     let to = || PeerId::from("b2");
+    let call = || Some(CallId("Kq3_x9-call".to_owned()));
     let candidate = IceCandidate {
         candidate: "candidate:1 1 udp 1 192.0.2.1 9 typ host".to_owned(),
         sdp_mid: Some("0".to_owned()),
@@ -20,6 +21,9 @@ pub fn client_messages() -> Vec<ClientMessage> {
             room: None,
             token: None,
             password: None,
+            ack: None,
+            call: None,
+            with: None,
         },
         ClientMessage::Login {
             name: "alice".to_owned(),
@@ -27,6 +31,9 @@ pub fn client_messages() -> Vec<ClientMessage> {
             room: None,
             token: None,
             password: None,
+            ack: Some(9_007_199_254_740_991),
+            call: Some(CallId("c-1_x".to_owned())),
+            with: Some(to()),
         },
         ClientMessage::Login {
             name: "carol".to_owned(),
@@ -34,45 +41,71 @@ pub fn client_messages() -> Vec<ClientMessage> {
             room: Some("Kq3_x9-team".to_owned()),
             token: Some("eyJhbGciOiJIUzI1NiJ9.e30.sig".to_owned()),
             password: Some("pass \"word\" 🔑".to_owned()),
+            ack: Some(0),
+            call: None,
+            with: None,
         },
         ClientMessage::Ping,
+        ClientMessage::Ack { seq: 0 },
+        ClientMessage::Ack { seq: 42 },
         ClientMessage::LockRoom,
         ClientMessage::UnlockRoom,
         ClientMessage::RemovePeer { id: to() },
-        ClientMessage::Ring { to: to() },
-        ClientMessage::Accept { to: to() },
+        ClientMessage::Ring {
+            to: to(),
+            call: None,
+        },
+        ClientMessage::Ring {
+            to: to(),
+            call: call(),
+        },
+        ClientMessage::Accept {
+            to: to(),
+            call: call(),
+        },
         ClientMessage::Decline {
             to: to(),
+            call: call(),
             reason: DeclineReason::Declined,
         },
         ClientMessage::Decline {
             to: to(),
+            call: call(),
             reason: DeclineReason::Busy,
         },
         ClientMessage::Offer {
             to: to(),
+            call: call(),
             sdp: "v=0\r\no=- 1 2 IN\r\n".to_owned(),
         },
         ClientMessage::Answer {
             to: to(),
+            call: call(),
             sdp: "v=0\r\n".to_owned(),
         },
         ClientMessage::Candidate {
             to: to(),
+            call: call(),
             candidate: Some(candidate),
         },
         ClientMessage::Candidate {
             to: to(),
+            call: call(),
             candidate: None,
         },
         ClientMessage::Hangup {
             to: to(),
+            call: call(),
             reason: None,
         },
         ClientMessage::Hangup {
             to: to(),
+            call: call(),
             reason: Some("no-answer".to_owned()),
         },
-        ClientMessage::RestartIce { to: to() },
+        ClientMessage::RestartIce {
+            to: to(),
+            call: call(),
+        },
     ]
 }

@@ -253,6 +253,21 @@ impl Client {
         (welcome, peers["peers"].as_array().unwrap().clone())
     }
 
+    /// Rings `callee` (id `callee_id`) from this client (id `my_id`), which accepts: the
+    /// two are in a call, whose id is returned.
+    pub async fn call(&mut self, my_id: &str, callee: &mut Client, callee_id: &str) -> String {
+        self.send(json!({"type": "ring", "to": callee_id})).await;
+        let ring = callee.expect("ring").await;
+        let call = ring["call"]
+            .as_str()
+            .expect("the server gives the call an id");
+        callee
+            .send(json!({"type": "accept", "to": my_id, "call": call}))
+            .await;
+        assert_eq!(self.expect("accept").await["call"], call);
+        call.to_owned()
+    }
+
     /// Closes with close code `code` and waits for the server's answer.
     pub async fn close_with(mut self, code: u16) {
         let frame = CloseFrame {

@@ -143,8 +143,10 @@ impl Incoming {
                 ),
             ));
         }
+        // Never the type the peer claims: a file from a peer must not open as a page (or
+        // anything else) on this origin. The claimed type is shown as text only.
         let options = BlobPropertyBag::new();
-        options.set_type(&offer.kind);
+        options.set_type("application/octet-stream");
         Blob::new_with_buffer_source_sequence_and_options(&self.parts, &options)
             .map_err(|e| Error::from_js(ErrorCode::TransferFailed, "cannot assemble the file", &e))
     }

@@ -1,0 +1,131 @@
+//! The call signals relayed to one user, numbered, and kept until the user acknowledges
+//! them: what a resume replays.
+//!
+//! A user who sends `ack` (its login carried one) has every signal kept until it
+//! acknowledges it; one who never does (the original contract) has signals kept only while
+//! it is away. Either way the backlog is bounded in bytes, and each sender may fill only a
+//! part of it, so that nobody can crowd out the signals of anyone else.
+
+use std::collections::{HashMap, VecDeque};
+
+use axum::extract::ws::Message;
+use protocol::{ErrorCode, PeerId, Relayed, ServerMessage};
+
+use crate::{
+    outbox::{Outbox, cost, frame},
+    refusal::Refusal,
+};
+
+/// The part of a backlog one sender may fill.
+const SENDER_SHARE: usize = 4;
+
+/// One kept signal.
+struct Kept {
+    seq: u64,
+    from: PeerId,
+    frame: Message,
+    cost: usize,
+}
+
+/// The numbered signals of one user.
+pub struct Inbox {
+    /// The number of the next signal.
+    next_seq: u64,
+    /// Whether the user acknowledges what it handled.
+    acks: bool,
+    kept: VecDeque<Kept>,
+    /// Bytes kept, in all and by sender.
+    bytes: usize,
+    by_sender: HashMap<PeerId, usize>,
+}
+
+impl Inbox {
+    /// An inbox whose numbers go on after `acked` (what the user had handled in an earlier
+    /// session, so its numbers never go back); `acks`: the user acknowledges.
+    pub fn new(acked: Option<u64>) -> Self {
+        Self {
+            next_seq: acked.unwrap_or(0).saturating_add(1),
+            acks: acked.is_some(),
+            kept: VecDeque::new(),
+            bytes: 0,
+            by_sender: HashMap::new(),
+        }
+    }
+
+    /// Numbers `relayed`, keeps it if it must be, and queues it to `outbox` if the user is
+    /// connected. Refused when the sender's share, or the whole backlog, is full.
+    pub fn deliver(
+        &mut self,
+        mut relayed: Relayed,
+        outbox: Option<&Outbox>,
+        limit: usize,
+    ) -> Result<(), Refusal> {
+        let seq = self.next_seq;
+        relayed.seq = Some(seq);
+        let from = relayed.from.clone();
+        let frame = frame(&ServerMessage::relayed(relayed));
+        let keep = self.acks || outbox.is_none();
+        if keep {
+            let cost = cost(&frame);
+            let sender = self.by_sender.get(&from).copied().unwrap_or(0);
+            if sender + cost > limit / SENDER_SHARE || self.bytes + cost > limit {
+                return Err(Refusal::new(
+                    ErrorCode::RateLimited,
+                    "too many signals wait for that peer already",
+                ));
+            }
+            self.bytes += cost;
+            *self.by_sender.entry(from.clone()).or_default() += cost;
+            self.kept.push_back(Kept {
+                seq,
+                from,
+                frame: frame.clone(),
+                cost,
+            });
+        }
+        self.next_seq += 1;
+        if let Some(outbox) = outbox {
+            outbox.push(frame);
+        }
+        Ok(())
+    }
+
+    /// The user handled everything up to `seq`: forget it.
+    pub fn ack(&mut self, seq: u64) {
+        while let Some(kept) = self.kept.front()
+            && kept.seq <= seq
+        {
+            if let Some(kept) = self.kept.pop_front() {
+                self.forget(&kept);
+            }
+        }
+    }
+
+    fn forget(&mut self, kept: &Kept) {
+        self.bytes -= kept.cost;
+        if let Some(bytes) = self.by_sender.get_mut(&kept.from) {
+            *bytes -= kept.cost;
+            if *bytes == 0 {
+                self.by_sender.remove(&kept.from);
+            }
+        }
+    }
+
+    /// The user is back on `outbox` having handled up to `acked`: queues what it has not
+    /// acknowledged, in order. A user that does not acknowledge is taken to have received
+    /// what was replayed.
+    pub fn replay(&mut self, acked: Option<u64>, outbox: &Outbox) {
+        if let Some(acked) = acked {
+            self.ack(acked);
+        }
+        self.acks = acked.is_some();
+        for kept in &self.kept {
+            outbox.push(kept.frame.clone());
+        }
+        if !self.acks {
+            self.kept.clear();
+            self.by_sender.clear();
+            self.bytes = 0;
+        }
+    }
+}
