@@ -154,6 +154,41 @@ async fn one_cut_socket_comes_back_with_its_id_and_nobody_sees_it_leave() {
 }
 
 #[wasm_bindgen_test]
+async fn signals_lost_to_a_silent_cut_are_delivered_after_the_resume_and_the_call_connects() {
+    let mut alice = online("alice").await;
+    let mut bob = online("bob").await;
+    alice.sees(&bob).await;
+    let freeze_bob = format!("freeze?tag={}", bob.name);
+
+    // Bob's socket goes silent: what the server writes to it goes nowhere, and neither
+    // end knows yet. Alice's ring is written into it all the same.
+    fault(&freeze_bob).await;
+    JsFuture::from(alice.call.call(bob.id.clone()))
+        .await
+        .expect("the call is placed");
+    // Bob's heartbeat notices, he resumes, and the server sends the ring again.
+    bob.reach("offline").await;
+    let incoming = bob.next("incoming").await;
+    assert_eq!(common::field(&incoming, "from"), alice.id);
+
+    // Silent again, the other way: bob's accept goes into the dead socket. He sends it
+    // again once he is back, the offer follows, and the call connects.
+    fault(&freeze_bob).await;
+    bob.call.accept();
+    alice.reach("connected").await;
+    bob.reach("connected").await;
+    alice.media_flows_past(0.0, 0.0).await;
+    assert_eq!(bob.call.id().as_deref(), Some(bob.id.as_str()));
+    // The call was never ended on either side on the way.
+    for side in [&alice, &bob] {
+        let ended = side.seen.borrow().iter().any(|(event, _)| event == "ended");
+        assert!(!ended, "{:?}", side.history());
+    }
+    alice.call.hangup();
+    assert_eq!(bob.ended().await, "remote-hangup");
+}
+
+#[wasm_bindgen_test]
 async fn a_silent_server_is_noticed_and_left_for_a_new_connection() {
     let mut alice = online("alice").await;
     let id = alice.id.clone();

@@ -46,6 +46,7 @@ fn every_server_message_reads_back_as_itself() {
             name: name(),
             resume: Some("t".to_owned()),
             ice_servers: Vec::new(),
+            received: Some(12),
         },
         ServerMessage::Welcome {
             id: alice.clone(),
@@ -56,6 +57,7 @@ fn every_server_message_reads_back_as_itself() {
                 username: None,
                 credential: None,
             }],
+            received: None,
         },
         ServerMessage::IceServers {
             ice_servers: vec![IceServer {
@@ -67,7 +69,10 @@ fn every_server_message_reads_back_as_itself() {
                 credential: Some("c2VjcmV0".to_owned()),
             }],
         },
-        ServerMessage::Pong,
+        ServerMessage::Pong { received: None },
+        ServerMessage::Pong {
+            received: Some(protocol::MAX_EXACT),
+        },
         ServerMessage::Peers {
             peers: vec![
                 PeerInfo {

@@ -5,8 +5,9 @@
 //! Control (GET, answered once done, with CORS so a test page can wait for it):
 //! - `/drop?tag=T`: cut the proxied connections opened with `?tag=T` (all without a tag
 //!   given), with no close frame, as a network drop does;
-//! - `/freeze`: stop passing bytes on every open connection (new ones flow): a silent
-//!   server;
+//! - `/freeze?tag=T`: stop passing bytes on the open connections opened with `?tag=T`
+//!   (every open one without a tag given; new ones flow): a connection or a server gone
+//!   silent;
 //! - `/kill`: kill the server process (SIGKILL) and cut every connection;
 //! - `/start`: start it again with the same arguments and wait until it listens;
 //! - `/turn-kill`, `/turn-start`: the same for a TURN relay (coturn) that calls can be
@@ -260,8 +261,8 @@ async fn drop_connections(State(lab): State<Arc<Lab>>, Query(query): Query<Tag>)
     done()
 }
 
-async fn freeze(State(lab): State<Arc<Lab>>) -> Response {
-    lab.set(None, Flow::Freeze);
+async fn freeze(State(lab): State<Arc<Lab>>, Query(query): Query<Tag>) -> Response {
+    lab.set(query.tag.as_deref(), Flow::Freeze);
     done()
 }
 

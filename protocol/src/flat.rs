@@ -45,6 +45,7 @@ impl ServerMessage {
                 name: text("name")?,
                 resume: fields.text("resume")?,
                 ice_servers: fields.ice_servers()?.unwrap_or_default(),
+                received: fields.number("received")?,
             },
             "room" => Self::Room {
                 room: text("room")?,
@@ -57,7 +58,9 @@ impl ServerMessage {
             "ice-servers" => Self::IceServers {
                 ice_servers: need(fields.ice_servers()?, "iceServers")?,
             },
-            "pong" => Self::Pong,
+            "pong" => Self::Pong {
+                received: fields.number("received")?,
+            },
             "peers" => Self::Peers {
                 peers: need(fields.peers()?, "peers")?,
             },
@@ -161,6 +164,7 @@ pub(crate) struct FlatServerMessage {
     moderator: Option<bool>,
     call: Option<String>,
     seq: Option<u64>,
+    received: Option<u64>,
     #[serde(rename = "iceServers")]
     ice_servers: Option<Vec<IceServer>>,
 }
@@ -206,6 +210,7 @@ impl ServerFields for FlatServerMessage {
     fn number(&mut self, key: &'static str) -> Result<Option<u64>, String> {
         let number = match key {
             "seq" => self.seq.take(),
+            "received" => self.received.take(),
             _ => None,
         };
         match number {
@@ -255,14 +260,20 @@ impl ClientMessage {
         let to = |to: &'a PeerId| ("to", Text(&to.0));
         let optional = |key, value: &'a Option<String>| value.as_deref().map(|v| (key, Text(v)));
         let call = |call: &'a Option<CallId>| call.as_ref().map(|c| ("call", Text(&c.0)));
-        let signal =
-            |peer: &'a PeerId, id: &'a Option<CallId>, more: Vec<(&'static str, Field<'a>)>| {
-                [Some(to(peer)), call(id)]
-                    .into_iter()
-                    .flatten()
-                    .chain(more)
-                    .collect::<Vec<_>>()
-            };
+        let signal = |peer: &'a PeerId,
+                      id: &'a Option<CallId>,
+                      seq: &'a Option<u64>,
+                      more: Vec<(&'static str, Field<'a>)>| {
+            [
+                Some(to(peer)),
+                call(id),
+                seq.map(|seq| ("seq", Field::Number(seq))),
+            ]
+            .into_iter()
+            .flatten()
+            .chain(more)
+            .collect::<Vec<_>>()
+        };
         let (kind, fields): (_, Vec<_>) = match self {
             Self::Login {
                 name,
@@ -294,36 +305,53 @@ impl ClientMessage {
             Self::UnlockRoom => ("unlock-room", vec![]),
             Self::RemovePeer { id } => ("remove-peer", vec![("id", Text(&id.0))]),
             Self::Ack { seq } => ("ack", vec![("seq", Field::Number(*seq))]),
-            Self::Ring { to: peer, call: id } => ("ring", signal(peer, id, vec![])),
-            Self::Accept { to: peer, call: id } => ("accept", signal(peer, id, vec![])),
-            Self::RestartIce { to: peer, call: id } => ("restart-ice", signal(peer, id, vec![])),
+            Self::Ring {
+                to: peer,
+                call: id,
+                seq,
+            } => ("ring", signal(peer, id, seq, vec![])),
+            Self::Accept {
+                to: peer,
+                call: id,
+                seq,
+            } => ("accept", signal(peer, id, seq, vec![])),
+            Self::RestartIce {
+                to: peer,
+                call: id,
+                seq,
+            } => ("restart-ice", signal(peer, id, seq, vec![])),
             Self::Decline {
                 to: peer,
                 call: id,
+                seq,
                 reason,
             } => (
                 "decline",
-                signal(peer, id, vec![("reason", Text(reason.as_str()))]),
+                signal(peer, id, seq, vec![("reason", Text(reason.as_str()))]),
             ),
             Self::Offer {
                 to: peer,
                 call: id,
+                seq,
                 sdp,
-            } => ("offer", signal(peer, id, vec![("sdp", Text(sdp))])),
+            } => ("offer", signal(peer, id, seq, vec![("sdp", Text(sdp))])),
             Self::Answer {
                 to: peer,
                 call: id,
+                seq,
                 sdp,
-            } => ("answer", signal(peer, id, vec![("sdp", Text(sdp))])),
+            } => ("answer", signal(peer, id, seq, vec![("sdp", Text(sdp))])),
             Self::Candidate {
                 to: peer,
                 call: id,
+                seq,
                 candidate,
             } => (
                 "candidate",
                 signal(
                     peer,
                     id,
+                    seq,
                     vec![(
                         "candidate",
                         candidate.as_ref().map_or(Null, Field::Candidate),
@@ -333,10 +361,16 @@ impl ClientMessage {
             Self::Hangup {
                 to: peer,
                 call: id,
+                seq,
                 reason,
             } => (
                 "hangup",
-                signal(peer, id, optional("reason", reason).into_iter().collect()),
+                signal(
+                    peer,
+                    id,
+                    seq,
+                    optional("reason", reason).into_iter().collect(),
+                ),
             ),
         };
         FlatClientMessage { kind, fields }

@@ -344,6 +344,10 @@ pub enum ClientMessage {
         /// The call this signal belongs to (see docs/PROTOCOL.md, "Calls").
         #[serde(default, skip_serializing_if = "Option::is_none")]
         call: Option<CallId>,
+        /// Its number among the signals this session sent, so that a resume sends again
+        /// only what the server did not get (see docs/PROTOCOL.md, "Delivery").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     /// See [`Signal::Accept`].
     Accept {
@@ -352,6 +356,10 @@ pub enum ClientMessage {
         /// The call this signal belongs to (see docs/PROTOCOL.md, "Calls").
         #[serde(default, skip_serializing_if = "Option::is_none")]
         call: Option<CallId>,
+        /// Its number among the signals this session sent, so that a resume sends again
+        /// only what the server did not get (see docs/PROTOCOL.md, "Delivery").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     /// See [`Signal::Decline`].
     Decline {
@@ -360,6 +368,10 @@ pub enum ClientMessage {
         /// The call this signal belongs to (see docs/PROTOCOL.md, "Calls").
         #[serde(default, skip_serializing_if = "Option::is_none")]
         call: Option<CallId>,
+        /// Its number among the signals this session sent, so that a resume sends again
+        /// only what the server did not get (see docs/PROTOCOL.md, "Delivery").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
         /// Why.
         reason: DeclineReason,
     },
@@ -370,6 +382,10 @@ pub enum ClientMessage {
         /// The call this signal belongs to (see docs/PROTOCOL.md, "Calls").
         #[serde(default, skip_serializing_if = "Option::is_none")]
         call: Option<CallId>,
+        /// Its number among the signals this session sent, so that a resume sends again
+        /// only what the server did not get (see docs/PROTOCOL.md, "Delivery").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
         /// The session description.
         sdp: String,
     },
@@ -380,6 +396,10 @@ pub enum ClientMessage {
         /// The call this signal belongs to (see docs/PROTOCOL.md, "Calls").
         #[serde(default, skip_serializing_if = "Option::is_none")]
         call: Option<CallId>,
+        /// Its number among the signals this session sent, so that a resume sends again
+        /// only what the server did not get (see docs/PROTOCOL.md, "Delivery").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
         /// The session description.
         sdp: String,
     },
@@ -390,6 +410,10 @@ pub enum ClientMessage {
         /// The call this signal belongs to (see docs/PROTOCOL.md, "Calls").
         #[serde(default, skip_serializing_if = "Option::is_none")]
         call: Option<CallId>,
+        /// Its number among the signals this session sent, so that a resume sends again
+        /// only what the server did not get (see docs/PROTOCOL.md, "Delivery").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
         /// The candidate, or `null` for the end of candidates.
         candidate: Option<IceCandidate>,
     },
@@ -400,6 +424,10 @@ pub enum ClientMessage {
         /// The call this signal belongs to (see docs/PROTOCOL.md, "Calls").
         #[serde(default, skip_serializing_if = "Option::is_none")]
         call: Option<CallId>,
+        /// Its number among the signals this session sent, so that a resume sends again
+        /// only what the server did not get (see docs/PROTOCOL.md, "Delivery").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
         /// Why.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
@@ -411,32 +439,74 @@ pub enum ClientMessage {
         /// The call this signal belongs to (see docs/PROTOCOL.md, "Calls").
         #[serde(default, skip_serializing_if = "Option::is_none")]
         call: Option<CallId>,
+        /// Its number among the signals this session sent, so that a resume sends again
+        /// only what the server did not get (see docs/PROTOCOL.md, "Delivery").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
 }
 
 impl ClientMessage {
     /// The frame that sends `signal` of call `call` to `to`.
     pub fn signal(to: PeerId, call: Option<CallId>, signal: Signal) -> Self {
+        let seq = None;
         match signal {
-            Signal::Ring => Self::Ring { to, call },
-            Signal::Accept => Self::Accept { to, call },
-            Signal::Decline { reason } => Self::Decline { to, call, reason },
-            Signal::Offer { sdp } => Self::Offer { to, call, sdp },
-            Signal::Answer { sdp } => Self::Answer { to, call, sdp },
+            Signal::Ring => Self::Ring { to, call, seq },
+            Signal::Accept => Self::Accept { to, call, seq },
+            Signal::Decline { reason } => Self::Decline {
+                to,
+                call,
+                seq,
+                reason,
+            },
+            Signal::Offer { sdp } => Self::Offer { to, call, seq, sdp },
+            Signal::Answer { sdp } => Self::Answer { to, call, seq, sdp },
             Signal::Candidate { candidate } => Self::Candidate {
                 to,
                 call,
+                seq,
                 candidate,
             },
-            Signal::Hangup { reason } => Self::Hangup { to, call, reason },
-            Signal::RestartIce => Self::RestartIce { to, call },
+            Signal::Hangup { reason } => Self::Hangup {
+                to,
+                call,
+                seq,
+                reason,
+            },
+            Signal::RestartIce => Self::RestartIce { to, call, seq },
         }
     }
 
-    /// The recipient, the call and the signal of a relayed frame; `Err(self)` for the
-    /// messages to the server itself.
+    /// The `seq` of a signal frame: `None` for the messages to the server itself.
+    pub fn seq_mut(&mut self) -> Option<&mut Option<u64>> {
+        match self {
+            Self::Login { .. }
+            | Self::Ping
+            | Self::Ack { .. }
+            | Self::LockRoom
+            | Self::UnlockRoom
+            | Self::RemovePeer { .. } => None,
+            Self::Ring { seq, .. }
+            | Self::Accept { seq, .. }
+            | Self::Decline { seq, .. }
+            | Self::Offer { seq, .. }
+            | Self::Answer { seq, .. }
+            | Self::Candidate { seq, .. }
+            | Self::Hangup { seq, .. }
+            | Self::RestartIce { seq, .. } => Some(seq),
+        }
+    }
+
+    /// The recipient, the call, the number and the signal of a relayed frame; `Err(self)`
+    /// for the messages to the server itself.
     #[allow(clippy::result_large_err)]
-    pub fn into_signal(self) -> Result<(PeerId, Option<CallId>, Signal), Self> {
+    pub fn into_signal(self) -> Result<Outgoing, Self> {
+        let outgoing = |to, call, seq, signal| Outgoing {
+            to,
+            call,
+            seq,
+            signal,
+        };
         Ok(match self {
             Self::Login { .. }
             | Self::Ping
@@ -444,20 +514,44 @@ impl ClientMessage {
             | Self::LockRoom
             | Self::UnlockRoom
             | Self::RemovePeer { .. } => return Err(self),
-            Self::Ring { to, call } => (to, call, Signal::Ring),
-            Self::Accept { to, call } => (to, call, Signal::Accept),
-            Self::Decline { to, call, reason } => (to, call, Signal::Decline { reason }),
-            Self::Offer { to, call, sdp } => (to, call, Signal::Offer { sdp }),
-            Self::Answer { to, call, sdp } => (to, call, Signal::Answer { sdp }),
+            Self::Ring { to, call, seq } => outgoing(to, call, seq, Signal::Ring),
+            Self::Accept { to, call, seq } => outgoing(to, call, seq, Signal::Accept),
+            Self::Decline {
+                to,
+                call,
+                seq,
+                reason,
+            } => outgoing(to, call, seq, Signal::Decline { reason }),
+            Self::Offer { to, call, seq, sdp } => outgoing(to, call, seq, Signal::Offer { sdp }),
+            Self::Answer { to, call, seq, sdp } => outgoing(to, call, seq, Signal::Answer { sdp }),
             Self::Candidate {
                 to,
                 call,
+                seq,
                 candidate,
-            } => (to, call, Signal::Candidate { candidate }),
-            Self::Hangup { to, call, reason } => (to, call, Signal::Hangup { reason }),
-            Self::RestartIce { to, call } => (to, call, Signal::RestartIce),
+            } => outgoing(to, call, seq, Signal::Candidate { candidate }),
+            Self::Hangup {
+                to,
+                call,
+                seq,
+                reason,
+            } => outgoing(to, call, seq, Signal::Hangup { reason }),
+            Self::RestartIce { to, call, seq } => outgoing(to, call, seq, Signal::RestartIce),
         })
     }
+}
+
+/// A signal as its sender addresses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The recipient.
+    pub to: PeerId,
+    /// The call it belongs to.
+    pub call: Option<CallId>,
+    /// Its number among the sender's signals.
+    pub seq: Option<u64>,
+    /// The signal.
+    pub signal: Signal,
 }
 
 /// A relayed signal as its recipient gets it: stamped by the server with its sender, its
@@ -500,6 +594,10 @@ pub enum ServerMessage {
         /// The STUN and TURN servers to use, TURN with credentials minted for this login.
         #[serde(rename = "iceServers", default, skip_serializing_if = "Vec::is_empty")]
         ice_servers: Vec<IceServer>,
+        /// On a resume of a session the server still held: the highest `seq` of the
+        /// client's signals it has taken; the client sends the later ones again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        received: Option<u64>,
     },
     /// The room you are in, and your part in it: sent after `welcome` in a named room, and
     /// again whenever it changes.
@@ -523,7 +621,11 @@ pub enum ServerMessage {
         ice_servers: Vec<IceServer>,
     },
     /// The answer to a `ping`.
-    Pong,
+    Pong {
+        /// The highest `seq` of the client's own signals the server has taken.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        received: Option<u64>,
+    },
     /// Everyone else logged in; sent right after `welcome`.
     Peers {
         /// Them.

@@ -45,6 +45,7 @@ fn the_documented_session() {
             name: "alice".into(),
             resume: None,
             ice_servers: Vec::new(),
+            received: None,
         },
     );
     round_trip(
@@ -68,6 +69,7 @@ fn the_documented_session() {
         ClientMessage::Ring {
             to: id("Zp1qA7fS2mE"),
             call: None,
+            seq: None,
         },
     );
     round_trip(
@@ -84,6 +86,7 @@ fn the_documented_session() {
         ClientMessage::Accept {
             to: id("k3J9x2LqP0c"),
             call: None,
+            seq: None,
         },
     );
     round_trip(
@@ -100,6 +103,7 @@ fn the_documented_session() {
         ClientMessage::Offer {
             to: id("Zp1qA7fS2mE"),
             call: None,
+            seq: None,
             sdp: "v=0\r\n...".into(),
         },
     );
@@ -118,6 +122,7 @@ fn the_documented_session() {
         ClientMessage::Hangup {
             to: id("nobody"),
             call: None,
+            seq: None,
             reason: None,
         },
     );
@@ -138,6 +143,7 @@ fn the_other_messages_of_the_tables() {
         ClientMessage::Decline {
             to: id("a"),
             call: None,
+            seq: None,
             reason: DeclineReason::Busy,
         },
     );
@@ -156,6 +162,7 @@ fn the_other_messages_of_the_tables() {
         ClientMessage::Answer {
             to: id("a"),
             call: None,
+            seq: None,
             sdp: "v=0".into(),
         },
     );
@@ -164,6 +171,7 @@ fn the_other_messages_of_the_tables() {
         ClientMessage::Candidate {
             to: id("a"),
             call: None,
+            seq: None,
             candidate: Some(IceCandidate {
                 candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(),
                 sdp_mid: Some("0".into()),
@@ -197,6 +205,7 @@ fn the_other_messages_of_the_tables() {
         ClientMessage::RestartIce {
             to: id("a"),
             call: None,
+            seq: None,
         },
     );
     round_trip(
@@ -244,6 +253,7 @@ fn the_additions_of_this_implementation() {
             name: "alice".into(),
             resume: Some("k3J9x2LqP0c.00ff".into()),
             ice_servers: Vec::new(),
+            received: None,
         },
     );
     round_trip(
@@ -267,7 +277,7 @@ fn the_additions_of_this_implementation() {
         },
     );
     round_trip(r#"{"type":"ping"}"#, ClientMessage::Ping);
-    round_trip(r#"{"type":"pong"}"#, ServerMessage::Pong);
+    round_trip(r#"{"type":"pong"}"#, ServerMessage::Pong { received: None });
 }
 
 #[test]
@@ -278,7 +288,8 @@ fn unknown_fields_are_ignored() {
         parsed,
         ClientMessage::Ring {
             to: id("a"),
-            call: None
+            call: None,
+            seq: None,
         }
     );
 }
@@ -302,17 +313,20 @@ fn signals_survive_the_relay() {
         reason: Some("no-answer".into()),
     };
     let call = Some(CallId("c1".into()));
-    let (to, sent_call, sent) = ClientMessage::signal(id("b"), call.clone(), signal.clone())
-        .into_signal()
-        .unwrap();
-    assert_eq!((to, &sent_call), (id("b"), &call));
+    let mut message = ClientMessage::signal(id("b"), call.clone(), signal.clone());
+    if let Some(seq) = message.seq_mut() {
+        *seq = Some(3);
+    }
+    let sent = message.into_signal().unwrap();
+    assert_eq!((&sent.to, &sent.call, sent.seq), (&id("b"), &call, Some(3)));
     let relayed = Relayed {
         from: id("a"),
         name: "alice".into(),
-        call: sent_call,
+        call: sent.call,
         seq: Some(7),
-        signal: sent,
+        signal: sent.signal,
     };
+    assert_eq!(relayed.signal, signal);
     assert_eq!(
         ServerMessage::relayed(relayed.clone()).into_relayed(),
         Ok(relayed)
@@ -382,6 +396,7 @@ fn calls_and_delivery() {
         ClientMessage::Ring {
             to: id("Zp1qA7fS2mE"),
             call: call(),
+            seq: None,
         },
     );
     round_trip(
@@ -398,10 +413,34 @@ fn calls_and_delivery() {
         ClientMessage::Offer {
             to: id("k3J9x2LqP0c"),
             call: call(),
+            seq: None,
             sdp: "v=0".into(),
         },
     );
     round_trip(r#"{"type":"ack","seq":12}"#, ClientMessage::Ack { seq: 12 });
+    round_trip(
+        r#"{"type":"candidate","to":"Zp1qA7fS2mE","call":"Vb1Qe7kT0pLx-3_wZc9aRt","seq":5,"candidate":null}"#,
+        ClientMessage::Candidate {
+            to: id("Zp1qA7fS2mE"),
+            call: call(),
+            seq: Some(5),
+            candidate: None,
+        },
+    );
+    round_trip(
+        r#"{"type":"pong","received":5}"#,
+        ServerMessage::Pong { received: Some(5) },
+    );
+    round_trip(
+        r#"{"type":"welcome","id":"k3J9x2LqP0c","name":"alice","resume":"k3J9x2LqP0c.00ff","received":5}"#,
+        ServerMessage::Welcome {
+            id: id("k3J9x2LqP0c"),
+            name: "alice".into(),
+            resume: Some("k3J9x2LqP0c.00ff".into()),
+            ice_servers: Vec::new(),
+            received: Some(5),
+        },
+    );
     round_trip(
         r#"{"type":"login","name":"alice","resume":"k3J9x2LqP0c.00ff","ack":12,"call":"Vb1Qe7kT0pLx-3_wZc9aRt","with":"Zp1qA7fS2mE"}"#,
         ClientMessage::Login {

@@ -287,8 +287,9 @@ fn handle(
     })?;
     rates.allow(&message, text.len())?;
     match (me.as_ref(), message) {
-        (_, ClientMessage::Ping) => {
-            outbox.push(frame(&ServerMessage::Pong));
+        (seat, ClientMessage::Ping) => {
+            let received = seat.and_then(|seat| state.registry.received(seat));
+            outbox.push(frame(&ServerMessage::Pong { received }));
             Ok(())
         }
         (
@@ -363,8 +364,8 @@ fn handle(
             Ok(())
         }
         (Some(from), message) => match message.into_signal() {
-            Ok((to, call, signal)) => {
-                state.registry.relay(from, to, call, signal)?;
+            Ok(outgoing) => {
+                state.registry.relay(from, outgoing)?;
                 state.metrics.relays.inc();
                 Ok(())
             }

@@ -34,6 +34,9 @@ pub struct Inbox {
     /// Whether the user acknowledges what it handled.
     acks: bool,
     kept: VecDeque<Kept>,
+    /// The highest `seq` of the user's own signals taken: a resume sends again only
+    /// what came after it, and anything at or below it is a repeat.
+    pub received: u64,
     /// Bytes kept, in all and by sender.
     bytes: usize,
     by_sender: HashMap<PeerId, usize>,
@@ -47,6 +50,7 @@ impl Inbox {
             next_seq: acked.unwrap_or(0).saturating_add(1),
             acks: acked.is_some(),
             kept: VecDeque::new(),
+            received: 0,
             bytes: 0,
             by_sender: HashMap::new(),
         }

@@ -16,7 +16,9 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use protocol::{CallId, ErrorCode, MAX_REASON_BYTES, PeerId, Relayed, ServerMessage, Signal};
+use protocol::{
+    CallId, ErrorCode, MAX_REASON_BYTES, Outgoing, PeerId, Relayed, ServerMessage, Signal,
+};
 use rand::{Rng, distr::Alphanumeric};
 
 use crate::{
@@ -236,7 +238,8 @@ impl Registry {
                 name: member.name.clone(),
                 started_ms: member.started_ms,
             };
-            self.welcome(room, &seat, outbox, ice);
+            let received = room.members.get(&claim.id).map(|m| m.inbox.received);
+            self.welcome(room, &seat, outbox, ice, received);
             // The old socket has not noticed it is dead yet: it goes now.
             if let Link::Connected { outbox: old, .. } = previous {
                 old.evict(Eviction::Replaced);
@@ -334,7 +337,7 @@ impl Registry {
         if same_id && let Some((call, with)) = login.claim {
             room.calls.claim(&seat.id, call, &with);
         }
-        self.welcome(room, &seat, outbox, ice);
+        self.welcome(room, &seat, outbox, ice, None);
         Ok(Welcomed {
             seat,
             resumed: false,
@@ -348,12 +351,20 @@ impl Registry {
         }
     }
 
-    fn welcome(&self, room: &Room, seat: &Seat, outbox: &Outbox, ice: &IceServers) {
+    fn welcome(
+        &self,
+        room: &Room,
+        seat: &Seat,
+        outbox: &Outbox,
+        ice: &IceServers,
+        received: Option<u64>,
+    ) {
         outbox.push(frame(&ServerMessage::Welcome {
             id: seat.id.clone(),
             name: seat.name.clone(),
             resume: Some(self.resume_token(seat)),
             ice_servers: ice.for_peer(&seat.id),
+            received,
         }));
         if let Some(message) = room.state_for(&seat.room, &seat.id) {
             outbox.push(frame(&message));
@@ -367,13 +378,13 @@ impl Registry {
     /// the sender's id and name, the call and its number. A ring opens a call, an accept
     /// makes it live, a decline or hang-up ends it; the rest pass only within a live call.
     /// A recipient who is away gets it when it is back.
-    pub fn relay(
-        &self,
-        from: &Seat,
-        to: PeerId,
-        call: Option<CallId>,
-        signal: Signal,
-    ) -> Result<(), Refusal> {
+    pub fn relay(&self, from: &Seat, outgoing: Outgoing) -> Result<(), Refusal> {
+        let Outgoing {
+            to,
+            call,
+            seq,
+            signal,
+        } = outgoing;
         if call.as_ref().is_some_and(|call| !call.is_valid()) {
             return Err(Refusal::new(
                 ErrorCode::BadRequest,
@@ -394,9 +405,17 @@ impl Registry {
         let Some(room) = state.rooms.get_mut(&from.room) else {
             return Err(Refusal::new(ErrorCode::NotLoggedIn, "log in again"));
         };
-        let Some(name) = room.members.get(&from.id).map(|sender| sender.name.clone()) else {
+        let Some(sender) = room.members.get_mut(&from.id) else {
             return Err(Refusal::new(ErrorCode::NotLoggedIn, "log in again"));
         };
+        if let Some(seq) = seq {
+            if seq <= sender.inbox.received {
+                // Sent again after a resume, but it had arrived: once is enough.
+                return Ok(());
+            }
+            sender.inbox.received = seq;
+        }
+        let name = sender.name.clone();
         let addressed = |refusal: Refusal| Refusal {
             to: Some(to.clone()),
             ..refusal
@@ -438,6 +457,13 @@ impl Registry {
             let _ = room.calls.end(&from.id, &to, Some(call));
         }
         delivered.map_err(addressed)
+    }
+
+    /// The highest `seq` of `seat`'s own signals taken, once it numbers them.
+    pub fn received(&self, seat: &Seat) -> Option<u64> {
+        let state = self.lock();
+        let member = state.rooms.get(&seat.room)?.members.get(&seat.id)?;
+        (member.inbox.received > 0).then_some(member.inbox.received)
     }
 
     /// `seat` handled the signals up to `seq`.

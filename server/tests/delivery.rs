@@ -280,3 +280,37 @@ async fn a_call_outlives_a_server_restart_once_both_sides_say_so() {
     mallory.expect_error("not-in-call").await;
     second.stop().await;
 }
+
+#[tokio::test]
+async fn what_the_client_sends_again_after_a_resume_is_taken_once() {
+    let server = TestServer::start_with(|c| c.resume_grace_ms = 10_000).await;
+    let (mut alice, alice_id, token) = login(&server, "alice").await;
+    let (mut bob, bob_id, _) = login(&server, "bob").await;
+    alice.expect("peer-joined").await;
+    let call = alice.call(&alice_id, &mut bob, &bob_id).await;
+    let numbered = |seq: u64, sdp: &str| json!({"type": "offer", "to": bob_id, "call": call, "seq": seq, "sdp": sdp});
+    alice.send(numbered(1, "one")).await;
+    alice.send(json!({"type": "ping"})).await;
+    assert_eq!(alice.expect("pong").await["received"], 1);
+    assert_eq!(bob.expect("offer").await["sdp"], "one");
+    drop(alice);
+
+    // Back, the server says what it has; a client that sends it again anyway is not
+    // repeated to bob.
+    let mut alice = server.client().await;
+    let (welcome, _) = alice
+        .login_with(json!({"type": "login", "name": "alice", "resume": token, "ack": 1}))
+        .await;
+    assert_eq!(welcome["received"], 1);
+    alice.send(numbered(1, "one again")).await;
+    alice.send(numbered(2, "two")).await;
+    assert_eq!(bob.expect("offer").await["sdp"], "two");
+    // A session the server starts afresh says nothing of what it received.
+    let (welcome, _) = server
+        .client()
+        .await
+        .login_with(json!({"type": "login", "name": "carol", "ack": 0}))
+        .await;
+    assert_eq!(welcome.get("received"), None);
+    server.stop().await;
+}

@@ -59,7 +59,7 @@ async fn every_signal_reaches_only_its_recipient_stamped_with_the_sender() {
     bob.expect("peer-joined").await;
 
     let mut seqs = (0, 0);
-    for (by_alice, signal) in a_call() {
+    for (sent_seq, (by_alice, signal)) in (100..).zip(a_call()) {
         let (from, from_id, from_name, to, to_id, seq) = if by_alice {
             (
                 &mut alice,
@@ -74,10 +74,11 @@ async fn every_signal_reaches_only_its_recipient_stamped_with_the_sender() {
         };
         let mut sent = signal.clone();
         sent["to"] = json!(to_id);
-        // A forged sender, name and number must not survive.
+        // A forged sender and name must not survive, and the sender's own numbering is
+        // its own: the recipient's numbers are the recipient's.
         sent["from"] = json!(carol_id);
         sent["name"] = json!("carol");
-        sent["seq"] = json!(99);
+        sent["seq"] = json!(sent_seq);
         from.send(sent).await;
 
         *seq += 1;

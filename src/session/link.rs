@@ -5,7 +5,7 @@
 //! in with its resume token to get the same id back; signals sent meanwhile wait. A call
 //! that is connected keeps its media flowing throughout: it needs no server.
 
-use std::rc::Rc;
+use std::{collections::VecDeque, rc::Rc};
 
 use wasm_bindgen::JsValue;
 
@@ -29,6 +29,10 @@ use crate::{
 
 /// Signals kept while the socket is down; past this they are dropped.
 const MAX_OUTGOING: usize = 256;
+
+/// Signals sent and kept until the server confirms it has them; past this the oldest
+/// are no longer sent again after a resume.
+const MAX_UNCONFIRMED: usize = 256;
 
 /// How soon after a relayed signal its `ack` goes out (ms): acknowledgements of a burst
 /// of candidates go as one.
@@ -116,6 +120,10 @@ pub struct Link {
     /// The highest `seq` of a relayed signal handled, and the highest acknowledged.
     handled: u64,
     acked: u64,
+    /// The `seq` of the last signal sent, and the signals the server has not confirmed
+    /// yet: sent again after a resume, if it did not get them.
+    sent: u64,
+    unconfirmed: VecDeque<ClientMessage>,
     /// The call under way and who with: said on a resume, so a server that lost it
     /// (it restarted) knows it again.
     claim: Option<(CallId, PeerId)>,
@@ -138,6 +146,8 @@ impl Link {
             presence: Presence::default(),
             handled: 0,
             acked: 0,
+            sent: 0,
+            unconfirmed: VecDeque::new(),
             claim: None,
             wake,
         }
@@ -282,7 +292,14 @@ impl Link {
                 name,
                 resume,
                 ice_servers,
+                received,
             } => {
+                match received {
+                    // The server held our session: it has everything up to `received`.
+                    Some(received) => self.confirmed(received),
+                    // A session it does not know: what the old one sent is gone with it.
+                    None => self.unconfirmed.clear(),
+                }
                 let had = self.me.replace(PeerInfo { id, name });
                 self.resume = resume;
                 self.ice_servers = ice_servers_js(&ice_servers);
@@ -290,6 +307,7 @@ impl Link {
                 if new {
                     // Signals addressed from our old id mean nothing any more.
                     self.outgoing.clear();
+                    self.unconfirmed.clear();
                     return Some(Heard::NewId);
                 }
             }
@@ -319,6 +337,9 @@ impl Link {
                 moderator,
             }),
             ServerMessage::ResumeToken { resume } => self.resume = Some(resume),
+            ServerMessage::Pong {
+                received: Some(received),
+            } => self.confirmed(received),
             ServerMessage::IceServers { ice_servers } => {
                 self.ice_servers = ice_servers_js(&ice_servers);
                 return Some(Heard::IceServers);
@@ -356,6 +377,18 @@ impl Link {
         Some(Heard::Signal(PeerInfo { id: from, name }, call, signal))
     }
 
+    /// The server has our signals up to `received`.
+    fn confirmed(&mut self, received: u64) {
+        while self
+            .unconfirmed
+            .front_mut()
+            .and_then(ClientMessage::seq_mut)
+            .is_some_and(|seq| seq.is_some_and(|seq| seq <= received))
+        {
+            self.unconfirmed.pop_front();
+        }
+    }
+
     /// Tells the server what was handled, if there is news.
     fn acknowledge(&mut self) {
         if let State::Online { socket, .. } = &self.state
@@ -382,6 +415,14 @@ impl Link {
         };
         // The login said what was handled.
         self.acked = self.handled;
+        // What the server did not get before the drop goes again, as it was numbered.
+        if let State::Online { socket, .. } = &self.state {
+            for message in &self.unconfirmed {
+                if let Err(error) = socket.send(message) {
+                    out.report(error);
+                }
+            }
+        }
         for message in std::mem::take(&mut self.outgoing) {
             self.send(message, out);
         }
@@ -432,6 +473,7 @@ impl Link {
     fn refused(&mut self, error: Error, out: &mut Actions) -> Heard {
         self.state = State::Offline;
         self.outgoing.clear();
+        self.unconfirmed.clear();
         self.me = None;
         self.resume = None;
         self.presence.replace(Vec::new(), out);
@@ -530,10 +572,19 @@ impl Link {
         None
     }
 
-    /// Sends `message` to the server, or keeps it for when the socket is back.
-    pub fn send(&mut self, message: ClientMessage, out: &mut Actions) {
+    /// Sends `message` to the server, or keeps it for when the socket is back. A signal
+    /// is numbered and kept until the server confirms it.
+    pub fn send(&mut self, mut message: ClientMessage, out: &mut Actions) {
         match &self.state {
             State::Online { socket, .. } => {
+                if let Some(seq) = message.seq_mut() {
+                    self.sent += 1;
+                    *seq = Some(self.sent);
+                    if self.unconfirmed.len() == MAX_UNCONFIRMED {
+                        self.unconfirmed.pop_front();
+                    }
+                    self.unconfirmed.push_back(message.clone());
+                }
                 if let Err(error) = socket.send(&message) {
                     out.report(error);
                 }

@@ -54,58 +54,70 @@ pub fn client_messages() -> Vec<ClientMessage> {
         ClientMessage::Ring {
             to: to(),
             call: None,
+            seq: Some(4000),
         },
         ClientMessage::Ring {
             to: to(),
             call: call(),
+            seq: None,
         },
         ClientMessage::Accept {
             to: to(),
             call: call(),
+            seq: Some(6000),
         },
         ClientMessage::Decline {
             to: to(),
             call: call(),
+            seq: None,
             reason: DeclineReason::Declined,
         },
         ClientMessage::Decline {
             to: to(),
             call: call(),
+            seq: Some(8000),
             reason: DeclineReason::Busy,
         },
         ClientMessage::Offer {
             to: to(),
             call: call(),
+            seq: None,
             sdp: "v=0\r\no=- 1 2 IN\r\n".to_owned(),
         },
         ClientMessage::Answer {
             to: to(),
             call: call(),
+            seq: Some(10000),
             sdp: "v=0\r\n".to_owned(),
         },
         ClientMessage::Candidate {
             to: to(),
             call: call(),
+            seq: None,
             candidate: Some(candidate),
         },
         ClientMessage::Candidate {
             to: to(),
             call: call(),
+            seq: Some(12000),
             candidate: None,
         },
         ClientMessage::Hangup {
             to: to(),
             call: call(),
+            seq: None,
             reason: None,
         },
         ClientMessage::Hangup {
             to: to(),
             call: call(),
+            seq: Some(14000),
             reason: Some("no-answer".to_owned()),
         },
         ClientMessage::RestartIce {
             to: to(),
             call: call(),
+            seq: None,
         },
     ]
 }
