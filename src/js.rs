@@ -16,17 +16,28 @@ use web_sys::{Event, EventTarget};
 /// Characters of random names; 64 of them, so each random byte gives 6 bits evenly.
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/// `chars` characters from the browser's cryptographic random numbers, 6 bits each.
-pub fn random_name(chars: usize) -> Option<String> {
+/// Characters of a random name: 22 of 6 bits each, 132 random bits.
+pub const RANDOM_NAME_CHARS: usize = 22;
+
+/// A name of [`RANDOM_NAME_CHARS`] characters from the browser's cryptographic random
+/// numbers: what must be unguessable, such as a room's name.
+pub fn random_name() -> Option<String> {
     let crypto = web_sys::window()?.crypto().ok()?;
-    let mut bytes = vec![0u8; chars];
+    let mut bytes = [0u8; RANDOM_NAME_CHARS];
     crypto.get_random_values_with_u8_array(&mut bytes).ok()?;
-    Some(
-        bytes
-            .iter()
-            .map(|byte| char::from(ALPHABET[usize::from(byte & 63)]))
-            .collect(),
-    )
+    Some(bytes.iter().map(|byte| name_char(*byte)).collect())
+}
+
+/// A name of [`RANDOM_NAME_CHARS`] characters from `Math.random`: unique, not secret,
+/// such as a call's id (the server checks who is in a call; the id grants nothing).
+pub fn unique_name() -> String {
+    (0..RANDOM_NAME_CHARS)
+        .map(|_| name_char((js_sys::Math::random() * 64.0) as u8))
+        .collect()
+}
+
+fn name_char(byte: u8) -> char {
+    char::from(ALPHABET[usize::from(byte & 63)])
 }
 
 /// A plain object with the given properties.

@@ -18,7 +18,9 @@ use futures::{
     future::{Either, select},
 };
 use gloo_net::websocket::{Message, WebSocketError, futures::WebSocket};
-use protocol::{ClientMessage, ServerMessage};
+use protocol::ClientMessage;
+
+use self::read::Incoming;
 
 use crate::error::{Error, ErrorCode};
 
@@ -29,7 +31,7 @@ pub const MAX_SERVER_FRAME_BYTES: usize = 1024 * 1024;
 /// What the socket tells the session.
 pub enum SignalingEvent {
     /// The server said something (or something unreadable).
-    Message(Result<ServerMessage, Error>),
+    Message(Result<Incoming, Error>),
     /// The socket is closed: it never opened, or it was open and closed.
     Closed {
         /// The close code, when the browser saw one (1006 for an abnormal end).
@@ -98,7 +100,11 @@ impl Signaling {
 
     /// Queues `message` for the server.
     pub fn send(&self, message: &ClientMessage) -> Result<(), Error> {
-        let text = encode(message)?;
+        self.send_text(encode(message)?)
+    }
+
+    /// Queues a frame written already (by [`encode`]).
+    pub fn send_text(&self, text: String) -> Result<(), Error> {
         self.outgoing
             .unbounded_send(Outgoing::Text(text))
             .map_err(|_| {
@@ -156,20 +162,18 @@ async fn run(
     on_event(SignalingEvent::Closed { code });
 }
 
-fn encode(message: &ClientMessage) -> Result<String, Error> {
+/// `message` as the text of a frame.
+pub fn encode(message: &ClientMessage) -> Result<String, Error> {
     js_sys::JSON::stringify(&write::client_message(message))
         .map(String::from)
         .map_err(|error| Error::from_js(ErrorCode::BadMessage, "cannot encode a message", &error))
 }
 
-fn decode(text: &str) -> Result<ServerMessage, Error> {
+fn decode(text: &str) -> Result<Incoming, Error> {
     if text.len() > MAX_SERVER_FRAME_BYTES {
         return Err(Error::new(
             ErrorCode::BadMessage,
-            format!(
-                "the server sent a message of {} bytes: more than the {MAX_SERVER_FRAME_BYTES} read",
-                text.len()
-            ),
+            "the server sent a message larger than the 1 MiB read",
         ));
     }
     let value = js_sys::JSON::parse(text).map_err(|error| {

@@ -8,7 +8,10 @@
 #[path = "../protocol/tests/samples/mod.rs"]
 mod samples;
 
-use peercall::signaling::{read::server_message, write::client_message};
+use peercall::signaling::{
+    read::{Incoming, server_message},
+    write::client_message,
+};
 use protocol::{
     DeclineReason, ErrorCode, IceCandidate, IceServer, PeerId, PeerInfo, ServerMessage,
 };
@@ -19,7 +22,10 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 fn read(json: &str) -> Result<ServerMessage, String> {
     let value = js_sys::JSON::parse(json).expect("the test frame is JSON");
-    server_message(&value)
+    Ok(match server_message(&value)? {
+        Incoming::Relayed(relayed) => ServerMessage::relayed(relayed),
+        Incoming::Other(message) => message,
+    })
 }
 
 /// The frame as the server writes it (serde), read back by the client.

@@ -1,6 +1,7 @@
-//! `idle-load URL N`: logs N clients in to the signaling server at URL, prints `ready` once
-//! every one has its welcome, then holds them open (reading, so presence frames drain)
-//! until standard input closes.
+//! `idle-load URL N [ROOM_SIZE]`: logs N clients in to the signaling server at URL (in
+//! rooms of ROOM_SIZE, or all in the default room), prints `ready` once every one has its
+//! welcome, then holds them open (reading, so presence frames drain) until standard input
+//! closes.
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
@@ -14,16 +15,20 @@ const CONCURRENT_LOGINS: usize = 50;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let (Some(url), Some(count)) = (args.next(), args.next()) else {
-        return Err("usage: idle-load WS_URL CONNECTIONS".into());
+        return Err("usage: idle-load WS_URL CONNECTIONS [ROOM_SIZE]".into());
     };
     let count: usize = count.parse()?;
+    let room_size: Option<usize> = args.next().map(|size| size.parse()).transpose()?;
     let mut readers = Vec::with_capacity(count);
     let mut clients = futures_util::stream::iter(0..count)
         .map(|i| {
             let url = url.clone();
             async move {
                 let (mut socket, _) = connect_async(&url).await?;
-                let login = json!({"type": "login", "name": format!("idle-{i}")});
+                let mut login = json!({"type": "login", "name": format!("idle-{i}")});
+                if let Some(size) = room_size {
+                    login["room"] = json!(format!("idle-{}", i / size));
+                }
                 socket.send(Message::text(login.to_string())).await?;
                 while let Some(frame) = socket.next().await {
                     if let Message::Text(text) = frame?

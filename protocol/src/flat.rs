@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::{
     CallId, ClientMessage, DeclineReason, ErrorCode, IceCandidate, IceServer, PeerId, PeerInfo,
-    ServerMessage,
+    Relayed, ServerMessage, Signal,
 };
 
 /// Where the fields of a server frame come from, by their wire names: serde's flat bag of
@@ -38,6 +38,50 @@ impl ServerMessage {
     /// The message of `type` `kind`, its fields taken from `fields`: the one place that
     /// says which fields each server message has.
     pub fn read(kind: &str, fields: &mut impl ServerFields) -> Result<Self, String> {
+        match Self::read_relayed(kind, fields)? {
+            Some(relayed) => Ok(Self::relayed(relayed)),
+            None => Self::read_other(kind, fields),
+        }
+    }
+
+    /// The relayed signal of `type` `kind`; `None` if `kind` is not a relayed signal's.
+    pub fn read_relayed(
+        kind: &str,
+        fields: &mut impl ServerFields,
+    ) -> Result<Option<Relayed>, String> {
+        let mut text = |key| -> Result<String, String> { need(fields.text(key)?, key) };
+        let signal = match kind {
+            "ring" => Signal::Ring,
+            "accept" => Signal::Accept,
+            "restart-ice" => Signal::RestartIce,
+            "decline" => Signal::Decline {
+                reason: match text("reason")?.as_str() {
+                    "declined" => DeclineReason::Declined,
+                    "busy" => DeclineReason::Busy,
+                    other => return Err(format!("unknown decline reason `{other}`")),
+                },
+            },
+            "offer" => Signal::Offer { sdp: text("sdp")? },
+            "answer" => Signal::Answer { sdp: text("sdp")? },
+            "candidate" => Signal::Candidate {
+                candidate: fields.candidate()?,
+            },
+            "hangup" => Signal::Hangup {
+                reason: fields.text("reason")?,
+            },
+            _ => return Ok(None),
+        };
+        Ok(Some(Relayed {
+            from: PeerId(need(fields.text("from")?, "from")?),
+            name: need(fields.text("name")?, "name")?,
+            call: fields.text("call")?.map(CallId),
+            seq: fields.number("seq")?,
+            signal,
+        }))
+    }
+
+    /// The message of `type` `kind` that is not a relayed signal.
+    pub fn read_other(kind: &str, fields: &mut impl ServerFields) -> Result<Self, String> {
         let mut text = |key| -> Result<String, String> { need(fields.text(key)?, key) };
         Ok(match kind {
             "welcome" => Self::Welcome {
@@ -70,63 +114,6 @@ impl ServerMessage {
             },
             "peer-left" => Self::PeerLeft {
                 id: PeerId(text("id")?),
-            },
-            "ring" => Self::Ring {
-                from: PeerId(text("from")?),
-                name: text("name")?,
-                call: fields.text("call")?.map(CallId),
-                seq: fields.number("seq")?,
-            },
-            "accept" => Self::Accept {
-                from: PeerId(text("from")?),
-                name: text("name")?,
-                call: fields.text("call")?.map(CallId),
-                seq: fields.number("seq")?,
-            },
-            "restart-ice" => Self::RestartIce {
-                from: PeerId(text("from")?),
-                name: text("name")?,
-                call: fields.text("call")?.map(CallId),
-                seq: fields.number("seq")?,
-            },
-            "decline" => Self::Decline {
-                from: PeerId(text("from")?),
-                name: text("name")?,
-                reason: match text("reason")?.as_str() {
-                    "declined" => DeclineReason::Declined,
-                    "busy" => DeclineReason::Busy,
-                    other => return Err(format!("unknown decline reason `{other}`")),
-                },
-                call: fields.text("call")?.map(CallId),
-                seq: fields.number("seq")?,
-            },
-            "offer" => Self::Offer {
-                from: PeerId(text("from")?),
-                name: text("name")?,
-                sdp: text("sdp")?,
-                call: fields.text("call")?.map(CallId),
-                seq: fields.number("seq")?,
-            },
-            "answer" => Self::Answer {
-                from: PeerId(text("from")?),
-                name: text("name")?,
-                sdp: text("sdp")?,
-                call: fields.text("call")?.map(CallId),
-                seq: fields.number("seq")?,
-            },
-            "candidate" => Self::Candidate {
-                from: PeerId(text("from")?),
-                name: text("name")?,
-                call: fields.text("call")?.map(CallId),
-                seq: fields.number("seq")?,
-                candidate: fields.candidate()?,
-            },
-            "hangup" => Self::Hangup {
-                from: PeerId(text("from")?),
-                name: text("name")?,
-                call: fields.text("call")?.map(CallId),
-                seq: fields.number("seq")?,
-                reason: fields.text("reason")?,
             },
             "error" => {
                 let code = text("code")?;
@@ -263,16 +250,17 @@ impl ClientMessage {
         let signal = |peer: &'a PeerId,
                       id: &'a Option<CallId>,
                       seq: &'a Option<u64>,
-                      more: Vec<(&'static str, Field<'a>)>| {
-            [
-                Some(to(peer)),
-                call(id),
-                seq.map(|seq| ("seq", Field::Number(seq))),
-            ]
-            .into_iter()
-            .flatten()
-            .chain(more)
-            .collect::<Vec<_>>()
+                      more: Option<(&'static str, Field<'a>)>| {
+            let mut fields = Vec::with_capacity(4);
+            fields.push(to(peer));
+            if let Some(id) = id {
+                fields.push(("call", Text(&id.0)));
+            }
+            if let Some(seq) = seq {
+                fields.push(("seq", Field::Number(*seq)));
+            }
+            fields.extend(more);
+            fields
         };
         let (kind, fields): (_, Vec<_>) = match self {
             Self::Login {
@@ -309,17 +297,17 @@ impl ClientMessage {
                 to: peer,
                 call: id,
                 seq,
-            } => ("ring", signal(peer, id, seq, vec![])),
+            } => ("ring", signal(peer, id, seq, None)),
             Self::Accept {
                 to: peer,
                 call: id,
                 seq,
-            } => ("accept", signal(peer, id, seq, vec![])),
+            } => ("accept", signal(peer, id, seq, None)),
             Self::RestartIce {
                 to: peer,
                 call: id,
                 seq,
-            } => ("restart-ice", signal(peer, id, seq, vec![])),
+            } => ("restart-ice", signal(peer, id, seq, None)),
             Self::Decline {
                 to: peer,
                 call: id,
@@ -327,20 +315,20 @@ impl ClientMessage {
                 reason,
             } => (
                 "decline",
-                signal(peer, id, seq, vec![("reason", Text(reason.as_str()))]),
+                signal(peer, id, seq, Some(("reason", Text(reason.as_str())))),
             ),
             Self::Offer {
                 to: peer,
                 call: id,
                 seq,
                 sdp,
-            } => ("offer", signal(peer, id, seq, vec![("sdp", Text(sdp))])),
+            } => ("offer", signal(peer, id, seq, Some(("sdp", Text(sdp))))),
             Self::Answer {
                 to: peer,
                 call: id,
                 seq,
                 sdp,
-            } => ("answer", signal(peer, id, seq, vec![("sdp", Text(sdp))])),
+            } => ("answer", signal(peer, id, seq, Some(("sdp", Text(sdp))))),
             Self::Candidate {
                 to: peer,
                 call: id,
@@ -352,10 +340,10 @@ impl ClientMessage {
                     peer,
                     id,
                     seq,
-                    vec![(
+                    Some((
                         "candidate",
                         candidate.as_ref().map_or(Null, Field::Candidate),
-                    )],
+                    )),
                 ),
             ),
             Self::Hangup {
@@ -363,15 +351,7 @@ impl ClientMessage {
                 call: id,
                 seq,
                 reason,
-            } => (
-                "hangup",
-                signal(
-                    peer,
-                    id,
-                    seq,
-                    optional("reason", reason).into_iter().collect(),
-                ),
-            ),
+            } => ("hangup", signal(peer, id, seq, optional("reason", reason))),
         };
         FlatClientMessage { kind, fields }
     }

@@ -3,24 +3,18 @@
 use std::{
     error::Error as _,
     net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::atomic::{AtomicU64, Ordering},
 };
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use futures_util::{SinkExt, StreamExt, stream::SplitSink};
 use protocol::{ClientMessage, ErrorCode, ServerMessage, validate_room};
-use tokio::{
-    sync::{mpsc, watch},
-    time::Instant,
-};
+use tokio::{sync::watch, time::Instant};
 
 use crate::{
     AppState,
     identity::display_name,
-    outbox::{Eviction, Evictor, Outbox, Queued, cost, frame},
+    outbox::{Eviction, Evictor, Frames, Outbox, cost, frame},
     rates::Rates,
     refusal::Refusal,
     registry::{Login, Seat, now_ms},
@@ -29,12 +23,15 @@ use crate::{
 
 /// Read buffer per socket. Signaling frames are small; tungstenite's default (128 KiB)
 /// would cost that much per idle connection.
-pub const READ_BUFFER_BYTES: usize = 4 * 1024;
+pub const READ_BUFFER_BYTES: usize = 1024;
 
 /// The most a single message may be before the socket itself refuses to read it. Between
 /// this and [`protocol::MAX_FRAME_BYTES`] the frame is read whole and refused with 1009
 /// and a clean close; past it the socket is dropped.
 pub const HARD_FRAME_BYTES: usize = 4 * protocol::MAX_FRAME_BYTES;
+
+/// Frames written at most in one go.
+const WRITE_BATCH: usize = 64;
 
 /// How long a closing socket waits for the client to answer its close frame.
 const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -98,11 +95,10 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused
     tracing::info!(%remote, "connect");
     state.metrics.sockets.inc();
     let (sink, mut stream) = socket.split();
-    let (outbox, frames, queued) = Outbox::new(state.registry.outbox_bytes());
+    let (outbox, frames) = Outbox::new(state.registry.outbox_bytes());
     let writer = tokio::spawn(write_frames(
         sink,
         frames,
-        queued,
         state.write_timeout,
         outbox.evictor(),
     ));
@@ -442,16 +438,30 @@ fn is_too_large(error: &axum::Error) -> bool {
 /// connection, so that it holds neither its slot nor its queue.
 async fn write_frames(
     mut sink: SplitSink<WebSocket, Message>,
-    mut frames: mpsc::UnboundedReceiver<Message>,
-    queued: Arc<Queued>,
+    frames: Frames,
     deadline: std::time::Duration,
     evictor: Evictor,
 ) {
-    while let Some(frame) = frames.recv().await {
-        let closing = matches!(frame, Message::Close(_));
-        let cost = cost(&frame);
-        let sent = tokio::time::timeout(deadline, sink.send(frame)).await;
-        queued.sent(cost);
+    while let Some(first) = frames.recv().await {
+        // What waits goes out together, flushed once.
+        let mut closing = false;
+        let mut cost_sent = 0;
+        let write = async {
+            let mut next = Some(first);
+            let mut taken = 0;
+            while let Some(frame) = next.take() {
+                closing = matches!(frame, Message::Close(_));
+                cost_sent += cost(&frame);
+                sink.feed(frame).await?;
+                taken += 1;
+                if !closing && taken < WRITE_BATCH {
+                    next = frames.try_recv();
+                }
+            }
+            sink.flush().await
+        };
+        let sent = tokio::time::timeout(deadline, write).await;
+        frames.sent(cost_sent);
         match sent {
             Ok(Ok(())) if !closing => {}
             Ok(_) => return,

@@ -1,13 +1,16 @@
 //! Where a connection's frames go, and how it is told to end.
 
-use std::sync::{
-    Arc, OnceLock,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    collections::VecDeque,
+    sync::{
+        Arc, Mutex, OnceLock,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 use axum::extract::ws::{Message, Utf8Bytes};
 use protocol::ServerMessage;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 /// Why a connection is made to end from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,24 +31,84 @@ struct Evicted {
 /// What a queued frame costs beyond its bytes: its place in the queue.
 const FRAME_OVERHEAD: usize = 64;
 
+/// Frames a drained queue may keep room for; past this its memory is given back, so that
+/// an idle connection holds no queue at all.
+const KEPT_ROOM: usize = 8;
+
+/// The frames waiting for a connection's writer.
+struct Queue {
+    frames: Mutex<VecDeque<Message>>,
+    /// Bytes waiting or being written, and how many may.
+    bytes: AtomicUsize,
+    limit: usize,
+    /// Handles that can still queue frames; at none the writer ends.
+    senders: AtomicUsize,
+    ready: Notify,
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Message>> {
+        // Every change under the lock is a single push or pop: a poisoned lock is usable.
+        self.frames
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// The sending end of a connection's frames.
-#[derive(Clone)]
 pub struct Outbox {
-    frames: mpsc::UnboundedSender<Message>,
-    queued: Arc<Queued>,
+    queue: Arc<Queue>,
     evicted: Arc<Evicted>,
 }
 
-/// How many bytes wait in an outbox, and how many may.
-pub struct Queued {
-    bytes: AtomicUsize,
-    limit: usize,
+impl Clone for Outbox {
+    fn clone(&self) -> Self {
+        self.queue.senders.fetch_add(1, Ordering::Relaxed);
+        Self {
+            queue: Arc::clone(&self.queue),
+            evicted: Arc::clone(&self.evicted),
+        }
+    }
 }
 
-impl Queued {
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        if self.queue.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.queue.ready.notify_one();
+        }
+    }
+}
+
+/// The receiving end: what the connection's writer takes frames from.
+pub struct Frames(Arc<Queue>);
+
+impl Frames {
+    /// The next frame, once there is one; `None` once no sender is left and all is taken.
+    pub async fn recv(&self) -> Option<Message> {
+        loop {
+            if let Some(frame) = self.try_recv() {
+                return Some(frame);
+            }
+            if self.0.senders.load(Ordering::Acquire) == 0 {
+                return self.try_recv();
+            }
+            self.0.ready.notified().await;
+        }
+    }
+
+    /// The next frame, if one waits.
+    pub fn try_recv(&self) -> Option<Message> {
+        let mut frames = self.0.lock();
+        let frame = frames.pop_front();
+        if frames.is_empty() && frames.capacity() > KEPT_ROOM {
+            *frames = VecDeque::new();
+        }
+        frame
+    }
+
     /// A frame of `cost` bytes has gone out.
     pub fn sent(&self, cost: usize) {
-        self.bytes.fetch_sub(cost, Ordering::Relaxed);
+        self.0.bytes.fetch_sub(cost, Ordering::Relaxed);
     }
 }
 
@@ -61,24 +124,24 @@ pub fn cost(frame: &Message) -> usize {
 
 impl Outbox {
     /// A new outbox holding at most `limit` bytes, and its receiving end.
-    pub fn new(limit: usize) -> (Self, mpsc::UnboundedReceiver<Message>, Arc<Queued>) {
-        let (frames, rx) = mpsc::unbounded_channel();
+    pub fn new(limit: usize) -> (Self, Frames) {
+        let queue = Arc::new(Queue {
+            frames: Mutex::new(VecDeque::new()),
+            bytes: AtomicUsize::new(0),
+            limit,
+            senders: AtomicUsize::new(1),
+            ready: Notify::new(),
+        });
         let evicted = Arc::new(Evicted {
             why: OnceLock::new(),
             notify: Notify::new(),
         });
-        let queued = Arc::new(Queued {
-            bytes: AtomicUsize::new(0),
-            limit,
-        });
         (
             Self {
-                frames,
-                queued: Arc::clone(&queued),
+                queue: Arc::clone(&queue),
                 evicted,
             },
-            rx,
-            queued,
+            Frames(queue),
         )
     }
 
@@ -86,16 +149,14 @@ impl Outbox {
     /// evicts its (too slow) owner instead.
     pub fn push(&self, frame: Message) {
         let cost = cost(&frame);
-        let before = self.queued.bytes.fetch_add(cost, Ordering::Relaxed);
-        if before + cost > self.queued.limit && !matches!(frame, Message::Close(_)) {
-            self.queued.sent(cost);
+        let before = self.queue.bytes.fetch_add(cost, Ordering::Relaxed);
+        if before + cost > self.queue.limit && !matches!(frame, Message::Close(_)) {
+            self.queue.bytes.fetch_sub(cost, Ordering::Relaxed);
             self.evict(Eviction::TooSlow);
             return;
         }
-        if self.frames.send(frame).is_err() {
-            // The writer has ended: nothing waits any more.
-            self.queued.sent(cost);
-        }
+        self.queue.lock().push_back(frame);
+        self.queue.ready.notify_one();
     }
 
     /// Tells the connection to end, for the first reason it is given.

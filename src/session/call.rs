@@ -26,9 +26,6 @@ enum Phase {
     Live(Box<Live>),
 }
 
-/// Characters of a call id we make up: 132 random bits.
-const CALL_ID_CHARS: usize = 22;
-
 /// A call with `with`.
 pub struct Call {
     id: u32,
@@ -45,7 +42,7 @@ impl Call {
         Self {
             id,
             with,
-            call: crate::js::random_name(CALL_ID_CHARS).map(CallId),
+            call: Some(CallId(crate::js::unique_name())),
             phase: Phase::Calling { rang: None },
             wake,
         }

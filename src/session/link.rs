@@ -5,7 +5,7 @@
 //! in with its resume token to get the same id back; signals sent meanwhile wait. A call
 //! that is connected keeps its media flowing throughout: it needs no server.
 
-use std::{collections::VecDeque, rc::Rc};
+use std::rc::Rc;
 
 use wasm_bindgen::JsValue;
 
@@ -24,7 +24,7 @@ use crate::{
     event::Event,
     js::Timer,
     peer::ice_servers_js,
-    signaling::{Signaling, SignalingEvent},
+    signaling::{Signaling, SignalingEvent, read::Incoming},
 };
 
 /// Signals kept while the socket is down; past this they are dropped.
@@ -123,7 +123,7 @@ pub struct Link {
     /// The `seq` of the last signal sent, and the signals the server has not confirmed
     /// yet: sent again after a resume, if it did not get them.
     sent: u64,
-    unconfirmed: VecDeque<ClientMessage>,
+    unconfirmed: Vec<(u64, String)>,
     /// The call under way and who with: said on a resume, so a server that lost it
     /// (it restarted) knows it again.
     claim: Option<(CallId, PeerId)>,
@@ -147,7 +147,7 @@ impl Link {
             handled: 0,
             acked: 0,
             sent: 0,
-            unconfirmed: VecDeque::new(),
+            unconfirmed: Vec::new(),
             claim: None,
             wake,
         }
@@ -281,10 +281,10 @@ impl Link {
         }
     }
 
-    fn server_message(&mut self, message: ServerMessage, out: &mut Actions) -> Option<Heard> {
-        let message = match message.into_relayed() {
-            Ok(relayed) => return self.relayed(relayed),
-            Err(message) => message,
+    fn server_message(&mut self, message: Incoming, out: &mut Actions) -> Option<Heard> {
+        let message = match message {
+            Incoming::Relayed(relayed) => return self.relayed(relayed),
+            Incoming::Other(message) => message,
         };
         match message {
             ServerMessage::Welcome {
@@ -379,14 +379,7 @@ impl Link {
 
     /// The server has our signals up to `received`.
     fn confirmed(&mut self, received: u64) {
-        while self
-            .unconfirmed
-            .front_mut()
-            .and_then(ClientMessage::seq_mut)
-            .is_some_and(|seq| seq.is_some_and(|seq| seq <= received))
-        {
-            self.unconfirmed.pop_front();
-        }
+        self.unconfirmed.retain(|(seq, _)| *seq > received);
     }
 
     /// Tells the server what was handled, if there is news.
@@ -417,8 +410,8 @@ impl Link {
         self.acked = self.handled;
         // What the server did not get before the drop goes again, as it was numbered.
         if let State::Online { socket, .. } = &self.state {
-            for message in &self.unconfirmed {
-                if let Err(error) = socket.send(message) {
+            for (_, text) in &self.unconfirmed {
+                if let Err(error) = socket.send_text(text.clone()) {
                     out.report(error);
                 }
             }
@@ -577,15 +570,21 @@ impl Link {
     pub fn send(&mut self, mut message: ClientMessage, out: &mut Actions) {
         match &self.state {
             State::Online { socket, .. } => {
-                if let Some(seq) = message.seq_mut() {
+                let numbered = message.seq_mut().map(|seq| {
                     self.sent += 1;
                     *seq = Some(self.sent);
-                    if self.unconfirmed.len() == MAX_UNCONFIRMED {
-                        self.unconfirmed.pop_front();
+                    self.sent
+                });
+                let sent = crate::signaling::encode(&message).and_then(|text| {
+                    if let Some(seq) = numbered {
+                        if self.unconfirmed.len() == MAX_UNCONFIRMED {
+                            self.unconfirmed.remove(0);
+                        }
+                        self.unconfirmed.push((seq, text.clone()));
                     }
-                    self.unconfirmed.push_back(message.clone());
-                }
-                if let Err(error) = socket.send(&message) {
+                    socket.send_text(text)
+                });
+                if let Err(error) = sent {
                     out.report(error);
                 }
             }

@@ -7,19 +7,32 @@
 //! wire rules stay in one place.
 
 use js_sys::{Array, Reflect};
-use protocol::{IceCandidate, IceServer, PeerId, PeerInfo, ServerFields, ServerMessage};
+use protocol::{IceCandidate, IceServer, PeerId, PeerInfo, Relayed, ServerFields, ServerMessage};
 use wasm_bindgen::JsValue;
 
 /// What is wrong with a frame, in words.
 pub type Problem = String;
 
+/// A server frame: a relayed signal, or a message of the server's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// A call signal from another peer.
+    Relayed(Relayed),
+    /// Anything else.
+    Other(ServerMessage),
+}
+
 /// The server message in `value`, a parsed JSON frame.
-pub fn server_message(value: &JsValue) -> Result<ServerMessage, Problem> {
+pub fn server_message(value: &JsValue) -> Result<Incoming, Problem> {
     if !value.is_object() || Array::is_array(value) {
         return Err("a frame is not a JSON object".to_owned());
     }
     let kind = text(value, "type")?.ok_or("missing field `type`")?;
-    ServerMessage::read(&kind, &mut Frame(value))
+    let mut frame = Frame(value);
+    Ok(match ServerMessage::read_relayed(&kind, &mut frame)? {
+        Some(relayed) => Incoming::Relayed(relayed),
+        None => Incoming::Other(ServerMessage::read_other(&kind, &mut frame)?),
+    })
 }
 
 /// A parsed frame as the protocol crate's field source.
@@ -45,15 +58,14 @@ impl ServerFields for Frame<'_> {
     }
 
     fn number(&mut self, key: &'static str) -> Result<Option<u64>, Problem> {
-        field(self.0, key)?
-            .map(|field| {
-                field
-                    .as_f64()
-                    .filter(|n| n.fract() == 0.0 && (0.0..=protocol::MAX_EXACT as f64).contains(n))
-                    .map(|n| n as u64)
-                    .ok_or(format!("`{key}` is not a whole number"))
-            })
-            .transpose()
+        Ok(match field(self.0, key)?.map(|field| field.as_f64()) {
+            None => None,
+            // Whole numbers from 0 to 2^53 - 1 only (a cast from f64 saturates).
+            Some(Some(n)) if n.fract() == 0.0 && n >= 0.0 && n <= protocol::MAX_EXACT as f64 => {
+                Some(n as u64)
+            }
+            Some(_) => return Err(format!("`{key}` is not a whole number")),
+        })
     }
 
     fn flag(&mut self, key: &'static str) -> Result<Option<bool>, Problem> {

@@ -4,9 +4,6 @@
 
 use js_sys::{decode_uri_component, encode_uri_component};
 
-/// Characters in a new room name: 22 of 6 bits each, 132 random bits.
-const ROOM_CHARS: usize = 22;
-
 /// The room a page was opened for.
 pub struct Invitation {
     /// The room's name, from the path.
@@ -34,7 +31,7 @@ pub fn invitation() -> Option<Invitation> {
 
 /// A new, unguessable room name.
 pub fn new_room() -> Option<String> {
-    crate::js::random_name(ROOM_CHARS)
+    crate::js::random_name()
 }
 
 /// The link that opens `room`, with its password if it has one.

@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// Idle logged-in connections for the memory figure.
-const IDLE_CONNECTIONS: usize = 1_000;
+const IDLE_CONNECTIONS: usize = 10_000;
 
 /// Runs every benchmark and prints its figures.
 pub fn all() -> Result {
@@ -103,6 +103,133 @@ fn against_peerjs(dist: &Path) -> Result {
     raced
 }
 
+/// Relay throughput and round trips, peercall-server beside the tutorials' Node relay.
+pub fn relay() -> Result {
+    setup::all()?;
+    setup::bench_tools()?;
+    timed(
+        "relay throughput against a seed-style Node relay (loopback)",
+        relay_throughput,
+    )
+}
+
+/// Pairs of clients, payload and messages in flight per pair of the relay benchmark.
+const RELAY_PAIRS: &str = "50";
+const RELAY_IN_FLIGHT: &str = "8";
+const RELAY_SECONDS: &str = "5";
+
+/// What `relay-load` measured.
+struct RelayFigures {
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// Runs `relay-load` against `url`; at `rate` messages per second, or flat out.
+fn relay_load(url: &str, flavor: &str, rate: Option<f64>) -> Result<RelayFigures> {
+    let mut load = command(root().join("target/release/relay-load"));
+    load.args([url, flavor, RELAY_PAIRS, RELAY_IN_FLIGHT, RELAY_SECONDS]);
+    if let Some(rate) = rate {
+        load.arg(format!("{rate:.0}"));
+    }
+    let ran = load
+        .output()
+        .map_err(|error| format!("cannot run relay-load: {error}"))?;
+    if !ran.status.success() {
+        return Err(format!(
+            "relay-load against {url} failed: {}",
+            String::from_utf8_lossy(&ran.stderr).trim()
+        ));
+    }
+    let line = String::from_utf8_lossy(&ran.stdout).trim().to_owned();
+    let figure = |key: &str| -> Result<f64> {
+        line.split_whitespace()
+            .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
+            .and_then(|value| value.parse().ok())
+            .ok_or_else(|| format!("relay-load printed no {key}: {line}"))
+    };
+    Ok(RelayFigures {
+        per_second: figure("messages_per_second")?,
+        p50_ms: figure("p50_ms")?,
+        p99_ms: figure("p99_ms")?,
+    })
+}
+
+fn relay_throughput() -> Result {
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "peercall-server",
+        "-p",
+        "peercall-bench",
+    ]))?;
+    // Every protection stays on; only the per-address and rate limits are raised by their
+    // flags, since all the load comes from one machine.
+    let server = Server::start_with(
+        "release",
+        &root().join("www"),
+        &[
+            "--max-connections-per-address",
+            "1000",
+            "--rate-limit-factor",
+            "1000",
+        ],
+    )?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map_err(|error| format!("no free port: {error}"))?
+        .port();
+    let (mut seed, _) = spawn_ready(
+        command("node")
+            .arg(root().join("bench/fixtures/seed-relay.js"))
+            .arg(port.to_string())
+            .env("NODE_PATH", root().join("target/tools/node_modules")),
+        "the seed-style relay (node)",
+    )?;
+    let peercall_url = format!("ws://{}/ws", server.addr);
+    let seed_url = format!("ws://127.0.0.1:{port}");
+    let measured = (|| {
+        let peercall = relay_load(&peercall_url, "peercall", None)?;
+        let seed = relay_load(&seed_url, "seed", None)?;
+        let half = peercall.per_second / 2.0;
+        let peercall_half = relay_load(&peercall_url, "peercall", Some(half))?;
+        let seed_half = relay_load(&seed_url, "seed", Some(half))?;
+        Ok::<_, String>([peercall, seed, peercall_half, seed_half])
+    })();
+    let _ = seed.kill();
+    let _ = seed.wait();
+    let [peercall, seed, peercall_half, seed_half] = measured?;
+    println!(
+        "flat out ({RELAY_PAIRS} pairs, {RELAY_IN_FLIGHT} in flight each): peercall {:.0} messages/s (p50 {:.2} ms, p99 {:.2} ms), seed relay {:.0} messages/s (p50 {:.2} ms, p99 {:.2} ms): {:.2}x",
+        peercall.per_second,
+        peercall.p50_ms,
+        peercall.p99_ms,
+        seed.per_second,
+        seed.p50_ms,
+        seed.p99_ms,
+        peercall.per_second / seed.per_second
+    );
+    println!(
+        "at {:.0} messages/s (half of peercall's flat out): peercall p50 {:.2} ms, p99 {:.2} ms ({:.0}/s); seed relay p50 {:.2} ms, p99 {:.2} ms ({:.0}/s)",
+        peercall.per_second / 2.0,
+        peercall_half.p50_ms,
+        peercall_half.p99_ms,
+        peercall_half.per_second,
+        seed_half.p50_ms,
+        seed_half.p99_ms,
+        seed_half.per_second,
+    );
+    Ok(())
+}
+
+/// Server memory with idle connections only.
+pub fn memory() -> Result {
+    setup::all()?;
+    let dist = build::client()?;
+    timed("server memory with idle connections", || idle_memory(&dist))
+}
+
 /// Builds the client and prints its bundle size only.
 pub fn bundle_only() -> Result {
     setup::all()?;
@@ -189,33 +316,53 @@ fn idle_memory(dist: &Path) -> Result {
         "-p",
         "peercall-bench",
     ]))?;
+    for (rooms, room_size) in [("rooms of 10", Some(10)), ("one room", None)] {
+        let per_connection = idle_rss(dist, room_size)?;
+        println!(
+            "server RSS per idle logged-in connection, {IDLE_CONNECTIONS} connections in {rooms}: {per_connection:.1} KiB"
+        );
+    }
+    Ok(())
+}
+
+/// KiB of server RSS per connection with [`IDLE_CONNECTIONS`] idle logged-in connections,
+/// in rooms of `room_size` (or all in the default room).
+fn idle_rss(dist: &Path, room_size: Option<usize>) -> Result<f64> {
     // Every connection comes from this one machine: the per-address limit is raised by its
-    // flag (see "Server memory with idle connections" in BENCHMARKS.md).
+    // flag (see "Server memory with idle connections" in BENCHMARKS.md), and so is the
+    // room capacity, to the room size measured.
+    let connections = (IDLE_CONNECTIONS + 100).to_string();
+    let capacity = room_size.unwrap_or(8).to_string();
     let server = Server::start_with(
         "release",
         dist,
         &[
             "--max-connections-per-address",
-            &(IDLE_CONNECTIONS + 100).to_string(),
+            &connections,
+            "--max-connections",
+            &connections,
+            "--room-capacity",
+            &capacity,
         ],
     )?;
     let before = rss_kib(server.pid())?;
     let load = root().join("target/release/idle-load");
-    let (mut child, _) = spawn_ready(
-        command(&load)
-            .arg(format!("ws://{}/ws", server.addr))
-            .arg(IDLE_CONNECTIONS.to_string()),
-        "idle-load",
-    )?;
+    let mut command = command(&load);
+    command
+        .arg(format!("ws://{}/ws", server.addr))
+        .arg(IDLE_CONNECTIONS.to_string());
+    if let Some(size) = room_size {
+        command.arg(size.to_string());
+    }
+    let (mut child, _) = spawn_ready(&mut command, "idle-load")?;
     let after = rss_kib(server.pid())?;
     // Closing its input lets the load tool go.
     drop(child.stdin.take());
     let _ = child.wait();
     println!(
-        "server RSS: {before} KiB at start, {after} KiB with {IDLE_CONNECTIONS} idle logged-in connections: {:.1} KiB per connection",
-        (after.saturating_sub(before)) as f64 / IDLE_CONNECTIONS as f64
+        "server RSS: {before} KiB at start, {after} KiB with {IDLE_CONNECTIONS} idle logged-in connections"
     );
-    Ok(())
+    Ok((after.saturating_sub(before)) as f64 / IDLE_CONNECTIONS as f64)
 }
 
 fn rss_kib(pid: u32) -> Result<u64> {

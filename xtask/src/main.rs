@@ -4,7 +4,7 @@
 //!   `--lan` serves HTTPS on port 8443 of every address, with a certificate made at start
 //!   for this machine's names and addresses.
 //! - `cargo xtask test`: set up, then every test layer, fast to real.
-//! - `cargo xtask bench [bundle | setup | nat]`: bundle size, server memory, call set-up
+//! - `cargo xtask bench [bundle | setup | nat | relay | memory]`: bundle size, server memory, call set-up
 //!   and throughput figures (or only the bundle size, the race against PeerJS, or call
 //!   set-up through two NATs and a TURN relay).
 //! - `cargo xtask setup`: only install what is missing.
@@ -21,7 +21,7 @@ mod test;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <serve [--addr ADDR | --lan] | test | bench [bundle | setup | nat] | setup>";
+const USAGE: &str = "usage: cargo xtask <serve [--addr ADDR | --lan] | test | bench [bundle | setup | nat | relay | memory] | setup>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,6 +34,8 @@ fn main() -> ExitCode {
             [only] if only == "bundle" => bench::bundle_only(),
             [only] if only == "setup" => bench::setup_race(),
             [only] if only == "nat" => bench::nat(),
+            [only] if only == "relay" => bench::relay(),
+            [only] if only == "memory" => bench::memory(),
             _ => Err(USAGE.to_owned()),
         },
         _ => Err(USAGE.to_owned()),

@@ -1,0 +1,311 @@
+//! `relay-load URL FLAVOR PAIRS IN_FLIGHT SECONDS [RATE]`: relay throughput and round trips
+//! of a signaling server.
+//!
+//! PAIRS pairs of clients log in; in each pair one side sends offers of a 200-byte payload
+//! to the other, which answers each with an answer of the same size: two relayed messages
+//! per round trip. Without RATE each pair keeps IN_FLIGHT offers outstanding (saturation);
+//! with RATE the offers go out evenly at RATE relayed messages per second in all. After a
+//! second of warm-up it counts for SECONDS and prints one line:
+//! `messages_per_second=… p50_ms=… p99_ms=… round_trips=…`.
+//!
+//! FLAVOR `peercall` speaks peercall's protocol (login, then a ring accepted, so that the
+//! server's call registry lets the offers through); `seed` speaks the one of the classic
+//! tutorials' Node relay (`bench/fixtures/seed-relay.js`): login by name, messages
+//! forwarded by `to`.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use futures_util::{SinkExt, StreamExt, stream::SplitStream};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async, tungstenite::Message};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Bytes of each message's payload.
+const PAYLOAD_BYTES: usize = 200;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Flavor {
+    Peercall,
+    Seed,
+}
+
+/// What the measuring window saw.
+#[derive(Default)]
+struct Tally {
+    round_trips_us: Vec<u32>,
+}
+
+fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [url, flavor, pairs, in_flight, seconds, rest @ ..] = args.as_slice() else {
+        return Err("usage: relay-load URL peercall|seed PAIRS IN_FLIGHT SECONDS [RATE]".into());
+    };
+    let flavor = match flavor.as_str() {
+        "peercall" => Flavor::Peercall,
+        "seed" => Flavor::Seed,
+        other => return Err(format!("unknown flavor {other}").into()),
+    };
+    let (pairs, in_flight): (usize, usize) = (pairs.parse()?, in_flight.parse()?);
+    let seconds: f64 = seconds.parse()?;
+    let rate: Option<f64> = rest.first().map(|rate| rate.parse()).transpose()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(url, flavor, pairs, in_flight, seconds, rate))
+}
+
+async fn run(
+    url: &str,
+    flavor: Flavor,
+    pairs: usize,
+    in_flight: usize,
+    seconds: f64,
+    rate: Option<f64>,
+) -> Result<(), Error> {
+    let mut ready = Vec::new();
+    for pair in 0..pairs {
+        ready.push(connect_pair(url, flavor, pair).await?);
+    }
+    let measuring = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let mut tasks = Vec::new();
+    for pair in ready {
+        tasks.push(tokio::spawn(drive(
+            pair,
+            in_flight,
+            rate.map(|rate| Duration::from_secs_f64(2.0 * pairs as f64 / rate)),
+            Arc::clone(&measuring),
+            Arc::clone(&stop),
+            Arc::clone(&tally),
+        )));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    measuring.store(true, Ordering::SeqCst);
+    let began = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    measuring.store(false, Ordering::SeqCst);
+    let took = began.elapsed().as_secs_f64();
+    stop.store(true, Ordering::SeqCst);
+    for task in tasks {
+        task.abort();
+    }
+    let mut trips = std::mem::take(&mut tally.lock().map_err(|_| "poisoned")?.round_trips_us);
+    trips.sort_unstable();
+    let percentile = |p: f64| {
+        trips
+            .get(((trips.len() as f64 * p) as usize).min(trips.len().saturating_sub(1)))
+            .map_or(f64::NAN, |us| f64::from(*us) / 1000.0)
+    };
+    println!(
+        "messages_per_second={:.0} p50_ms={:.2} p99_ms={:.2} round_trips={}",
+        2.0 * trips.len() as f64 / took,
+        percentile(0.50),
+        percentile(0.99),
+        trips.len()
+    );
+    Ok(())
+}
+
+/// One pair, logged in (and, for peercall, in a call): the caller's socket, the callee's,
+/// and what each sends to reach the other.
+struct Pair {
+    caller: Socket,
+    callee: Socket,
+    to_callee: Value,
+    to_caller: Value,
+}
+
+async fn connect_pair(url: &str, flavor: Flavor, pair: usize) -> Result<Pair, Error> {
+    // Names of their own per run: the users of an earlier run may still be away.
+    let run = std::process::id();
+    let (mut caller, caller_id) = log_in(url, flavor, &format!("caller-{run}-{pair}")).await?;
+    let (mut callee, callee_id) = log_in(url, flavor, &format!("callee-{run}-{pair}")).await?;
+    let (to_callee, to_caller) = match flavor {
+        Flavor::Seed => (json!({"to": callee_id}), json!({"to": caller_id})),
+        Flavor::Peercall => {
+            send(&mut caller, json!({"type": "ring", "to": callee_id})).await?;
+            let ring = next_of(&mut callee, "ring").await?;
+            let call = ring["call"].clone();
+            send(
+                &mut callee,
+                json!({"type": "accept", "to": caller_id, "call": call}),
+            )
+            .await?;
+            next_of(&mut caller, "accept").await?;
+            (
+                json!({"to": callee_id, "call": call}),
+                json!({"to": caller_id, "call": call}),
+            )
+        }
+    };
+    Ok(Pair {
+        caller,
+        callee,
+        to_callee,
+        to_caller,
+    })
+}
+
+async fn log_in(url: &str, flavor: Flavor, name: &str) -> Result<(Socket, String), Error> {
+    let (mut socket, _) = connect_async(url).await?;
+    send(&mut socket, json!({"type": "login", "name": name})).await?;
+    let welcome = next_of(&mut socket, "welcome").await?;
+    let id = match flavor {
+        Flavor::Peercall => welcome["id"].as_str().ok_or("no id")?.to_owned(),
+        Flavor::Seed => name.to_owned(),
+    };
+    Ok((socket, id))
+}
+
+async fn send(socket: &mut Socket, message: Value) -> Result<(), Error> {
+    socket.send(Message::text(message.to_string())).await?;
+    Ok(())
+}
+
+async fn next_of(socket: &mut Socket, kind: &str) -> Result<Value, Error> {
+    while let Some(frame) = socket.next().await {
+        if let Message::Text(text) = frame? {
+            let value: Value = serde_json::from_str(&text)?;
+            if value["type"] == kind {
+                return Ok(value);
+            }
+        }
+    }
+    Err(format!("closed before {kind}").into())
+}
+
+/// How a message of `kind` to `address` begins, up to its payload: written once, so that
+/// the load generator spends as little as it can per message.
+fn head(kind: &str, address: &Value) -> String {
+    let mut message = address.clone();
+    message["type"] = json!(kind);
+    let text = message.to_string();
+    format!(r#"{},"sdp":""#, text.trim_end_matches('}'))
+}
+
+/// The message that begins with `head`, carrying the time it was first sent, padded to
+/// the payload size.
+fn message(head: &str, sent_us: u128) -> String {
+    let stamp = sent_us.to_string();
+    let mut message = String::with_capacity(head.len() + PAYLOAD_BYTES + 4);
+    message.push_str(head);
+    message.push_str(&stamp);
+    message.push(':');
+    message.extend(std::iter::repeat_n('x', PAYLOAD_BYTES - stamp.len() - 1));
+    message.push_str("\"}");
+    message
+}
+
+/// The send time carried by a frame of type `kind`, read without parsing the whole frame
+/// (the payload is the only `sdp`, and the generator's own).
+fn stamp_of(text: &str, kind: &str) -> Option<u128> {
+    if !text.contains(&format!(r#""type":"{kind}""#)) {
+        return None;
+    }
+    let at = text.find(r#""sdp":""#)? + 7;
+    let rest = &text[at..];
+    rest[..rest.find(':')?].parse().ok()
+}
+
+async fn drive(
+    pair: Pair,
+    in_flight: usize,
+    every: Option<Duration>,
+    measuring: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    tally: Arc<Mutex<Tally>>,
+) -> Result<(), Error> {
+    let epoch = Instant::now();
+    let now_us = move || epoch.elapsed().as_micros();
+    let (mut caller_tx, caller_rx) = pair.caller.split();
+    let (mut callee_tx, mut callee_rx) = pair.callee.split();
+    // The callee answers every offer with the same stamp.
+    let answer_head = head("answer", &pair.to_caller);
+    tokio::spawn(async move {
+        while let Some(Ok(frame)) = callee_rx.next().await {
+            let Message::Text(text) = frame else { continue };
+            let Some(stamp) = stamp_of(&text, "offer") else {
+                continue;
+            };
+            let answer = message(&answer_head, stamp);
+            if callee_tx.send(Message::text(answer)).await.is_err() {
+                break;
+            }
+        }
+    });
+    let offer_head = head("offer", &pair.to_callee);
+    match every {
+        None => {
+            for _ in 0..in_flight {
+                caller_tx
+                    .send(Message::text(message(&offer_head, now_us())))
+                    .await?;
+            }
+            let (answers_tx, mut answers) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(read_answers(caller_rx, answers_tx));
+            while let Some(stamp) = answers.recv().await {
+                record(&measuring, &tally, now_us() - stamp);
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                caller_tx
+                    .send(Message::text(message(&offer_head, now_us())))
+                    .await?;
+            }
+        }
+        Some(every) => {
+            let (answers_tx, mut answers) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(read_answers(caller_rx, answers_tx));
+            let (measuring, tally) = (Arc::clone(&measuring), Arc::clone(&tally));
+            tokio::spawn(async move {
+                while let Some(stamp) = answers.recv().await {
+                    record(&measuring, &tally, now_us() - stamp);
+                }
+            });
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            while !stop.load(Ordering::Relaxed) {
+                ticks.tick().await;
+                caller_tx
+                    .send(Message::text(message(&offer_head, now_us())))
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn read_answers(
+    mut rx: SplitStream<Socket>,
+    answers: tokio::sync::mpsc::UnboundedSender<u128>,
+) {
+    while let Some(Ok(frame)) = rx.next().await {
+        let Message::Text(text) = frame else { continue };
+        if let Some(stamp) = stamp_of(&text, "answer")
+            && answers.send(stamp).is_err()
+        {
+            break;
+        }
+    }
+}
+
+fn record(measuring: &AtomicBool, tally: &Mutex<Tally>, round_trip_us: u128) {
+    if measuring.load(Ordering::Relaxed)
+        && let Ok(mut tally) = tally.lock()
+    {
+        tally
+            .round_trips_us
+            .push(u32::try_from(round_trip_us).unwrap_or(u32::MAX));
+    }
+}
