@@ -108,7 +108,19 @@ struct Session {
 
 impl Session {
     async fn run(mut self, mut queue: mpsc::UnboundedReceiver<Input>) {
-        while let Some(input) = queue.next().await {
+        loop {
+            let input = match queue.try_recv() {
+                Ok(input) => input,
+                Err(mpsc::TryRecvError::Closed) => break,
+                // Nothing waits: a good moment to say what was handled.
+                Err(mpsc::TryRecvError::Empty) => {
+                    self.link.acknowledge();
+                    match queue.next().await {
+                        Some(input) => input,
+                        None => break,
+                    }
+                }
+            };
             let mut out = Actions::default();
             match input {
                 Input::Command(Command::Close) => break,

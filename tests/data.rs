@@ -90,6 +90,66 @@ async fn chat_goes_both_ways_in_order_as_plain_text_even_before_the_channel_open
 }
 
 #[wasm_bindgen_test]
+async fn commands_waiting_for_a_call_to_begin_are_bounded_and_kept_in_order() {
+    let (mut alice, mut bob) = pair().await;
+    alice.ring(&mut bob).await;
+    // Bob's page sends far more than the call can hold before it begins.
+    bob.call.accept();
+    let sent = futures::future::join_all(
+        (0..100).map(|i| JsFuture::from(bob.call.send_text(format!("message {i}")))),
+    )
+    .await;
+    let refused: Vec<usize> = (0..100).filter(|i| sent[*i].is_err()).collect();
+    assert_eq!(
+        refused,
+        (64..100).collect::<Vec<_>>(),
+        "the first 64 are kept"
+    );
+    assert_eq!(
+        field(&sent[99].clone().unwrap_err(), "code"),
+        "invalid-state"
+    );
+    for i in 0..64 {
+        assert_eq!(
+            field(&alice.next("text").await, "text"),
+            format!("message {i}")
+        );
+    }
+    alice.call.hangup();
+    bob.ended().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_received_file_never_takes_the_type_its_sender_claims() {
+    let (alice, mut bob) = connected_pair().await;
+    let page = "<script>document.title = 'owned'</script>";
+    let options = web_sys::FilePropertyBag::new();
+    options.set_type("text/html");
+    let file = File::new_with_str_sequence_and_options(
+        &js_sys::Array::of1(&page.into()),
+        "page.html",
+        &options,
+    )
+    .unwrap();
+    let id = JsFuture::from(alice.call.send_file(file)).await.unwrap();
+    let offer = bob.next("file-offer").await;
+    // The claim is shown as text...
+    assert_eq!(field(&offer, "type"), "text/html");
+    bob.call.accept_file(field(&offer, "id"));
+    let done = bob.next("file-done").await;
+    assert_eq!(field(&done, "id"), id.as_string().unwrap());
+    assert_eq!(field(&done, "type"), "text/html");
+    // ...but the file itself is only bytes: opened from a blob: URL it is a download,
+    // never a page of this origin.
+    let blob: Blob = Reflect::get(&done, &"blob".into())
+        .unwrap()
+        .unchecked_into();
+    assert_eq!(blob.type_(), "application/octet-stream");
+    assert_eq!(blob.size(), page.len() as f64);
+    alice.call.hangup();
+}
+
+#[wasm_bindgen_test]
 async fn chat_outside_a_call_is_refused() {
     let (alice, _bob) = pair().await;
     let error = JsFuture::from(alice.call.send_text("anyone?".into()))

@@ -1,56 +1,17 @@
 //! The file channel's control messages: every message reads back as itself from what its
 //! writer lists, and bad input is told apart from news of a newer version.
 
-use protocol::{ControlError, ControlField, ControlFields, FileControl};
-use serde_json::{Map, Value, json};
+mod json;
 
-/// Fields from a JSON object, as the client reads them from `JSON.parse`.
-struct Json(Map<String, Value>);
-
-impl ControlFields for Json {
-    fn text(&mut self, key: &'static str) -> Result<Option<String>, String> {
-        match self.0.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(format!("`{key}` is {other}, not a string")),
-        }
-    }
-
-    fn number(&mut self, key: &'static str) -> Result<Option<f64>, String> {
-        match self.0.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => Ok(n.as_f64()),
-            Some(other) => Err(format!("`{key}` is {other}, not a number")),
-        }
-    }
-
-    fn flag(&mut self, key: &'static str) -> Result<Option<bool>, String> {
-        match self.0.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(other) => Err(format!("`{key}` is {other}, not a boolean")),
-        }
-    }
-}
+use json::{Json, written};
+use protocol::{ControlError, FileControl};
+use serde_json::{Value, json};
 
 fn read(value: Value) -> Result<FileControl, ControlError> {
     let Value::Object(map) = value else {
         panic!("an object");
     };
     FileControl::read(&mut Json(map))
-}
-
-fn written(message: &FileControl) -> Value {
-    let mut map = Map::new();
-    for (key, field) in message.fields() {
-        let value = match field {
-            ControlField::Text(text) => json!(text),
-            ControlField::Number(n) => json!(n),
-            ControlField::Flag(b) => json!(b),
-        };
-        map.insert(key.to_owned(), value);
-    }
-    Value::Object(map)
 }
 
 fn every_message() -> Vec<FileControl> {

@@ -31,8 +31,6 @@ pub enum LinkInput {
     Heartbeat,
     /// Time to try connecting again.
     Retry,
-    /// Time to acknowledge the signals handled.
-    Ack,
 }
 
 /// What concerns one call.

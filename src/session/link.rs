@@ -34,10 +34,6 @@ const MAX_OUTGOING: usize = 256;
 /// are no longer sent again after a resume.
 const MAX_UNCONFIRMED: usize = 256;
 
-/// How soon after a relayed signal its `ack` goes out (ms): acknowledgements of a burst
-/// of candidates go as one.
-const ACK_AFTER_MS: u32 = 250;
-
 /// First reconnection delay, and the cap the doubling stops at (ms).
 const BACKOFF_FIRST_MS: f64 = 250.0;
 const BACKOFF_CAP_MS: f64 = 3_000.0;
@@ -89,8 +85,6 @@ enum State {
     Online {
         socket: Signaling,
         _heartbeat: Timer,
-        /// Sends the `ack` of what was handled since the last one.
-        ack: Option<Timer>,
     },
     /// The socket dropped; trying again when the timer fires.
     Reconnecting { _retry: Timer, attempts: u32 },
@@ -261,13 +255,6 @@ impl Link {
             (LinkInput::Heartbeat, State::Connecting { .. } | State::Online { .. }) => {
                 self.heartbeat(out)
             }
-            (LinkInput::Ack, State::Online { .. }) => {
-                if let State::Online { ack, .. } = &mut self.state {
-                    *ack = None;
-                }
-                self.acknowledge();
-                None
-            }
             (LinkInput::Retry, State::Reconnecting { attempts, .. }) => {
                 let attempts = *attempts;
                 if let Err(error) = self.open(None, attempts) {
@@ -364,15 +351,6 @@ impl Link {
                 return None;
             }
             self.handled = seq;
-            if let State::Online {
-                ack: ack @ None, ..
-            } = &mut self.state
-            {
-                let (generation, wake) = (self.generation, self.wake.clone());
-                *ack = Some(Timer::new(ACK_AFTER_MS, move || {
-                    wake(generation, LinkInput::Ack);
-                }));
-            }
         }
         Some(Heard::Signal(PeerInfo { id: from, name }, call, signal))
     }
@@ -382,8 +360,9 @@ impl Link {
         self.unconfirmed.retain(|(seq, _)| *seq > received);
     }
 
-    /// Tells the server what was handled, if there is news.
-    fn acknowledge(&mut self) {
+    /// Tells the server what was handled, if there is news: the session calls this
+    /// whenever it has nothing else to do, so a burst of candidates is acknowledged once.
+    pub fn acknowledge(&mut self) {
         if let State::Online { socket, .. } = &self.state
             && self.handled > self.acked
             && socket
@@ -404,7 +383,6 @@ impl Link {
         self.state = State::Online {
             socket,
             _heartbeat: self.heartbeat_timer(),
-            ack: None,
         };
         // The login said what was handled.
         self.acked = self.handled;

@@ -223,6 +223,25 @@ fn relay_throughput() -> Result {
     Ok(())
 }
 
+/// The fuzz targets (`fuzz/`), each for [`FUZZ_SECONDS`] (or `PEERCALL_FUZZ_SECONDS`):
+/// random and mutated frames through the decoders of both sides and the file channel's.
+pub fn fuzz() -> Result {
+    setup::fuzz_tools()?;
+    let seconds = std::env::var("PEERCALL_FUZZ_SECONDS").unwrap_or_else(|_| FUZZ_SECONDS.into());
+    for target in ["client_frame", "server_frame", "file_control"] {
+        timed(&format!("fuzz {target} for {seconds} s"), || {
+            run(command("cargo")
+                .args(["+nightly", "fuzz", "run", target, "--"])
+                .arg(format!("-max_total_time={seconds}"))
+                .current_dir(root().join("fuzz")))
+        })?;
+    }
+    Ok(())
+}
+
+/// Seconds each fuzz target runs for.
+const FUZZ_SECONDS: &str = "120";
+
 /// Server memory with idle connections only.
 pub fn memory() -> Result {
     setup::all()?;

@@ -4,9 +4,10 @@
 //!   `--lan` serves HTTPS on port 8443 of every address, with a certificate made at start
 //!   for this machine's names and addresses.
 //! - `cargo xtask test`: set up, then every test layer, fast to real.
-//! - `cargo xtask bench [bundle | setup | nat | relay | memory]`: bundle size, server memory, call set-up
-//!   and throughput figures (or only the bundle size, the race against PeerJS, or call
-//!   set-up through two NATs and a TURN relay).
+//! - `cargo xtask bench [bundle | setup | nat | relay | memory | fuzz]`: bundle size,
+//!   server memory, call set-up and throughput figures (or only the bundle size, the race
+//!   against PeerJS, call set-up through two NATs and a TURN relay, relay throughput
+//!   beside a Node relay, memory with idle connections, or the fuzz targets).
 //! - `cargo xtask setup`: only install what is missing.
 
 #![forbid(unsafe_code)]
@@ -21,7 +22,7 @@ mod test;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <serve [--addr ADDR | --lan] | test | bench [bundle | setup | nat | relay | memory] | setup>";
+const USAGE: &str = "usage: cargo xtask <serve [--addr ADDR | --lan] | test | bench [bundle | setup | nat | relay | memory | fuzz] | setup>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
             [only] if only == "nat" => bench::nat(),
             [only] if only == "relay" => bench::relay(),
             [only] if only == "memory" => bench::memory(),
+            [only] if only == "fuzz" => bench::fuzz(),
             _ => Err(USAGE.to_owned()),
         },
         _ => Err(USAGE.to_owned()),

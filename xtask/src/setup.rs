@@ -159,6 +159,34 @@ fn npm_package_version(name: &str) -> Option<String> {
     Some(version.to_owned())
 }
 
+/// cargo-fuzz's version, and the nightly toolchain it builds with (sanitizer flags).
+const CARGO_FUZZ_VERSION: &str = "0.13.1";
+
+/// What `cargo xtask bench fuzz` needs: nightly Rust and cargo-fuzz.
+pub fn fuzz_tools() -> Result {
+    let nightly = output(command("rustup").args(["toolchain", "list"]))
+        .is_some_and(|list| list.lines().any(|line| line.starts_with("nightly")));
+    if nightly {
+        println!("ok: nightly Rust");
+    } else {
+        println!("installing: nightly Rust (minimal), for cargo-fuzz");
+        run(command("rustup").args(["toolchain", "install", "nightly", "--profile", "minimal"]))?;
+    }
+    let wanted = format!("cargo-fuzz {CARGO_FUZZ_VERSION}");
+    if output(command("cargo-fuzz").arg("--version")).as_deref() == Some(wanted.as_str()) {
+        println!("ok: {wanted}");
+        return Ok(());
+    }
+    println!("installing: {wanted}");
+    run(cargo().args([
+        "install",
+        "cargo-fuzz",
+        "--version",
+        CARGO_FUZZ_VERSION,
+        "--locked",
+    ]))
+}
+
 /// What only `cargo xtask bench` needs: PeerJS and its server, for the side-by-side
 /// call-setup figure.
 pub fn bench_tools() -> Result {
