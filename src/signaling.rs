@@ -63,9 +63,13 @@ pub fn why_closed(code: Option<u16>) -> String {
     }
 }
 
-/// A handle on an open (or opening) signaling socket.
+/// A handle on an open (or opening) signaling socket. Dropping it gives the socket up
+/// (close code [`GIVE_UP`]) without sending what was still queued: a socket that opens
+/// after the session moved on to another must not log in; [`Signaling::leave`] leaves.
 pub struct Signaling {
     outgoing: mpsc::UnboundedSender<Outgoing>,
+    /// Whether the session still holds this handle.
+    held: Rc<std::cell::Cell<bool>>,
     /// When the server was last heard from (ms since the epoch), as frames arrive, not as
     /// the session gets round to them.
     heard: Rc<std::cell::Cell<f64>>,
@@ -82,8 +86,19 @@ impl Signaling {
         })?;
         let (outgoing, queued) = mpsc::unbounded();
         let heard = Rc::new(std::cell::Cell::new(js_sys::Date::now()));
-        wasm_bindgen_futures::spawn_local(run(socket, queued, heard.clone(), on_event));
-        Ok(Self { outgoing, heard })
+        let held = Rc::new(std::cell::Cell::new(true));
+        let task = run(socket, queued, heard.clone(), held.clone(), on_event);
+        wasm_bindgen_futures::spawn_local(task);
+        Ok(Self {
+            outgoing,
+            held,
+            heard,
+        })
+    }
+
+    /// Closes the socket with 1000: the user leaves.
+    pub fn leave(&self) {
+        let _ = self.outgoing.unbounded_send(Outgoing::Close(1000, "bye"));
     }
 
     /// When the server was last heard from (ms since the epoch).
@@ -116,10 +131,17 @@ impl Signaling {
     }
 }
 
+impl Drop for Signaling {
+    fn drop(&mut self) {
+        self.held.set(false);
+    }
+}
+
 async fn run(
     mut socket: WebSocket,
     mut queued: mpsc::UnboundedReceiver<Outgoing>,
     heard: Rc<std::cell::Cell<f64>>,
+    held: Rc<std::cell::Cell<bool>>,
     on_event: Rc<dyn Fn(SignalingEvent)>,
 ) {
     use futures::SinkExt;
@@ -147,14 +169,22 @@ async fn run(
                 return;
             }
             Either::Right((Some(Outgoing::Text(text)), _)) => {
-                if socket.send(Message::Text(text)).await.is_err() {
+                // Wait until the socket can take it, and only then look whether the
+                // session still holds it: a socket it gave up on while it was opening
+                // sends nothing, not even its login.
+                let ready = futures::future::poll_fn(|cx| socket.poll_ready_unpin(cx)).await;
+                if !held.get() {
+                    let _ = socket.close(Some(GIVE_UP), Some("replaced"));
+                    return;
+                }
+                if ready.is_err() || socket.send(Message::Text(text)).await.is_err() {
                     // The close event that explains it comes through the stream.
                     continue;
                 }
             }
-            // The handle was dropped: leave.
+            // The handle was dropped: the session moved on without this socket.
             Either::Right((None, _)) => {
-                let _ = socket.close(Some(1000), Some("bye"));
+                let _ = socket.close(Some(GIVE_UP), Some("replaced"));
                 return;
             }
         }

@@ -270,6 +270,7 @@ impl ClientMessage {
                 token,
                 password,
                 ack,
+                sent,
                 call: id,
                 with,
             } => (
@@ -281,6 +282,7 @@ impl ClientMessage {
                     optional("token", token),
                     optional("password", password),
                     ack.map(|seq| ("ack", Field::Number(seq))),
+                    sent.map(|seq| ("sent", Field::Number(seq))),
                     call(id),
                     with.as_ref().map(|peer| ("with", Text(&peer.0))),
                 ]

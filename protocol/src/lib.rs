@@ -312,6 +312,11 @@ pub enum ClientMessage {
         /// to it and replays the rest, and a new session numbers on from it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ack: Option<u64>,
+        /// The highest `seq` among the signals this client has sent. A session the server
+        /// starts afresh (after a restart) takes everything up to it as dealt with, so
+        /// that nothing meant for an earlier session is sent again into this one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sent: Option<u64>,
         /// On a resume: the call under way, so that a server that lost it (a restart)
         /// knows it again once both its members say so.
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -34,6 +34,7 @@ fn the_documented_session() {
             token: None,
             password: None,
             ack: None,
+            sent: None,
             call: None,
             with: None,
         },
@@ -242,6 +243,7 @@ fn the_additions_of_this_implementation() {
             token: None,
             password: None,
             ack: None,
+            sent: None,
             call: None,
             with: None,
         },
@@ -344,6 +346,7 @@ fn rooms_tokens_and_moderation() {
             token: Some("eyJ.e30.sig".into()),
             password: Some("hunter2".into()),
             ack: None,
+            sent: None,
             call: None,
             with: None,
         },
@@ -442,7 +445,7 @@ fn calls_and_delivery() {
         },
     );
     round_trip(
-        r#"{"type":"login","name":"alice","resume":"k3J9x2LqP0c.00ff","ack":12,"call":"Vb1Qe7kT0pLx-3_wZc9aRt","with":"Zp1qA7fS2mE"}"#,
+        r#"{"type":"login","name":"alice","resume":"k3J9x2LqP0c.00ff","ack":12,"sent":7,"call":"Vb1Qe7kT0pLx-3_wZc9aRt","with":"Zp1qA7fS2mE"}"#,
         ClientMessage::Login {
             name: "alice".into(),
             resume: Some("k3J9x2LqP0c.00ff".into()),
@@ -450,6 +453,7 @@ fn calls_and_delivery() {
             token: None,
             password: None,
             ack: Some(12),
+            sent: Some(7),
             call: call(),
             with: Some(id("Zp1qA7fS2mE")),
         },

@@ -297,6 +297,7 @@ fn handle(
                 token,
                 password,
                 ack,
+                sent,
                 call,
                 with,
             },
@@ -332,6 +333,7 @@ fn handle(
                 admin: grant.is_some_and(|grant| grant.admin),
                 token_current: grant.is_none_or(|grant| grant.current),
                 ack: ack.map(|seq| seq.min(protocol::MAX_EXACT)),
+                sent: sent.map(|seq| seq.min(protocol::MAX_EXACT)),
                 claim: call.zip(with),
             };
             let welcomed = state.registry.login(login, conn, outbox, &state.ice)?;

@@ -44,13 +44,14 @@ pub struct Inbox {
 
 impl Inbox {
     /// An inbox whose numbers go on after `acked` (what the user had handled in an earlier
-    /// session, so its numbers never go back); `acks`: the user acknowledges.
-    pub fn new(acked: Option<u64>) -> Self {
+    /// session, so its numbers never go back), for a user that acknowledges if `acked` is
+    /// given, and has given its own signals numbers up to `sent`, all taken as dealt with.
+    pub fn new(acked: Option<u64>, sent: Option<u64>) -> Self {
         Self {
             next_seq: acked.unwrap_or(0).saturating_add(1),
             acks: acked.is_some(),
             kept: VecDeque::new(),
-            received: 0,
+            received: sent.unwrap_or(0),
             bytes: 0,
             by_sender: HashMap::new(),
         }
@@ -92,6 +93,11 @@ impl Inbox {
             outbox.push(frame);
         }
         Ok(())
+    }
+
+    /// Whether the user acknowledges what it handled.
+    pub fn acks(&self) -> bool {
+        self.acks
     }
 
     /// The user handled everything up to `seq`: forget it.

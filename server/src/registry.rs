@@ -72,6 +72,8 @@ pub struct Login<'a> {
     /// The highest `seq` the client has handled; absent for a client that never
     /// acknowledges.
     pub ack: Option<u64>,
+    /// The highest `seq` the client has given its own signals.
+    pub sent: Option<u64>,
     /// The call a resuming client says it is in, and with whom.
     pub claim: Option<(CallId, PeerId)>,
 }
@@ -331,13 +333,17 @@ impl Registry {
                 started_ms,
                 arrival,
                 moderator,
-                inbox: Inbox::new(login.ack),
+                inbox: Inbox::new(login.ack, login.sent),
             },
         );
         if same_id && let Some((call, with)) = login.claim {
             room.calls.claim(&seat.id, call, &with);
         }
-        self.welcome(room, &seat, outbox, ice, None);
+        let received = room
+            .members
+            .get(&seat.id)
+            .and_then(|member| member.inbox.acks().then_some(member.inbox.received));
+        self.welcome(room, &seat, outbox, ice, received);
         Ok(Welcomed {
             seat,
             resumed: false,

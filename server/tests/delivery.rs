@@ -305,11 +305,19 @@ async fn what_the_client_sends_again_after_a_resume_is_taken_once() {
     alice.send(numbered(1, "one again")).await;
     alice.send(numbered(2, "two")).await;
     assert_eq!(bob.expect("offer").await["sdp"], "two");
-    // A session the server starts afresh says nothing of what it received.
+    // A session the server starts afresh takes what its client says it sent as dealt
+    // with: nothing of an earlier session is sent again into it.
     let (welcome, _) = server
         .client()
         .await
-        .login_with(json!({"type": "login", "name": "carol", "ack": 0}))
+        .login_with(json!({"type": "login", "name": "carol", "ack": 0, "sent": 9}))
+        .await;
+    assert_eq!(welcome["received"], 9);
+    // A client of the original contract hears nothing of it.
+    let (welcome, _) = server
+        .client()
+        .await
+        .login_with(json!({"type": "login", "name": "dave"}))
         .await;
     assert_eq!(welcome.get("received"), None);
     server.stop().await;

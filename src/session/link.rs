@@ -212,6 +212,7 @@ impl Link {
                 token: credentials.token.clone(),
                 password: credentials.password.clone(),
                 ack: Some(self.handled),
+                sent: Some(self.sent),
                 call,
                 with,
             })?;
@@ -577,12 +578,16 @@ impl Link {
 
     /// `close()`: offline for good.
     pub fn close(&mut self) {
-        if let State::Connecting {
-            first: Some(reply), ..
-        } = std::mem::replace(&mut self.state, State::Offline)
-        {
-            let error = Error::new(ErrorCode::NotConnected, "closed");
-            answer(reply, Err::<String, _>(error));
+        match std::mem::replace(&mut self.state, State::Offline) {
+            State::Connecting { socket, first, .. } => {
+                socket.leave();
+                if let Some(reply) = first {
+                    let error = Error::new(ErrorCode::NotConnected, "closed");
+                    answer(reply, Err::<String, _>(error));
+                }
+            }
+            State::Online { socket, .. } => socket.leave(),
+            State::Offline | State::Reconnecting { .. } => {}
         }
         self.me = None;
     }
