@@ -68,8 +68,10 @@ pub fn why_closed(code: Option<u16>) -> String {
 /// after the session moved on to another must not log in; [`Signaling::leave`] leaves.
 pub struct Signaling {
     outgoing: mpsc::UnboundedSender<Outgoing>,
-    /// Whether the session still holds this handle.
+    /// Whether the session still holds this handle (or let it go to leave).
     held: Rc<std::cell::Cell<bool>>,
+    /// Whether the session let it go to leave: what was queued goes out first.
+    leaving: std::cell::Cell<bool>,
     /// When the server was last heard from (ms since the epoch), as frames arrive, not as
     /// the session gets round to them.
     heard: Rc<std::cell::Cell<f64>>,
@@ -92,12 +94,14 @@ impl Signaling {
         Ok(Self {
             outgoing,
             held,
+            leaving: std::cell::Cell::new(false),
             heard,
         })
     }
 
-    /// Closes the socket with 1000: the user leaves.
+    /// Sends what is queued, then closes the socket with 1000: the user leaves.
     pub fn leave(&self) {
+        self.leaving.set(true);
         let _ = self.outgoing.unbounded_send(Outgoing::Close(1000, "bye"));
     }
 
@@ -133,7 +137,9 @@ impl Signaling {
 
 impl Drop for Signaling {
     fn drop(&mut self) {
-        self.held.set(false);
+        if !self.leaving.get() {
+            self.held.set(false);
+        }
     }
 }
 

@@ -155,7 +155,8 @@ fn relay_load(url: &str, flavor: &str, rate: Option<f64>) -> Result<RelayFigures
     })
 }
 
-fn relay_throughput() -> Result {
+/// The release server and the load tools of `bench/`.
+fn build_server_and_load() -> Result {
     run(cargo().args([
         "build",
         "--release",
@@ -163,7 +164,11 @@ fn relay_throughput() -> Result {
         "peercall-server",
         "-p",
         "peercall-bench",
-    ]))?;
+    ]))
+}
+
+fn relay_throughput() -> Result {
+    build_server_and_load()?;
     // Every protection stays on; only the per-address and rate limits are raised by their
     // flags, since all the load comes from one machine.
     let server = Server::start_with(
@@ -327,14 +332,7 @@ fn gzip_size(file: &Path) -> Result<u64> {
 }
 
 fn idle_memory(dist: &Path) -> Result {
-    run(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "peercall-server",
-        "-p",
-        "peercall-bench",
-    ]))?;
+    build_server_and_load()?;
     for (rooms, room_size) in [("rooms of 10", Some(10)), ("one room", None)] {
         let per_connection = idle_rss(dist, room_size)?;
         println!(
