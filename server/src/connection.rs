@@ -21,9 +21,15 @@ use crate::{
     rooms::RoomKey,
 };
 
-/// Read buffer per socket. Signaling frames are small; tungstenite's default (128 KiB)
-/// would cost that much per idle connection.
-pub const READ_BUFFER_BYTES: usize = 1024;
+/// Read buffer per socket, grown only while a larger frame comes in. Signaling frames are
+/// small; tungstenite's default (128 KiB) would cost that much per idle connection, and
+/// 512 bytes keep an idle logged-in connection under 8 KiB (see BENCHMARKS.md).
+pub const READ_BUFFER_BYTES: usize = 512;
+
+/// Frames gather in the socket's write buffer up to this many bytes before they are
+/// written, so that what waits goes out in one system call (the writer flushes after
+/// each batch).
+pub const WRITE_BUFFER_BYTES: usize = 8 * 1024;
 
 /// The most a single message may be before the socket itself refuses to read it. Between
 /// this and [`protocol::MAX_FRAME_BYTES`] the frame is read whole and refused with 1009

@@ -296,7 +296,7 @@ async fn upgrade(
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
     };
     ws.read_buffer_size(connection::READ_BUFFER_BYTES)
-        .write_buffer_size(0)
+        .write_buffer_size(connection::WRITE_BUFFER_BYTES)
         .max_message_size(connection::HARD_FRAME_BYTES)
         .max_frame_size(connection::HARD_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
