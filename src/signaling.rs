@@ -226,3 +226,19 @@ fn decode(text: &str) -> Result<Incoming, Error> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hostile server's huge frame is refused before the browser is asked to parse it.
+    #[test]
+    fn a_frame_past_the_bound_is_refused_unread() {
+        let huge = format!(
+            r#"{{"type":"pong","x":"{}"}}"#,
+            "x".repeat(MAX_SERVER_FRAME_BYTES)
+        );
+        let refused = decode(&huge).err().map(|error| error.code);
+        assert_eq!(refused, Some(ErrorCode::BadMessage));
+    }
+}
