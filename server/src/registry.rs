@@ -240,7 +240,11 @@ impl Registry {
                 name: member.name.clone(),
                 started_ms: member.started_ms,
             };
-            let received = room.members.get(&claim.id).map(|m| m.inbox.received);
+            let received = room
+                .members
+                .get(&claim.id)
+                .filter(|_| login.ack.is_some())
+                .map(|member| member.inbox.received);
             self.welcome(room, &seat, outbox, ice, received);
             // The old socket has not noticed it is dead yet: it goes now.
             if let Link::Connected { outbox: old, .. } = previous {

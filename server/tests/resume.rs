@@ -35,6 +35,8 @@ async fn a_dropped_user_resumes_with_its_id_and_nobody_sees_it_leave() {
 
     let (mut alice, welcome, peers) = resume(&server, "alice", &token).await;
     assert_eq!(welcome["id"], alice_id);
+    // A client of the original contract hears nothing of numbered delivery.
+    assert_eq!(welcome.get("received"), None);
     assert_eq!(peers, vec![json!({"id": bob_id, "name": "bob"})]);
     // Bob's next frame is alice's ring: no peer-left, no peer-joined in between.
     alice.send(json!({"type": "ring", "to": bob_id})).await;
