@@ -193,9 +193,9 @@ impl Calls {
                     .into_iter()
                     .flatten()
                     .filter(|id| {
-                        self.calls
-                            .get(*id)
-                            .is_some_and(|c| c.phase == (Phase::Claimed { by: member.clone() }))
+                        self.calls.get(*id).is_some_and(
+                            |c| matches!(&c.phase, Phase::Claimed { by } if by == member),
+                        )
                     })
                     .cloned()
                     .collect();
