@@ -5,8 +5,8 @@
 use serde::Deserialize;
 
 use crate::{
-    CallId, ClientMessage, DeclineReason, ErrorCode, IceCandidate, IceServer, PeerId, PeerInfo,
-    Relayed, ServerMessage, Signal,
+    CallId, ClientMessage, DeclineReason, ErrorCode, IceCandidate, IceServer, LeaveReason, PeerId,
+    PeerInfo, Relayed, ServerMessage, Signal,
 };
 
 /// Where the fields of a server frame come from, by their wire names: serde's flat bag of
@@ -114,6 +114,27 @@ impl ServerMessage {
             },
             "peer-left" => Self::PeerLeft {
                 id: PeerId(text("id")?),
+            },
+            "call-joined" => Self::CallJoined {
+                call: CallId(text("call")?),
+                peers: need(fields.peers()?, "peers")?,
+                seq: fields.number("seq")?,
+            },
+            "participant-joined" => Self::ParticipantJoined {
+                call: CallId(text("call")?),
+                id: PeerId(text("id")?),
+                name: text("name")?,
+                seq: fields.number("seq")?,
+            },
+            "participant-left" => Self::ParticipantLeft {
+                call: CallId(text("call")?),
+                id: PeerId(text("id")?),
+                reason: {
+                    let reason = text("reason")?;
+                    LeaveReason::from_wire(&reason)
+                        .ok_or_else(|| format!("unknown leave reason `{reason}`"))?
+                },
+                seq: fields.number("seq")?,
             },
             "error" => {
                 let code = text("code")?;
@@ -295,6 +316,18 @@ impl ClientMessage {
             Self::UnlockRoom => ("unlock-room", vec![]),
             Self::RemovePeer { id } => ("remove-peer", vec![("id", Text(&id.0))]),
             Self::Ack { seq } => ("ack", vec![("seq", Field::Number(*seq))]),
+            Self::JoinCall { seq } => (
+                "join-call",
+                seq.map(|seq| ("seq", Field::Number(seq)))
+                    .into_iter()
+                    .collect(),
+            ),
+            Self::LeaveCall { seq } => (
+                "leave-call",
+                seq.map(|seq| ("seq", Field::Number(seq)))
+                    .into_iter()
+                    .collect(),
+            ),
             Self::Ring {
                 to: peer,
                 call: id,

@@ -129,6 +129,34 @@ impl DeclineReason {
     }
 }
 
+/// Why someone is no longer in a room's call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeaveReason {
+    /// They left the call.
+    Left,
+    /// They left the room (closed the page, lost their connection for good, or were
+    /// removed).
+    Gone,
+}
+
+impl LeaveReason {
+    /// The reason as it stands on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Left => "left",
+            Self::Gone => "gone",
+        }
+    }
+
+    /// The reason spelled `wire` on the wire, if there is one.
+    pub fn from_wire(wire: &str) -> Option<Self> {
+        [Self::Left, Self::Gone]
+            .into_iter()
+            .find(|reason| reason.as_str() == wire)
+    }
+}
+
 /// What an `error` frame is about; a program switches on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -170,11 +198,13 @@ pub enum ErrorCode {
     /// `offer`, `answer`, `candidate` and `restart-ice` need an accepted call, `accept` a
     /// ringing one.
     NotInCall,
+    /// The room's call holds as many people as it may.
+    CallFull,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::BadRequest,
         Self::InvalidName,
         Self::NameTaken,
@@ -192,6 +222,7 @@ impl ErrorCode {
         Self::NotModerator,
         Self::TooManyConnections,
         Self::NotInCall,
+        Self::CallFull,
     ];
 
     /// The code as it stands on the wire.
@@ -214,6 +245,7 @@ impl ErrorCode {
             Self::NotModerator => "not-moderator",
             Self::TooManyConnections => "too-many-connections",
             Self::NotInCall => "not-in-call",
+            Self::CallFull => "call-full",
         }
     }
 
@@ -336,6 +368,19 @@ pub enum ClientMessage {
     },
     /// Asks the server for a `pong`: lets a client notice a server that went silent.
     Ping,
+    /// Join the room's call, starting it if nobody is in it (see docs/PROTOCOL.md,
+    /// "Room calls"). The server answers `call-joined`.
+    JoinCall {
+        /// Its number among the messages this session sent, as a signal's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// Leave the room's call.
+    LeaveCall {
+        /// Its number among the messages this session sent, as a signal's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
     /// The highest `seq` of a relayed signal handled so far: the server forgets it and
     /// everything before it.
     Ack {
@@ -498,7 +543,9 @@ impl ClientMessage {
             | Self::Answer { seq, .. }
             | Self::Candidate { seq, .. }
             | Self::Hangup { seq, .. }
-            | Self::RestartIce { seq, .. } => Some(seq),
+            | Self::RestartIce { seq, .. }
+            | Self::JoinCall { seq }
+            | Self::LeaveCall { seq } => Some(seq),
         }
     }
 
@@ -518,7 +565,9 @@ impl ClientMessage {
             | Self::Ack { .. }
             | Self::LockRoom
             | Self::UnlockRoom
-            | Self::RemovePeer { .. } => return Err(self),
+            | Self::RemovePeer { .. }
+            | Self::JoinCall { .. }
+            | Self::LeaveCall { .. } => return Err(self),
             Self::Ring { to, call, seq } => outgoing(to, call, seq, Signal::Ring),
             Self::Accept { to, call, seq } => outgoing(to, call, seq, Signal::Accept),
             Self::Decline {
@@ -763,6 +812,41 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
     },
+    /// You are in the room's call `call` (the answer to `join-call`, or to the `accept`
+    /// of an invitation); `peers` were in it before you, and each of them offers to you.
+    CallJoined {
+        /// The call.
+        call: CallId,
+        /// Who was in it already, earliest first.
+        peers: Vec<PeerInfo>,
+        /// Its number in the recipient's session, for `ack` and replay.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// Someone joined the room's call you are in: you offer to them.
+    ParticipantJoined {
+        /// The call.
+        call: CallId,
+        /// Their id.
+        id: PeerId,
+        /// Their name.
+        name: String,
+        /// Its number in the recipient's session, for `ack` and replay.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// Someone is no longer in the room's call you are in.
+    ParticipantLeft {
+        /// The call.
+        call: CallId,
+        /// Their id.
+        id: PeerId,
+        /// Why.
+        reason: LeaveReason,
+        /// Its number in the recipient's session, for `ack` and replay.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
     /// Something was refused.
     Error {
         /// What kind of refusal.
@@ -909,6 +993,25 @@ impl ServerMessage {
             } => relayed(from, name, call, seq, Signal::RestartIce),
             other => return Err(other),
         })
+    }
+
+    /// The `seq` of a numbered message (relayed signals and room-call news), which the
+    /// recipient acknowledges; `None` for the rest.
+    pub fn seq_mut(&mut self) -> Option<&mut Option<u64>> {
+        match self {
+            Self::Ring { seq, .. }
+            | Self::Accept { seq, .. }
+            | Self::Decline { seq, .. }
+            | Self::Offer { seq, .. }
+            | Self::Answer { seq, .. }
+            | Self::Candidate { seq, .. }
+            | Self::Hangup { seq, .. }
+            | Self::RestartIce { seq, .. }
+            | Self::CallJoined { seq, .. }
+            | Self::ParticipantJoined { seq, .. }
+            | Self::ParticipantLeft { seq, .. } => Some(seq),
+            _ => None,
+        }
     }
 
     /// An `error` frame.

@@ -1,8 +1,8 @@
 //! Every example frame of the protocol document, parsed and written back unchanged.
 
 use protocol::{
-    CallId, ClientMessage, DeclineReason, ErrorCode, IceCandidate, IceServer, PeerId, PeerInfo,
-    Relayed, ServerMessage, Signal,
+    CallId, ClientMessage, DeclineReason, ErrorCode, IceCandidate, IceServer, LeaveReason, PeerId,
+    PeerInfo, Relayed, ServerMessage, Signal,
 };
 use serde_json::Value;
 
@@ -471,4 +471,62 @@ fn calls_and_delivery() {
     for bad in ["", "a b", "a/b", "é", &"c".repeat(65)] {
         assert!(!CallId(bad.into()).is_valid(), "{bad:?}");
     }
+}
+
+#[test]
+fn room_calls() {
+    let call = || CallId("R7cQ2mW9xLp0-aZ_3tYb1k".into());
+    round_trip(
+        r#"{"type":"join-call"}"#,
+        ClientMessage::JoinCall { seq: None },
+    );
+    round_trip(
+        r#"{"type":"join-call","seq":3}"#,
+        ClientMessage::JoinCall { seq: Some(3) },
+    );
+    round_trip(
+        r#"{"type":"leave-call","seq":9}"#,
+        ClientMessage::LeaveCall { seq: Some(9) },
+    );
+    round_trip(
+        r#"{"type":"call-joined","call":"R7cQ2mW9xLp0-aZ_3tYb1k","peers":[{"id":"k3J9x2LqP0c","name":"alice"}],"seq":4}"#,
+        ServerMessage::CallJoined {
+            call: call(),
+            peers: vec![PeerInfo {
+                id: id("k3J9x2LqP0c"),
+                name: "alice".into(),
+            }],
+            seq: Some(4),
+        },
+    );
+    round_trip(
+        r#"{"type":"participant-joined","call":"R7cQ2mW9xLp0-aZ_3tYb1k","id":"Zp1qA7fS2mE","name":"bob","seq":8}"#,
+        ServerMessage::ParticipantJoined {
+            call: call(),
+            id: id("Zp1qA7fS2mE"),
+            name: "bob".into(),
+            seq: Some(8),
+        },
+    );
+    round_trip(
+        r#"{"type":"participant-left","call":"R7cQ2mW9xLp0-aZ_3tYb1k","id":"Zp1qA7fS2mE","reason":"gone","seq":9}"#,
+        ServerMessage::ParticipantLeft {
+            call: call(),
+            id: id("Zp1qA7fS2mE"),
+            reason: LeaveReason::Gone,
+            seq: Some(9),
+        },
+    );
+    round_trip(
+        r#"{"type":"error","code":"call-full","message":"the call is full"}"#,
+        ServerMessage::Error {
+            code: ErrorCode::CallFull,
+            message: "the call is full".into(),
+            to: None,
+        },
+    );
+    let unknown: Result<ServerMessage, _> = serde_json::from_str(
+        r#"{"type":"participant-left","call":"R7cQ2mW9xLp0-aZ_3tYb1k","id":"Zp1qA7fS2mE","reason":"vanished"}"#,
+    );
+    assert!(unknown.is_err());
 }

@@ -1,10 +1,15 @@
 //! The calls of one room, as far as the server needs them to route signals: each call's
-//! id, its two members, and whether it rings or was accepted. Never its SDP.
+//! id, its members, and whether it rings or was accepted. Never its SDP.
 //!
 //! `ring` opens a call, `accept` makes it live, `decline` and `hangup` end it, and so does
 //! either member leaving. `offer`, `answer`, `candidate` and `restart-ice` pass only
-//! between the two members of a live call, so nobody can push session descriptions or
+//! between two members of a live call, so nobody can push session descriptions or
 //! candidates at someone who never took their call.
+//!
+//! A named room also has at most one room call, a mesh of up to the call capacity:
+//! `join-call` enters it, `leave-call` (or leaving the room) leaves it, and a member may
+//! invite someone with a `ring` carrying its id, which the invitee's `accept` turns into a
+//! join. A two-person call grows into the room call the same way.
 
 use std::collections::HashMap;
 
@@ -45,6 +50,48 @@ impl Call {
     fn joins(&self, a: &PeerId, b: &PeerId) -> bool {
         (&self.caller == a && &self.callee == b) || (&self.caller == b && &self.callee == a)
     }
+
+    fn has(&self, member: &PeerId) -> bool {
+        &self.caller == member || &self.callee == member
+    }
+}
+
+/// Invitations one member may have open at once; past this the oldest is dropped.
+const INVITES_PER_MEMBER: usize = 4;
+
+/// The room's call.
+#[derive(Debug)]
+struct Group {
+    id: CallId,
+    /// Who is in it, earliest first.
+    members: Vec<PeerId>,
+    /// Who was invited, and by whom, oldest first.
+    invited: Vec<(PeerId, PeerId)>,
+}
+
+impl Group {
+    fn has(&self, member: &PeerId) -> bool {
+        self.members.contains(member)
+    }
+}
+
+/// How a signal of a call is routed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Relayed to its recipient, stamped with the call.
+    Relay(CallId),
+    /// An invitation taken: the sender joined the room call, whose members before it are
+    /// listed. Nothing is relayed; everyone is told who joined.
+    Joined(CallId, Vec<PeerId>),
+}
+
+/// A member's departure from the room call: the call, and who is still in it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Departure {
+    /// The call.
+    pub call: CallId,
+    /// Who is still in it.
+    pub remaining: Vec<PeerId>,
 }
 
 /// The calls of one room.
@@ -54,6 +101,8 @@ pub struct Calls {
     /// The calls of each member, so that leaving costs the calls one had, not all.
     of: HashMap<PeerId, Vec<CallId>>,
     rings: u64,
+    /// The room call, in a named room.
+    group: Option<Group>,
 }
 
 fn not_in_call(what: &str) -> Refusal {
@@ -70,6 +119,12 @@ impl Calls {
         call: Option<CallId>,
     ) -> Result<CallId, Refusal> {
         let id = call.unwrap_or_else(new_call_id);
+        if self.group.as_ref().is_some_and(|group| group.id == id) {
+            return Err(Refusal::new(
+                ErrorCode::BadRequest,
+                "only a member of the room call invites to it",
+            ));
+        }
         if self.calls.contains_key(&id) {
             return Err(Refusal::new(
                 ErrorCode::BadRequest,
@@ -109,6 +164,181 @@ impl Calls {
             },
         );
         Ok(id)
+    }
+
+    /// Whether `member` is in call `call`, accepted: the room call, or a live
+    /// two-person call.
+    pub fn is_in(&self, member: &PeerId, call: &CallId) -> bool {
+        match &self.group {
+            Some(group) if group.id == *call => group.has(member),
+            _ => self
+                .calls
+                .get(call)
+                .is_some_and(|pair| pair.phase == Phase::Accepted && pair.has(member)),
+        }
+    }
+
+    /// `member` of call `call` (see [`Calls::is_in`]) invites `callee` into it, in a room
+    /// whose calls hold `capacity` people. A two-person call becomes the room call first,
+    /// if the room has none.
+    pub fn invite(
+        &mut self,
+        member: &PeerId,
+        callee: &PeerId,
+        call: &CallId,
+        capacity: usize,
+    ) -> Result<CallId, Refusal> {
+        if self.group.as_ref().is_none_or(|group| group.id != *call) {
+            if self.group.is_some() {
+                return Err(Refusal::new(
+                    ErrorCode::BadRequest,
+                    "the room has a call already: join it",
+                ));
+            }
+            let Some(pair) = self.calls.get(call) else {
+                return Err(not_in_call("no call with that id"));
+            };
+            let members = vec![pair.caller.clone(), pair.callee.clone()];
+            self.remove(call);
+            self.group = Some(Group {
+                id: call.clone(),
+                members,
+                invited: Vec::new(),
+            });
+        }
+        let Some(group) = self.group.as_mut().filter(|group| group.has(member)) else {
+            return Err(not_in_call("you are not in that call"));
+        };
+        if group.has(callee) {
+            return Err(Refusal::new(
+                ErrorCode::BadRequest,
+                "they are in the call already",
+            ));
+        }
+        if group.members.len() >= capacity {
+            return Err(Refusal::new(ErrorCode::CallFull, "the call is full"));
+        }
+        group.invited.retain(|(invited, _)| invited != callee);
+        let open = group.invited.iter().filter(|(_, by)| by == member).count();
+        if open >= INVITES_PER_MEMBER
+            && let Some(oldest) = group.invited.iter().position(|(_, by)| by == member)
+        {
+            group.invited.remove(oldest);
+        }
+        group.invited.push((callee.clone(), member.clone()));
+        Ok(call.clone())
+    }
+
+    /// `member` joins the room call (starting it), which holds `capacity` people at most.
+    /// Returns the call, who was in it before, and whether `member` is new to it.
+    pub fn join(
+        &mut self,
+        member: &PeerId,
+        capacity: usize,
+    ) -> Result<(CallId, Vec<PeerId>, bool), Refusal> {
+        let group = self.group.get_or_insert_with(|| Group {
+            id: new_call_id(),
+            members: Vec::new(),
+            invited: Vec::new(),
+        });
+        let before: Vec<PeerId> = group
+            .members
+            .iter()
+            .filter(|other| *other != member)
+            .cloned()
+            .collect();
+        let new = !group.has(member);
+        if new {
+            if group.members.len() >= capacity {
+                return Err(Refusal::new(ErrorCode::CallFull, "the call is full"));
+            }
+            group.members.push(member.clone());
+            group.invited.retain(|(invited, _)| invited != member);
+        }
+        Ok((group.id.clone(), before, new))
+    }
+
+    /// `member` leaves the room call, if it is in it; its invitations are withdrawn, and
+    /// a call nobody is in is over.
+    pub fn leave_group(&mut self, member: &PeerId) -> Option<Departure> {
+        let group = self.group.as_mut()?;
+        group
+            .invited
+            .retain(|(invited, by)| invited != member && by != member);
+        let at = group.members.iter().position(|m| m == member)?;
+        group.members.remove(at);
+        let departure = Departure {
+            call: group.id.clone(),
+            remaining: group.members.clone(),
+        };
+        if group.members.is_empty() {
+            self.group = None;
+        }
+        Some(departure)
+    }
+
+    /// A signal of the room call between `from` and `to`: `None` if `call` is not the
+    /// room call.
+    fn group_route(
+        &mut self,
+        from: &PeerId,
+        to: &PeerId,
+        call: &CallId,
+        accept: bool,
+        capacity: usize,
+    ) -> Option<Result<Route, Refusal>> {
+        let group = self.group.as_mut().filter(|group| group.id == *call)?;
+        let invited = group
+            .invited
+            .iter()
+            .position(|(invited, by)| invited == from && by == to);
+        Some(match (accept, invited) {
+            (true, Some(at)) => {
+                group.invited.remove(at);
+                self.join(from, capacity)
+                    .map(|(call, before, _)| Route::Joined(call, before))
+            }
+            // Declining an invitation, or a ring that timed out.
+            (false, Some(at)) => {
+                group.invited.remove(at);
+                Ok(Route::Relay(call.clone()))
+            }
+            (false, None) if group.has(from) && group.has(to) => Ok(Route::Relay(call.clone())),
+            _ => Err(not_in_call("no invitation from that peer to its call")),
+        })
+    }
+
+    /// Routes `accept` of call `call` from `callee` to `caller`: an invitation into the
+    /// room call joins it; anything else takes a ringing call.
+    pub fn route_accept(
+        &mut self,
+        callee: &PeerId,
+        caller: &PeerId,
+        call: Option<CallId>,
+        capacity: usize,
+    ) -> Result<Route, Refusal> {
+        if let Some(id) = &call
+            && let Some(route) = self.group_route(callee, caller, id, true, capacity)
+        {
+            return route;
+        }
+        self.accept(callee, caller, call).map(Route::Relay)
+    }
+
+    /// Routes `decline` or `hangup` of call `call` from `from` to `to`: within the room
+    /// call it ends an invitation or tells one member, and the call goes on.
+    pub fn route_end(
+        &mut self,
+        from: &PeerId,
+        to: &PeerId,
+        call: Option<CallId>,
+    ) -> Result<Route, Refusal> {
+        if let Some(id) = &call
+            && let Some(route) = self.group_route(from, to, id, false, usize::MAX)
+        {
+            return route;
+        }
+        self.end(from, to, call).map(Route::Relay)
     }
 
     /// `callee` takes `caller`'s ringing call (the one named, or the latest). Any other
@@ -158,6 +388,13 @@ impl Calls {
         to: &PeerId,
         call: Option<&CallId>,
     ) -> Result<CallId, Refusal> {
+        if let Some(group) = &self.group
+            && call == Some(&group.id)
+            && group.has(from)
+            && group.has(to)
+        {
+            return Ok(group.id.clone());
+        }
         self.find(from, to, call, |call| call.phase == Phase::Accepted)
             .ok_or_else(|| {
                 not_in_call(

@@ -80,6 +80,11 @@ pub struct Config {
     /// Most people in one named room; one more gets `room-full`.
     #[arg(long, env = "PEERCALL_ROOM_CAPACITY", default_value_t = 8)]
     pub room_capacity: usize,
+    /// Most people in a named room's call (a full mesh, so 2 to 6); one more gets
+    /// `call-full`.
+    #[arg(long, env = "PEERCALL_CALL_CAPACITY", default_value_t = 4,
+          value_parser = clap::value_parser!(u8).range(2..=6))]
+    pub call_capacity: u8,
     /// Most people in the default room (the room of logins that name none); no limit by
     /// default.
     #[arg(long, env = "PEERCALL_DEFAULT_ROOM_CAPACITY")]

@@ -363,6 +363,8 @@ fn handle(
         (Some(seat), ClientMessage::LockRoom) => state.registry.set_locked(seat, true),
         (Some(seat), ClientMessage::UnlockRoom) => state.registry.set_locked(seat, false),
         (Some(seat), ClientMessage::RemovePeer { id }) => state.registry.remove(seat, &id),
+        (Some(seat), ClientMessage::JoinCall { seq }) => state.registry.join_call(seat, seq),
+        (Some(seat), ClientMessage::LeaveCall { seq }) => state.registry.leave_call(seat, seq),
         (Some(seat), ClientMessage::Ack { seq }) => {
             state.registry.ack(seat, seq);
             Ok(())

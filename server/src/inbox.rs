@@ -9,7 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use axum::extract::ws::Message;
-use protocol::{ErrorCode, PeerId, Relayed, ServerMessage};
+use protocol::{ErrorCode, PeerId, ServerMessage};
 
 use crate::{
     outbox::{Outbox, cost, frame},
@@ -57,18 +57,21 @@ impl Inbox {
         }
     }
 
-    /// Numbers `relayed`, keeps it if it must be, and queues it to `outbox` if the user is
-    /// connected. Refused when the sender's share, or the whole backlog, is full.
+    /// Numbers `message` (a relayed signal, or news of the room call, which `from` set
+    /// off), keeps it if it must be, and queues it to `outbox` if the user is connected.
+    /// Refused when the sender's share, or the whole backlog, is full.
     pub fn deliver(
         &mut self,
-        mut relayed: Relayed,
+        from: PeerId,
+        mut message: ServerMessage,
         outbox: Option<&Outbox>,
         limit: usize,
     ) -> Result<(), Refusal> {
         let seq = self.next_seq;
-        relayed.seq = Some(seq);
-        let from = relayed.from.clone();
-        let frame = frame(&ServerMessage::relayed(relayed));
+        if let Some(slot) = message.seq_mut() {
+            *slot = Some(seq);
+        }
+        let frame = frame(&message);
         let keep = self.acks || outbox.is_none();
         if keep {
             let cost = cost(&frame);

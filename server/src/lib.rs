@@ -137,6 +137,7 @@ pub async fn serve_prepared(
                 named: config.room_capacity,
                 default: config.default_room_capacity,
                 default_room: !config.no_default_room,
+                call: usize::from(config.call_capacity),
             },
         )),
         ice: Arc::new(ice),

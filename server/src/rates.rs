@@ -78,7 +78,9 @@ impl Rates {
             ClientMessage::Ring { .. }
             | ClientMessage::LockRoom
             | ClientMessage::UnlockRoom
-            | ClientMessage::RemovePeer { .. } => (self.rings.take(1.0), "calls"),
+            | ClientMessage::RemovePeer { .. }
+            | ClientMessage::JoinCall { .. }
+            | ClientMessage::LeaveCall { .. } => (self.rings.take(1.0), "calls"),
             _ => (
                 self.relays.take(1.0) && self.relay_bytes.take(bytes as f64),
                 "call signals",

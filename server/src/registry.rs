@@ -17,11 +17,13 @@ use std::{
 };
 
 use protocol::{
-    CallId, ErrorCode, MAX_REASON_BYTES, Outgoing, PeerId, Relayed, ServerMessage, Signal,
+    CallId, ErrorCode, LeaveReason, MAX_REASON_BYTES, Outgoing, PeerId, Relayed, ServerMessage,
+    Signal,
 };
 use rand::{Rng, distr::Alphanumeric};
 
 use crate::{
+    calls::Route,
     ice::IceServers,
     identity::name_key,
     inbox::Inbox,
@@ -95,6 +97,8 @@ pub struct Capacity {
     pub default: Option<usize>,
     /// Whether logins without a room are taken.
     pub default_room: bool,
+    /// Each named room's call.
+    pub call: usize,
 }
 
 #[derive(Default)]
@@ -418,14 +422,10 @@ impl Registry {
         let Some(sender) = room.members.get_mut(&from.id) else {
             return Err(Refusal::new(ErrorCode::NotLoggedIn, "log in again"));
         };
-        if let Some(seq) = seq {
-            if seq <= sender.inbox.received {
-                // Sent again after a resume, but it had arrived: once is enough.
-                return Ok(());
-            }
-            sender.inbox.received = seq;
-        }
         let name = sender.name.clone();
+        if room.repeated(&from.id, seq) {
+            return Ok(());
+        }
         let addressed = |refusal: Refusal| Refusal {
             to: Some(to.clone()),
             ..refusal
@@ -434,17 +434,30 @@ impl Registry {
             let message = format!("no peer with id {to} in this room");
             return Err(addressed(Refusal::new(ErrorCode::PeerUnavailable, message)));
         }
+        let named = from.room.name().is_some();
+        let capacity = self.capacity.call;
         let calls = &mut room.calls;
-        let call = match &signal {
-            Signal::Ring => calls.ring(&from.id, &to, call),
-            Signal::Accept => calls.accept(&from.id, &to, call),
-            Signal::Decline { .. } | Signal::Hangup { .. } => calls.end(&from.id, &to, call),
+        let route = match &signal {
+            Signal::Ring => match call.as_ref().filter(|id| calls.is_in(&from.id, id)) {
+                Some(_) if !named => Err(no_room_call()),
+                Some(id) => calls.invite(&from.id, &to, id, capacity).map(Route::Relay),
+                None => calls.ring(&from.id, &to, call).map(Route::Relay),
+            },
+            Signal::Accept => calls.route_accept(&from.id, &to, call, capacity),
+            Signal::Decline { .. } | Signal::Hangup { .. } => calls.route_end(&from.id, &to, call),
             Signal::Offer { .. }
             | Signal::Answer { .. }
             | Signal::Candidate { .. }
-            | Signal::RestartIce => calls.live(&from.id, &to, call.as_ref()),
+            | Signal::RestartIce => calls.live(&from.id, &to, call.as_ref()).map(Route::Relay),
         }
         .map_err(addressed)?;
+        let call = match route {
+            Route::Relay(call) => call,
+            Route::Joined(call, before) => {
+                room.joined(&from.id, call, &before, &before, self.limits.backlog_bytes);
+                return Ok(());
+            }
+        };
         let ring = matches!(signal, Signal::Ring);
         let relayed = Relayed {
             from: from.id.clone(),
@@ -454,19 +467,52 @@ impl Registry {
             signal,
         };
         let limit = self.limits.backlog_bytes;
-        let Some(recipient) = room.members.get_mut(&to) else {
-            return Ok(());
-        };
-        let outbox = match &recipient.link {
-            Link::Connected { outbox, .. } => Some(outbox.clone()),
-            Link::Away { .. } => None,
-        };
-        let delivered = recipient.inbox.deliver(relayed, outbox.as_ref(), limit);
+        let delivered = room.deliver(&to, from.id.clone(), ServerMessage::relayed(relayed), limit);
         if delivered.is_err() && ring {
             // A ring nobody heard rings nowhere.
             let _ = room.calls.end(&from.id, &to, Some(call));
         }
         delivered.map_err(addressed)
+    }
+
+    /// `seat` joins its room's call (starting it): it is told who is in it already, and
+    /// they are told it joined. `seq` numbers the request, as a signal's.
+    pub fn join_call(&self, seat: &Seat, seq: Option<u64>) -> Result<(), Refusal> {
+        if seat.room.name().is_none() {
+            return Err(no_room_call());
+        }
+        let mut state = self.lock();
+        let Some(room) = state.rooms.get_mut(&seat.room) else {
+            return Err(Refusal::new(ErrorCode::NotLoggedIn, "log in again"));
+        };
+        if room.repeated(&seat.id, seq) {
+            return Ok(());
+        }
+        let (call, before, new) = room.calls.join(&seat.id, self.capacity.call)?;
+        // Someone in it already is told who is in it again; nobody else hears of it.
+        let told: &[PeerId] = if new { &before } else { &[] };
+        room.joined(&seat.id, call, &before, told, self.limits.backlog_bytes);
+        Ok(())
+    }
+
+    /// `seat` leaves its room's call; the others in it are told.
+    pub fn leave_call(&self, seat: &Seat, seq: Option<u64>) -> Result<(), Refusal> {
+        let mut state = self.lock();
+        let Some(room) = state.rooms.get_mut(&seat.room) else {
+            return Err(Refusal::new(ErrorCode::NotLoggedIn, "log in again"));
+        };
+        if room.repeated(&seat.id, seq) {
+            return Ok(());
+        }
+        if let Some(departure) = room.calls.leave_group(&seat.id) {
+            room.departed(
+                &seat.id,
+                departure,
+                LeaveReason::Left,
+                self.limits.backlog_bytes,
+            );
+        }
+        Ok(())
     }
 
     /// The highest `seq` of `seat`'s own signals taken, once it numbers them.
@@ -508,7 +554,7 @@ impl Registry {
                 "you cannot remove yourself",
             ));
         }
-        let Some(member) = room.leave(id, true) else {
+        let Some(member) = room.leave(id, true, self.limits.backlog_bytes) else {
             return Err(Refusal {
                 to: Some(id.clone()),
                 ..Refusal::new(
@@ -546,7 +592,7 @@ impl Registry {
         if clean {
             let until = now_ms() + self.tokens.lifetime().as_millis() as u64;
             state.left.insert(seat.id.clone(), until);
-            leave(&mut state, seat);
+            leave(&mut state, seat, self.limits.backlog_bytes);
             return;
         }
         member.link = Link::Away { conn };
@@ -566,16 +612,16 @@ impl Registry {
             .is_some_and(|m| matches!(m.link, Link::Away { .. }) && m.conn() == conn);
         if still_away {
             tracing::info!(id = %seat.id, "resume grace over: left");
-            leave(&mut state, seat);
+            leave(&mut state, seat, self.limits.backlog_bytes);
         }
     }
 }
 
 /// `seat` leaves its room; an empty room goes, with its lock and password.
-fn leave(state: &mut Rooms, seat: &Seat) {
+fn leave(state: &mut Rooms, seat: &Seat, limit: usize) {
     state.homes.remove(&seat.id);
     if let Some(room) = state.rooms.get_mut(&seat.room) {
-        room.leave(&seat.id, false);
+        room.leave(&seat.id, false, limit);
         room.hand_over(&seat.room);
     }
     drop_if_empty(state, &seat.room);
@@ -589,6 +635,13 @@ fn drop_if_empty(state: &mut Rooms, room: &RoomKey) {
     {
         state.rooms.remove(room);
     }
+}
+
+fn no_room_call() -> Refusal {
+    Refusal::new(
+        ErrorCode::BadRequest,
+        "the default room has no room call: join a named room",
+    )
 }
 
 /// `by`'s room, if `by` moderates it.

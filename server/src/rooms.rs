@@ -5,13 +5,14 @@ use std::collections::{HashMap, VecDeque};
 
 use axum::extract::ws::Message;
 use hmac::{Hmac, Mac};
-use protocol::{PeerId, PeerInfo, ServerMessage};
+use protocol::{CallId, LeaveReason, PeerId, PeerInfo, ServerMessage};
 use sha2::Sha256;
 
 use crate::{
-    calls::Calls,
+    calls::{Calls, Departure},
     inbox::Inbox,
     outbox::{Outbox, frame},
+    refusal::Refusal,
 };
 
 /// Removals a room remembers; past this the oldest are forgotten, so a room kept alive
@@ -150,8 +151,95 @@ impl Room {
             .any(|(gone, gone_key)| id == Some(gone) || gone_key == key)
     }
 
+    /// Whether `seq`, the number `from` gave a message, was taken already (a resume sent
+    /// it again); otherwise it is noted as taken.
+    pub fn repeated(&mut self, from: &PeerId, seq: Option<u64>) -> bool {
+        let (Some(seq), Some(sender)) = (seq, self.members.get_mut(from)) else {
+            return false;
+        };
+        if seq <= sender.inbox.received {
+            return true;
+        }
+        sender.inbox.received = seq;
+        false
+    }
+
+    /// Numbers `message`, set off by `from`, in `to`'s inbox and sends it if `to` is
+    /// connected (see [`Inbox::deliver`]).
+    pub fn deliver(
+        &mut self,
+        to: &PeerId,
+        from: PeerId,
+        message: ServerMessage,
+        limit: usize,
+    ) -> Result<(), Refusal> {
+        let Some(recipient) = self.members.get_mut(to) else {
+            return Ok(());
+        };
+        let outbox = recipient.outbox().cloned();
+        recipient
+            .inbox
+            .deliver(from, message, outbox.as_ref(), limit)
+    }
+
+    /// `id` joined the room call `call`, which `before` were in: it is told who they are,
+    /// and `told` (those of them new to it) are told it came.
+    pub fn joined(
+        &mut self,
+        id: &PeerId,
+        call: CallId,
+        before: &[PeerId],
+        told: &[PeerId],
+        limit: usize,
+    ) {
+        let info = |id: &PeerId| {
+            self.members.get(id).map(|member| PeerInfo {
+                id: id.clone(),
+                name: member.name.clone(),
+            })
+        };
+        let peers = before.iter().filter_map(info).collect();
+        let Some(me) = info(id) else {
+            return;
+        };
+        let seq = None;
+        let joined = ServerMessage::CallJoined {
+            call: call.clone(),
+            peers,
+            seq,
+        };
+        // The room call's news is small and rare (its rate is a caller's), so a full
+        // backlog drops nothing here: the limit doubles for it.
+        let _ = self.deliver(id, id.clone(), joined, limit * 2);
+        for other in told {
+            let news = ServerMessage::ParticipantJoined {
+                call: call.clone(),
+                id: me.id.clone(),
+                name: me.name.clone(),
+                seq,
+            };
+            let _ = self.deliver(other, id.clone(), news, limit * 2);
+        }
+    }
+
+    /// `id` is no longer in the room call, `why`: the others in it are told.
+    pub fn departed(&mut self, id: &PeerId, departure: Departure, why: LeaveReason, limit: usize) {
+        for other in &departure.remaining {
+            let news = ServerMessage::ParticipantLeft {
+                call: departure.call.clone(),
+                id: id.clone(),
+                reason: why,
+                seq: None,
+            };
+            let _ = self.deliver(other, id.clone(), news, limit * 2);
+        }
+    }
+
     /// Takes `id` out, telling the others; a removal keeps them out.
-    pub fn leave(&mut self, id: &PeerId, removed: bool) -> Option<Member> {
+    pub fn leave(&mut self, id: &PeerId, removed: bool, limit: usize) -> Option<Member> {
+        if let Some(departure) = self.calls.leave_group(id) {
+            self.departed(id, departure, LeaveReason::Gone, limit);
+        }
         let member = self.members.remove(id)?;
         self.calls.leave(id);
         let key = crate::identity::name_key(&member.name);
