@@ -26,6 +26,9 @@ const DEFAULT_RING_TIMEOUT_MS: u32 = 30_000;
 /// How often the server is pinged unless the options say otherwise.
 const DEFAULT_HEARTBEAT_MS: u32 = 5_000;
 
+/// The video uplink a member of a room call shares among the others, by default (kbps).
+const DEFAULT_VIDEO_BUDGET_KBPS: u32 = 2_500;
+
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
 /** Options of `new PeerCall(...)`. */
@@ -54,6 +57,8 @@ export interface PeerCallOptions {
   ringTimeoutMs?: number;
   /** How often the server is pinged, in ms; silence for two pings means reconnecting. Default 5000. */
   heartbeatMs?: number;
+  /** In a room call, the video uplink (kbps) shared among the others: each gets an equal part. Default 2500. */
+  videoBudgetKbps?: number;
 }
 "#;
 
@@ -108,6 +113,25 @@ impl PeerCall {
         self.ask(|reply| Command::Call(PeerId(peer_id), reply))
     }
 
+    /// Joins the room call (starting it if nobody is in it); resolves with the
+    /// participants already in it, who each connect to you.
+    #[wasm_bindgen(js_name = joinCall, unchecked_return_type = "Promise<PeerInfo[]>")]
+    pub fn join_call(&self) -> Promise {
+        self.ask(Command::JoinCall)
+    }
+
+    /// Leaves the room call.
+    #[wasm_bindgen(js_name = leaveCall)]
+    pub fn leave_call(&self) {
+        self.command(Command::LeaveCall);
+    }
+
+    /// Rings `peer_id` into the call you are in: a two-person call grows into the
+    /// room call.
+    pub fn invite(&self, peer_id: String) {
+        self.command(Command::Invite(PeerId(peer_id)));
+    }
+
     /// Answers the incoming call.
     pub fn accept(&self) {
         self.command(Command::Accept);
@@ -137,8 +161,8 @@ impl PeerCall {
 
     /// The current call's `RTCStatsReport`, or `null` outside a call.
     #[wasm_bindgen(js_name = getStats, unchecked_return_type = "Promise<RTCStatsReport | null>")]
-    pub fn get_stats(&self) -> Promise {
-        self.ask(Command::Stats)
+    pub fn get_stats(&self, participant_id: Option<String>) -> Promise {
+        self.ask(|reply| Command::Stats(participant_id.map(PeerId), reply))
     }
 
     /// Restarts ICE on the current call (after a network change, say). The call also
@@ -172,8 +196,8 @@ impl PeerCall {
     /// Offers `file` to the other side; resolves with the transfer's id. Several files
     /// queue up and go one after another; watch the `file-*` events.
     #[wasm_bindgen(js_name = sendFile, unchecked_return_type = "Promise<string>")]
-    pub fn send_file(&self, file: web_sys::File) -> Promise {
-        self.ask(|reply| Command::SendFile(file, reply))
+    pub fn send_file(&self, file: web_sys::File, participant_id: Option<String>) -> Promise {
+        self.ask(|reply| Command::SendFile(file, participant_id.map(PeerId), reply))
     }
 
     /// Accepts the incoming file `id` (from a `file-offer` event): its bytes start flowing.
@@ -325,5 +349,13 @@ fn parse_options(options: &JsValue) -> Result<Options, Error> {
         media: get("media").unwrap_or_else(media::default_constraints),
         ring_timeout_ms: millis("ringTimeoutMs", DEFAULT_RING_TIMEOUT_MS)?,
         heartbeat_ms: millis("heartbeatMs", DEFAULT_HEARTBEAT_MS)?,
+        video_budget_kbps: match get("videoBudgetKbps") {
+            None => DEFAULT_VIDEO_BUDGET_KBPS,
+            Some(value) => value
+                .as_f64()
+                .filter(|kbps| (50.0..=100_000.0).contains(kbps))
+                .map(|kbps| kbps as u32)
+                .ok_or_else(|| bad("options.videoBudgetKbps must be from 50 to 100000"))?,
+        },
     })
 }

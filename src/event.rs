@@ -11,7 +11,7 @@ use protocol::PeerInfo;
 use wasm_bindgen::{JsValue, prelude::wasm_bindgen};
 use web_sys::{Blob, MediaStream, RtcDataChannel};
 
-pub use values::{CancelledBy, Direction, EndReason, State, TransferId};
+pub use values::{CancelledBy, Direction, EndReason, LeftReason, State, TransferId};
 
 use crate::{error::Error, js::object};
 
@@ -26,6 +26,11 @@ export type PeerCallDirection = "send" | "receive";
 /** `out-<n>` for files you send, `in-<n>` for files you receive. */
 export type PeerCallTransferId = `out-${number}` | `in-${number}`;
 export interface PeerInfo { id: string; name: string; }
+/** Someone in the room call with you, and how your connection with them is. */
+export interface PeerCallParticipant {
+  id: string; name: string; state: "connecting" | "connected" | "reconnecting";
+}
+export type PeerCallLeftReason = "left" | "gone" | "failed";
 /** Every rejection and `error` event: a stable `code` and a readable `message`. */
 export interface PeerCallError extends Error { code: string; }
 /** The payload of each event. */
@@ -40,6 +45,11 @@ export interface PeerCallEvents {
   "local-stream": MediaStream;
   media: { audio: boolean; video: boolean };
   ended: { reason: PeerCallEndReason };
+  /** Everyone else in the room call, on every change. */
+  participants: PeerCallParticipant[];
+  "participant-joined": PeerInfo;
+  "participant-stream": { id: string; stream: MediaStream };
+  "participant-left": { id: string; reason: PeerCallLeftReason };
   error: PeerCallError;
   datachannel: RTCDataChannel;
   text: { from: string; name: string; text: string; at: number };
@@ -172,6 +182,24 @@ pub enum Event {
         /// Who stopped it.
         by: CancelledBy,
     },
+    /// Everyone else in the room call, and how the connection with each is.
+    Participants(Vec<(PeerInfo, State)>),
+    /// Someone is in the room call with us now.
+    ParticipantJoined(PeerInfo),
+    /// Media from someone in the room call.
+    ParticipantStream {
+        /// Who.
+        id: protocol::PeerId,
+        /// Their stream.
+        stream: MediaStream,
+    },
+    /// Someone is no longer in the room call with us.
+    ParticipantLeft {
+        /// Who.
+        id: protocol::PeerId,
+        /// Why.
+        reason: LeftReason,
+    },
     /// A transfer failed.
     FileError {
         /// The transfer.
@@ -203,6 +231,10 @@ impl Event {
             Self::FileDone { .. } => "file-done",
             Self::FileCancelled { .. } => "file-cancelled",
             Self::FileError { .. } => "file-error",
+            Self::Participants(_) => "participants",
+            Self::ParticipantJoined(_) => "participant-joined",
+            Self::ParticipantStream { .. } => "participant-stream",
+            Self::ParticipantLeft { .. } => "participant-left",
         }
     }
 
@@ -219,6 +251,28 @@ impl Event {
                 })
                 .collect::<Array>()
                 .into(),
+            Self::Participants(participants) => participants
+                .iter()
+                .map(|(peer, state)| {
+                    object(&[
+                        ("id", peer.id.0.as_str().into()),
+                        ("name", peer.name.as_str().into()),
+                        ("state", state.as_str().into()),
+                    ])
+                })
+                .collect::<Array>()
+                .into(),
+            Self::ParticipantJoined(peer) => object(&[
+                ("id", peer.id.0.as_str().into()),
+                ("name", peer.name.as_str().into()),
+            ]),
+            Self::ParticipantStream { id, stream } => {
+                object(&[("id", id.0.as_str().into()), ("stream", stream.into())])
+            }
+            Self::ParticipantLeft { id, reason } => object(&[
+                ("id", id.0.as_str().into()),
+                ("reason", reason.as_str().into()),
+            ]),
             Self::Incoming(from) => object(&[
                 ("from", from.id.0.as_str().into()),
                 ("name", from.name.as_str().into()),
@@ -365,7 +419,8 @@ mod tests {
             .into_iter()
             .chain(EndReason::ALL.map(EndReason::as_str))
             .chain(Direction::ALL.map(Direction::as_str))
-            .chain(CancelledBy::ALL.map(CancelledBy::as_str));
+            .chain(CancelledBy::ALL.map(CancelledBy::as_str))
+            .chain(LeftReason::ALL.map(LeftReason::as_str));
         for spelling in spellings {
             assert!(TYPES.contains(&format!("\"{spelling}\"")), "{spelling}");
         }

@@ -10,7 +10,7 @@ mod bitrate;
 mod dtls;
 mod ice;
 
-pub use bitrate::with_start_bitrate;
+pub use bitrate::{cap_video, with_start_bitrate};
 pub use ice::{IceRestart, IceRole, ice_servers_js};
 
 use std::rc::Rc;

@@ -10,6 +10,7 @@ pub mod action;
 mod call;
 pub mod command;
 mod devices;
+mod group;
 pub mod input;
 mod link;
 mod live;
@@ -23,7 +24,7 @@ use std::{cell::RefCell, rc::Rc};
 use futures::{StreamExt, channel::mpsc};
 use wasm_bindgen::JsValue;
 
-use protocol::{CallId, ClientMessage, DeclineReason, PeerInfo, Signal};
+use protocol::{CallId, ClientMessage, DeclineReason, PeerId, PeerInfo, Signal};
 
 pub use self::options::Options;
 use self::{
@@ -31,6 +32,7 @@ use self::{
     call::Call,
     command::{Command, answer},
     devices::{Devices, Then},
+    group::{Connector, Group},
     input::{CallInput, Input, Wake},
     link::{Credentials, Heard, Link},
     live::PeerSetup,
@@ -38,7 +40,7 @@ use self::{
 };
 use crate::{
     error::{Error, ErrorCode},
-    event::{Emitter, EndReason, Event, State},
+    event::{Emitter, EndReason, Event, LeftReason, State},
     media::show,
 };
 
@@ -83,12 +85,28 @@ pub fn start(
         emitter,
         inputs: inputs.clone(),
         snapshot: snapshot.clone(),
-        call: None,
+        engaged: None,
         calls: 0,
         deferred: Vec::new(),
     };
     wasm_bindgen_futures::spawn_local(session.run(queue));
     (inputs, snapshot)
+}
+
+/// The call the session is in.
+enum Engaged {
+    /// A call with one other person: placed, ringing, or live.
+    Pair(Call),
+    /// The room call.
+    Group(Group),
+}
+
+/// How connection (or call) number `number` reaches the session.
+fn wake(inputs: &mpsc::UnboundedSender<Input>, number: u32) -> Wake {
+    let inputs = inputs.clone();
+    Rc::new(move |input| {
+        let _ = inputs.unbounded_send(Input::Call(number, input));
+    })
 }
 
 /// The session task's state: each part has one owner.
@@ -99,8 +117,9 @@ struct Session {
     snapshot: Rc<RefCell<Snapshot>>,
     link: Link,
     devices: Devices,
-    call: Option<Call>,
-    /// Numbers calls, so late inputs of an ended one are ignored.
+    engaged: Option<Engaged>,
+    /// Numbers calls and the room call's connections, so late inputs of an ended one
+    /// are ignored.
     calls: u32,
     /// Commands for the call being accepted, kept until it begins or ends.
     deferred: Vec<Command>,
@@ -144,9 +163,7 @@ impl Session {
             self.publish_state();
         }
         let mut out = Actions::default();
-        if let Some(call) = &mut self.call {
-            call.hang_up(&mut out);
-        }
+        self.hang_up(&mut out);
         self.act(out);
         self.link.close();
         self.run_deferred();
@@ -160,9 +177,35 @@ impl Session {
         }
     }
 
+    /// The two-person call, if that is what we are in.
+    fn pair(&mut self) -> Option<&mut Call> {
+        match &mut self.engaged {
+            Some(Engaged::Pair(call)) => Some(call),
+            _ => None,
+        }
+    }
+
+    /// The room call, if that is what we are in.
+    fn group(&mut self) -> Option<&mut Group> {
+        match &mut self.engaged {
+            Some(Engaged::Group(group)) => Some(group),
+            _ => None,
+        }
+    }
+
+    /// We end whatever call we are in.
+    fn hang_up(&mut self, out: &mut Actions) {
+        match &mut self.engaged {
+            Some(Engaged::Pair(call)) => call.hang_up(out),
+            Some(Engaged::Group(group)) => group.leave(out),
+            None => {}
+        }
+    }
+
     async fn call_input(&mut self, id: u32, input: CallInput, out: &mut Actions) {
-        match (&mut self.call, input) {
-            (Some(call), input) if call.id() == id => call.input(input, out).await,
+        match (&mut self.engaged, input) {
+            (Some(Engaged::Pair(call)), input) if call.id() == id => call.input(input, out).await,
+            (Some(Engaged::Group(group)), input) => group.input(id, input, out).await,
             // A file checked after its call ended is handed over all the same: it is whole.
             (_, CallInput::Transfer(TransferInput::Checked(checked))) => {
                 transfers::handed_over(*checked, out);
@@ -184,45 +227,129 @@ impl Session {
             }
             return;
         }
-        let live = self.call.as_mut().and_then(Call::live);
+        let command = match command {
+            Command::SetMic(enabled) => return self.devices.set_mic(enabled),
+            Command::SetCamera(enabled) => return self.devices.set_camera(enabled),
+            Command::SetToken(token) => return self.link.set_token(token),
+            command => command,
+        };
+        if let Some(Engaged::Group(group)) = &mut self.engaged {
+            return Self::group_command(group, command, &mut self.link, out);
+        }
         let no_call =
             |what: &str| Error::new(ErrorCode::InvalidState, format!("no call to {what}"));
         match command {
             Command::Connect(reply) => self.link.connect(reply),
-            Command::Call(to, reply) => match self.link.callee(&to, self.call.is_some()) {
+            Command::Call(to, reply) => match self.link.callee(&to, self.engaged.is_some()) {
                 Ok(with) => {
                     self.calls += 1;
-                    self.call = Some(Call::place(self.calls, with, self.wake(self.calls)));
+                    let call = Call::place(self.calls, with, wake(&self.inputs, self.calls));
+                    self.engaged = Some(Engaged::Pair(call));
                     self.want(Then::Ring(reply), out);
                 }
                 Err(error) => answer(reply, Err::<JsValue, _>(error)),
             },
-            Command::Accept => match self.call.as_ref().filter(|call| call.is_incoming()) {
-                Some(call) => self.want(Then::Answer(call.with().clone()), out),
+            Command::JoinCall(reply) => {
+                if let Err(error) = self.can_join() {
+                    return answer(reply, Err::<JsValue, _>(error));
+                }
+                let group = Group::joining(reply, self.options.video_budget_kbps);
+                self.engaged = Some(Engaged::Group(group));
+                self.want(Then::Join, out);
+            }
+            Command::LeaveCall => {}
+            Command::Invite(to) => self.invite(to, out),
+            Command::Accept => match self.pair().filter(|call| call.is_incoming()) {
+                Some(call) => {
+                    let from = call.with().clone();
+                    self.want(Then::Answer(from), out);
+                }
                 None => out.report(no_call("accept")),
             },
             Command::Decline => {
-                if let Some(call) = self.call.as_mut().filter(|call| call.is_incoming()) {
+                if let Some(call) = self.pair().filter(|call| call.is_incoming()) {
                     call.decline(out);
                 }
             }
-            Command::Hangup => {
-                if let Some(call) = &mut self.call {
-                    call.hang_up(out);
-                }
-            }
-            Command::SetMic(enabled) => self.devices.set_mic(enabled),
-            Command::SetCamera(enabled) => self.devices.set_camera(enabled),
-            // The outer promise adopts the stats promise.
-            Command::Stats(reply) => answer(
-                reply,
-                Ok(live.map_or(JsValue::NULL, |live| live.peer().stats().into())),
-            ),
+            Command::Hangup => self.hang_up(out),
             Command::RestartIce => {
-                if let Some(call) = &mut self.call {
+                if let Some(call) = self.pair() {
                     call.restart_ice(out);
                 }
             }
+            Command::Moderate(message) => self.moderate(message, out),
+            Command::Close => {}
+            command => {
+                let live = self.pair().and_then(Call::live);
+                Self::pair_command(live, command, out);
+            }
+        }
+    }
+
+    /// Whether a room call can be joined now.
+    fn can_join(&self) -> Result<(), Error> {
+        if !self.link.is_online() {
+            return Err(Error::new(ErrorCode::NotConnected, "connect first"));
+        }
+        if self.options.room.is_none() {
+            let message = "the default room has no room call: join a named room";
+            return Err(Error::new(ErrorCode::InvalidState, message));
+        }
+        if self.engaged.is_some() {
+            let message = "already in a call: hang up first";
+            return Err(Error::new(ErrorCode::InvalidState, message));
+        }
+        Ok(())
+    }
+
+    /// Rings `to` into the call we are in: a two-person call grows into the room call.
+    fn invite(&mut self, to: PeerId, out: &mut Actions) {
+        if self.options.room.is_none() {
+            let message = "the default room has no room call: invite in a named room";
+            return out.report(Error::new(ErrorCode::InvalidState, message));
+        }
+        self.grow(out);
+        match self.group().and_then(|group| group.call_id().cloned()) {
+            Some(call) => out.send(ClientMessage::signal(to, Some(call), Signal::Ring)),
+            None => out.report(Error::new(
+                ErrorCode::InvalidState,
+                "no call to invite to: call someone or join the room call first",
+            )),
+        }
+    }
+
+    /// A live two-person call becomes the room call, keeping its connection.
+    fn grow(&mut self, out: &mut Actions) {
+        let Some(Engaged::Pair(call)) = self.engaged.take() else {
+            return;
+        };
+        self.engaged = Some(match call.into_live() {
+            Ok((number, with, id, live)) => {
+                let budget = self.options.video_budget_kbps;
+                Engaged::Group(Group::grown(id, number, with, live, budget, out))
+            }
+            Err(call) => Engaged::Pair(call),
+        });
+    }
+
+    fn moderate(&mut self, message: ClientMessage, out: &mut Actions) {
+        if self.link.is_online() {
+            self.link.send(message, out);
+        } else {
+            out.report(Error::new(ErrorCode::NotConnected, "connect first"));
+        }
+    }
+
+    /// A command about the two-person call, `live` once it is accepted.
+    fn pair_command(live: Option<&mut live::Live>, command: Command, out: &mut Actions) {
+        let no_call =
+            |what: &str| Error::new(ErrorCode::InvalidState, format!("no call to {what}"));
+        match command {
+            // The outer promise adopts the stats promise.
+            Command::Stats(_, reply) => answer(
+                reply,
+                Ok(live.map_or(JsValue::NULL, |live| live.peer().stats().into())),
+            ),
             Command::AddTrack(track, stream) => match live {
                 Some(live) => live.add_track(&track, &stream),
                 None => out.report(no_call("add a track to")),
@@ -238,7 +365,7 @@ impl Session {
                 live.ok_or_else(|| no_call("chat in"))
                     .and_then(|live| live.send_text(&text)),
             ),
-            Command::SendFile(file, reply) => answer(
+            Command::SendFile(file, _, reply) => answer(
                 reply,
                 live.map(|live| live.send_file(file).to_string())
                     .ok_or_else(|| no_call("send a file in")),
@@ -248,21 +375,126 @@ impl Session {
                     live.transfers().command(command, id, out);
                 }
             }
-            Command::SetToken(token) => self.link.set_token(token),
-            Command::Moderate(message) => {
-                if self.link.is_online() {
-                    self.link.send(message, out);
-                } else {
-                    out.report(Error::new(ErrorCode::NotConnected, "connect first"));
-                }
-            }
-            Command::Close => {}
+            _ => {}
         }
+    }
+
+    /// A command while in the room call.
+    fn group_command(group: &mut Group, command: Command, link: &mut Link, out: &mut Actions) {
+        let busy = || Error::new(ErrorCode::InvalidState, "already in the room call");
+        match command {
+            Command::Connect(reply) => link.connect(reply),
+            Command::Call(_, reply) | Command::JoinCall(reply) => {
+                answer(reply, Err::<JsValue, _>(busy()));
+            }
+            Command::LeaveCall | Command::Hangup => group.leave(out),
+            Command::Invite(to) => match group.call_id() {
+                Some(call) => {
+                    out.send(ClientMessage::signal(to, Some(call.clone()), Signal::Ring));
+                }
+                None => out.report(Error::new(
+                    ErrorCode::InvalidState,
+                    "the call is still being joined",
+                )),
+            },
+            // Nothing rings while we are in the room call; the settings were applied
+            // before.
+            Command::Accept
+            | Command::Decline
+            | Command::Close
+            | Command::SetMic(_)
+            | Command::SetCamera(_)
+            | Command::SetToken(_) => {}
+            Command::Moderate(message) => link.send(message, out),
+            Command::Stats(with, reply) => answer(reply, group.stats(with.as_ref())),
+            Command::RestartIce => group.restart_ice(out),
+            Command::AddTrack(track, stream) => group.add_track(&track, &stream),
+            Command::CreateDataChannel(_, reply) => answer(
+                reply,
+                Err::<JsValue, _>(Error::new(
+                    ErrorCode::InvalidState,
+                    "a room call opens no channels of the page's own",
+                )),
+            ),
+            Command::SendText(text, reply) => answer(reply, group.send_text(&text)),
+            Command::SendFile(file, to, reply) => answer(
+                reply,
+                group.send_file(file, to.as_ref()).map(|id| id.to_string()),
+            ),
+            Command::File(command, id) => group.file_command(command, id, out),
+        }
+    }
+
+    /// The parts a new connection of the room call is made with.
+    fn connector(&mut self) -> (Option<&mut Group>, Connector<'_>) {
+        let group = match &mut self.engaged {
+            Some(Engaged::Group(group)) => Some(group),
+            _ => None,
+        };
+        (
+            group,
+            Connector {
+                options: &self.options,
+                link: &self.link,
+                local: self.devices.stream(),
+                inputs: &self.inputs,
+                numbers: &mut self.calls,
+            },
+        )
+    }
+
+    /// Whether the two-person call we are in is call `call`, live.
+    fn pair_is(&self, call: &CallId) -> bool {
+        matches!(&self.engaged, Some(Engaged::Pair(pair)) if pair.is_live() && pair.call_id() == Some(call))
     }
 
     /// What the link heard that concerns the call.
     async fn heard(&mut self, heard: Heard, out: &mut Actions) {
-        let call = self.call.as_mut();
+        match heard {
+            Heard::CallJoined(call, peers) => {
+                if self.pair_is(&call) {
+                    // An invitation we took: the call with the one who invited us grows.
+                    self.grow(out);
+                }
+                match self.connector() {
+                    (Some(group), mut connector) => group.joined(call, peers, &mut connector, out),
+                    // We are in no room call (we left while joining): say so.
+                    (None, _) => out.send(ClientMessage::LeaveCall { seq: None }),
+                }
+                return;
+            }
+            Heard::ParticipantJoined(call, peer) => {
+                if self.pair_is(&call) {
+                    self.grow(out);
+                }
+                if let (Some(group), mut connector) = self.connector() {
+                    group.participant_joined(&call, peer, &mut connector, out);
+                }
+                return;
+            }
+            Heard::ParticipantLeft(call, id, reason) => {
+                if let Some(group) = self.group() {
+                    group.participant_left(&call, &id, reason, out);
+                }
+                return;
+            }
+            Heard::CallFull(error) => {
+                match self.group() {
+                    Some(group) => group.refused(error, out),
+                    None => out.report(error),
+                }
+                return;
+            }
+            _ => {}
+        }
+        if let Some(Engaged::Group(group)) = &mut self.engaged {
+            return Self::heard_in_group(group, heard, &self.options, self.link.ice_servers(), out)
+                .await;
+        }
+        let call = match &mut self.engaged {
+            Some(Engaged::Pair(call)) => Some(call),
+            _ => None,
+        };
         match heard {
             Heard::Signal(from, id, Signal::Ring) => self.rung(from, id, out),
             Heard::Signal(from, id, Signal::Accept) => match call {
@@ -318,22 +550,70 @@ impl Session {
                     out.end(EndReason::Failed);
                 }
             }
+            Heard::CallJoined(..)
+            | Heard::ParticipantJoined(..)
+            | Heard::ParticipantLeft(..)
+            | Heard::CallFull(_) => {}
+        }
+    }
+
+    /// What the link heard, while we are in the room call.
+    async fn heard_in_group(
+        group: &mut Group,
+        heard: Heard,
+        options: &Options,
+        ice_servers: &JsValue,
+        out: &mut Actions,
+    ) {
+        match heard {
+            // Someone rings us while we are in the room call.
+            Heard::Signal(from, id, Signal::Ring) => {
+                let reason = DeclineReason::Busy;
+                out.send(ClientMessage::signal(
+                    from.id,
+                    id,
+                    Signal::Decline { reason },
+                ));
+            }
+            Heard::Signal(from, id, signal) => group.signal(&from, id.as_ref(), signal, out).await,
+            Heard::NotInCall(error, to) => {
+                if group.has(&to) {
+                    out.report(error);
+                }
+            }
+            Heard::PeerLeft(id) | Heard::Unavailable(id) => {
+                group.remove(&id, LeftReason::Gone, out);
+            }
+            Heard::IceServers => {
+                if options.ice_servers.is_none() {
+                    group.refresh_ice(ice_servers, out);
+                }
+            }
+            Heard::NewId | Heard::Refused => out.end(EndReason::Failed),
+            // Connections keep their media flowing; what we send meanwhile waits.
+            Heard::Lost => {}
+            Heard::CallJoined(..)
+            | Heard::ParticipantJoined(..)
+            | Heard::ParticipantLeft(..)
+            | Heard::CallFull(_) => {}
         }
     }
 
     /// `from` rings us, in call `call`.
     fn rung(&mut self, from: PeerInfo, call: Option<CallId>, out: &mut Actions) {
-        match &mut self.call {
+        let me_first = self.link.me().is_some_and(|me| me.id < from.id);
+        match &mut self.engaged {
             None => {
                 self.calls += 1;
                 let (id, ring_ms) = (self.calls, self.options.ring_timeout_ms);
-                let wake = self.wake(id);
-                self.call = Some(Call::incoming(id, from, call, ring_ms, wake, out));
+                let wake = wake(&self.inputs, id);
+                let call = Call::incoming(id, from, call, ring_ms, wake, out);
+                self.engaged = Some(Engaged::Pair(call));
             }
             // We are ringing them. Still ringing each other: let the id order pick one call,
             // so the two rings end as exactly one call.
-            Some(ours) if ours.with().id == from.id && ours.is_placing() => {
-                if self.link.me().is_some_and(|me| me.id < from.id) {
+            Some(Engaged::Pair(ours)) if ours.with().id == from.id && ours.is_placing() => {
+                if me_first {
                     // Ours yields: take theirs as if the person had accepted it. Ours is
                     // placed all the same: the two become one call, theirs.
                     ours.adopt(call);
@@ -364,28 +644,21 @@ impl Session {
 
     /// What the call does now that it has its devices.
     fn proceed(&mut self, then: Then, out: &mut Actions) {
-        let Some(call) = &mut self.call else {
-            return then.abandon();
-        };
-        match then {
-            Then::Ring(reply) => {
+        match (&mut self.engaged, then) {
+            (None, then) => then.abandon(),
+            (Some(Engaged::Group(group)), Then::Join) => group.join(out),
+            (Some(Engaged::Pair(call)), Then::Ring(reply)) => {
                 call.ring(self.options.ring_timeout_ms, out);
                 answer(reply, Ok(JsValue::UNDEFINED));
             }
-            Then::Answer(from) if call.with().id == from.id && call.is_ringing() => {
+            (Some(Engaged::Pair(call)), Then::Answer(from))
+                if call.with().id == from.id && call.is_ringing() =>
+            {
                 let setup = PeerSetup::new(&self.options, &self.link, &from);
                 call.answer(&setup, self.devices.stream().cloned(), out);
             }
-            Then::Answer(_) => {}
+            (_, then) => then.abandon(),
         }
-    }
-
-    /// How call number `id` reaches the session.
-    fn wake(&self, id: u32) -> Wake {
-        let inputs = self.inputs.clone();
-        Rc::new(move |input| {
-            let _ = inputs.unbounded_send(Input::Call(id, input));
-        })
     }
 
     /// Carries out `out`, and whatever that leads to.
@@ -401,17 +674,22 @@ impl Session {
         }
     }
 
-    /// Ends the call: closes the connection (removing its listeners), stops the camera and
-    /// microphone, clears the views, and tells the page.
+    /// Ends the call: closes the connections (removing their listeners), stops the
+    /// camera and microphone, clears the views, and tells the page.
     fn end_call(&mut self, reason: EndReason, out: &mut Actions) {
-        let Some(call) = self.call.take() else {
+        let Some(engaged) = self.engaged.take() else {
             return;
         };
         if let Some(then) = self.devices.release() {
             then.abandon();
         }
-        show(self.options.remote_video.as_ref(), None);
-        call.finish(reason, out);
+        match engaged {
+            Engaged::Pair(call) => {
+                show(self.options.remote_video.as_ref(), None);
+                call.finish(reason, out);
+            }
+            Engaged::Group(group) => group.finish(reason, out),
+        }
     }
 
     /// Carries out the commands kept while a call was being accepted: on the call, if it
@@ -429,16 +707,21 @@ impl Session {
         if !self.link.is_online() {
             return State::Offline;
         }
-        self.call.as_ref().map_or(State::Idle, Call::state)
+        match &self.engaged {
+            None => State::Idle,
+            Some(Engaged::Pair(call)) => call.state(),
+            Some(Engaged::Group(group)) => group.state(),
+        }
     }
 
     /// Emits `state` if it changed.
     fn publish_state(&mut self) {
-        let claim = self
-            .call
-            .as_ref()
-            .filter(|call| call.is_live())
-            .and_then(|call| Some((call.call_id()?.clone(), call.with().id.clone())));
+        let claim = match &self.engaged {
+            Some(Engaged::Pair(call)) if call.is_live() => call
+                .call_id()
+                .map(|id| (id.clone(), call.with().id.clone())),
+            _ => None,
+        };
         self.link.set_claim(claim);
         let state = self.state();
         let id = self

@@ -78,7 +78,7 @@ impl Drop for Screen {
 /// second played) (`inbound-rtp` `totalAudioEnergy`), if the engine
 /// reports it.
 async fn heard(side: &Side) -> Option<f64> {
-    let report = JsFuture::from(side.call.get_stats()).await.ok()?;
+    let report = JsFuture::from(side.call.get_stats(None)).await.ok()?;
     if report.is_null() {
         return None;
     }

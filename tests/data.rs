@@ -41,7 +41,7 @@ async fn sha256(blob: &Blob) -> String {
 
 /// Sends `file` from `from` to `to`, who accepts; returns what arrived.
 async fn transfer(from: &mut Side, to: &mut Side, file: &File) -> Blob {
-    let id = JsFuture::from(from.call.send_file(file.clone()))
+    let id = JsFuture::from(from.call.send_file(file.clone(), None))
         .await
         .unwrap();
     let offer = to.next("file-offer").await;
@@ -131,7 +131,9 @@ async fn a_received_file_never_takes_the_type_its_sender_claims() {
         &options,
     )
     .unwrap();
-    JsFuture::from(alice.call.send_file(file)).await.unwrap();
+    JsFuture::from(alice.call.send_file(file, None))
+        .await
+        .unwrap();
     let offer = bob.next("file-offer").await;
     // The claim is shown as text...
     assert_eq!(field(&offer, "type"), "text/html");
@@ -184,7 +186,7 @@ async fn files_of_every_edge_size_arrive_whole() {
 #[wasm_bindgen_test]
 async fn a_declined_file_sends_nothing() {
     let (mut alice, mut bob) = connected_pair().await;
-    JsFuture::from(alice.call.send_file(random_file("no.bin", 1000)))
+    JsFuture::from(alice.call.send_file(random_file("no.bin", 1000), None))
         .await
         .unwrap();
     let offer = bob.next("file-offer").await;
@@ -203,11 +205,15 @@ async fn a_declined_file_sends_nothing() {
 async fn either_side_can_cancel_mid_transfer() {
     let (mut alice, mut bob) = connected_pair().await;
     for receiver_cancels in [false, true] {
-        let id = JsFuture::from(alice.call.send_file(random_file("long.bin", 48 << 20)))
-            .await
-            .unwrap()
-            .as_string()
-            .unwrap();
+        let id = JsFuture::from(
+            alice
+                .call
+                .send_file(random_file("long.bin", 48 << 20), None),
+        )
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap();
         let offer = bob.next("file-offer").await;
         let incoming = field(&offer, "id");
         bob.call.accept_file(incoming.clone());
@@ -232,9 +238,13 @@ async fn either_side_can_cancel_mid_transfer() {
 #[wasm_bindgen_test]
 async fn chat_keeps_flowing_in_order_during_a_transfer() {
     let (alice, mut bob) = connected_pair().await;
-    JsFuture::from(alice.call.send_file(random_file("movie.bin", 64 << 20)))
-        .await
-        .unwrap();
+    JsFuture::from(
+        alice
+            .call
+            .send_file(random_file("movie.bin", 64 << 20), None),
+    )
+    .await
+    .unwrap();
     let offer = bob.next("file-offer").await;
     bob.call.accept_file(field(&offer, "id"));
     bob.next("file-progress").await;
@@ -271,7 +281,7 @@ async fn a_256_mib_file_keeps_the_buffer_and_wasm_memory_bounded() {
     };
     let before = memory();
     let file = random_file("huge.bin", 256 << 20);
-    JsFuture::from(alice.call.send_file(file.clone()))
+    JsFuture::from(alice.call.send_file(file.clone(), None))
         .await
         .unwrap();
     let offer = bob.next("file-offer").await;
@@ -315,7 +325,7 @@ async fn several_files_go_one_after_another_in_order() {
         .map(|i| random_file(&format!("part-{i}.bin"), 300_000 + i * 1000))
         .collect();
     for file in &files {
-        JsFuture::from(alice.call.send_file(file.clone()))
+        JsFuture::from(alice.call.send_file(file.clone(), None))
             .await
             .unwrap();
     }
@@ -340,7 +350,7 @@ async fn hanging_up_mid_transfer_ends_it_on_both_sides_and_leaves_nothing_behind
     alice.ring(&mut bob).await;
     bob.call.accept();
     alice.reach("connected").await;
-    JsFuture::from(alice.call.send_file(random_file("cut.bin", 48 << 20)))
+    JsFuture::from(alice.call.send_file(random_file("cut.bin", 48 << 20), None))
         .await
         .unwrap();
     let offer = bob.next("file-offer").await;

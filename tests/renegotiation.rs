@@ -19,7 +19,7 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 /// Every `type` stat of a side's call.
 async fn stats_of(side: &Side, kind: &str) -> Vec<JsValue> {
-    let report: Map = JsFuture::from(side.call.get_stats())
+    let report: Map = JsFuture::from(side.call.get_stats(None))
         .await
         .expect("stats")
         .unchecked_into();

@@ -42,7 +42,7 @@ async fn file_transfer_throughput() {
     let (mut alice, mut bob) = connected_pair().await;
     let (mut ours, mut reference) = (Vec::new(), Vec::new());
     for _ in 0..RUNS {
-        JsFuture::from(alice.call.send_file(file.clone()))
+        JsFuture::from(alice.call.send_file(file.clone(), None))
             .await
             .unwrap();
         let offer = bob.next("file-offer").await;

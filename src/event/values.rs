@@ -185,3 +185,37 @@ impl fmt::Display for TransferId {
         }
     }
 }
+
+/// Why someone is no longer in the room call, as `participant-left` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeftReason {
+    /// They left the call.
+    Left,
+    /// They left the room, or lost their link to the server for good.
+    Gone,
+    /// The connection with them could not be made or kept.
+    Failed,
+}
+
+impl LeftReason {
+    /// Every reason.
+    pub const ALL: [Self; 3] = [Self::Left, Self::Gone, Self::Failed];
+
+    /// The reason as pages see it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Left => "left",
+            Self::Gone => "gone",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl From<protocol::LeaveReason> for LeftReason {
+    fn from(reason: protocol::LeaveReason) -> Self {
+        match reason {
+            protocol::LeaveReason::Left => Self::Left,
+            protocol::LeaveReason::Gone => Self::Gone,
+        }
+    }
+}

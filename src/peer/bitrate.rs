@@ -9,7 +9,61 @@
 //! side gets one before it is applied. The bandwidth estimate takes over from there, up
 //! or down. Firefox ignores the parameter.
 
-use js_sys::{JsString, RegExp};
+use js_sys::{Array, JsString, Promise, Reflect, RegExp};
+use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
+use web_sys::{RtcPeerConnection, RtcRtpSender};
+
+#[wasm_bindgen]
+extern "C" {
+    /// The parts of `RTCRtpSender` that web-sys binds only behind features of their own.
+    #[wasm_bindgen(extends = RtcRtpSender, js_name = RTCRtpSender)]
+    type Sender;
+
+    #[wasm_bindgen(method, js_name = getParameters)]
+    fn get_parameters(this: &Sender) -> JsValue;
+
+    #[wasm_bindgen(method, catch, js_name = setParameters)]
+    fn set_parameters(this: &Sender, parameters: &JsValue) -> Result<Promise, JsValue>;
+}
+
+/// Caps every video sender of `pc` at `kbps`, its resolution divided by `scale_down`: a
+/// member of a room call shares its uplink among the others this way. A sender that has
+/// not been negotiated yet has no encodings to cap, so this is done again once the
+/// connection is up; a cap the browser refuses leaves the sender as it was.
+pub fn cap_video(pc: &RtcPeerConnection, kbps: u32, scale_down: f64) {
+    for sender in pc.get_senders().iter() {
+        let sender: Sender = sender.unchecked_into();
+        if sender.track().is_none_or(|track| track.kind() != "video") {
+            continue;
+        }
+        let parameters = sender.get_parameters();
+        let Some(encodings) = Reflect::get(&parameters, &"encodings".into())
+            .ok()
+            .and_then(|encodings| encodings.dyn_into::<Array>().ok())
+        else {
+            continue;
+        };
+        // Chromium refuses a change in the number of encodings, Firefox lists none before
+        // the first negotiation and takes one.
+        let first = match encodings.get(0) {
+            first if first.is_object() => first,
+            _ => {
+                let first = js_sys::Object::new().into();
+                encodings.push(&first);
+                first
+            }
+        };
+        let _ = Reflect::set(&first, &"maxBitrate".into(), &f64::from(kbps * 1000).into());
+        let _ = Reflect::set(&first, &"scaleResolutionDownBy".into(), &scale_down.into());
+        if let Ok(done) = sender.set_parameters(&parameters) {
+            // A refusal is not worth an unhandled rejection: the cap is applied again on
+            // the next change.
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = wasm_bindgen_futures::JsFuture::from(done).await;
+            });
+        }
+    }
+}
 
 /// Where a new video stream's bitrate starts (kbps): a 640×480 camera's first frames go
 /// out whole.

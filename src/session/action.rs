@@ -42,6 +42,11 @@ impl Actions {
         self.0.push(Action::End(reason));
     }
 
+    /// Adds `action`.
+    pub fn push(&mut self, action: Action) {
+        self.0.push(action);
+    }
+
     /// Takes the actions so far, leaving none.
     pub fn take(&mut self) -> Vec<Action> {
         std::mem::take(&mut self.0)

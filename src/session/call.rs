@@ -138,6 +138,20 @@ impl Call {
         matches!(self.phase, Phase::Live(_))
     }
 
+    /// The call's number, the other side, its id and its connection, once accepted: what
+    /// the room call it grows into keeps. `Err(self)` before.
+    #[allow(clippy::result_large_err)]
+    pub fn into_live(self) -> Result<(u32, PeerInfo, CallId, Live), Self> {
+        match (self.phase, self.call) {
+            (Phase::Live(live), Some(call)) => Ok((self.id, self.with, call, *live)),
+            (phase, call) => Err(Self {
+                phase,
+                call,
+                ..self
+            }),
+        }
+    }
+
     /// The connection, once accepted.
     pub fn live(&mut self) -> Option<&mut Live> {
         match &mut self.phase {

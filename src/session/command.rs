@@ -22,6 +22,12 @@ pub enum Command {
     Connect(Reply),
     /// Call a peer; answered (with `undefined`) once the call is placed.
     Call(PeerId, Reply),
+    /// Join the room call (starting it); answered with who is in it already.
+    JoinCall(Reply),
+    /// Leave the room call.
+    LeaveCall,
+    /// Ring this peer into the call we are in.
+    Invite(PeerId),
     /// Take the incoming call.
     Accept,
     /// Refuse the incoming call.
@@ -32,8 +38,9 @@ pub enum Command {
     SetMic(bool),
     /// Turn the camera off or on.
     SetCamera(bool),
-    /// The current call's `getStats()` promise, or `null` outside a call.
-    Stats(Reply),
+    /// The `getStats()` promise of the current call (of the connection with this
+    /// participant, in the room call), or `null` outside a call.
+    Stats(Option<PeerId>, Reply),
     /// Restart ICE on the current call.
     RestartIce,
     /// Send another track on the current call (renegotiates).
@@ -42,8 +49,9 @@ pub enum Command {
     CreateDataChannel(String, Reply),
     /// Send a chat message; answered with its timestamp.
     SendText(String, Reply),
-    /// Offer a file; answered with the transfer's id.
-    SendFile(web_sys::File, Reply),
+    /// Offer a file (to this participant, in the room call); answered with the
+    /// transfer's id.
+    SendFile(web_sys::File, Option<PeerId>, Reply),
     /// Accept, decline or cancel the transfer with this id.
     File(FileCommand, TransferId),
     /// Use this access token from the next login on.
@@ -72,10 +80,11 @@ impl Command {
         match self {
             Self::Connect(reply)
             | Self::Call(_, reply)
-            | Self::Stats(reply)
+            | Self::JoinCall(reply)
+            | Self::Stats(_, reply)
             | Self::CreateDataChannel(_, reply)
             | Self::SendText(_, reply)
-            | Self::SendFile(_, reply) => answer(reply, Err::<JsValue, _>(error)),
+            | Self::SendFile(_, _, reply) => answer(reply, Err::<JsValue, _>(error)),
             _ => {}
         }
     }
@@ -84,7 +93,7 @@ impl Command {
     pub fn needs_call(&self) -> bool {
         matches!(
             self,
-            Self::Stats(_)
+            Self::Stats(..)
                 | Self::RestartIce
                 | Self::AddTrack(..)
                 | Self::CreateDataChannel(..)

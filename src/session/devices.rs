@@ -25,6 +25,8 @@ pub enum Then {
     Ring(Reply),
     /// Take the call from this peer.
     Answer(PeerInfo),
+    /// Ask to join the room call.
+    Join,
 }
 
 impl Then {

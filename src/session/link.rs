@@ -21,7 +21,7 @@ use super::{
 };
 use crate::{
     error::{Error, ErrorCode},
-    event::Event,
+    event::{Event, LeftReason},
     js::Timer,
     peer::ice_servers_js,
     signaling::{Signaling, SignalingEvent, read::Incoming},
@@ -56,6 +56,14 @@ pub enum Heard {
     Unavailable(PeerId),
     /// The server knows no call with peer `.1` that signal could belong to: it refused it.
     NotInCall(Error, PeerId),
+    /// We are in room call `.0`, which `.1` were in already.
+    CallJoined(CallId, Vec<PeerInfo>),
+    /// Someone joined room call `.0`.
+    ParticipantJoined(CallId, PeerInfo),
+    /// Someone is no longer in room call `.0`.
+    ParticipantLeft(CallId, PeerId, LeftReason),
+    /// The room call is full.
+    CallFull(Error),
 }
 
 /// What a login says about who we are and where we go.
@@ -270,11 +278,27 @@ impl Link {
     }
 
     fn server_message(&mut self, message: Incoming, out: &mut Actions) -> Option<Heard> {
-        let message = match message {
+        let mut message = match message {
             Incoming::Relayed(relayed) => return self.relayed(relayed),
             Incoming::Other(message) => message,
         };
+        // Room-call news is numbered as relayed signals are: handled once.
+        if let Some(&mut Some(seq)) = message.seq_mut() {
+            if seq <= self.handled {
+                return None;
+            }
+            self.handled = seq;
+        }
         match message {
+            ServerMessage::CallJoined { call, peers, .. } => {
+                return Some(Heard::CallJoined(call, peers));
+            }
+            ServerMessage::ParticipantJoined { call, id, name, .. } => {
+                return Some(Heard::ParticipantJoined(call, PeerInfo { id, name }));
+            }
+            ServerMessage::ParticipantLeft {
+                call, id, reason, ..
+            } => return Some(Heard::ParticipantLeft(call, id, reason.into())),
             ServerMessage::Welcome {
                 id,
                 name,
@@ -433,6 +457,7 @@ impl Link {
                 Some(self.refused(Error::new(error.code, message), out))
             }
             _ if code == WireCode::NotInCall => to.map(|to| Heard::NotInCall(error, to)),
+            _ if code == WireCode::CallFull => Some(Heard::CallFull(error)),
             _ => {
                 out.report(error);
                 to.filter(|_| code == WireCode::PeerUnavailable)

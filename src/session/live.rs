@@ -45,7 +45,16 @@ pub struct PeerSetup<'a> {
     /// Perfect negotiation's polite side.
     pub polite: bool,
     /// Where the other side is shown.
-    pub remote_video: Option<&'a HtmlVideoElement>,
+    pub show: Show<'a>,
+}
+
+/// Where a new connection's remote media goes.
+#[derive(Clone, Copy)]
+pub enum Show<'a> {
+    /// A two-person call: into the page's remote `<video>`, if it gave one.
+    Pair(Option<&'a HtmlVideoElement>),
+    /// The room call's mesh: to the page, which lays it out.
+    Mesh,
 }
 
 impl<'a> PeerSetup<'a> {
@@ -58,9 +67,28 @@ impl<'a> PeerSetup<'a> {
             ice_servers: options.ice_servers.as_ref().unwrap_or(link.ice_servers()),
             ice_transport_policy: options.ice_transport_policy.as_deref(),
             polite: me.is_some_and(|me| me.id < with.id),
-            remote_video: options.remote_video.as_ref(),
+            show: Show::Pair(options.remote_video.as_ref()),
         }
     }
+
+    /// The same, for a member of the room call: its media is the page's to lay out.
+    pub fn in_mesh(mut self) -> Self {
+        self.show = Show::Mesh;
+        self
+    }
+}
+
+/// Where the other side's media goes.
+enum Shown {
+    /// A two-person call: the first remote stream plays in the page's remote `<video>`
+    /// (once it does, `playback` watches it), and each is announced as `remote-stream`.
+    Pair {
+        remote_video: Option<HtmlVideoElement>,
+        playback: Option<Playback>,
+    },
+    /// A member of the room call: each stream is announced as `participant-stream`, and
+    /// the page lays them out.
+    Mesh,
 }
 
 /// An accepted call's connection and what rides on it.
@@ -69,13 +97,11 @@ pub struct Live {
     call: Option<CallId>,
     peer: Peer,
     recovery: IceRecovery,
-    /// Ids of the remote streams announced so far.
-    remote: Vec<String>,
+    /// The remote streams announced so far.
+    remote: Vec<MediaStream>,
     chat: Chat,
     transfers: Transfers,
-    remote_video: Option<HtmlVideoElement>,
-    /// The first remote stream playing in the page's remote `<video>`.
-    playback: Option<Playback>,
+    shown: Shown,
     wake: Wake,
 }
 
@@ -119,10 +145,30 @@ impl Live {
             remote: Vec::new(),
             chat,
             transfers,
-            remote_video: setup.remote_video.cloned(),
-            playback: None,
+            shown: match setup.show {
+                Show::Pair(video) => Shown::Pair {
+                    remote_video: video.cloned(),
+                    playback: None,
+                },
+                Show::Mesh => Shown::Mesh,
+            },
             wake,
         })
+    }
+
+    /// The call grew into the room call: what `with` sends is announced as theirs, and
+    /// the page's remote `<video>` is left for the page to use.
+    pub fn join_mesh(&mut self, with: &PeerInfo, out: &mut Actions) {
+        if let Shown::Pair { remote_video, .. } = &self.shown {
+            crate::media::show(remote_video.as_ref(), None);
+        }
+        self.shown = Shown::Mesh;
+        for stream in &self.remote {
+            out.emit(Event::ParticipantStream {
+                id: with.id.clone(),
+                stream: stream.clone(),
+            });
+        }
     }
 
     /// The API state of the call.
@@ -172,19 +218,31 @@ impl Live {
                 out.send(self.to(with, Signal::Candidate { candidate }));
             }
             PeerEvent::Track(stream) => {
-                if self.remote.contains(&stream.id()) {
+                let id = stream.id();
+                if self.remote.iter().any(|known| known.id() == id) {
                     return;
                 }
-                if self.remote.is_empty()
-                    && let Some(video) = &self.remote_video
-                {
-                    video.set_src_object(Some(&stream));
-                    let wake = self.wake.clone();
-                    let blocked = move |error| wake(CallInput::Autoplay(error));
-                    self.playback = Some(Playback::start(video.clone(), blocked));
+                self.remote.push(stream.clone());
+                match &mut self.shown {
+                    Shown::Pair {
+                        remote_video,
+                        playback,
+                    } => {
+                        if self.remote.len() == 1
+                            && let Some(video) = remote_video
+                        {
+                            video.set_src_object(Some(&stream));
+                            let wake = self.wake.clone();
+                            let blocked = move |error| wake(CallInput::Autoplay(error));
+                            *playback = Some(Playback::start(video.clone(), blocked));
+                        }
+                        out.emit(Event::RemoteStream(stream));
+                    }
+                    Shown::Mesh => out.emit(Event::ParticipantStream {
+                        id: with.id.clone(),
+                        stream,
+                    }),
                 }
-                self.remote.push(stream.id());
-                out.emit(Event::RemoteStream(stream));
             }
             PeerEvent::DataChannel(channel) => out.emit(Event::DataChannel(channel)),
             PeerEvent::ConnectionState(state) => {
@@ -294,7 +352,7 @@ impl Live {
         let Self {
             transfers,
             chat,
-            playback,
+            shown,
             peer,
             ..
         } = self;
@@ -305,7 +363,7 @@ impl Live {
             out.report(Error::new(ErrorCode::InvalidState, message));
         }
         // The channels close before the connection does.
-        drop((chat, playback));
+        drop((chat, shown));
         drop(peer);
     }
 }

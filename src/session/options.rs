@@ -30,4 +30,6 @@ pub struct Options {
     pub ring_timeout_ms: u32,
     /// How often the server is pinged; silence for two of these drops the socket.
     pub heartbeat_ms: u32,
+    /// The video uplink a member of a room call shares among the others, in kbps.
+    pub video_budget_kbps: u32,
 }

@@ -109,7 +109,7 @@ impl App {
         for file in list {
             let offered = file.clone();
             self.settle(
-                |call| call.send_file(offered),
+                |call| call.send_file(offered, None),
                 move |app, id| {
                     let id = id.as_string().unwrap_or_default();
                     if let Some(row) = app.row(&id, &file.name(), file.size()) {

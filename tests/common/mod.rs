@@ -27,7 +27,11 @@ pub const SERVER: &str = match option_env!("PEERCALL_TEST_WS") {
 /// How long anything a user would wait for may take.
 pub const PATIENCE_MS: u32 = 10_000;
 
-const EVENTS: [&str; 16] = [
+const EVENTS: [&str; 20] = [
+    "participants",
+    "participant-joined",
+    "participant-stream",
+    "participant-left",
     "room",
     "datachannel",
     "text",
@@ -264,7 +268,15 @@ impl Side {
 
     /// Totals from `getStats()`: video frames decoded and audio packets received.
     pub async fn received(&self) -> (f64, f64) {
-        let report = JsFuture::from(self.call.get_stats()).await.expect("stats");
+        self.received_from(None).await
+    }
+
+    /// Totals from `getStats(participant)` (the call's, for `None`): video frames decoded
+    /// and audio packets received.
+    pub async fn received_from(&self, participant: Option<&str>) -> (f64, f64) {
+        let report = JsFuture::from(self.call.get_stats(participant.map(str::to_owned)))
+            .await
+            .expect("stats");
         if report.is_null() {
             return (0.0, 0.0);
         }
@@ -292,9 +304,19 @@ impl Side {
     /// Waits until remote video frames have been decoded and audio packets received,
     /// past `frames` and `packets`; returns the new totals.
     pub async fn media_flows_past(&self, frames: f64, packets: f64) -> (f64, f64) {
+        self.media_from_past(None, frames, packets).await
+    }
+
+    /// The same, from one participant of the room call (the call's, for `None`).
+    pub async fn media_from_past(
+        &self,
+        participant: Option<&str>,
+        frames: f64,
+        packets: f64,
+    ) -> (f64, f64) {
         let started = js_sys::Date::now();
         loop {
-            let now = self.received().await;
+            let now = self.received_from(participant).await;
             if now.0 > frames && now.1 > packets {
                 return now;
             }

@@ -1,0 +1,269 @@
+//! Room calls through the real client and server: a full mesh of real peer connections
+//! in one page, at a small resolution and frame rate.
+
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::{Side, field, unique};
+use futures::future::join_all;
+use js_sys::{Array, Reflect};
+use peercall::live_callbacks;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// A small camera: a mesh encodes one stream per other member.
+fn small_media() -> JsValue {
+    let video = js_sys::Object::new();
+    for (key, value) in [("width", 160), ("height", 120), ("frameRate", 10)] {
+        Reflect::set(&video, &key.into(), &value.into()).unwrap();
+    }
+    let media = js_sys::Object::new();
+    Reflect::set(&media, &"audio".into(), &true.into()).unwrap();
+    Reflect::set(&media, &"video".into(), &video).unwrap();
+    media.into()
+}
+
+/// Someone named after `prefix` online in `room`.
+async fn member(prefix: &str, room: &str) -> Side {
+    Side::online_with(prefix, &[("room", room.into()), ("media", small_media())]).await
+}
+
+/// Joins the room call; the ids of those in it already.
+async fn join(side: &Side) -> Vec<String> {
+    let peers = JsFuture::from(side.call.join_call())
+        .await
+        .unwrap_or_else(|error| panic!("{} joins: {error:?}", side.name));
+    Array::from(&peers)
+        .iter()
+        .map(|p| field(&p, "id"))
+        .collect()
+}
+
+/// Waits until `side` decodes video (and hears audio) from each of `others`, twice, so
+/// that it is a stream and not a first frame.
+async fn decodes_from_all(side: &Side, others: &[&Side]) {
+    for other in others {
+        let first = side.media_from_past(Some(&other.id), 0.0, 0.0).await;
+        side.media_from_past(Some(&other.id), first.0, first.1)
+            .await;
+    }
+}
+
+/// The `participants` list `side` was told last, as ids and states.
+fn participants(side: &Side) -> Vec<(String, String)> {
+    let seen = side.seen.borrow();
+    let Some((_, list)) = seen.iter().rev().find(|(kind, _)| kind == "participants") else {
+        return Vec::new();
+    };
+    Array::from(list)
+        .iter()
+        .map(|p| (field(&p, "id"), field(&p, "state")))
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn four_see_each_other_one_leaves_a_fifth_is_turned_away_then_comes_in() {
+    let room = unique("mesh");
+    let mut people = Vec::new();
+    for name in ["ann", "ben", "cat", "dan", "eve"] {
+        people.push(member(name, &room).await);
+    }
+    // One after another: each finds those before it.
+    for at in 0..4 {
+        let before = join(&people[at]).await;
+        let expected: Vec<String> = people[..at].iter().map(|p| p.id.clone()).collect();
+        assert_eq!(before, expected);
+    }
+    // Every one decodes the three others.
+    for at in 0..4 {
+        let others: Vec<&Side> = (0..4).filter(|o| *o != at).map(|o| &people[o]).collect();
+        decodes_from_all(&people[at], &others).await;
+    }
+    for at in 0..4 {
+        people[at].reach("connected").await;
+        let listed = participants(&people[at]);
+        assert_eq!(listed.len(), 3, "{}: {listed:?}", people[at].name);
+    }
+    // The default capacity is 4: a fifth hears the call is full, and is in no call.
+    let refusal = JsFuture::from(people[4].call.join_call())
+        .await
+        .expect_err("the call is full");
+    assert_eq!(field(&refusal, "code"), "call-full");
+    people[4].reach("idle").await;
+
+    // Dan leaves: the three others see him go within 3 s.
+    let dan = people[3].id.clone();
+    people[3].call.leave_call();
+    for at in 0..3 {
+        let left = people[at].next_within("participant-left", 3_000).await;
+        assert_eq!(
+            (field(&left, "id"), field(&left, "reason")),
+            (dan.clone(), "left".into())
+        );
+    }
+    assert_eq!(people[3].ended().await, "hangup");
+    // Now Eve fits, and everyone decodes her.
+    let before = join(&people[4]).await;
+    assert_eq!(before.len(), 3);
+    assert!(!before.contains(&dan));
+    let others: Vec<&Side> = people[..3].iter().collect();
+    decodes_from_all(&people[4], &others).await;
+    for at in 0..3 {
+        decodes_from_all(&people[at], &[&people[4]]).await;
+    }
+    for side in &people {
+        side.call.leave_call();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn three_joining_at_once_all_connect() {
+    let room = unique("rush");
+    let people = join_all(["fay", "gus", "hal"].map(|name| member(name, &room))).await;
+    // All three ask at the same moment; the server orders them.
+    let joined = join_all(people.iter().map(join)).await;
+    let mut counts: Vec<usize> = joined.iter().map(Vec::len).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, [0, 1, 2]);
+    for at in 0..3 {
+        let others: Vec<&Side> = (0..3).filter(|o| *o != at).map(|o| &people[o]).collect();
+        decodes_from_all(&people[at], &others).await;
+    }
+    for side in &people {
+        side.call.leave_call();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_two_person_call_grows_by_invitation_and_chat_reaches_everyone() {
+    let room = unique("grow");
+    let mut ivy = member("ivy", &room).await;
+    let mut jon = member("jon", &room).await;
+    let mut kim = member("kim", &room).await;
+    ivy.ring(&mut jon).await;
+    jon.call.accept();
+    ivy.reach("connected").await;
+    jon.reach("connected").await;
+
+    // Ivy invites Kim: a ring, as any call's.
+    ivy.call.invite(kim.id.clone());
+    let incoming = kim.next("incoming").await;
+    assert_eq!(field(&incoming, "from"), ivy.id);
+    kim.call.accept();
+    // The call grew: each of the three has the two others as participants, the one they
+    // were already talking to first.
+    let (i, j, k) = (ivy.id.clone(), jon.id.clone(), kim.id.clone());
+    for (side, expected) in [
+        (&mut ivy, [&j, &k]),
+        (&mut jon, [&i, &k]),
+        (&mut kim, [&i, &j]),
+    ] {
+        let joined = [
+            field(&side.next("participant-joined").await, "id"),
+            field(&side.next("participant-joined").await, "id"),
+        ];
+        assert_eq!(joined, expected.map(String::clone), "{}", side.name);
+    }
+    decodes_from_all(&kim, &[&ivy, &jon]).await;
+    decodes_from_all(&jon, &[&kim, &ivy]).await;
+    decodes_from_all(&ivy, &[&kim, &jon]).await;
+
+    // A chat message goes to everyone in the call.
+    JsFuture::from(jon.call.send_text("hello all".into()))
+        .await
+        .expect("sent");
+    for side in [&mut ivy, &mut kim] {
+        let text = side.next("text").await;
+        assert_eq!(
+            (field(&text, "from"), field(&text, "text")),
+            (jon.id.clone(), "hello all".into())
+        );
+    }
+    for side in [&ivy, &jon, &kim] {
+        side.call.leave_call();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn each_sender_keeps_to_its_share_of_the_video_budget() {
+    let room = unique("budget");
+    let mut people = Vec::new();
+    for name in ["lea", "max", "ned", "ola"] {
+        people.push(
+            Side::online_with(
+                name,
+                &[
+                    ("room", room.as_str().into()),
+                    ("media", small_media()),
+                    ("videoBudgetKbps", 150.into()),
+                ],
+            )
+            .await,
+        );
+    }
+    for side in &people {
+        join(side).await;
+    }
+    for at in 0..4 {
+        let others: Vec<&Side> = (0..4).filter(|o| *o != at).map(|o| &people[o]).collect();
+        decodes_from_all(&people[at], &others).await;
+    }
+    // Each of Lea's three video senders: a third of the budget, at half resolution (four
+    // people). The stats say what each encoder sends and aims for.
+    let lea = &people[0];
+    for other in &people[1..] {
+        let report = JsFuture::from(lea.call.get_stats(Some(other.id.clone())))
+            .await
+            .expect("stats");
+        let report: js_sys::Map = report.into();
+        let mut widths = Vec::new();
+        report.for_each(&mut |stat, _| {
+            if field(&stat, "type") != "outbound-rtp" || field(&stat, "kind") != "video" {
+                return;
+            }
+            let number = |key: &str| {
+                Reflect::get(&stat, &key.into())
+                    .ok()
+                    .and_then(|v| v.as_f64())
+            };
+            widths.extend(number("frameWidth"));
+            // Chromium reports the encoder's target; Firefox does not.
+            if let Some(target) = number("targetBitrate") {
+                assert!(
+                    target <= 50_000.0,
+                    "{} aims at {target} bit/s to {}",
+                    lea.name,
+                    other.name
+                );
+            }
+        });
+        // The camera gives 160 wide; scaled down by 2 it is sent 80 wide.
+        assert_eq!(widths, [80.0], "{} to {}", lea.name, other.name);
+    }
+    for side in &people {
+        side.call.leave_call();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn twenty_joins_and_leaves_leave_no_listener_behind() {
+    let room = unique("churn");
+    let mut stay = member("pat", &room).await;
+    let mut come_and_go = member("quin", &room).await;
+    join(&stay).await;
+    let before = live_callbacks();
+    for _ in 0..20 {
+        join(&come_and_go).await;
+        stay.next("participant-joined").await;
+        come_and_go.call.leave_call();
+        come_and_go.ended().await;
+        stay.next("participant-left").await;
+    }
+    assert_eq!(live_callbacks(), before);
+    stay.call.leave_call();
+    stay.ended().await;
+}
