@@ -35,7 +35,7 @@ use self::{
     group::{Connector, Group},
     input::{CallInput, Input, Wake},
     link::{Credentials, Heard, Link},
-    live::PeerSetup,
+    live::{Live, PeerSetup, Work},
     transfers::TransferInput,
 };
 use crate::{
@@ -101,6 +101,39 @@ enum Engaged {
     Group(Group),
 }
 
+/// Which live connection a piece of [`Work`] is for.
+enum Target {
+    /// The one numbered so (its own inputs).
+    Number(u32),
+    /// The one with this peer (their signals).
+    Peer(PeerId),
+}
+
+/// Of `connections`, the one with `who`, or the only one.
+fn one<'a>(
+    connections: Vec<(&'a mut Live, &'a PeerInfo)>,
+    who: Option<&PeerId>,
+) -> Result<&'a mut Live, Error> {
+    let count = connections.len();
+    let found = connections
+        .into_iter()
+        .find(|(_, with)| who.is_none_or(|who| with.id == *who))
+        .filter(|_| who.is_some() || count == 1)
+        .map(|(live, _)| live);
+    match (found, who) {
+        (Some(live), _) => Ok(live),
+        (None, Some(who)) => Err(Error::new(
+            ErrorCode::InvalidState,
+            format!("{who} is not in the call"),
+        )),
+        (None, None) if count > 1 => Err(Error::new(
+            ErrorCode::InvalidState,
+            "in a room call, name the participant",
+        )),
+        (None, None) => Err(Error::new(ErrorCode::InvalidState, "no call to use")),
+    }
+}
+
 /// How connection (or call) number `number` reaches the session.
 fn wake(inputs: &mpsc::UnboundedSender<Input>, number: u32) -> Wake {
     let inputs = inputs.clone();
@@ -141,20 +174,26 @@ impl Session {
                 }
             };
             let mut out = Actions::default();
-            match input {
+            let work = match input {
                 Input::Command(Command::Close) => break,
-                Input::Command(command) => self.command(command, &mut out),
-                Input::Link(generation, input) => {
-                    if let Some(heard) = self.link.input(generation, input, &mut out) {
-                        self.heard(heard, &mut out).await;
-                    }
+                Input::Command(command) => {
+                    self.command(command, &mut out);
+                    None
                 }
-                Input::Call(id, input) => self.call_input(id, input, &mut out).await,
+                Input::Link(generation, input) => self
+                    .link
+                    .input(generation, input, &mut out)
+                    .and_then(|heard| self.heard(heard, &mut out)),
+                Input::Call(id, input) => self.call_input(id, input, &mut out),
                 Input::Media(media) => {
                     if let Some(then) = self.devices.arrived(*media, &mut out) {
                         self.proceed(then, &mut out);
                     }
+                    None
                 }
+            };
+            if let Some((target, work)) = work {
+                self.work(target, work, &mut out).await;
             }
             self.act(out);
             if !self.deferred.is_empty() && !self.devices.is_answering() {
@@ -202,16 +241,52 @@ impl Session {
         }
     }
 
-    async fn call_input(&mut self, id: u32, input: CallInput, out: &mut Actions) {
+    /// Hands `work` to the live connection it is for: the one place a connection's
+    /// negotiation is awaited. What would end a two-person call ends only one connection
+    /// of the room call.
+    async fn work(&mut self, target: Target, work: Work, out: &mut Actions) {
+        let connection = match (&mut self.engaged, &target) {
+            (Some(Engaged::Pair(call)), Target::Number(id)) if call.id() != *id => None,
+            (Some(Engaged::Pair(call)), _) => call.connection(),
+            (Some(Engaged::Group(group)), Target::Number(id)) => group.numbered(*id),
+            (Some(Engaged::Group(group)), Target::Peer(id)) => group.with(id),
+            (None, _) => None,
+        };
+        let Some((live, with)) = connection else {
+            return;
+        };
+        let with = with.clone();
+        let mut own = Actions::default();
+        live.handle(work, &with, &mut own).await;
+        match &mut self.engaged {
+            Some(Engaged::Group(group)) => group.contain(&with.id, own, out),
+            _ => {
+                for action in own.take() {
+                    out.push(action);
+                }
+            }
+        }
+    }
+
+    /// An input of call (or connection) number `id`: what its connection is to do.
+    fn call_input(
+        &mut self,
+        id: u32,
+        input: CallInput,
+        out: &mut Actions,
+    ) -> Option<(Target, Work)> {
         match (&mut self.engaged, input) {
-            (Some(Engaged::Pair(call)), input) if call.id() == id => call.input(input, out).await,
-            (Some(Engaged::Group(group)), input) => group.input(id, input, out).await,
+            (Some(Engaged::Pair(call)), input) if call.id() == id => call
+                .input(input, out)
+                .map(|work| (Target::Number(id), work)),
+            (Some(Engaged::Group(_)), input) => Some((Target::Number(id), Work::Input(input))),
             // A file checked after its call ended is handed over all the same: it is whole.
             (_, CallInput::Transfer(TransferInput::Checked(checked))) => {
                 transfers::handed_over(*checked, out);
+                None
             }
             // Late news from a call that has ended.
-            _ => {}
+            _ => None,
         }
     }
 
@@ -226,15 +301,6 @@ impl Session {
                 command.refuse(Error::new(ErrorCode::InvalidState, message));
             }
             return;
-        }
-        let command = match command {
-            Command::SetMic(enabled) => return self.devices.set_mic(enabled),
-            Command::SetCamera(enabled) => return self.devices.set_camera(enabled),
-            Command::SetToken(token) => return self.link.set_token(token),
-            command => command,
-        };
-        if let Some(Engaged::Group(group)) = &mut self.engaged {
-            return Self::group_command(group, command, &mut self.link, out);
         }
         let no_call =
             |what: &str| Error::new(ErrorCode::InvalidState, format!("no call to {what}"));
@@ -257,7 +323,11 @@ impl Session {
                 self.engaged = Some(Engaged::Group(group));
                 self.want(Then::Join, out);
             }
-            Command::LeaveCall => {}
+            Command::LeaveCall => {
+                if let Some(group) = self.group() {
+                    group.leave(out);
+                }
+            }
             Command::Invite(to) => self.invite(to, out),
             Command::Accept => match self.pair().filter(|call| call.is_incoming()) {
                 Some(call) => {
@@ -272,17 +342,78 @@ impl Session {
                 }
             }
             Command::Hangup => self.hang_up(out),
-            Command::RestartIce => {
-                if let Some(call) = self.pair() {
-                    call.restart_ice(out);
+            Command::SetMic(enabled) => self.devices.set_mic(enabled),
+            Command::SetCamera(enabled) => self.devices.set_camera(enabled),
+            Command::SetToken(token) => self.link.set_token(token),
+            Command::Moderate(message) => {
+                if self.link.is_online() {
+                    self.link.send(message, out);
+                } else {
+                    out.report(Error::new(ErrorCode::NotConnected, "connect first"));
                 }
             }
-            Command::Moderate(message) => self.moderate(message, out),
             Command::Close => {}
-            command => {
-                let live = self.pair().and_then(Call::live);
-                Self::pair_command(live, command, out);
+            command => self.connection_command(command, out),
+        }
+    }
+
+    /// A command for the live connections: the two-person call's one, or the room
+    /// call's, all of them or the one with the participant named.
+    fn connection_command(&mut self, command: Command, out: &mut Actions) {
+        let mut connections = match &mut self.engaged {
+            Some(Engaged::Pair(call)) => call.connection().into_iter().collect(),
+            Some(Engaged::Group(group)) => group.connections(),
+            None => Vec::new(),
+        };
+        let no_call =
+            |what: &str| Error::new(ErrorCode::InvalidState, format!("no call to {what}"));
+        match command {
+            // The outer promise adopts the stats promise; outside a call it is `null`.
+            Command::Stats(who, reply) => {
+                let stats = if connections.is_empty() && who.is_none() {
+                    Ok(JsValue::NULL)
+                } else {
+                    one(connections, who.as_ref()).map(|live| live.peer().stats().into())
+                };
+                answer(reply, stats);
             }
+            Command::RestartIce => {
+                for (live, with) in connections {
+                    live.restart(with, out);
+                }
+            }
+            Command::AddTrack(track, stream) => {
+                if connections.is_empty() {
+                    out.report(no_call("add a track to"));
+                }
+                for (live, _) in connections {
+                    live.add_track(&track, &stream);
+                }
+            }
+            Command::CreateDataChannel(label, reply) => answer(
+                reply,
+                one(connections, None).map(|live| live.peer().create_data_channel(&label)),
+            ),
+            Command::SendText(text, reply) => {
+                let mut sent = Err(no_call("chat in"));
+                for (live, _) in &mut connections {
+                    let result = live.send_text(&text);
+                    if sent.is_err() {
+                        sent = result;
+                    }
+                }
+                answer(reply, sent);
+            }
+            Command::SendFile(file, who, reply) => answer(
+                reply,
+                one(connections, who.as_ref()).map(|live| live.send_file(file).to_string()),
+            ),
+            Command::File(command, id) => {
+                for (live, _) in connections {
+                    live.transfers().command(command, id, out);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -296,8 +427,7 @@ impl Session {
             return Err(Error::new(ErrorCode::InvalidState, message));
         }
         if self.engaged.is_some() {
-            let message = "already in a call: hang up first";
-            return Err(Error::new(ErrorCode::InvalidState, message));
+            return Err(Error::new(ErrorCode::InvalidState, "already in a call"));
         }
         Ok(())
     }
@@ -332,99 +462,6 @@ impl Session {
         });
     }
 
-    fn moderate(&mut self, message: ClientMessage, out: &mut Actions) {
-        if self.link.is_online() {
-            self.link.send(message, out);
-        } else {
-            out.report(Error::new(ErrorCode::NotConnected, "connect first"));
-        }
-    }
-
-    /// A command about the two-person call, `live` once it is accepted.
-    fn pair_command(live: Option<&mut live::Live>, command: Command, out: &mut Actions) {
-        let no_call =
-            |what: &str| Error::new(ErrorCode::InvalidState, format!("no call to {what}"));
-        match command {
-            // The outer promise adopts the stats promise.
-            Command::Stats(_, reply) => answer(
-                reply,
-                Ok(live.map_or(JsValue::NULL, |live| live.peer().stats().into())),
-            ),
-            Command::AddTrack(track, stream) => match live {
-                Some(live) => live.add_track(&track, &stream),
-                None => out.report(no_call("add a track to")),
-            },
-            Command::CreateDataChannel(label, reply) => {
-                let channel = live
-                    .map(|live| live.peer().create_data_channel(&label))
-                    .ok_or_else(|| no_call("open a channel on"));
-                answer(reply, channel);
-            }
-            Command::SendText(text, reply) => answer(
-                reply,
-                live.ok_or_else(|| no_call("chat in"))
-                    .and_then(|live| live.send_text(&text)),
-            ),
-            Command::SendFile(file, _, reply) => answer(
-                reply,
-                live.map(|live| live.send_file(file).to_string())
-                    .ok_or_else(|| no_call("send a file in")),
-            ),
-            Command::File(command, id) => {
-                if let Some(live) = live {
-                    live.transfers().command(command, id, out);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// A command while in the room call.
-    fn group_command(group: &mut Group, command: Command, link: &mut Link, out: &mut Actions) {
-        let busy = || Error::new(ErrorCode::InvalidState, "already in the room call");
-        match command {
-            Command::Connect(reply) => link.connect(reply),
-            Command::Call(_, reply) | Command::JoinCall(reply) => {
-                answer(reply, Err::<JsValue, _>(busy()));
-            }
-            Command::LeaveCall | Command::Hangup => group.leave(out),
-            Command::Invite(to) => match group.call_id() {
-                Some(call) => {
-                    out.send(ClientMessage::signal(to, Some(call.clone()), Signal::Ring));
-                }
-                None => out.report(Error::new(
-                    ErrorCode::InvalidState,
-                    "the call is still being joined",
-                )),
-            },
-            // Nothing rings while we are in the room call; the settings were applied
-            // before.
-            Command::Accept
-            | Command::Decline
-            | Command::Close
-            | Command::SetMic(_)
-            | Command::SetCamera(_)
-            | Command::SetToken(_) => {}
-            Command::Moderate(message) => link.send(message, out),
-            Command::Stats(with, reply) => answer(reply, group.stats(with.as_ref())),
-            Command::RestartIce => group.restart_ice(out),
-            Command::AddTrack(track, stream) => group.add_track(&track, &stream),
-            Command::CreateDataChannel(_, reply) => answer(
-                reply,
-                Err::<JsValue, _>(Error::new(
-                    ErrorCode::InvalidState,
-                    "a room call opens no channels of the page's own",
-                )),
-            ),
-            Command::SendText(text, reply) => answer(reply, group.send_text(&text)),
-            Command::SendFile(file, to, reply) => answer(
-                reply,
-                group.send_file(file, to.as_ref()).map(|id| id.to_string()),
-            ),
-            Command::File(command, id) => group.file_command(command, id, out),
-        }
-    }
-
     /// The parts a new connection of the room call is made with.
     fn connector(&mut self) -> (Option<&mut Group>, Connector<'_>) {
         let group = match &mut self.engaged {
@@ -448,8 +485,9 @@ impl Session {
         matches!(&self.engaged, Some(Engaged::Pair(pair)) if pair.is_live() && pair.call_id() == Some(call))
     }
 
-    /// What the link heard that concerns the call.
-    async fn heard(&mut self, heard: Heard, out: &mut Actions) {
+    /// What the link heard that concerns the call; what a connection is to do is
+    /// returned.
+    fn heard(&mut self, heard: Heard, out: &mut Actions) -> Option<(Target, Work)> {
         match heard {
             Heard::CallJoined(call, peers) => {
                 if self.pair_is(&call) {
@@ -461,7 +499,7 @@ impl Session {
                     // We are in no room call (we left while joining): say so.
                     (None, _) => out.send(ClientMessage::LeaveCall { seq: None }),
                 }
-                return;
+                return None;
             }
             Heard::ParticipantJoined(call, peer) => {
                 if self.pair_is(&call) {
@@ -470,26 +508,25 @@ impl Session {
                 if let (Some(group), mut connector) = self.connector() {
                     group.participant_joined(&call, peer, &mut connector, out);
                 }
-                return;
+                return None;
             }
             Heard::ParticipantLeft(call, id, reason) => {
                 if let Some(group) = self.group() {
                     group.participant_left(&call, &id, reason, out);
                 }
-                return;
+                return None;
             }
             Heard::CallFull(error) => {
                 match self.group() {
                     Some(group) => group.refused(error, out),
                     None => out.report(error),
                 }
-                return;
+                return None;
             }
             _ => {}
         }
         if let Some(Engaged::Group(group)) = &mut self.engaged {
-            return Self::heard_in_group(group, heard, &self.options, self.link.ice_servers(), out)
-                .await;
+            return Self::heard_in_group(group, heard, &self.options, self.link.ice_servers(), out);
         }
         let call = match &mut self.engaged {
             Some(Engaged::Pair(call)) => Some(call),
@@ -511,7 +548,9 @@ impl Session {
             },
             Heard::Signal(from, id, signal) => {
                 if let Some(call) = call.filter(|call| call.owns(&from, id.as_ref())) {
-                    call.signal(signal, out).await;
+                    return call
+                        .signal(signal, out)
+                        .map(|work| (Target::Peer(from.id), work));
                 }
             }
             // After a call ends, its last candidates may still be on their way: the server
@@ -555,16 +594,17 @@ impl Session {
             | Heard::ParticipantLeft(..)
             | Heard::CallFull(_) => {}
         }
+        None
     }
 
     /// What the link heard, while we are in the room call.
-    async fn heard_in_group(
+    fn heard_in_group(
         group: &mut Group,
         heard: Heard,
         options: &Options,
         ice_servers: &JsValue,
         out: &mut Actions,
-    ) {
+    ) -> Option<(Target, Work)> {
         match heard {
             // Someone rings us while we are in the room call.
             Heard::Signal(from, id, Signal::Ring) => {
@@ -575,7 +615,11 @@ impl Session {
                     Signal::Decline { reason },
                 ));
             }
-            Heard::Signal(from, id, signal) => group.signal(&from, id.as_ref(), signal, out).await,
+            Heard::Signal(from, id, signal) => {
+                return group
+                    .signal(&from, id.as_ref(), signal, out)
+                    .map(|work| (Target::Peer(from.id), work));
+            }
             Heard::NotInCall(error, to) => {
                 if group.has(&to) {
                     out.report(error);
@@ -597,6 +641,7 @@ impl Session {
             | Heard::ParticipantLeft(..)
             | Heard::CallFull(_) => {}
         }
+        None
     }
 
     /// `from` rings us, in call `call`.

@@ -83,10 +83,15 @@ async fn four_see_each_other_one_leaves_a_fifth_is_turned_away_then_comes_in() {
         let others: Vec<&Side> = (0..4).filter(|o| *o != at).map(|o| &people[o]).collect();
         decodes_from_all(&people[at], &others).await;
     }
-    for at in 0..4 {
-        people[at].reach("connected").await;
-        let listed = participants(&people[at]);
-        assert_eq!(listed.len(), 3, "{}: {listed:?}", people[at].name);
+    for side in people.iter_mut().take(4) {
+        side.reach("connected").await;
+        // Media flows, so the page was told each connection is up.
+        let listed = participants(side);
+        assert_eq!(listed.len(), 3, "{}: {listed:?}", side.name);
+        assert!(
+            listed.iter().all(|(_, state)| state == "connected"),
+            "{listed:?}"
+        );
     }
     // The default capacity is 4: a fifth hears the call is full, and is in no call.
     let refusal = JsFuture::from(people[4].call.join_call())
@@ -98,8 +103,8 @@ async fn four_see_each_other_one_leaves_a_fifth_is_turned_away_then_comes_in() {
     // Dan leaves: the three others see him go within 3 s.
     let dan = people[3].id.clone();
     people[3].call.leave_call();
-    for at in 0..3 {
-        let left = people[at].next_within("participant-left", 3_000).await;
+    for side in people.iter_mut().take(3) {
+        let left = side.next_within("participant-left", 3_000).await;
         assert_eq!(
             (field(&left, "id"), field(&left, "reason")),
             (dan.clone(), "left".into())

@@ -115,27 +115,34 @@ impl ServerMessage {
             "peer-left" => Self::PeerLeft {
                 id: PeerId(text("id")?),
             },
-            "call-joined" => Self::CallJoined {
-                call: CallId(text("call")?),
-                peers: need(fields.peers()?, "peers")?,
-                seq: fields.number("seq")?,
-            },
-            "participant-joined" => Self::ParticipantJoined {
-                call: CallId(text("call")?),
-                id: PeerId(text("id")?),
-                name: text("name")?,
-                seq: fields.number("seq")?,
-            },
-            "participant-left" => Self::ParticipantLeft {
-                call: CallId(text("call")?),
-                id: PeerId(text("id")?),
-                reason: {
-                    let reason = text("reason")?;
-                    LeaveReason::from_wire(&reason)
-                        .ok_or_else(|| format!("unknown leave reason `{reason}`"))?
-                },
-                seq: fields.number("seq")?,
-            },
+            "call-joined" | "participant-joined" | "participant-left" => {
+                let call = CallId(text("call")?);
+                let seq = fields.number("seq")?;
+                if kind == "call-joined" {
+                    let peers = need(fields.peers()?, "peers")?;
+                    return Ok(Self::CallJoined { call, peers, seq });
+                }
+                let mut text = |key| -> Result<String, String> { need(fields.text(key)?, key) };
+                let id = PeerId(text("id")?);
+                if kind == "participant-joined" {
+                    let name = text("name")?;
+                    return Ok(Self::ParticipantJoined {
+                        call,
+                        id,
+                        name,
+                        seq,
+                    });
+                }
+                let reason = text("reason")?;
+                let reason = LeaveReason::from_wire(&reason)
+                    .ok_or_else(|| format!("unknown leave reason `{reason}`"))?;
+                Self::ParticipantLeft {
+                    call,
+                    id,
+                    reason,
+                    seq,
+                }
+            }
             "error" => {
                 let code = text("code")?;
                 Self::Error {

@@ -9,7 +9,7 @@
 //! side gets one before it is applied. The bandwidth estimate takes over from there, up
 //! or down. Firefox ignores the parameter.
 
-use js_sys::{Array, JsString, Promise, Reflect, RegExp};
+use js_sys::{Array, JsString, Reflect, RegExp};
 use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
 use web_sys::{RtcPeerConnection, RtcRtpSender};
 
@@ -23,7 +23,13 @@ extern "C" {
     fn get_parameters(this: &Sender) -> JsValue;
 
     #[wasm_bindgen(method, catch, js_name = setParameters)]
-    fn set_parameters(this: &Sender, parameters: &JsValue) -> Result<Promise, JsValue>;
+    fn set_parameters(this: &Sender, parameters: &JsValue) -> Result<Pending, JsValue>;
+
+    /// A promise, as far as it is caught here.
+    type Pending;
+
+    #[wasm_bindgen(method, js_name = catch)]
+    fn catch_with(this: &Pending, handler: &js_sys::Function) -> Pending;
 }
 
 /// Caps every video sender of `pc` at `kbps`, its resolution divided by `scale_down`: a
@@ -57,10 +63,9 @@ pub fn cap_video(pc: &RtcPeerConnection, kbps: u32, scale_down: f64) {
         let _ = Reflect::set(&first, &"scaleResolutionDownBy".into(), &scale_down.into());
         if let Ok(done) = sender.set_parameters(&parameters) {
             // A refusal is not worth an unhandled rejection: the cap is applied again on
-            // the next change.
-            wasm_bindgen_futures::spawn_local(async move {
-                let _ = wasm_bindgen_futures::JsFuture::from(done).await;
-            });
+            // the next change. Any function takes the rejection; `Object` is at hand and
+            // does nothing with it.
+            done.catch_with(&js_sys::Object::new().constructor());
         }
     }
 }

@@ -8,7 +8,7 @@ use web_sys::MediaStream;
 use super::{
     action::Actions,
     input::{CallInput, Wake},
-    live::{Live, PeerSetup, Role},
+    live::{Live, PeerSetup, Role, Work},
 };
 use crate::{
     event::{EndReason, Event, State},
@@ -152,21 +152,6 @@ impl Call {
         }
     }
 
-    /// The connection, once accepted.
-    pub fn live(&mut self) -> Option<&mut Live> {
-        match &mut self.phase {
-            Phase::Live(live) => Some(live),
-            _ => None,
-        }
-    }
-
-    /// Restarts ICE (the page asks), once accepted.
-    pub fn restart_ice(&mut self, out: &mut Actions) {
-        if let Phase::Live(live) = &mut self.phase {
-            live.restart(&self.with, out);
-        }
-    }
-
     /// Fresh TURN credentials: a connected call restarts ICE with them.
     pub fn refresh_ice(&mut self, ice_servers: &JsValue, out: &mut Actions) {
         if let Phase::Live(live) = &mut self.phase {
@@ -223,18 +208,27 @@ impl Call {
         out.end(EndReason::Hangup);
     }
 
-    /// An input for this call.
-    pub async fn input(&mut self, input: CallInput, out: &mut Actions) {
+    /// An input for this call; what its live connection is to do is returned.
+    pub fn input(&mut self, input: CallInput, out: &mut Actions) -> Option<Work> {
         match (input, &mut self.phase) {
             (CallInput::RingTimeout, Phase::Calling { .. } | Phase::Ringing { .. }) => {
                 let reason = Some(EndReason::NoAnswer.as_str().to_owned());
                 let hangup = Signal::Hangup { reason };
                 out.send(self.message(hangup));
                 out.end(EndReason::NoAnswer);
+                None
             }
-            (input, Phase::Live(live)) => live.input(input, &self.with, out).await,
+            (input, Phase::Live(_)) => Some(Work::Input(input)),
             // Late news for a phase that has passed.
-            _ => {}
+            _ => None,
+        }
+    }
+
+    /// The live connection, and who it is with.
+    pub fn connection(&mut self) -> Option<(&mut Live, &PeerInfo)> {
+        match &mut self.phase {
+            Phase::Live(live) => Some((live, &self.with)),
+            _ => None,
         }
     }
 
@@ -247,8 +241,9 @@ impl Call {
     }
 
     /// A call signal from the other side (`ring` and `accept` are the session's: a ring
-    /// may yield ours, an accept needs our devices).
-    pub async fn signal(&mut self, signal: Signal, out: &mut Actions) {
+    /// may yield ours, an accept needs our devices); what its live connection is to do
+    /// is returned.
+    pub fn signal(&mut self, signal: Signal, out: &mut Actions) -> Option<Work> {
         match (signal, &mut self.phase) {
             (Signal::Decline { reason }, Phase::Calling { .. }) => out.end(match reason {
                 DeclineReason::Busy => EndReason::Busy,
@@ -268,9 +263,10 @@ impl Call {
                     EndReason::RemoteHangup
                 });
             }
-            (signal, Phase::Live(live)) => live.signal(signal, &self.with, out).await,
+            (signal, Phase::Live(_)) => return Some(Work::Signal(signal)),
             _ => {}
         }
+        None
     }
 
     /// The call is over: what was under way ends with it, and the page is told why.

@@ -6,23 +6,21 @@
 //! by the number of others, and from four people on the resolution is halved.
 
 use futures::channel::mpsc::UnboundedSender;
-use js_sys::Array;
 use protocol::{CallId, ClientMessage, PeerId, PeerInfo, Signal};
 use wasm_bindgen::JsValue;
-use web_sys::{File, MediaStream};
+use web_sys::MediaStream;
 
 use super::{
     action::{Action, Actions},
-    command::{FileCommand, Reply, answer},
-    input::{CallInput, Input},
+    command::{Reply, answer},
+    input::Input,
     link::Link,
-    live::{Live, PeerSetup, Role},
+    live::{Live, PeerSetup, Role, Work},
     options::Options,
 };
 use crate::{
     error::{Error, ErrorCode},
-    event::{EndReason, Event, LeftReason, State, TransferId},
-    js::object,
+    event::{EndReason, Event, LeftReason, State},
     peer::cap_video,
 };
 
@@ -160,16 +158,9 @@ impl Group {
         match &mut self.phase {
             Phase::Joining { reply } => {
                 if let Some(reply) = reply.take() {
-                    let list: Array = peers
-                        .iter()
-                        .map(|peer| {
-                            object(&[
-                                ("id", peer.id.0.as_str().into()),
-                                ("name", peer.name.as_str().into()),
-                            ])
-                        })
-                        .collect();
-                    answer(reply, Ok(JsValue::from(list)));
+                    // The same list as the `peers` event's.
+                    let list = Event::Peers(peers.clone()).payload();
+                    answer(reply, Ok(list));
                 }
                 self.phase = Phase::In(call.clone());
             }
@@ -244,31 +235,34 @@ impl Group {
         self.changed(out);
     }
 
-    /// An input for connection number `number`, if it is still ours.
-    pub async fn input(&mut self, number: u32, input: CallInput, out: &mut Actions) {
-        let Some(member) = self.members.iter_mut().find(|m| m.number == number) else {
-            return;
-        };
-        let mut own = Actions::default();
-        member.live.input(input, &member.info, &mut own).await;
-        let id = member.info.id.clone();
-        self.contain(&id, own, out);
+    /// The connection numbered `number`, and who it is with.
+    pub fn numbered(&mut self, number: u32) -> Option<(&mut Live, &PeerInfo)> {
+        self.members
+            .iter_mut()
+            .find(|m| m.number == number)
+            .map(|m| (&mut m.live, &m.info))
     }
 
-    /// A signal of call `call` from `from`.
-    pub async fn signal(
+    /// The connection with `id`, and who it is with.
+    pub fn with(&mut self, id: &PeerId) -> Option<(&mut Live, &PeerInfo)> {
+        self.members
+            .iter_mut()
+            .find(|m| m.info.id == *id)
+            .map(|m| (&mut m.live, &m.info))
+    }
+
+    /// A signal of call `call` from `from`: a hang-up ends the connection with them;
+    /// the rest is returned for it.
+    pub fn signal(
         &mut self,
         from: &PeerInfo,
         call: Option<&CallId>,
         signal: Signal,
         out: &mut Actions,
-    ) {
-        if call != self.call_id() {
-            return;
+    ) -> Option<Work> {
+        if call != self.call_id() || !self.has(&from.id) {
+            return None;
         }
-        let Some(member) = self.members.iter_mut().find(|m| m.info.id == from.id) else {
-            return;
-        };
         if let Signal::Hangup { reason } = &signal {
             let failed = reason.as_deref() == Some(EndReason::Failed.as_str());
             let reason = if failed {
@@ -276,16 +270,15 @@ impl Group {
             } else {
                 LeftReason::Left
             };
-            return self.remove(&from.id, reason, out);
+            self.remove(&from.id, reason, out);
+            return None;
         }
-        let mut own = Actions::default();
-        member.live.signal(signal, &member.info, &mut own).await;
-        self.contain(&from.id, own, out);
+        Some(Work::Signal(signal))
     }
 
     /// Carries `own`, the actions of the connection with `id`, over to `out`: what would
     /// end a two-person call ends only this connection.
-    fn contain(&mut self, id: &PeerId, mut own: Actions, out: &mut Actions) {
+    pub fn contain(&mut self, id: &PeerId, mut own: Actions, out: &mut Actions) {
         let mut ended = false;
         for action in own.take() {
             match action {
@@ -334,66 +327,12 @@ impl Group {
         }
     }
 
-    /// Restarts ICE with everyone (the page asks).
-    pub fn restart_ice(&mut self, out: &mut Actions) {
-        for member in &mut self.members {
-            member.live.restart(&member.info, out);
-        }
-    }
-
-    /// Sends a chat message to everyone; returns its timestamp.
-    pub fn send_text(&mut self, text: &str) -> Result<f64, Error> {
-        let mut sent = Err(Error::new(
-            ErrorCode::InvalidState,
-            "nobody else is in the call",
-        ));
-        for member in &mut self.members {
-            let result = member.live.send_text(text);
-            if sent.is_err() {
-                sent = result;
-            }
-        }
-        sent
-    }
-
-    fn member(&mut self, id: Option<&PeerId>) -> Result<&mut Member, Error> {
-        match id {
-            Some(id) => self
-                .members
-                .iter_mut()
-                .find(|m| m.info.id == *id)
-                .ok_or_else(|| {
-                    Error::new(ErrorCode::InvalidState, format!("{id} is not in the call"))
-                }),
-            None => Err(Error::new(
-                ErrorCode::InvalidState,
-                "in a room call, name the participant",
-            )),
-        }
-    }
-
-    /// Offers `file` to participant `to`; returns the transfer's id.
-    pub fn send_file(&mut self, file: File, to: Option<&PeerId>) -> Result<TransferId, Error> {
-        Ok(self.member(to)?.live.send_file(file))
-    }
-
-    /// The `getStats()` promise of the connection with `with`.
-    pub fn stats(&mut self, with: Option<&PeerId>) -> Result<JsValue, Error> {
-        Ok(self.member(with)?.live.peer().stats().into())
-    }
-
-    /// What the page asks of transfer `id`, with whichever participant it is.
-    pub fn file_command(&mut self, command: FileCommand, id: TransferId, out: &mut Actions) {
-        for member in &mut self.members {
-            member.live.transfers().command(command, id, out);
-        }
-    }
-
-    /// Sends `track` too, to everyone.
-    pub fn add_track(&self, track: &web_sys::MediaStreamTrack, stream: &MediaStream) {
-        for member in &self.members {
-            member.live.add_track(track, stream);
-        }
+    /// Every connection, and who it is with.
+    pub fn connections(&mut self) -> Vec<(&mut Live, &PeerInfo)> {
+        self.members
+            .iter_mut()
+            .map(|m| (&mut m.live, &m.info))
+            .collect()
     }
 
     /// We leave, and the server is told (a join still on its way is undone by it).

@@ -27,6 +27,16 @@ use crate::{
     peer::{Description, IceRestart, IceRole, Peer, PeerEvent},
 };
 
+/// What a live connection is handed: an input of its own, or a signal from the other
+/// side. The session hands it over in one place, so that its negotiation is one state
+/// machine however many connections there are.
+pub enum Work {
+    /// From its connection, channels, timers or transfers.
+    Input(CallInput),
+    /// From the other side, through the server.
+    Signal(Signal),
+}
+
 /// Which side of the call this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -176,8 +186,16 @@ impl Live {
         self.recovery.state()
     }
 
+    /// Does `work`, for the connection with `with`.
+    pub async fn handle(&mut self, work: Work, with: &PeerInfo, out: &mut Actions) {
+        match work {
+            Work::Input(input) => self.input(input, with, out).await,
+            Work::Signal(signal) => self.signal(signal, with, out).await,
+        }
+    }
+
     /// An input of this call's connection, channels or transfers.
-    pub async fn input(&mut self, input: CallInput, with: &PeerInfo, out: &mut Actions) {
+    async fn input(&mut self, input: CallInput, with: &PeerInfo, out: &mut Actions) {
         match input {
             CallInput::Peer(event) => self.peer_event(event, with, out).await,
             CallInput::Recovery(step) => {
@@ -255,7 +273,7 @@ impl Live {
     }
 
     /// A signal of the call's negotiation from the other side.
-    pub async fn signal(&mut self, signal: Signal, with: &PeerInfo, out: &mut Actions) {
+    async fn signal(&mut self, signal: Signal, with: &PeerInfo, out: &mut Actions) {
         let description = match signal {
             Signal::Offer { sdp } => Description::Offer(sdp),
             Signal::Answer { sdp } => Description::Answer(sdp),
