@@ -14,10 +14,12 @@ use crate::{api::PeerCall, js::Listener};
 
 mod chat;
 mod files;
+mod grid;
 mod page;
 mod room;
 
 use crate::js::field;
+use grid::Grid;
 use page::{Page, say, show, text_field};
 use protocol::ErrorCode as Refusal;
 use room::Invitation;
@@ -47,6 +49,10 @@ struct Memory {
     locked: bool,
     /// The server refused us for good (removed, replaced): no reconnecting to wait for.
     refused: bool,
+    /// We are in a call (or placing or taking one): choosing someone invites them.
+    in_call: bool,
+    /// The call we are in is the room call.
+    group: bool,
 }
 
 /// A function handed to `PeerCall::on`.
@@ -60,6 +66,8 @@ struct App {
     call: RefCell<Option<PeerCall>>,
     /// The handlers given to the current `PeerCall`.
     handlers: RefCell<Vec<Handler>>,
+    /// The room call's tiles.
+    grid: RefCell<Grid>,
 }
 
 thread_local! {
@@ -80,7 +88,9 @@ pub fn start() -> Result<(), JsValue> {
         say(&page.invite_room, &invitation.room);
         show(&page.room_invite, true);
     }
+    let grid = Grid::new(page.document.clone(), page.grid.clone());
     let app = Rc::new(App {
+        grid: RefCell::new(grid),
         page,
         invitation,
         memory: RefCell::default(),
@@ -97,6 +107,7 @@ pub fn start() -> Result<(), JsValue> {
             app.new_room();
         }),
         app.listen("copy-link", "click", |app, _| app.copy_link()),
+        app.listen("join-call-button", "click", |app, _| app.join_call()),
         app.listen("lock-button", "click", |app, _| {
             let locked = app.memory.borrow().locked;
             app.with_call(|call| {
@@ -122,7 +133,12 @@ pub fn start() -> Result<(), JsValue> {
             } else if let Some(button) = closest("button.peer") {
                 let id = button.get_attribute("data-id").unwrap_or_default();
                 let name = button.text_content().unwrap_or_default();
-                app.place_call(id, name);
+                if app.memory.borrow().in_call {
+                    app.with_call(|call| call.invite(id));
+                    say(&app.page.notice, &format!("Inviting {name} into the call…"));
+                } else {
+                    app.place_call(id, name);
+                }
             }
         }),
         app.listen("accept-button", "click", |app, _| {
@@ -249,7 +265,7 @@ impl App {
     fn handle(self: &Rc<Self>, call: &PeerCall) {
         let mut handlers = self.handlers.borrow_mut();
         handlers.clear();
-        let mut on = |event: &str, act: fn(&App, JsValue)| {
+        let mut on = |event: &str, act: fn(&Rc<App>, JsValue)| {
             let app = Rc::clone(self);
             let handler = Handler::new(move |payload| act(&app, payload));
             call.on(
@@ -258,19 +274,86 @@ impl App {
             );
             handlers.push(handler);
         };
-        on("peers", App::on_peers);
-        on("room", App::on_room);
-        on("incoming", App::on_incoming);
-        on("state", App::on_state);
-        on("ended", App::on_ended);
-        on("error", App::on_error);
-        on("media", App::on_media);
-        on("text", App::on_text);
-        on("file-offer", App::on_file_offer);
-        on("file-progress", App::on_file_progress);
-        on("file-done", App::on_file_done);
-        on("file-cancelled", App::on_file_cancelled);
-        on("file-error", App::on_file_error);
+        on("peers", |app, payload| app.on_peers(payload));
+        on("room", |app, payload| app.on_room(payload));
+        on("incoming", |app, payload| app.on_incoming(payload));
+        on("state", |app, payload| app.on_state(payload));
+        on("ended", |app, payload| app.on_ended(payload));
+        on("error", |app, payload| app.on_error(payload));
+        on("media", |app, payload| app.on_media(payload));
+        on("text", |app, payload| app.on_text(payload));
+        on("file-offer", |app, payload| app.on_file_offer(payload));
+        on("file-progress", |app, payload| {
+            app.on_file_progress(payload)
+        });
+        on("file-done", |app, payload| app.on_file_done(payload));
+        on("file-cancelled", |app, payload| {
+            app.on_file_cancelled(payload)
+        });
+        on("file-error", |app, payload| app.on_file_error(payload));
+        on("participant-joined", |app, payload| {
+            app.on_participant_joined(payload)
+        });
+        on("participant-stream", |app, payload| {
+            app.on_participant_stream(payload)
+        });
+        on("participant-left", |app, payload| {
+            app.on_participant_left(payload)
+        });
+        on("participants", |app, payload| app.on_participants(payload));
+    }
+
+    /// "Join the room call": everyone in it connects to us, tile by tile.
+    fn join_call(self: &Rc<Self>) {
+        let app = Rc::clone(self);
+        let asked = self.settle(PeerCall::join_call, move |_, _| app.grid_started());
+        if asked {
+            let mut memory = self.memory.borrow_mut();
+            memory.group = true;
+            memory.callee = false;
+            drop(memory);
+            say(&self.page.status, "starting your camera and microphone…");
+        }
+    }
+
+    /// The call is (or became) the room call: the grid takes the stage, and its levels
+    /// are read.
+    fn grid_started(self: &Rc<Self>) {
+        self.memory.borrow_mut().group = true;
+        show(self.page.remote_video.unchecked_ref(), false);
+        say(&self.page.remote_name, "");
+        say(&self.page.status, "in the room call");
+        let app = Rc::downgrade(self);
+        self.grid.borrow_mut().watch(move |id| {
+            let app = app.upgrade()?;
+            let call = app.call.borrow();
+            Some(call.as_ref()?.get_stats(Some(id)))
+        });
+    }
+
+    fn on_participant_joined(self: &Rc<Self>, payload: JsValue) {
+        let (id, name) = (text_field(&payload, "id"), text_field(&payload, "name"));
+        if !self.memory.borrow().group {
+            // A two-person call grew.
+            self.grid_started();
+        }
+        self.grid.borrow_mut().joined(&id, &name);
+        say(&self.page.notice, &format!("{name} joined the call"));
+    }
+
+    fn on_participant_stream(self: &Rc<Self>, payload: JsValue) {
+        let id = text_field(&payload, "id");
+        if let Ok(stream) = field(&payload, "stream").dyn_into::<web_sys::MediaStream>() {
+            self.grid.borrow().stream(&id, &stream);
+        }
+    }
+
+    fn on_participant_left(self: &Rc<Self>, payload: JsValue) {
+        self.grid.borrow_mut().left(&text_field(&payload, "id"));
+    }
+
+    fn on_participants(self: &Rc<Self>, payload: JsValue) {
+        self.grid.borrow().states(&payload);
     }
 
     /// Asks the current call for something (`ask` returns the API's promise); `then` gets
@@ -374,8 +457,13 @@ impl App {
     fn on_state(&self, state: JsValue) {
         let page = &self.page;
         let state = state.as_string().unwrap_or_default();
-        let other = self.memory.borrow().other.clone();
+        let (other, group) = {
+            let memory = self.memory.borrow();
+            (memory.other.clone(), memory.group)
+        };
         let status = match state.as_str() {
+            "connecting" if group => "joining the room call…".to_owned(),
+            "connected" if group => "in the room call".to_owned(),
             "calling" => format!("calling {other}…"),
             "ringing" => format!("{other} is calling"),
             "connecting" => format!("connecting to {other}…"),
@@ -409,8 +497,13 @@ impl App {
             state.as_str(),
             "calling" | "connecting" | "connected" | "reconnecting"
         );
+        self.memory.borrow_mut().in_call = in_call;
         show(&page.call, in_call);
-        say(&page.remote_name, if in_call { &other } else { "" });
+        show(&page.join_call_button, !in_call);
+        say(
+            &page.remote_name,
+            if in_call && !group { &other } else { "" },
+        );
         if state == "ringing"
             && let Some(accept) = page.document.get_element_by_id("accept-button")
         {
@@ -420,7 +513,20 @@ impl App {
 
     fn on_ended(&self, payload: JsValue) {
         let reason = text_field(&payload, "reason");
+        self.grid.borrow_mut().clear();
+        show(self.page.remote_video.unchecked_ref(), true);
         let mut memory = self.memory.borrow_mut();
+        if std::mem::take(&mut memory.group) {
+            memory.ended = Some(match reason.as_str() {
+                "hangup" => "you left the room call".to_owned(),
+                _ => "the room call ended".to_owned(),
+            });
+            memory.mic_muted = false;
+            memory.camera_off = false;
+            drop(memory);
+            self.paint_toggles();
+            return;
+        }
         let other = memory.other.clone();
         let text = match (reason.as_str(), memory.callee) {
             ("hangup", _) => "call ended".to_owned(),

@@ -1,0 +1,92 @@
+//! Three people, Chromium and Firefox mixed, in one room's call through the demo page:
+//! each sees the two others in the grid, and someone leaving takes their tile away.
+
+use peercall_e2e::{Driver, Engine, Person, base_url, wait_for_js};
+
+/// Waits until `person`'s grid has a tile for each of `names`, each playing video.
+async fn sees_tiles_of(person: &Person, names: &[&str]) {
+    let script = format!(
+        "const tiles = [...document.querySelectorAll('#grid .tile')];
+         const names = tiles.map(t => t.querySelector('.tile-name').firstChild.textContent).sort();
+         const playing = tiles.every(t => {{
+           const v = t.querySelector('video');
+           return v.videoWidth > 0 && v.currentTime > 0.2;
+         }});
+         return !document.getElementById('grid').hidden && playing
+           && JSON.stringify(names) === {:?};",
+        {
+            let mut sorted = names.to_vec();
+            sorted.sort_unstable();
+            serde_json::to_string(&sorted).expect("names as JSON")
+        }
+    );
+    wait_for_js(
+        &person.browser,
+        &script,
+        &format!("{}: tiles of {names:?} playing", person.name),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn three_people_in_a_room_call_see_each_other_in_the_grid() {
+    let chromium = Driver::start().await;
+    let firefox = Driver::start_for(Engine::Firefox).await;
+    let suffix = std::process::id();
+    let url = format!("{}r/grid-{suffix}", base_url());
+    let (ann, ben, cat) = (
+        format!("ann-{suffix}"),
+        format!("ben-{suffix}"),
+        format!("cat-{suffix}"),
+    );
+    let ann = Person::log_in_at(chromium.browser().await, &url, &ann).await;
+    let ben = Person::log_in_at(firefox.browser().await, &url, &ben).await;
+    let cat = Person::log_in_at(chromium.browser().await, &url, &cat).await;
+
+    for person in [&ann, &ben, &cat] {
+        person.click("join-call-button").await;
+        person.wait_for_text("status", "in the room call").await;
+    }
+    sees_tiles_of(&ann, &[&ben.name, &cat.name]).await;
+    sees_tiles_of(&ben, &[&ann.name, &cat.name]).await;
+    sees_tiles_of(&cat, &[&ann.name, &ben.name]).await;
+    // The fake microphones make sound: someone is marked as the one speaking, and
+    // nobody as muted.
+    wait_for_js(
+        &ann.browser,
+        "return !!document.querySelector('#grid .tile.speaking')
+           && !document.querySelector('#grid .tile-muted:not([hidden])');",
+        "a speaker highlighted",
+    )
+    .await;
+    ann.keep_screenshot("room-call-grid").await;
+    // Ben mutes: Ann's grid marks him muted.
+    ben.click("mic-button").await;
+    wait_for_js(
+        &ann.browser,
+        &format!(
+            "const tile = [...document.querySelectorAll('#grid .tile')]
+               .find(t => t.querySelector('.tile-name').firstChild.textContent === {:?});
+             return !!tile && !tile.querySelector('.tile-muted').hidden;",
+            ben.name
+        ),
+        "ben marked muted",
+    )
+    .await;
+
+    // Cat leaves: the two others lose her tile, and the call goes on between them.
+    cat.click("hangup-button").await;
+    cat.wait_for_text("status", "you left the room call").await;
+    sees_tiles_of(&ann, &[&ben.name]).await;
+    sees_tiles_of(&ben, &[&ann.name]).await;
+    wait_for_js(
+        &ann.browser,
+        "return document.getElementById('grid').dataset.count === '1';",
+        "one tile left",
+    )
+    .await;
+
+    for person in [ann, ben, cat] {
+        person.browser.close().await.ok();
+    }
+}

@@ -1,0 +1,215 @@
+//! The room call's grid: a tile for each other participant, with their video, their name,
+//! a muted mark and the active speaker highlighted, laid out by the stylesheet for 2 to 6
+//! people at any width.
+//!
+//! Who speaks and who is muted come from each connection's `getStats()` (the inbound
+//! audio's `audioLevel`), read twice a second while the call lasts: a microphone turned
+//! off sends silence at level 0, a live one never quite does.
+
+use std::{cell::RefCell, rc::Rc};
+
+use gloo_timers::callback::Interval;
+use js_sys::{Map, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::{JsFuture, spawn_local};
+use web_sys::{Document, Element, HtmlVideoElement, MediaStream};
+
+use super::page::{say, show};
+
+/// How often the audio levels are read (ms).
+const LEVELS_EVERY_MS: u32 = 500;
+
+/// The audio level above which someone counts as speaking.
+const SPEAKING: f64 = 0.02;
+
+/// One participant's tile.
+struct Tile {
+    id: String,
+    tile: Element,
+    video: HtmlVideoElement,
+    muted: Element,
+}
+
+/// The tiles of the room call.
+pub struct Grid {
+    document: Document,
+    grid: Element,
+    tiles: Rc<RefCell<Vec<Tile>>>,
+    /// Reads the levels while the call lasts; dropped, it stops.
+    levels: Option<Interval>,
+}
+
+impl Grid {
+    /// The grid in the page's `grid` element.
+    pub fn new(document: Document, grid: Element) -> Self {
+        Self {
+            document,
+            grid,
+            tiles: Rc::default(),
+            levels: None,
+        }
+    }
+
+    /// `name` (id `id`) joined: a tile for them, until their video comes.
+    pub fn joined(&mut self, id: &str, name: &str) {
+        if self.tiles.borrow().iter().any(|t| t.id == id) {
+            return;
+        }
+        let Some(tile) = self.tile(id, name) else {
+            return;
+        };
+        self.grid.append_child(&tile.tile).ok();
+        self.tiles.borrow_mut().push(tile);
+        self.count();
+    }
+
+    fn tile(&self, id: &str, name: &str) -> Option<Tile> {
+        let make = |tag: &str, class: &str| {
+            let element = self.document.create_element(tag).ok()?;
+            element.set_class_name(class);
+            Some(element)
+        };
+        let tile = make("figure", "tile")?;
+        tile.set_attribute("data-id", id).ok();
+        let video: HtmlVideoElement = make("video", "tile-video")?.dyn_into().ok()?;
+        video.set_autoplay(true);
+        video.set_attribute("playsinline", "").ok();
+        video
+            .set_attribute("aria-label", &format!("{name}'s video"))
+            .ok();
+        let caption = make("figcaption", "tile-name")?;
+        // Names come from other people: text, never markup.
+        caption.set_text_content(Some(name));
+        let muted = make("span", "tile-muted")?;
+        say(&muted, "");
+        muted.set_attribute("aria-label", "muted").ok();
+        caption.append_child(&muted).ok();
+        tile.append_child(&video).ok();
+        tile.append_child(&caption).ok();
+        Some(Tile {
+            id: id.to_owned(),
+            tile,
+            video,
+            muted,
+        })
+    }
+
+    /// `stream` came from `id`: it plays in their tile.
+    pub fn stream(&self, id: &str, stream: &MediaStream) {
+        if let Some(tile) = self.tiles.borrow().iter().find(|t| t.id == id) {
+            tile.video.set_src_object(Some(stream));
+        }
+    }
+
+    /// How each connection is: a tile whose connection is not up says so.
+    pub fn states(&self, participants: &JsValue) {
+        for participant in js_sys::Array::from(participants).iter() {
+            let id = super::page::text_field(&participant, "id");
+            let state = super::page::text_field(&participant, "state");
+            if let Some(tile) = self.tiles.borrow().iter().find(|t| t.id == id) {
+                tile.tile.set_attribute("data-state", &state).ok();
+            }
+        }
+    }
+
+    /// `id` left: their tile goes.
+    pub fn left(&mut self, id: &str) {
+        let mut tiles = self.tiles.borrow_mut();
+        if let Some(at) = tiles.iter().position(|t| t.id == id) {
+            let tile = tiles.remove(at);
+            tile.video.set_src_object(None);
+            tile.tile.remove();
+        }
+        drop(tiles);
+        self.count();
+    }
+
+    /// The call is over: every tile goes, and the levels are no longer read.
+    pub fn clear(&mut self) {
+        for tile in self.tiles.borrow_mut().drain(..) {
+            tile.video.set_src_object(None);
+            tile.tile.remove();
+        }
+        self.levels = None;
+        self.count();
+    }
+
+    /// Tells the stylesheet how many tiles there are, and shows the grid when there are
+    /// any.
+    fn count(&self) {
+        let count = self.tiles.borrow().len();
+        self.grid
+            .set_attribute("data-count", &count.to_string())
+            .ok();
+        show(&self.grid, count > 0);
+    }
+
+    /// Reads the levels from now on, until [`Grid::clear`]: `stats` is the
+    /// `getStats(participant)` of the page's call.
+    pub fn watch(&mut self, stats: impl Fn(String) -> Option<js_sys::Promise> + 'static) {
+        if self.levels.is_some() {
+            return;
+        }
+        let tiles = Rc::clone(&self.tiles);
+        self.levels = Some(Interval::new(LEVELS_EVERY_MS, move || {
+            let ids: Vec<String> = tiles.borrow().iter().map(|t| t.id.clone()).collect();
+            let asked: Vec<(String, js_sys::Promise)> = ids
+                .into_iter()
+                .filter_map(|id| Some((id.clone(), stats(id)?)))
+                .collect();
+            let tiles = Rc::clone(&tiles);
+            spawn_local(async move {
+                let mut levels = Vec::new();
+                for (id, stats) in asked {
+                    if let Ok(report) = JsFuture::from(stats).await {
+                        levels.push((id, audio_level(&report)));
+                    }
+                }
+                paint_levels(&tiles.borrow(), &levels);
+            });
+        }));
+    }
+}
+
+/// The inbound audio's level in `report`, if it has one.
+fn audio_level(report: &JsValue) -> Option<f64> {
+    // An `RTCStatsReport` is map-like, not a `Map`: it has the same `forEach`.
+    let report: &Map = report.is_object().then(|| report.unchecked_ref())?;
+    let mut level = None;
+    report.for_each(&mut |stat, _| {
+        let kind = |key: &str| {
+            Reflect::get(&stat, &key.into())
+                .ok()
+                .and_then(|v| v.as_string())
+        };
+        if kind("type").as_deref() == Some("inbound-rtp")
+            && kind("kind").as_deref() == Some("audio")
+        {
+            level = Reflect::get(&stat, &"audioLevel".into())
+                .ok()
+                .and_then(|v| v.as_f64());
+        }
+    });
+    level
+}
+
+/// Marks the loudest speaker above the threshold, and everyone whose audio is silent at
+/// level 0 as muted.
+fn paint_levels(tiles: &[Tile], levels: &[(String, Option<f64>)]) {
+    let loudest = levels
+        .iter()
+        .filter_map(|(id, level)| Some((id, (*level)?)))
+        .filter(|(_, level)| *level > SPEAKING)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(id, _)| id.clone());
+    for tile in tiles {
+        let level = levels
+            .iter()
+            .find(|(id, _)| *id == tile.id)
+            .and_then(|l| l.1);
+        let speaking = loudest.as_deref() == Some(tile.id.as_str());
+        let class = if speaking { "tile speaking" } else { "tile" };
+        tile.tile.set_class_name(class);
+        say(&tile.muted, if level == Some(0.0) { "muted" } else { "" });
+    }
+}
