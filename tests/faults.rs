@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Side, unique};
+use common::{Side, decodes_from_all, join, small_media, unique};
 use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::{JsValue, prelude::wasm_bindgen};
 use wasm_bindgen_futures::JsFuture;
@@ -243,4 +243,54 @@ async fn a_call_whose_network_path_breaks_restarts_ice_by_itself() {
     alice.media_flows_past(frames.0, frames.1).await;
     alice.call.hangup();
     bob.ended().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_room_call_member_whose_socket_goes_silent_keeps_its_media_and_meets_who_joined_meanwhile()
+ {
+    let room = unique("mesh");
+    let in_room = |prefix: &'static str| {
+        let room = room.clone();
+        async move { online_with(prefix, &[("room", room.into()), ("media", small_media())]).await }
+    };
+    let mut ann = in_room("ann").await;
+    let mut ben = in_room("ben").await;
+    join(&ann).await;
+    join(&ben).await;
+    decodes_from_all(&ben, &[&ann]).await;
+    decodes_from_all(&ann, &[&ben]).await;
+
+    // Ben's socket goes silent. Cat joins meanwhile: the news that she came is written
+    // into the dead socket.
+    fault(&format!("freeze?tag={}", ben.name)).await;
+    let cat = in_room("cat").await;
+    let before = join(&cat).await;
+    assert_eq!(before, [ann.id.clone(), ben.id.clone()]);
+    ben.reach("offline").await;
+    // Without signaling, the media between Ann and Ben goes on.
+    let from_ann = ben.received_from(Some(&ann.id)).await;
+    ben.media_from_past(Some(&ann.id), from_ann.0, from_ann.1)
+        .await;
+
+    // Ben resumes: the news of Cat is sent again, he offers to her, and they connect.
+    ben.reach("connected").await;
+    decodes_from_all(&ben, &[&cat]).await;
+    decodes_from_all(&cat, &[&ben, &ann]).await;
+    let from_ann = ben.received_from(Some(&ann.id)).await;
+    ben.media_from_past(Some(&ann.id), from_ann.0, from_ann.1)
+        .await;
+    // Nobody saw anybody leave on the way.
+    for side in [&ann, &ben, &cat] {
+        let left = side
+            .seen
+            .borrow()
+            .iter()
+            .any(|(event, _)| event == "participant-left" || event == "ended");
+        assert!(!left, "{}: {:?}", side.name, side.history());
+    }
+    for side in [&mut ann, &mut ben] {
+        side.call.leave_call();
+        side.ended().await;
+    }
+    cat.call.leave_call();
 }

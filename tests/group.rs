@@ -5,52 +5,18 @@
 
 mod common;
 
-use common::{Side, field, unique};
+use common::{Side, decodes_from_all, field, join, small_media, unique};
 use futures::future::join_all;
 use js_sys::{Array, Reflect};
 use peercall::live_callbacks;
-use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// A small camera: a mesh encodes one stream per other member.
-fn small_media() -> JsValue {
-    let video = js_sys::Object::new();
-    for (key, value) in [("width", 160), ("height", 120), ("frameRate", 10)] {
-        Reflect::set(&video, &key.into(), &value.into()).unwrap();
-    }
-    let media = js_sys::Object::new();
-    Reflect::set(&media, &"audio".into(), &true.into()).unwrap();
-    Reflect::set(&media, &"video".into(), &video).unwrap();
-    media.into()
-}
-
 /// Someone named after `prefix` online in `room`.
 async fn member(prefix: &str, room: &str) -> Side {
     Side::online_with(prefix, &[("room", room.into()), ("media", small_media())]).await
-}
-
-/// Joins the room call; the ids of those in it already.
-async fn join(side: &Side) -> Vec<String> {
-    let peers = JsFuture::from(side.call.join_call())
-        .await
-        .unwrap_or_else(|error| panic!("{} joins: {error:?}", side.name));
-    Array::from(&peers)
-        .iter()
-        .map(|p| field(&p, "id"))
-        .collect()
-}
-
-/// Waits until `side` decodes video (and hears audio) from each of `others`, twice, so
-/// that it is a stream and not a first frame.
-async fn decodes_from_all(side: &Side, others: &[&Side]) {
-    for other in others {
-        let first = side.media_from_past(Some(&other.id), 0.0, 0.0).await;
-        side.media_from_past(Some(&other.id), first.0, first.1)
-            .await;
-    }
 }
 
 /// The `participants` list `side` was told last, as ids and states.

@@ -272,11 +272,15 @@ impl Side {
     }
 
     /// Totals from `getStats(participant)` (the call's, for `None`): video frames decoded
-    /// and audio packets received.
+    /// and audio packets received; none from someone not (yet) in the call.
     pub async fn received_from(&self, participant: Option<&str>) -> (f64, f64) {
-        let report = JsFuture::from(self.call.get_stats(participant.map(str::to_owned)))
-            .await
-            .expect("stats");
+        let asked = JsFuture::from(self.call.get_stats(participant.map(str::to_owned))).await;
+        let report = match (asked, participant) {
+            (Ok(report), _) => report,
+            // The news that they joined may still be on its way.
+            (Err(_), Some(_)) => JsValue::NULL,
+            (Err(error), None) => panic!("stats: {error:?}"),
+        };
         if report.is_null() {
             return (0.0, 0.0);
         }
@@ -410,4 +414,37 @@ pub fn skipped_in(engine: Engine, test: &str, why: &str) -> bool {
     }
     wasm_bindgen_test::console_log!("SKIP {test} in {engine:?}: {why}");
     true
+}
+
+/// A small camera: a mesh encodes one stream per other member.
+pub fn small_media() -> JsValue {
+    let video = js_sys::Object::new();
+    for (key, value) in [("width", 160), ("height", 120), ("frameRate", 10)] {
+        js_sys::Reflect::set(&video, &key.into(), &value.into()).unwrap();
+    }
+    let media = js_sys::Object::new();
+    js_sys::Reflect::set(&media, &"audio".into(), &true.into()).unwrap();
+    js_sys::Reflect::set(&media, &"video".into(), &video).unwrap();
+    media.into()
+}
+
+/// Joins the room call; the ids of those in it already.
+pub async fn join(side: &Side) -> Vec<String> {
+    let peers = JsFuture::from(side.call.join_call())
+        .await
+        .unwrap_or_else(|error| panic!("{} joins: {error:?}", side.name));
+    js_sys::Array::from(&peers)
+        .iter()
+        .map(|p| field(&p, "id"))
+        .collect()
+}
+
+/// Waits until `side` decodes video (and hears audio) from each of `others`, twice, so
+/// that it is a stream and not a first frame.
+pub async fn decodes_from_all(side: &Side, others: &[&Side]) {
+    for other in others {
+        let first = side.media_from_past(Some(&other.id), 0.0, 0.0).await;
+        side.media_from_past(Some(&other.id), first.0, first.1)
+            .await;
+    }
 }
