@@ -207,6 +207,30 @@ impl Driver {
         }
     }
 
+    /// CPU time (user and system, in clock ticks) used so far by the driver and every
+    /// browser process it started: they share its process group.
+    pub fn cpu_ticks(&self) -> u64 {
+        let Some(group) = self.child.id() else {
+            return 0;
+        };
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return 0;
+        };
+        entries
+            .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path().join("stat")).ok())
+            .filter_map(|stat| {
+                // After the command name in parentheses: state, ppid, pgrp, ... utime (14),
+                // stime (15).
+                let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+                let pgrp: u32 = fields.get(2)?.parse().ok()?;
+                (pgrp == group).then(|| {
+                    let tick = |at: usize| fields.get(at).and_then(|f| f.parse::<u64>().ok());
+                    tick(11).unwrap_or(0) + tick(12).unwrap_or(0)
+                })
+            })
+            .sum()
+    }
+
     /// A new browser session with fake camera and microphone.
     pub async fn browser(&self) -> Client {
         self.browser_where(Autoplay::Allowed).await

@@ -30,9 +30,32 @@ pub fn all() -> Result {
         "call setup against PeerJS (two Chromium pages, loopback)",
         || against_peerjs(&dist),
     )?;
+    timed(room_title(), || room_call_load(&dist))?;
     timed("call setup through two NATs and a TURN relay", || {
         through_nat(&dist)
     })
+}
+
+fn room_title() -> &'static str {
+    "room calls of 2, 3 and 4 (a Chromium each, loopback)"
+}
+
+/// What a room call costs each page (`room_call_load`).
+pub fn room() -> Result {
+    setup::all()?;
+    let dist = build::client()?;
+    timed(room_title(), || room_call_load(&dist))
+}
+
+/// Runs the ignored end-to-end `room_call_load` test against the release server.
+fn room_call_load(dist: &Path) -> Result {
+    run(cargo().args(["build", "--release", "-p", "peercall-server"]))?;
+    let server = Server::start("release", dist)?;
+    run(cargo()
+        .args(["test", "--release", "-p", "peercall-e2e", "--test"])
+        .args(["room_call_load", "--", "--include-ignored", "--nocapture"])
+        .env("CHROMEDRIVER", setup::CHROMEDRIVER)
+        .env("PEERCALL_E2E_URL", format!("http://{}/", server.addr)))
 }
 
 /// Call setup between two homes behind NAT routers, through coturn (`nat_call_setup_time`).

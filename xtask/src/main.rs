@@ -4,10 +4,11 @@
 //!   `--lan` serves HTTPS on port 8443 of every address, with a certificate made at start
 //!   for this machine's names and addresses.
 //! - `cargo xtask test`: set up, then every test layer, fast to real.
-//! - `cargo xtask bench [bundle | setup | nat | relay | memory | fuzz]`: bundle size,
+//! - `cargo xtask bench [bundle | setup | nat | relay | memory | fuzz | room]`: bundle size,
 //!   server memory, call set-up and throughput figures (or only the bundle size, the race
 //!   against PeerJS, call set-up through two NATs and a TURN relay, relay throughput
-//!   beside a Node relay, memory with idle connections, or the fuzz targets).
+//!   beside a Node relay, memory with idle connections, the fuzz targets, or what a room
+//!   call of 2, 3 and 4 costs each page).
 //! - `cargo xtask setup`: only install what is missing.
 
 #![forbid(unsafe_code)]
@@ -22,7 +23,7 @@ mod test;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <serve [--addr ADDR | --lan] | test | bench [bundle | setup | nat | relay | memory | fuzz] | setup>";
+const USAGE: &str = "usage: cargo xtask <serve [--addr ADDR | --lan] | test | bench [bundle | setup | nat | relay | memory | fuzz | room] | setup>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
             [only] if only == "relay" => bench::relay(),
             [only] if only == "memory" => bench::memory(),
             [only] if only == "fuzz" => bench::fuzz(),
+            [only] if only == "room" => bench::room(),
             _ => Err(USAGE.to_owned()),
         },
         _ => Err(USAGE.to_owned()),
