@@ -1,28 +1,30 @@
-//! The signaling socket: typed [`protocol`] messages over gloo-net's WebSocket.
+//! The signaling socket: typed [`protocol`] messages over the browser's WebSocket.
 //!
-//! One task owns the socket. It forwards what the server says to the session and writes
-//! what the session queues; dropping the [`Signaling`] handle closes the socket, removes
-//! its listeners and ends the task. JSON goes through the browser's own `JSON.parse` and
-//! `JSON.stringify`, to keep serde_json out of the download: outgoing messages are built
-//! by [`write`], incoming ones are read by [`read`].
-//! See <https://developer.mozilla.org/docs/Web/API/WebSocket>.
+//! The socket's listeners hand what the server says straight to the session; frames the
+//! session sends while the socket opens wait, and go out in order once it is open.
+//! Dropping the [`Signaling`] handle closes the socket and removes its listeners. JSON
+//! goes through the browser's own `JSON.parse` and `JSON.stringify`, to keep serde_json
+//! out of the download: outgoing messages are built by [`write`], incoming ones are read
+//! by [`read`]. See <https://developer.mozilla.org/docs/Web/API/WebSocket>.
 
 pub mod read;
 pub mod write;
 
-use std::rc::Rc;
-
-use futures::{
-    StreamExt,
-    channel::mpsc,
-    future::{Either, select},
+use std::{
+    cell::{Cell, RefCell},
+    rc::Rc,
 };
-use gloo_net::websocket::{Message, WebSocketError, futures::WebSocket};
+
 use protocol::ClientMessage;
+use wasm_bindgen::JsCast;
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use self::read::Incoming;
 
-use crate::error::{Error, ErrorCode};
+use crate::{
+    error::{Error, ErrorCode},
+    js::Listener,
+};
 
 /// The largest server frame read: room for the `peers` list of a room of 10,000 people;
 /// anything larger is refused unread.
@@ -37,13 +39,6 @@ pub enum SignalingEvent {
         /// The close code, when the browser saw one (1006 for an abnormal end).
         code: Option<u16>,
     },
-}
-
-/// What the session queues for the socket.
-enum Outgoing {
-    Text(String),
-    /// Close with this code and go.
-    Close(u16, &'static str),
 }
 
 /// Close code for giving up on a link that looks dead: the server keeps the user's place
@@ -64,45 +59,72 @@ pub fn why_closed(code: Option<u16>) -> String {
 }
 
 /// A handle on an open (or opening) signaling socket. Dropping it gives the socket up
-/// (close code [`GIVE_UP`]) without sending what was still queued: a socket that opens
-/// after the session moved on to another must not log in; [`Signaling::leave`] leaves.
+/// (close code [`GIVE_UP`]) without sending what still waits for it to open: a socket
+/// that opens after the session moved on to another must not log in;
+/// [`Signaling::leave`] leaves.
 pub struct Signaling {
-    outgoing: mpsc::UnboundedSender<Outgoing>,
-    /// Whether the session still holds this handle (or let it go to leave).
-    held: Rc<std::cell::Cell<bool>>,
-    /// Whether the session let it go to leave: what was queued goes out first.
-    leaving: std::cell::Cell<bool>,
+    socket: WebSocket,
+    /// Frames sent while the socket opens; `None` once it is open.
+    waiting: Rc<RefCell<Option<Vec<String>>>>,
     /// When the server was last heard from (ms since the epoch), as frames arrive, not as
     /// the session gets round to them.
-    heard: Rc<std::cell::Cell<f64>>,
+    heard: Rc<Cell<f64>>,
+    _listeners: [Listener; 3],
 }
 
 impl Signaling {
     /// Opens a socket to `url`; everything it hears goes to `on_event`.
     pub fn open(url: &str, on_event: Rc<dyn Fn(SignalingEvent)>) -> Result<Self, Error> {
-        let socket = WebSocket::open(url).map_err(|error| {
-            Error::new(
+        let socket = WebSocket::new(url).map_err(|error| {
+            Error::from_js(
                 ErrorCode::ConnectFailed,
-                format!("cannot open the signaling socket at {url}: {error}"),
+                &format!("cannot open the signaling socket at {url}"),
+                &error,
             )
         })?;
-        let (outgoing, queued) = mpsc::unbounded();
-        let heard = Rc::new(std::cell::Cell::new(js_sys::Date::now()));
-        let held = Rc::new(std::cell::Cell::new(true));
-        let task = run(socket, queued, heard.clone(), held.clone(), on_event);
-        wasm_bindgen_futures::spawn_local(task);
+        let waiting: Rc<RefCell<Option<Vec<String>>>> = Rc::new(RefCell::new(Some(Vec::new())));
+        let heard = Rc::new(Cell::new(js_sys::Date::now()));
+        let opened = {
+            let (socket, waiting) = (socket.clone(), waiting.clone());
+            Listener::new(&socket.clone(), "open", move |_| {
+                let queued = waiting.borrow_mut().take().unwrap_or_default();
+                for text in queued {
+                    // A socket that closes meanwhile says so with its close event.
+                    let _ = socket.send_with_str(&text);
+                }
+            })
+        };
+        let message = {
+            let (heard, on_event) = (heard.clone(), on_event.clone());
+            Listener::new(&socket, "message", move |event| {
+                heard.set(js_sys::Date::now());
+                let data = event.unchecked_ref::<MessageEvent>().data();
+                on_event(SignalingEvent::Message(match data.as_string() {
+                    Some(text) => decode(&text),
+                    None => Err(Error::new(
+                        ErrorCode::BadMessage,
+                        "the server sent a binary frame",
+                    )),
+                }));
+            })
+        };
+        // An `error` event is always followed by this one.
+        let closed = Listener::new(&socket, "close", move |event| {
+            let code = event.unchecked_ref::<CloseEvent>().code();
+            on_event(SignalingEvent::Closed { code: Some(code) });
+        });
         Ok(Self {
-            outgoing,
-            held,
-            leaving: std::cell::Cell::new(false),
+            socket,
+            waiting,
             heard,
+            _listeners: [opened, message, closed],
         })
     }
 
-    /// Sends what is queued, then closes the socket with 1000: the user leaves.
+    /// Closes the socket with 1000 after what was sent: the user leaves. A socket still
+    /// opening has sent nothing, and is closed at once.
     pub fn leave(&self) {
-        self.leaving.set(true);
-        let _ = self.outgoing.unbounded_send(Outgoing::Close(1000, "bye"));
+        let _ = self.socket.close_with_code_and_reason(1000, "bye");
     }
 
     /// When the server was last heard from (ms since the epoch).
@@ -112,90 +134,35 @@ impl Signaling {
 
     /// Closes the socket with [`GIVE_UP`]: the link looks dead, we mean to come back.
     pub fn abandon(&self) {
-        let _ = self
-            .outgoing
-            .unbounded_send(Outgoing::Close(GIVE_UP, "no answer"));
+        let _ = self.socket.close_with_code_and_reason(GIVE_UP, "no answer");
     }
 
-    /// Queues `message` for the server.
+    /// Sends `message` to the server (once the socket is open).
     pub fn send(&self, message: &ClientMessage) -> Result<(), Error> {
         self.send_text(encode(message)?)
     }
 
-    /// Queues a frame written already (by [`encode`]).
+    /// Sends a frame written already (by [`encode`]), once the socket is open.
     pub fn send_text(&self, text: String) -> Result<(), Error> {
-        self.outgoing
-            .unbounded_send(Outgoing::Text(text))
-            .map_err(|_| {
-                Error::new(
-                    ErrorCode::SignalingClosed,
-                    "the signaling connection is closed",
-                )
-            })
+        if let Some(waiting) = self.waiting.borrow_mut().as_mut() {
+            waiting.push(text);
+            return Ok(());
+        }
+        self.socket.send_with_str(&text).map_err(|error| {
+            Error::from_js(
+                ErrorCode::SignalingClosed,
+                "the signaling connection is closed",
+                &error,
+            )
+        })
     }
 }
 
 impl Drop for Signaling {
     fn drop(&mut self) {
-        if !self.leaving.get() {
-            self.held.set(false);
-        }
+        // After `leave` or `abandon` the socket is closing already, and this does nothing.
+        let _ = self.socket.close_with_code_and_reason(GIVE_UP, "replaced");
     }
-}
-
-async fn run(
-    mut socket: WebSocket,
-    mut queued: mpsc::UnboundedReceiver<Outgoing>,
-    heard: Rc<std::cell::Cell<f64>>,
-    held: Rc<std::cell::Cell<bool>>,
-    on_event: Rc<dyn Fn(SignalingEvent)>,
-) {
-    use futures::SinkExt;
-    let mut code = None;
-    loop {
-        match select(socket.next(), queued.next()).await {
-            Either::Left((Some(Ok(Message::Text(text))), _)) => {
-                heard.set(js_sys::Date::now());
-                on_event(SignalingEvent::Message(decode(&text)));
-            }
-            Either::Left((Some(Ok(Message::Bytes(_))), _)) => {
-                on_event(SignalingEvent::Message(Err(Error::new(
-                    ErrorCode::BadMessage,
-                    "the server sent a binary frame",
-                ))));
-            }
-            Either::Left((Some(Err(WebSocketError::ConnectionClose(close))), _)) => {
-                code = Some(close.code);
-            }
-            // An error event is always followed by a close event.
-            Either::Left((Some(Err(_)), _)) => {}
-            Either::Left((None, _)) => break,
-            Either::Right((Some(Outgoing::Close(code, reason)), _)) => {
-                let _ = socket.close(Some(code), Some(reason));
-                return;
-            }
-            Either::Right((Some(Outgoing::Text(text)), _)) => {
-                // Wait until the socket can take it, and only then look whether the
-                // session still holds it: a socket it gave up on while it was opening
-                // sends nothing, not even its login.
-                let ready = futures::future::poll_fn(|cx| socket.poll_ready_unpin(cx)).await;
-                if !held.get() {
-                    let _ = socket.close(Some(GIVE_UP), Some("replaced"));
-                    return;
-                }
-                if ready.is_err() || socket.send(Message::Text(text)).await.is_err() {
-                    // The close event that explains it comes through the stream.
-                    continue;
-                }
-            }
-            // The handle was dropped: the session moved on without this socket.
-            Either::Right((None, _)) => {
-                let _ = socket.close(Some(GIVE_UP), Some("replaced"));
-                return;
-            }
-        }
-    }
-    on_event(SignalingEvent::Closed { code });
 }
 
 /// `message` as the text of a frame.
