@@ -432,15 +432,20 @@ impl Session {
         Ok(())
     }
 
-    /// Rings `to` into the call we are in: a two-person call grows into the room call.
+    /// Rings `to` into the call we are in. A two-person call grows into the room call
+    /// when they accept.
     fn invite(&mut self, to: PeerId, out: &mut Actions) {
         if self.options.room.is_none() {
             let message = "the default room has no room call: invite in a named room";
             return out.report(Error::new(ErrorCode::InvalidState, message));
         }
-        self.grow(out);
-        match self.group().and_then(|group| group.call_id().cloned()) {
-            Some(call) => out.send(ClientMessage::signal(to, Some(call), Signal::Ring)),
+        let call = match &self.engaged {
+            Some(Engaged::Pair(call)) if call.is_live() => call.call_id(),
+            Some(Engaged::Group(group)) => group.call_id(),
+            _ => None,
+        };
+        match call {
+            Some(call) => out.send(ClientMessage::signal(to, Some(call.clone()), Signal::Ring)),
             None => out.report(Error::new(
                 ErrorCode::InvalidState,
                 "no call to invite to: call someone or join the room call first",
@@ -503,10 +508,16 @@ impl Session {
             }
             Heard::ParticipantJoined(call, peer) => {
                 if self.pair_is(&call) {
+                    // Someone took an invitation into our call: it grows.
                     self.grow(out);
                 }
-                if let (Some(group), mut connector) = self.connector() {
-                    group.participant_joined(&call, peer, &mut connector, out);
+                match self.connector() {
+                    (Some(group), mut connector) if group.call_id() == Some(&call) => {
+                        group.participant_joined(&call, peer, &mut connector, out);
+                    }
+                    // The server counts us in a call we are no longer in (we hung up as it
+                    // grew): say so, or the newcomer waits for our offer.
+                    _ => out.send(ClientMessage::LeaveCall { seq: None }),
                 }
                 return None;
             }
@@ -517,9 +528,14 @@ impl Session {
                 return None;
             }
             Heard::CallFull(error) => {
-                match self.group() {
-                    Some(group) => group.refused(error, out),
-                    None => out.report(error),
+                match &mut self.engaged {
+                    Some(Engaged::Group(group)) => group.refused(error, out),
+                    // We took an invitation into a call that filled meanwhile.
+                    Some(Engaged::Pair(call)) if call.state() == State::Connecting => {
+                        out.report(error);
+                        out.end(EndReason::Failed);
+                    }
+                    _ => out.report(error),
                 }
                 return None;
             }

@@ -65,8 +65,14 @@ struct Group {
     id: CallId,
     /// Who is in it, earliest first.
     members: Vec<PeerId>,
-    /// Who was invited, and by whom, oldest first.
-    invited: Vec<(PeerId, PeerId)>,
+}
+
+/// An open invitation into a call.
+#[derive(Debug)]
+struct Invitation {
+    call: CallId,
+    callee: PeerId,
+    by: PeerId,
 }
 
 impl Group {
@@ -103,6 +109,8 @@ pub struct Calls {
     rings: u64,
     /// The room call, in a named room.
     group: Option<Group>,
+    /// Open invitations, oldest first.
+    invitations: Vec<Invitation>,
 }
 
 fn not_in_call(what: &str) -> Refusal {
@@ -179,8 +187,8 @@ impl Calls {
     }
 
     /// `member` of call `call` (see [`Calls::is_in`]) invites `callee` into it, in a room
-    /// whose calls hold `capacity` people. A two-person call becomes the room call first,
-    /// if the room has none.
+    /// whose calls hold `capacity` people. A two-person call can be grown only in a room
+    /// that has no room call yet: it becomes the room call when the invitation is taken.
     pub fn invite(
         &mut self,
         member: &PeerId,
@@ -188,44 +196,42 @@ impl Calls {
         call: &CallId,
         capacity: usize,
     ) -> Result<CallId, Refusal> {
-        if self.group.as_ref().is_none_or(|group| group.id != *call) {
-            if self.group.is_some() {
+        let members = match (&self.group, self.calls.get(call)) {
+            (Some(group), _) if group.id == *call => group.members.clone(),
+            (Some(_), _) => {
                 return Err(Refusal::new(
                     ErrorCode::BadRequest,
                     "the room has a call already: join it",
                 ));
             }
-            let Some(pair) = self.calls.get(call) else {
-                return Err(not_in_call("no call with that id"));
-            };
-            let members = vec![pair.caller.clone(), pair.callee.clone()];
-            self.remove(call);
-            self.group = Some(Group {
-                id: call.clone(),
-                members,
-                invited: Vec::new(),
-            });
-        }
-        let Some(group) = self.group.as_mut().filter(|group| group.has(member)) else {
-            return Err(not_in_call("you are not in that call"));
+            (None, Some(pair)) => vec![pair.caller.clone(), pair.callee.clone()],
+            (None, None) => return Err(not_in_call("no call with that id")),
         };
-        if group.has(callee) {
+        if !members.contains(member) {
+            return Err(not_in_call("you are not in that call"));
+        }
+        if members.contains(callee) {
             return Err(Refusal::new(
                 ErrorCode::BadRequest,
                 "they are in the call already",
             ));
         }
-        if group.members.len() >= capacity {
+        if members.len() >= capacity {
             return Err(Refusal::new(ErrorCode::CallFull, "the call is full"));
         }
-        group.invited.retain(|(invited, _)| invited != callee);
-        let open = group.invited.iter().filter(|(_, by)| by == member).count();
+        self.invitations
+            .retain(|i| !(i.callee == *callee && i.call == *call));
+        let open = self.invitations.iter().filter(|i| i.by == *member).count();
         if open >= INVITES_PER_MEMBER
-            && let Some(oldest) = group.invited.iter().position(|(_, by)| by == member)
+            && let Some(oldest) = self.invitations.iter().position(|i| i.by == *member)
         {
-            group.invited.remove(oldest);
+            self.invitations.remove(oldest);
         }
-        group.invited.push((callee.clone(), member.clone()));
+        self.invitations.push(Invitation {
+            call: call.clone(),
+            callee: callee.clone(),
+            by: member.clone(),
+        });
         Ok(call.clone())
     }
 
@@ -239,7 +245,6 @@ impl Calls {
         let group = self.group.get_or_insert_with(|| Group {
             id: new_call_id(),
             members: Vec::new(),
-            invited: Vec::new(),
         });
         let before: Vec<PeerId> = group
             .members
@@ -253,18 +258,18 @@ impl Calls {
                 return Err(Refusal::new(ErrorCode::CallFull, "the call is full"));
             }
             group.members.push(member.clone());
-            group.invited.retain(|(invited, _)| invited != member);
         }
-        Ok((group.id.clone(), before, new))
+        let id = group.id.clone();
+        self.invitations.retain(|i| i.callee != *member);
+        Ok((id, before, new))
     }
 
     /// `member` leaves the room call, if it is in it; its invitations are withdrawn, and
     /// a call nobody is in is over.
     pub fn leave_group(&mut self, member: &PeerId) -> Option<Departure> {
+        self.invitations
+            .retain(|i| i.callee != *member && i.by != *member);
         let group = self.group.as_mut()?;
-        group
-            .invited
-            .retain(|(invited, by)| invited != member && by != member);
         let at = group.members.iter().position(|m| m == member)?;
         group.members.remove(at);
         let departure = Departure {
@@ -272,13 +277,15 @@ impl Calls {
             remaining: group.members.clone(),
         };
         if group.members.is_empty() {
+            let call = departure.call.clone();
+            self.invitations.retain(|i| i.call != call);
             self.group = None;
         }
         Some(departure)
     }
 
-    /// A signal of the room call between `from` and `to`: `None` if `call` is not the
-    /// room call.
+    /// A signal of call `call` between `from` and `to` that concerns an invitation or the
+    /// room call; `None` for the rest (the signals of a two-person call).
     fn group_route(
         &mut self,
         from: &PeerId,
@@ -287,25 +294,57 @@ impl Calls {
         accept: bool,
         capacity: usize,
     ) -> Option<Result<Route, Refusal>> {
-        let group = self.group.as_mut().filter(|group| group.id == *call)?;
-        let invited = group
-            .invited
+        let invitation = self
+            .invitations
             .iter()
-            .position(|(invited, by)| invited == from && by == to);
-        Some(match (accept, invited) {
-            (true, Some(at)) => {
-                group.invited.remove(at);
-                self.join(from, capacity)
+            .position(|i| i.call == *call && i.callee == *from && i.by == *to);
+        let group = self.group.as_ref().filter(|group| group.id == *call);
+        Some(match (accept, invitation, group) {
+            (true, Some(at), _) => {
+                self.invitations.remove(at);
+                self.grow(call)
+                    .and_then(|()| self.join(from, capacity))
                     .map(|(call, before, _)| Route::Joined(call, before))
             }
             // Declining an invitation, or a ring that timed out.
-            (false, Some(at)) => {
-                group.invited.remove(at);
+            (false, Some(at), _) => {
+                self.invitations.remove(at);
                 Ok(Route::Relay(call.clone()))
             }
-            (false, None) if group.has(from) && group.has(to) => Ok(Route::Relay(call.clone())),
-            _ => Err(not_in_call("no invitation from that peer to its call")),
+            (false, None, Some(group)) if group.has(from) && group.has(to) => {
+                Ok(Route::Relay(call.clone()))
+            }
+            (_, None, Some(_)) => Err(not_in_call("no invitation from that peer to its call")),
+            (_, None, None) => return None,
         })
+    }
+
+    /// Makes `call` the room call, if it is a live two-person call (its members, caller
+    /// first); the room call already, it stays as it is.
+    fn grow(&mut self, call: &CallId) -> Result<(), Refusal> {
+        if self.group.as_ref().is_some_and(|group| group.id == *call) {
+            return Ok(());
+        }
+        if self.group.is_some() {
+            return Err(Refusal::new(
+                ErrorCode::BadRequest,
+                "the room has a call already: join it",
+            ));
+        }
+        let Some(pair) = self
+            .calls
+            .get(call)
+            .filter(|pair| pair.phase == Phase::Accepted)
+        else {
+            return Err(not_in_call("that call is over"));
+        };
+        let members = vec![pair.caller.clone(), pair.callee.clone()];
+        self.remove(call);
+        self.group = Some(Group {
+            id: call.clone(),
+            members,
+        });
+        Ok(())
     }
 
     /// Routes `accept` of call `call` from `callee` to `caller`: an invitation into the
@@ -377,6 +416,7 @@ impl Calls {
             .find(from, to, call.as_ref(), |_| true)
             .ok_or_else(|| not_in_call("no call with that peer to end"))?;
         self.remove(&id);
+        self.invitations.retain(|i| i.call != id);
         Ok(id)
     }
 
@@ -455,7 +495,10 @@ impl Calls {
     pub fn leave(&mut self, member: &PeerId) {
         for id in self.of.remove(member).unwrap_or_default() {
             self.remove(&id);
+            self.invitations.retain(|i| i.call != id);
         }
+        self.invitations
+            .retain(|i| i.callee != *member && i.by != *member);
     }
 
     /// The calls between `a` and `b`.

@@ -235,3 +235,36 @@ async fn a_join_sent_again_after_a_resume_is_taken_once() {
     assert_eq!(room[0].0.expect("participant-left").await["reason"], "left");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_declined_invitation_leaves_the_two_person_call_as_it_was() {
+    let server = TestServer::start().await;
+    let mut room = people(&server, "pair", &["ann", "ben", "cat"]).await;
+    let all: Vec<String> = room.iter().map(|(_, id)| id.clone()).collect();
+    let call = {
+        let (first, rest) = room.split_at_mut(1);
+        first[0].0.call(&all[0], &mut rest[0].0, &all[1]).await
+    };
+    room[0]
+        .0
+        .send(json!({"type": "ring", "to": all[2], "call": call}))
+        .await;
+    room[2].0.expect("ring").await;
+    room[2]
+        .0
+        .send(json!({"type": "decline", "to": all[0], "call": call, "reason": "busy"}))
+        .await;
+    assert_eq!(room[0].0.expect("decline").await["reason"], "busy");
+    // Still the two of them: Ben's hang-up ends it, as any two-person call's.
+    room[1]
+        .0
+        .send(json!({"type": "hangup", "to": all[0], "call": call}))
+        .await;
+    room[0].0.expect("hangup").await;
+    // Nobody was left behind in a room call.
+    room[0].0.send(json!({"type": "join-call"})).await;
+    let joined = room[0].0.expect("call-joined").await;
+    assert_eq!(ids(&joined["peers"]), Vec::<String>::new());
+    assert_ne!(joined["call"], call.as_str());
+    server.stop().await;
+}
