@@ -2,11 +2,10 @@
 
 use std::{cell::RefCell, rc::Rc};
 
-use futures::channel::{mpsc, oneshot};
+use futures::channel::mpsc;
 use js_sys::{Function, Promise, Reflect};
 use protocol::{ClientMessage, PeerId};
 use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
-use wasm_bindgen_futures::future_to_promise;
 use web_sys::HtmlVideoElement;
 
 use crate::{
@@ -274,14 +273,18 @@ impl PeerCall {
     /// Sends the command `make` builds around a reply channel; the promise settles with
     /// the session's answer.
     fn ask(&self, make: impl FnOnce(Reply) -> Command) -> Promise {
-        let (reply, answer) = oneshot::channel();
-        self.command(make(reply));
-        future_to_promise(async move { answered(answer.await)?.map_err(JsValue::from) })
+        let mut make = Some(make);
+        // The executor runs at once, within `new`.
+        Promise::new(&mut |resolve, reject| {
+            if let Some(make) = make.take() {
+                self.command(make(Reply::new(resolve, reject)));
+            }
+        })
     }
 
     fn command(&self, command: Command) {
         // After close() the session is gone; a command then has nobody to act on it, and
-        // any promise waiting on it rejects (see `answered`).
+        // any promise waiting on it rejects as its reply is dropped.
         let _ = self.inputs.unbounded_send(Input::Command(command));
     }
 }
@@ -292,11 +295,6 @@ impl Drop for PeerCall {
         self.emitter.clear();
         self.command(Command::Close);
     }
-}
-
-/// The session's answer, or the error of a session that has closed.
-fn answered<T>(answer: Result<T, oneshot::Canceled>) -> Result<T, JsValue> {
-    answer.map_err(|_| Error::new(ErrorCode::NotConnected, "this PeerCall is closed").into())
 }
 
 fn parse_options(options: &JsValue) -> Result<Options, Error> {

@@ -241,16 +241,7 @@ impl Event {
     /// The payload handlers get.
     pub fn payload(&self) -> JsValue {
         match self {
-            Self::Peers(peers) => peers
-                .iter()
-                .map(|peer| {
-                    object(&[
-                        ("id", peer.id.0.as_str().into()),
-                        ("name", peer.name.as_str().into()),
-                    ])
-                })
-                .collect::<Array>()
-                .into(),
+            Self::Peers(peers) => peer_list(peers),
             Self::Participants(participants) => participants
                 .iter()
                 .map(|(peer, state)| {
@@ -349,6 +340,21 @@ impl Event {
             }
         }
     }
+}
+
+/// `peers` as `[{id, name}]`: the `peers` event's payload, and what `joinCall()` resolves
+/// with.
+pub fn peer_list(peers: &[PeerInfo]) -> JsValue {
+    peers
+        .iter()
+        .map(|peer| {
+            object(&[
+                ("id", peer.id.0.as_str().into()),
+                ("name", peer.name.as_str().into()),
+            ])
+        })
+        .collect::<Array>()
+        .into()
 }
 
 /// The fields every `file-*` event but `file-offer` starts with.

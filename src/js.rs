@@ -5,7 +5,13 @@
 //! the object it serves; dropping it removes it from the browser. The live count lets tests
 //! prove that a call leaves nothing behind.
 
-use std::cell::Cell;
+use std::{
+    cell::{Cell, RefCell},
+    future::Future,
+    pin::Pin,
+    rc::Rc,
+    task::{Context, Poll, Waker},
+};
 
 use gloo_events::{EventListener, EventListenerOptions};
 use gloo_timers::callback::Timeout;
@@ -70,15 +76,16 @@ thread_local! {
 
 /// How many listeners and timers of this client are attached to the browser right now.
 pub fn live_callbacks() -> usize {
-    LIVE.with(Cell::get)
+    LIVE.try_with(Cell::get).unwrap_or(0)
 }
 
 fn born() {
-    LIVE.with(|live| live.set(live.get() + 1));
+    // `try_with`: the count is not worth a panic path of its own.
+    let _ = LIVE.try_with(|live| live.set(live.get() + 1));
 }
 
 fn died() {
-    LIVE.with(|live| live.set(live.get().saturating_sub(1)));
+    let _ = LIVE.try_with(|live| live.set(live.get().saturating_sub(1)));
 }
 
 /// An event listener that is removed when dropped.
@@ -128,5 +135,56 @@ impl Timer {
 impl Drop for Timer {
     fn drop(&mut self) {
         died();
+    }
+}
+
+/// A task on the page's event loop that stops wherever it waits when this handle is
+/// dropped: what it holds (listeners, timers) goes with it.
+#[must_use = "a dropped task stops at once"]
+pub struct Task(Rc<Stop>);
+
+/// Whether a task was stopped, and how to wake it so that it sees it.
+#[derive(Default)]
+struct Stop {
+    stopped: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Task {
+    /// Runs `future` until it ends or the handle is dropped.
+    pub fn spawn(future: impl Future<Output = ()> + 'static) -> Self {
+        let stop = Rc::new(Stop::default());
+        wasm_bindgen_futures::spawn_local(Stoppable {
+            future: Box::pin(future),
+            stop: Rc::clone(&stop),
+        });
+        Self(stop)
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        self.0.stopped.set(true);
+        if let Some(waker) = self.0.waker.take() {
+            waker.wake();
+        }
+    }
+}
+
+/// A task's future, boxed so that one poll function serves every kind of task.
+struct Stoppable {
+    future: Pin<Box<dyn Future<Output = ()>>>,
+    stop: Rc<Stop>,
+}
+
+impl Future for Stoppable {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.stop.stopped.get() {
+            return Poll::Ready(());
+        }
+        *self.stop.waker.borrow_mut() = Some(cx.waker().clone());
+        self.future.as_mut().poll(cx)
     }
 }

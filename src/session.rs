@@ -44,6 +44,9 @@ use crate::{
     media::show,
 };
 
+/// Why there is no room call to join or invite to outside a named room.
+const NO_ROOM_CALL: &str = "the default room has no room call: use a named room";
+
 /// Commands kept while a call is being accepted; a page that sends more is refused.
 const MAX_DEFERRED: usize = 64;
 
@@ -122,9 +125,9 @@ fn one<'a>(
         .map(|(live, _)| live);
     match (found, who) {
         (Some(live), _) => Ok(live),
-        (None, Some(who)) => Err(Error::new(
+        (None, Some(_)) => Err(Error::new(
             ErrorCode::InvalidState,
-            format!("{who} is not in the call"),
+            "no participant with that id in the call",
         )),
         (None, None) if count > 1 => Err(Error::new(
             ErrorCode::InvalidState,
@@ -323,11 +326,8 @@ impl Session {
                 self.engaged = Some(Engaged::Group(group));
                 self.want(Then::Join, out);
             }
-            Command::LeaveCall => {
-                if let Some(group) = self.group() {
-                    group.leave(out);
-                }
-            }
+            // Whatever call we are in.
+            Command::LeaveCall | Command::Hangup => self.hang_up(out),
             Command::Invite(to) => self.invite(to, out),
             Command::Accept => match self.pair().filter(|call| call.is_incoming()) {
                 Some(call) => {
@@ -341,7 +341,6 @@ impl Session {
                     call.decline(out);
                 }
             }
-            Command::Hangup => self.hang_up(out),
             Command::SetMic(enabled) => self.devices.set_mic(enabled),
             Command::SetCamera(enabled) => self.devices.set_camera(enabled),
             Command::SetToken(token) => self.link.set_token(token),
@@ -423,8 +422,7 @@ impl Session {
             return Err(Error::new(ErrorCode::NotConnected, "connect first"));
         }
         if self.options.room.is_none() {
-            let message = "the default room has no room call: join a named room";
-            return Err(Error::new(ErrorCode::InvalidState, message));
+            return Err(Error::new(ErrorCode::InvalidState, NO_ROOM_CALL));
         }
         if self.engaged.is_some() {
             return Err(Error::new(ErrorCode::InvalidState, "already in a call"));
@@ -436,8 +434,7 @@ impl Session {
     /// when they accept.
     fn invite(&mut self, to: PeerId, out: &mut Actions) {
         if self.options.room.is_none() {
-            let message = "the default room has no room call: invite in a named room";
-            return out.report(Error::new(ErrorCode::InvalidState, message));
+            return out.report(Error::new(ErrorCode::InvalidState, NO_ROOM_CALL));
         }
         let call = match &self.engaged {
             Some(Engaged::Pair(call)) if call.is_live() => call.call_id(),
@@ -541,16 +538,20 @@ impl Session {
             }
             _ => {}
         }
-        if let Some(Engaged::Group(group)) = &mut self.engaged {
-            return Self::heard_in_group(group, heard, &self.options, self.link.ice_servers(), out);
-        }
-        let call = match &mut self.engaged {
-            Some(Engaged::Pair(call)) => Some(call),
-            _ => None,
+        let (pair, group) = match &mut self.engaged {
+            Some(Engaged::Pair(call)) => (Some(call), None),
+            Some(Engaged::Group(group)) => (None, Some(group)),
+            None => (None, None),
         };
         match heard {
+            // Rung while in a call: `rung` says we are busy.
             Heard::Signal(from, id, Signal::Ring) => self.rung(from, id, out),
-            Heard::Signal(from, id, Signal::Accept) => match call {
+            Heard::Signal(from, id, signal) if group.is_some() => {
+                return group
+                    .and_then(|group| group.signal(&from, id.as_ref(), signal, out))
+                    .map(|work| (Target::Peer(from.id), work));
+            }
+            Heard::Signal(from, id, Signal::Accept) => match pair {
                 Some(call) if call.owns(&from, id.as_ref()) => {
                     let setup = PeerSetup::new(&self.options, &self.link, &from);
                     call.accepted(&setup, self.devices.stream(), out);
@@ -563,7 +564,7 @@ impl Session {
                 )),
             },
             Heard::Signal(from, id, signal) => {
-                if let Some(call) = call.filter(|call| call.owns(&from, id.as_ref())) {
+                if let Some(call) = pair.filter(|call| call.owns(&from, id.as_ref())) {
                     return call
                         .signal(signal, out)
                         .map(|work| (Target::Peer(from.id), work));
@@ -572,30 +573,40 @@ impl Session {
             // After a call ends, its last candidates may still be on their way: the server
             // refuses them, and that is no news. Within a call it is.
             Heard::NotInCall(error, to) => {
-                if call.is_some_and(|call| call.with().id == to && call.is_live()) {
+                let within = pair.is_some_and(|call| call.with().id == to && call.is_live())
+                    || group.is_some_and(|group| group.has(&to));
+                if within {
                     out.report(error);
                 }
             }
             Heard::PeerLeft(id) | Heard::Unavailable(id) => {
-                if call.is_some_and(|call| call.with().id == id) {
+                if pair.is_some_and(|call| call.with().id == id) {
                     out.end(EndReason::PeerLeft);
+                }
+                if let Some(group) = group {
+                    group.remove(&id, LeftReason::Gone, out);
                 }
             }
             // A page that gave its own ICE servers keeps them.
-            Heard::IceServers => {
-                if let Some(call) = call.filter(|_| self.options.ice_servers.is_none()) {
-                    call.refresh_ice(self.link.ice_servers(), out);
+            Heard::IceServers if self.options.ice_servers.is_none() => {
+                let ice_servers = self.link.ice_servers();
+                if let Some(call) = pair {
+                    call.refresh_ice(ice_servers, out);
+                }
+                if let Some(group) = group {
+                    group.refresh_ice(ice_servers, out);
                 }
             }
             Heard::NewId | Heard::Refused => {
-                if call.is_some() {
+                if pair.is_some() || group.is_some() {
                     out.end(EndReason::Failed);
                 }
             }
             // A call still ringing cannot be answered without signaling; one that is
-            // connected keeps its media flowing until someone hangs up.
+            // connected keeps its media flowing until someone hangs up, and so do the
+            // connections of the room call.
             Heard::Lost => {
-                if let Some(call) = call.filter(|call| call.is_ringing()) {
+                if let Some(call) = pair.filter(|call| call.is_ringing()) {
                     if call.heard_of() {
                         // Queued for when the socket is back, so the other side stops too.
                         let hangup = Signal::Hangup { reason: None };
@@ -605,54 +616,8 @@ impl Session {
                     out.end(EndReason::Failed);
                 }
             }
-            Heard::CallJoined(..)
-            | Heard::ParticipantJoined(..)
-            | Heard::ParticipantLeft(..)
-            | Heard::CallFull(_) => {}
-        }
-        None
-    }
-
-    /// What the link heard, while we are in the room call.
-    fn heard_in_group(
-        group: &mut Group,
-        heard: Heard,
-        options: &Options,
-        ice_servers: &JsValue,
-        out: &mut Actions,
-    ) -> Option<(Target, Work)> {
-        match heard {
-            // Someone rings us while we are in the room call.
-            Heard::Signal(from, id, Signal::Ring) => {
-                let reason = DeclineReason::Busy;
-                out.send(ClientMessage::signal(
-                    from.id,
-                    id,
-                    Signal::Decline { reason },
-                ));
-            }
-            Heard::Signal(from, id, signal) => {
-                return group
-                    .signal(&from, id.as_ref(), signal, out)
-                    .map(|work| (Target::Peer(from.id), work));
-            }
-            Heard::NotInCall(error, to) => {
-                if group.has(&to) {
-                    out.report(error);
-                }
-            }
-            Heard::PeerLeft(id) | Heard::Unavailable(id) => {
-                group.remove(&id, LeftReason::Gone, out);
-            }
-            Heard::IceServers => {
-                if options.ice_servers.is_none() {
-                    group.refresh_ice(ice_servers, out);
-                }
-            }
-            Heard::NewId | Heard::Refused => out.end(EndReason::Failed),
-            // Connections keep their media flowing; what we send meanwhile waits.
-            Heard::Lost => {}
-            Heard::CallJoined(..)
+            Heard::IceServers
+            | Heard::CallJoined(..)
             | Heard::ParticipantJoined(..)
             | Heard::ParticipantLeft(..)
             | Heard::CallFull(_) => {}

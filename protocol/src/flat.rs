@@ -133,9 +133,11 @@ impl ServerMessage {
                         seq,
                     });
                 }
-                let reason = text("reason")?;
-                let reason = LeaveReason::from_wire(&reason)
-                    .ok_or_else(|| format!("unknown leave reason `{reason}`"))?;
+                let reason = match text("reason")?.as_str() {
+                    "left" => LeaveReason::Left,
+                    "gone" => LeaveReason::Gone,
+                    other => return Err(format!("unknown leave reason `{other}`")),
+                };
                 Self::ParticipantLeft {
                     call,
                     id,

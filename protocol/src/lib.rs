@@ -148,13 +148,6 @@ impl LeaveReason {
             Self::Gone => "gone",
         }
     }
-
-    /// The reason spelled `wire` on the wire, if there is one.
-    pub fn from_wire(wire: &str) -> Option<Self> {
-        [Self::Left, Self::Gone]
-            .into_iter()
-            .find(|reason| reason.as_str() == wire)
-    }
 }
 
 /// What an `error` frame is about; a program switches on it.

@@ -10,44 +10,37 @@
 
 use std::rc::Rc;
 
-use futures::{
-    channel::oneshot,
-    future::{AbortHandle, abortable},
-};
+use futures::channel::oneshot;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlVideoElement;
 
 use crate::{
     error::{Error, ErrorCode},
-    js::Listener,
+    js::{Listener, Task},
 };
 
 /// The remote video of a call; dropping it lets go of the wait for a gesture and gives the
 /// element its sound back.
 pub struct Playback {
     video: HtmlVideoElement,
-    watch: AbortHandle,
+    _watch: Task,
 }
 
 impl Playback {
     /// Plays `video` (its stream already attached), muted if the browser insists, and
     /// then tells `blocked`.
     pub fn start(video: HtmlVideoElement, blocked: impl FnOnce(Error) + 'static) -> Self {
-        let (watch, handle) = abortable(play(video.clone(), blocked));
-        wasm_bindgen_futures::spawn_local(async move {
-            let _ = watch.await;
-        });
         Self {
+            _watch: Task::spawn(play(video.clone(), blocked)),
             video,
-            watch: handle,
         }
     }
 }
 
 impl Drop for Playback {
     fn drop(&mut self) {
-        self.watch.abort();
+        // The wait for a gesture stops as the watch is dropped, right after this.
         self.video.set_muted(false);
     }
 }

@@ -34,8 +34,8 @@ extern "C" {
 
 /// Caps every video sender of `pc` at `kbps`, its resolution divided by `scale_down`: a
 /// member of a room call shares its uplink among the others this way. A sender that has
-/// not been negotiated yet has no encodings to cap, so this is done again once the
-/// connection is up; a cap the browser refuses leaves the sender as it was.
+/// not been negotiated yet has no encodings to cap, so this is done again as the
+/// connection changes state; a cap the browser refuses leaves the sender as it was.
 pub fn cap_video(pc: &RtcPeerConnection, kbps: u32, scale_down: f64) {
     for sender in pc.get_senders().iter() {
         let sender: Sender = sender.unchecked_into();
@@ -49,16 +49,12 @@ pub fn cap_video(pc: &RtcPeerConnection, kbps: u32, scale_down: f64) {
         else {
             continue;
         };
-        // Chromium refuses a change in the number of encodings, Firefox lists none before
-        // the first negotiation and takes one.
-        let first = match encodings.get(0) {
-            first if first.is_object() => first,
-            _ => {
-                let first = js_sys::Object::new().into();
-                encodings.push(&first);
-                first
-            }
-        };
+        // Not negotiated yet, there is nothing to cap (and a change in the number of
+        // encodings is refused): the next change caps it.
+        let first = encodings.get(0);
+        if !first.is_object() {
+            continue;
+        }
         let _ = Reflect::set(&first, &"maxBitrate".into(), &f64::from(kbps * 1000).into());
         let _ = Reflect::set(&first, &"scaleResolutionDownBy".into(), &scale_down.into());
         if let Ok(done) = sender.set_parameters(&parameters) {

@@ -1,19 +1,51 @@
 //! What a page asks of the session.
 
-use futures::channel::oneshot;
+use js_sys::Function;
 use protocol::PeerId;
 use wasm_bindgen::JsValue;
 
-use crate::{error::Error, event::TransferId};
+use crate::{
+    error::{Error, ErrorCode},
+    event::TransferId,
+};
 
-/// Where the session answers a command. Every answer settles a promise, so it is already
-/// in JavaScript's terms: one reply type (and one promise future) for all commands keeps
-/// the module small.
-pub type Reply = oneshot::Sender<Result<JsValue, Error>>;
+/// Where the session answers a command: the `resolve` and `reject` of the promise the
+/// page holds. Every answer settles a promise, so it is in JavaScript's terms already: one
+/// reply type for all commands, and no future per promise, keeps the module small. A reply
+/// dropped unanswered (the session is gone) rejects: the `PeerCall` is closed.
+pub struct Reply {
+    settle: Option<(Function, Function)>,
+}
 
-/// Answers a command; nobody may be waiting any more (a dropped promise), which is fine.
-pub fn answer(reply: Reply, result: Result<impl Into<JsValue>, Error>) {
-    let _ = reply.send(result.map(Into::into));
+impl Reply {
+    /// The reply that settles a promise with `resolve` or `reject`.
+    pub fn new(resolve: Function, reject: Function) -> Self {
+        Self {
+            settle: Some((resolve, reject)),
+        }
+    }
+
+    fn settle(&mut self, result: Result<JsValue, JsValue>) {
+        if let Some((resolve, reject)) = self.settle.take() {
+            let (with, value) = match result {
+                Ok(value) => (resolve, value),
+                Err(error) => (reject, error),
+            };
+            let _ = with.call1(&JsValue::NULL, &value);
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        let closed = Error::new(ErrorCode::NotConnected, "this PeerCall is closed");
+        self.settle(Err(closed.into()));
+    }
+}
+
+/// Answers a command.
+pub fn answer(mut reply: Reply, result: Result<impl Into<JsValue>, Error>) {
+    reply.settle(result.map(Into::into).map_err(Into::into));
 }
 
 /// What a page asks of the session.

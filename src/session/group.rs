@@ -81,7 +81,7 @@ pub struct Group {
     /// The video uplink shared among the others, in kbps.
     budget_kbps: u32,
     /// The participant list the page was told last.
-    told: Vec<(PeerId, State)>,
+    told: Vec<(PeerInfo, State)>,
 }
 
 impl Group {
@@ -159,8 +159,7 @@ impl Group {
             Phase::Joining { reply } => {
                 if let Some(reply) = reply.take() {
                     // The same list as the `peers` event's.
-                    let list = Event::Peers(peers.clone()).payload();
-                    answer(reply, Ok(list));
+                    answer(reply, Ok(crate::event::peer_list(&peers)));
                 }
                 self.phase = Phase::In(call.clone());
             }
@@ -196,7 +195,8 @@ impl Group {
         connector: &mut Connector,
         out: &mut Actions,
     ) {
-        if self.has(&peer.id) || connector.link.me().is_some_and(|me| me.id == peer.id) {
+        // The server lists everyone once, and never us.
+        if self.has(&peer.id) {
             return;
         }
         match connector.connect(&peer, call, role) {
@@ -260,7 +260,8 @@ impl Group {
         signal: Signal,
         out: &mut Actions,
     ) -> Option<Work> {
-        if call != self.call_id() || !self.has(&from.id) {
+        // A signal from someone not in the call finds no connection to go to.
+        if call != self.call_id() {
             return None;
         }
         if let Signal::Hangup { reason } = &signal {
@@ -304,19 +305,14 @@ impl Group {
                 cap_video(member.live.peer().pc(), kbps, scale);
             }
         }
-        let now: Vec<(PeerId, State)> = self
+        let now: Vec<(PeerInfo, State)> = self
             .members
             .iter()
-            .map(|m| (m.info.id.clone(), m.live.state()))
+            .map(|m| (m.info.clone(), m.live.state()))
             .collect();
         if now != self.told {
-            self.told = now;
-            out.emit(Event::Participants(
-                self.members
-                    .iter()
-                    .map(|m| (m.info.clone(), m.live.state()))
-                    .collect(),
-            ));
+            self.told = now.clone();
+            out.emit(Event::Participants(now));
         }
     }
 
@@ -352,10 +348,6 @@ impl Group {
         }
         for member in self.members {
             member.live.finish(out);
-            out.emit(Event::ParticipantLeft {
-                id: member.info.id,
-                reason: LeftReason::Left,
-            });
         }
         out.emit(Event::Participants(Vec::new()));
         out.emit(Event::Ended(reason));

@@ -2,7 +2,6 @@
 
 use std::rc::Rc;
 
-use futures::future::{AbortHandle, abortable};
 use protocol::FileControl;
 use web_sys::File;
 
@@ -10,6 +9,7 @@ use super::progress::{PROGRESS_EVERY_MS, progress};
 use crate::{
     channel::files::{self, FileChannel, PumpEvent},
     event::{CancelledBy, Event, TransferId},
+    js::Task,
     session::action::Actions,
 };
 
@@ -20,17 +20,9 @@ pub struct Outgoing {
     offered: bool,
     started: f64,
     last_report: f64,
-    /// Stops the pump, once one runs.
-    pump: Option<AbortHandle>,
-}
-
-impl Drop for Outgoing {
-    fn drop(&mut self) {
-        // Cancelled, declined, done, or the call ended: the pump stops wherever it waits.
-        if let Some(pump) = &self.pump {
-            pump.abort();
-        }
-    }
+    /// The pump, once one runs. Cancelled, declined, done, or the call ended: dropped
+    /// with the transfer, it stops wherever it waits.
+    pump: Option<Task>,
 }
 
 impl Outgoing {
@@ -81,17 +73,13 @@ impl Outgoing {
     /// to `report`.
     pub fn start(&mut self, files: &Rc<FileChannel>, chunk: f64, report: Rc<dyn Fn(PumpEvent)>) {
         self.started = js_sys::Date::now();
-        let (pump, handle) = abortable(files::pump(
+        self.pump = Some(Task::spawn(files::pump(
             files.clone(),
             self.file.clone().into(),
             self.id,
             chunk,
             report,
-        ));
-        self.pump = Some(handle);
-        wasm_bindgen_futures::spawn_local(async move {
-            let _ = pump.await;
-        });
+        )));
     }
 
     /// Reports `bytes` gone, unless it reported a moment ago.
