@@ -235,6 +235,13 @@ impl Calls {
         Ok(call.clone())
     }
 
+    /// The invitation of `callee` into `call` is withdrawn (its ring could not be
+    /// delivered).
+    pub fn withdraw(&mut self, call: &CallId, callee: &PeerId) {
+        self.invitations
+            .retain(|i| !(i.call == *call && i.callee == *callee));
+    }
+
     /// `member` joins the room call (starting it), which holds `capacity` people at most.
     /// Returns the call, who was in it before, and whether `member` is new to it.
     pub fn join(

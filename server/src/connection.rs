@@ -140,10 +140,13 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused
                     Some(Ok(Message::Text(text))) => {
                         let was_in = me.is_some();
                         if let Err(refusal) = handle(&state, &outbox, conn, &mut me, &mut rates, text.as_str()) {
+                            // A connection that just ended still has candidates on their
+                            // way: their refusal is no abuse (and they cost their rate).
+                            let strikes = refusal.code != ErrorCode::NotInCall;
                             if let Some(code) = refuse(&state, &outbox, remote, me.as_ref(), refusal) {
                                 break Ending::Refused(code);
                             }
-                            if struck_out(&mut rates, &outbox) {
+                            if strikes && struck_out(&mut rates, &outbox) {
                                 break Ending::Abusive;
                             }
                         }

@@ -469,7 +469,8 @@ impl Registry {
         let limit = self.limits.backlog_bytes;
         let delivered = room.deliver(&to, from.id.clone(), ServerMessage::relayed(relayed), limit);
         if delivered.is_err() && ring {
-            // A ring nobody heard rings nowhere.
+            // A ring nobody heard rings nowhere, nor invites anyone.
+            room.calls.withdraw(&call, &to);
             let _ = room.calls.end(&from.id, &to, Some(call));
         }
         delivered.map_err(addressed)

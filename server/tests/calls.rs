@@ -170,3 +170,26 @@ async fn leaving_ends_ones_calls() {
     bob.expect("pong").await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn late_candidates_of_an_ended_call_are_refused_without_closing_the_socket() {
+    let server = TestServer::start().await;
+    let (mut alice, alice_id, _) = server.login("alice").await;
+    let (mut bob, bob_id, _) = server.login("bob").await;
+    alice.expect("peer-joined").await;
+    let call = alice.call(&alice_id, &mut bob, &bob_id).await;
+    bob.send(json!({"type": "hangup", "to": alice_id, "call": call}))
+        .await;
+    alice.expect("hangup").await;
+    // A browser trickles on for a moment after a call ends, and in a room call whose
+    // members come and go that adds up: far more than the refusals that close a socket.
+    for _ in 0..100 {
+        alice
+            .send(json!({"type": "candidate", "to": bob_id, "call": call, "candidate": null}))
+            .await;
+        alice.expect_error("not-in-call").await;
+    }
+    alice.send(json!({"type": "ping"})).await;
+    alice.expect("pong").await;
+    server.stop().await;
+}
