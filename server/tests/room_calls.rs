@@ -6,7 +6,7 @@ mod common;
 use common::{Client, TestServer};
 use serde_json::{Value, json};
 
-/// `count` people in room `room`, each having read the others' arrival.
+/// `names` in room `room`, each having read the others' arrival.
 async fn people(server: &TestServer, room: &str, names: &[&str]) -> Vec<(Client, String)> {
     let mut people: Vec<(Client, String)> = Vec::new();
     for name in names {
@@ -17,6 +17,27 @@ async fn people(server: &TestServer, room: &str, names: &[&str]) -> Vec<(Client,
         people.push((client, id));
     }
     people
+}
+
+/// `names` in room `room`; the first two in a call, which the first invites the third
+/// into: the people, their ids, the call's id and the ring the third heard.
+async fn an_invitation(
+    server: &TestServer,
+    room: &str,
+    names: &[&str],
+) -> (Vec<(Client, String)>, Vec<String>, String, Value) {
+    let mut room = people(server, room, names).await;
+    let all: Vec<String> = room.iter().map(|(_, id)| id.clone()).collect();
+    let call = {
+        let (first, rest) = room.split_at_mut(1);
+        first[0].0.call(&all[0], &mut rest[0].0, &all[1]).await
+    };
+    room[0]
+        .0
+        .send(json!({"type": "ring", "to": all[2], "call": call}))
+        .await;
+    let ring = room[2].0.expect("ring").await;
+    (room, all, call, ring)
 }
 
 fn ids(peers: &Value) -> Vec<String> {
@@ -118,19 +139,9 @@ async fn members_are_told_who_joins_and_leaves_and_the_fifth_finds_the_call_full
 #[tokio::test]
 async fn a_two_person_call_grows_by_invitation() {
     let server = TestServer::start().await;
-    let mut room = people(&server, "team", &["ann", "ben", "cat", "mal"]).await;
-    let all: Vec<String> = room.iter().map(|(_, id)| id.clone()).collect();
-    let call = {
-        let (first, rest) = room.split_at_mut(1);
-        first[0].0.call(&all[0], &mut rest[0].0, &all[1]).await
-    };
-
     // Ann invites Cat with the call's id: Cat hears a ring of that call.
-    room[0]
-        .0
-        .send(json!({"type": "ring", "to": all[2], "call": call}))
-        .await;
-    let ring = room[2].0.expect("ring").await;
+    let (mut room, all, call, ring) =
+        an_invitation(&server, "team", &["ann", "ben", "cat", "mal"]).await;
     assert_eq!(
         (&ring["from"], &ring["call"]),
         (&json!(all[0]), &json!(call))
@@ -239,17 +250,7 @@ async fn a_join_sent_again_after_a_resume_is_taken_once() {
 #[tokio::test]
 async fn a_declined_invitation_leaves_the_two_person_call_as_it_was() {
     let server = TestServer::start().await;
-    let mut room = people(&server, "pair", &["ann", "ben", "cat"]).await;
-    let all: Vec<String> = room.iter().map(|(_, id)| id.clone()).collect();
-    let call = {
-        let (first, rest) = room.split_at_mut(1);
-        first[0].0.call(&all[0], &mut rest[0].0, &all[1]).await
-    };
-    room[0]
-        .0
-        .send(json!({"type": "ring", "to": all[2], "call": call}))
-        .await;
-    room[2].0.expect("ring").await;
+    let (mut room, all, call, _) = an_invitation(&server, "pair", &["ann", "ben", "cat"]).await;
     room[2]
         .0
         .send(json!({"type": "decline", "to": all[0], "call": call, "reason": "busy"}))
