@@ -15,14 +15,18 @@ use crate::{api::PeerCall, js::Listener};
 mod chat;
 mod files;
 mod grid;
+mod keys;
 mod page;
 mod room;
+mod tone;
 
 use crate::js::field;
+use gloo_timers::callback::Interval;
 use grid::Grid;
 use page::{Page, say, show, text_field};
 use protocol::ErrorCode as Refusal;
 use room::Invitation;
+use tone::{Tone, Tones};
 
 /// What the page remembers between events.
 #[derive(Default)]
@@ -53,6 +57,8 @@ struct Memory {
     in_call: bool,
     /// The call we are in is the room call.
     group: bool,
+    /// When `h` was pressed to hang up, waiting for the second press.
+    hang_up_asked: Option<f64>,
 }
 
 /// A function handed to `PeerCall::on`.
@@ -68,6 +74,12 @@ struct App {
     handlers: RefCell<Vec<Handler>>,
     /// The room call's tiles.
     grid: RefCell<Grid>,
+    /// The ringtone and ring-back tone.
+    tones: RefCell<Tones>,
+    /// The call timer's tick, while a call is connected.
+    timer: RefCell<Option<Interval>>,
+    /// The system notification of an incoming call, while it rings in a hidden tab.
+    notification: RefCell<Option<web_sys::Notification>>,
 }
 
 thread_local! {
@@ -89,8 +101,12 @@ pub fn start() -> Result<(), JsValue> {
         show(&page.room_invite, true);
     }
     let grid = Grid::new(page.document.clone(), page.grid.clone());
+    let tones = Tones::new(page.document.body());
     let app = Rc::new(App {
         grid: RefCell::new(grid),
+        tones: RefCell::new(tones),
+        timer: RefCell::default(),
+        notification: RefCell::default(),
         page,
         invitation,
         memory: RefCell::default(),
@@ -174,6 +190,12 @@ pub fn start() -> Result<(), JsValue> {
         .chain(["pointerdown", "keydown"].map(|event| {
             let (app, document) = (Rc::clone(&app), app.page.document.clone());
             Listener::new(document.unchecked_ref(), event, move |_| app.sound_heard())
+        }))
+        .chain(std::iter::once({
+            let (app, document) = (Rc::clone(&app), app.page.document.clone());
+            Listener::new(document.unchecked_ref(), "keydown", move |event| {
+                keys::pressed(&app, event);
+            })
         }));
     LISTENERS.with(|all| all.borrow_mut().extend(listeners));
     app.page.name_input.focus().ok();
@@ -206,6 +228,12 @@ impl App {
     fn log_in(app: &Rc<Self>) {
         let page = &app.page;
         let name = page.name_input.value();
+        // Within the click: the tones may sound from now on, and the browser may ask
+        // whether calls may show a notification while the tab is hidden.
+        app.tones.borrow_mut().allow();
+        if web_sys::Notification::permission() == web_sys::NotificationPermission::Default {
+            let _ = web_sys::Notification::request_permission();
+        }
         say(&page.alert, "");
         let Some(location) = web_sys::window().map(|window| window.location()) else {
             return;
@@ -493,6 +521,16 @@ impl App {
             self.clear_transfers();
         }
         show(&page.incoming, state == "ringing");
+        self.tones.borrow_mut().play(match state.as_str() {
+            "ringing" => Some(Tone::Ring),
+            "calling" => Some(Tone::RingBack),
+            _ => None,
+        });
+        self.notify(state == "ringing");
+        self.time_call(
+            matches!(state.as_str(), "connected" | "reconnecting")
+                || (state == "offline" && self.timer.borrow().is_some()),
+        );
         let in_call = matches!(
             state.as_str(),
             "calling" | "connecting" | "connected" | "reconnecting"
@@ -511,8 +549,52 @@ impl App {
         }
     }
 
+    /// While an incoming call rings in a hidden tab, a system notification says who
+    /// calls (where the person allowed them); it goes when the ringing stops.
+    fn notify(&self, ringing: bool) {
+        if !ringing {
+            if let Some(shown) = self.notification.borrow_mut().take() {
+                shown.close();
+            }
+            return;
+        }
+        let hidden = self.page.document.visibility_state() == web_sys::VisibilityState::Hidden;
+        let allowed =
+            web_sys::Notification::permission() == web_sys::NotificationPermission::Granted;
+        if !(hidden && allowed) || self.notification.borrow().is_some() {
+            return;
+        }
+        let options = web_sys::NotificationOptions::new();
+        options.set_body("peercall: open the tab to answer");
+        options.set_tag("peercall-incoming");
+        let title = format!("{} is calling", self.memory.borrow().other);
+        *self.notification.borrow_mut() =
+            web_sys::Notification::new_with_options(&title, &options).ok();
+    }
+
+    /// The call timer runs while the call is connected (and through a reconnection).
+    fn time_call(&self, running: bool) {
+        let timer = &self.page.call_timer;
+        if !running {
+            self.timer.borrow_mut().take();
+            say(timer, "");
+            return;
+        }
+        if self.timer.borrow().is_some() {
+            return;
+        }
+        let started = js_sys::Date::now();
+        let shown = timer.clone();
+        let tick = move || say(&shown, &elapsed(js_sys::Date::now() - started));
+        tick();
+        *self.timer.borrow_mut() = Some(Interval::new(1_000, tick));
+    }
+
     fn on_ended(&self, payload: JsValue) {
         let reason = text_field(&payload, "reason");
+        self.time_call(false);
+        self.tones.borrow_mut().play(None);
+        self.notify(false);
         self.grid.borrow_mut().clear();
         show(self.page.remote_video.unchecked_ref(), true);
         let mut memory = self.memory.borrow_mut();
@@ -586,6 +668,15 @@ impl App {
             }
         });
         self.paint_toggles();
+        keys::announce(
+            self,
+            match (camera, off) {
+                (true, true) => "Camera off",
+                (true, false) => "Camera on",
+                (false, true) => "Microphone muted",
+                (false, false) => "Microphone on",
+            },
+        );
     }
 
     fn paint_toggles(&self) {
@@ -643,6 +734,17 @@ impl App {
             .or_else(|| error.as_string())
             .unwrap_or_else(|| "something went wrong".to_owned());
         say(&self.page.alert, &message);
+    }
+}
+
+/// `millis` as the call timer shows it: `m:ss`, or `h:mm:ss` from an hour on.
+fn elapsed(millis: f64) -> String {
+    let seconds = (millis / 1000.0) as u64;
+    let (hours, minutes, seconds) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    if hours > 0 {
+        format!("{hours}:{minutes:02}:{seconds:02}")
+    } else {
+        format!("{minutes}:{seconds:02}")
     }
 }
 
