@@ -12,7 +12,7 @@ use web_sys::{AudioContext, GainNode, HtmlElement, OscillatorNode};
 /// Which tone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tone {
-    /// Someone calls us: two short rising beeps every 2 s.
+    /// Someone calls us: two short high beeps every 2 s.
     Ring,
     /// Our call rings at the other side: a low tone, 1 s in every 4 s.
     RingBack,
