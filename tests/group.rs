@@ -19,6 +19,17 @@ async fn member(prefix: &str, room: &str) -> Side {
     Side::online_with(prefix, &[("room", room.into()), ("media", small_media())]).await
 }
 
+/// Waits until each of `people` decodes each of the others.
+async fn everyone_decodes_everyone(people: &[Side]) {
+    for (at, side) in people.iter().enumerate() {
+        let others: Vec<&Side> = (0..people.len())
+            .filter(|o| *o != at)
+            .map(|o| &people[o])
+            .collect();
+        decodes_from_all(side, &others).await;
+    }
+}
+
 /// The `participants` list `side` was told last, as ids and states.
 fn participants(side: &Side) -> Vec<(String, String)> {
     let seen = side.seen.borrow();
@@ -45,10 +56,7 @@ async fn four_see_each_other_one_leaves_a_fifth_is_turned_away_then_comes_in() {
         assert_eq!(before, expected);
     }
     // Every one decodes the three others.
-    for at in 0..4 {
-        let others: Vec<&Side> = (0..4).filter(|o| *o != at).map(|o| &people[o]).collect();
-        decodes_from_all(&people[at], &others).await;
-    }
+    everyone_decodes_everyone(&people[..4]).await;
     for side in people.iter_mut().take(4) {
         side.reach("connected").await;
         // Media flows, so the page was told each connection is up.
@@ -100,10 +108,7 @@ async fn three_joining_at_once_all_connect() {
     let mut counts: Vec<usize> = joined.iter().map(Vec::len).collect();
     counts.sort_unstable();
     assert_eq!(counts, [0, 1, 2]);
-    for at in 0..3 {
-        let others: Vec<&Side> = (0..3).filter(|o| *o != at).map(|o| &people[o]).collect();
-        decodes_from_all(&people[at], &others).await;
-    }
+    everyone_decodes_everyone(&people).await;
     for side in &people {
         side.call.leave_call();
     }
@@ -179,10 +184,7 @@ async fn each_sender_keeps_to_its_share_of_the_video_budget() {
     for side in &people {
         join(side).await;
     }
-    for at in 0..4 {
-        let others: Vec<&Side> = (0..4).filter(|o| *o != at).map(|o| &people[o]).collect();
-        decodes_from_all(&people[at], &others).await;
-    }
+    everyone_decodes_everyone(&people).await;
     // Each of Lea's three video senders: a third of the budget, at half resolution (four
     // people). The stats say what each encoder sends and aims for.
     let lea = &people[0];
