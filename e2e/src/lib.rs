@@ -79,8 +79,12 @@ impl Engine {
 
     /// The session's capabilities: the browser-test settings of `webdriver.json` (fake
     /// devices, no permission prompt, autoplay, ICE on loopback) plus a window of a
-    /// person's size and, for Chromium, a profile of the session's own.
-    fn capabilities(self, autoplay: Autoplay) -> serde_json::Map<String, Value> {
+    /// person's size and, for Chromium, a profile of the session's own under `profiles`.
+    fn capabilities(
+        self,
+        autoplay: Autoplay,
+        profiles: &std::path::Path,
+    ) -> serde_json::Map<String, Value> {
         static SESSIONS: AtomicUsize = AtomicUsize::new(0);
         let shared: Value = serde_json::from_str(include_str!("../../webdriver.json"))
             .expect("webdriver.json is JSON");
@@ -94,10 +98,9 @@ impl Engine {
                 "--window-size=1280,800".to_owned(),
                 format!(
                     "--user-data-dir={}",
-                    std::env::temp_dir()
+                    profiles
                         .join(format!(
-                            "peercall-e2e-{}-{}",
-                            std::process::id(),
+                            "chromium-{}",
                             SESSIONS.fetch_add(1, Ordering::Relaxed)
                         ))
                         .display()
@@ -158,11 +161,13 @@ pub enum Autoplay {
 
 /// A running WebDriver server in a process group of its own. On drop the whole group is
 /// killed: the driver and every browser it started, even one whose session was never
-/// closed because a test failed first.
+/// closed because a test failed first. The browsers' profiles live in a folder of the
+/// driver's own, removed with it.
 pub struct Driver {
     child: Child,
     port: u16,
     engine: Engine,
+    profiles: PathBuf,
 }
 
 impl Driver {
@@ -174,9 +179,18 @@ impl Driver {
     /// Starts the driver of `engine` on a port the system picks, read from the line the
     /// driver prints once it listens.
     pub async fn start_for(engine: Engine) -> Self {
+        static DRIVERS: AtomicUsize = AtomicUsize::new(0);
         let program = engine.driver_program();
+        let profiles = std::env::temp_dir().join(format!(
+            "peercall-driver-{}-{}",
+            std::process::id(),
+            DRIVERS.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&profiles).expect("a folder for the browsers' profiles");
+        // Both drivers make their browsers' profiles in the temporary folder they are given.
         let mut child = Command::new(&program)
             .arg("--port=0")
+            .env("TMPDIR", &profiles)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .process_group(0)
@@ -204,6 +218,7 @@ impl Driver {
             child,
             port,
             engine,
+            profiles,
         }
     }
 
@@ -238,14 +253,15 @@ impl Driver {
 
     /// A new browser session with fake camera and microphone and the given autoplay rule.
     pub async fn browser_where(&self, autoplay: Autoplay) -> Client {
-        self.session(self.engine.capabilities(autoplay)).await
+        self.session(self.engine.capabilities(autoplay, &self.profiles))
+            .await
     }
 
     /// A Chromium session whose browser is started by `launcher` (e.g. inside a network
     /// namespace), with `args` added. The driver reaches it over a pipe, not a port.
     pub async fn chromium_at(&self, launcher: &std::path::Path, args: &[String]) -> Client {
         assert_eq!(self.engine, Engine::Chromium, "a Chromium driver");
-        let mut capabilities = self.engine.capabilities(Autoplay::Allowed);
+        let mut capabilities = self.engine.capabilities(Autoplay::Allowed, &self.profiles);
         let options = &mut capabilities["goog:chromeOptions"];
         options["binary"] = json!(launcher.display().to_string());
         if let Some(list) = options["args"].as_array_mut() {
@@ -257,7 +273,7 @@ impl Driver {
 
     /// A session that accepts the certificate the test server made for itself.
     pub async fn browser_accepting_its_certificate(&self) -> Client {
-        let mut capabilities = self.engine.capabilities(Autoplay::Allowed);
+        let mut capabilities = self.engine.capabilities(Autoplay::Allowed, &self.profiles);
         capabilities.insert("acceptInsecureCerts".to_owned(), json!(true));
         self.session(capabilities).await
     }
@@ -267,7 +283,7 @@ impl Driver {
     /// `Engine::capabilities` for why calls with Chromium do without).
     pub async fn firefox_on_loopback(&self) -> Client {
         assert_eq!(self.engine, Engine::Firefox, "a Firefox driver");
-        let mut capabilities = self.engine.capabilities(Autoplay::Allowed);
+        let mut capabilities = self.engine.capabilities(Autoplay::Allowed, &self.profiles);
         capabilities["moz:firefoxOptions"]["prefs"]["media.peerconnection.ice.loopback"] =
             json!(true);
         self.session(capabilities).await
@@ -289,6 +305,7 @@ impl Drop for Driver {
             let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
         }
         let _ = self.child.start_kill();
+        let _ = std::fs::remove_dir_all(&self.profiles);
     }
 }
 

@@ -33,6 +33,13 @@ pub fn pkg_dir() -> PathBuf {
     root().join("target/pkg")
 }
 
+/// The temporary folder of every program started from here, under `target/`: browsers,
+/// drivers and tests that leave files behind (a profile of a killed browser, a test's
+/// folder after a failure) leave them there, and each test run empties it.
+pub fn scratch() -> PathBuf {
+    root().join("target/scratch")
+}
+
 /// Where project-local tools from npm live (see `setup`).
 pub fn npm_bin() -> PathBuf {
     root().join("target/tools/node_modules/.bin")
@@ -51,6 +58,8 @@ pub fn command(program: impl AsRef<OsStr>) -> Command {
     }
     // Every server started from here serves the embeddable module from there.
     command.env("PEERCALL_PKG_DIR", pkg_dir());
+    let _ = std::fs::create_dir_all(scratch());
+    command.env("TMPDIR", scratch());
     command.current_dir(root());
     command
 }

@@ -4,7 +4,7 @@ use std::process::Command;
 
 use crate::{
     build,
-    process::{Result, cargo, run, run_group, timed},
+    process::{Result, cargo, run, run_group, scratch, timed},
     server::{FaultyServer, Server},
     setup,
 };
@@ -65,8 +65,16 @@ impl Skips {
     }
 }
 
-/// Sets up, then runs every layer; stops at the first that fails.
+/// Sets up, then runs every layer; stops at the first that fails. What the layers leave
+/// in their temporary folder is removed at the end, whatever the outcome.
 pub fn all() -> Result {
+    let _ = std::fs::remove_dir_all(scratch());
+    let outcome = layers();
+    let _ = std::fs::remove_dir_all(scratch());
+    outcome
+}
+
+fn layers() -> Result {
     setup::all()?;
     timed("format and lints", lints)?;
     timed("protocol, server and native client tests", || {
