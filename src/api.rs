@@ -178,6 +178,21 @@ impl PeerCall {
         self.command(Command::AddTrack(track, stream));
     }
 
+    /// Shares a screen, window or tab the person picks, as a second video next to the
+    /// camera (to everyone in a room call); resolves with its stream. A cancelled or
+    /// refused prompt rejects and leaves the call as it was. The browser's own "Stop
+    /// sharing" ends it as `stopShare()` does.
+    #[wasm_bindgen(js_name = shareScreen, unchecked_return_type = "Promise<MediaStream>")]
+    pub fn share_screen(&self) -> Promise {
+        self.ask(Command::ShareScreen)
+    }
+
+    /// Stops sharing the screen.
+    #[wasm_bindgen(js_name = stopShare)]
+    pub fn stop_share(&self) {
+        self.command(Command::StopShare);
+    }
+
     /// Opens a data channel on the current call; the other side gets a `datachannel`
     /// event. It closes with the call.
     #[wasm_bindgen(js_name = createDataChannel, unchecked_return_type = "Promise<RTCDataChannel>")]

@@ -11,7 +11,7 @@ use protocol::PeerInfo;
 use wasm_bindgen::{JsValue, prelude::wasm_bindgen};
 use web_sys::{Blob, MediaStream, RtcDataChannel};
 
-pub use values::{CancelledBy, Direction, EndReason, LeftReason, State, TransferId};
+pub use values::{CancelledBy, Direction, EndReason, LeftReason, State, StreamKind, TransferId};
 
 use crate::{error::Error, js::object};
 
@@ -31,6 +31,8 @@ export interface PeerCallParticipant {
   id: string; name: string; state: "connecting" | "connected" | "reconnecting";
 }
 export type PeerCallLeftReason = "left" | "gone" | "failed";
+/** What a remote stream carries. */
+export type PeerCallStreamKind = "camera" | "screen";
 /** Every rejection and `error` event: a stable `code` and a readable `message`. */
 export interface PeerCallError extends Error { code: string; }
 /** The payload of each event. */
@@ -48,7 +50,14 @@ export interface PeerCallEvents {
   /** Everyone else in the room call, on every change. */
   participants: PeerCallParticipant[];
   "participant-joined": PeerInfo;
-  "participant-stream": { id: string; stream: MediaStream };
+  "participant-stream": { id: string; stream: MediaStream; kind: PeerCallStreamKind };
+  /** What someone in the call sends, as they tell it (1:1 and room calls): at the
+   * start and on every change. */
+  "participant-media": { id: string; audio: boolean; video: boolean };
+  /** Someone (you too, with your own id) started sharing their screen. */
+  "share-started": { id: string };
+  /** Someone (you too) stopped sharing their screen. */
+  "share-ended": { id: string };
   "participant-left": { id: string; reason: PeerCallLeftReason };
   error: PeerCallError;
   datachannel: RTCDataChannel;
@@ -76,6 +85,9 @@ export interface PeerCallEvents {
   };
 }
 export interface PeerCall {
+  /** `remote-stream` handlers also get what the stream carries. */
+  on(event: "remote-stream", handler: (stream: MediaStream, kind: PeerCallStreamKind) => void): void;
+  off(event: "remote-stream", handler: (stream: MediaStream, kind: PeerCallStreamKind) => void): void;
   /** Calls `handler` with the payload of every `event`. */
   on<K extends keyof PeerCallEvents>(event: K, handler: (payload: PeerCallEvents[K]) => void): void;
   /** Stops calling `handler` for `event`. */
@@ -122,7 +134,7 @@ pub enum Event {
     /// The API state changed.
     State(State),
     /// The other side sends a stream.
-    RemoteStream(MediaStream),
+    RemoteStream(MediaStream, StreamKind),
     /// What we send.
     LocalStream(MediaStream),
     /// Which of camera and microphone we send.
@@ -192,7 +204,22 @@ pub enum Event {
         id: protocol::PeerId,
         /// Their stream.
         stream: MediaStream,
+        /// What it carries.
+        kind: StreamKind,
     },
+    /// What someone in the call sends, as they say.
+    ParticipantMedia {
+        /// Who.
+        id: protocol::PeerId,
+        /// Their microphone is on.
+        audio: bool,
+        /// Their camera is on.
+        video: bool,
+    },
+    /// Someone (or we) started sharing a screen.
+    ShareStarted(protocol::PeerId),
+    /// Someone (or we) stopped sharing a screen.
+    ShareEnded(protocol::PeerId),
     /// Someone is no longer in the room call with us.
     ParticipantLeft {
         /// Who.
@@ -219,7 +246,7 @@ impl Event {
             Self::Room { .. } => "room",
             Self::Incoming(_) => "incoming",
             Self::State(_) => "state",
-            Self::RemoteStream(_) => "remote-stream",
+            Self::RemoteStream(..) => "remote-stream",
             Self::LocalStream(_) => "local-stream",
             Self::Media { .. } => "media",
             Self::Ended(_) => "ended",
@@ -234,6 +261,9 @@ impl Event {
             Self::Participants(_) => "participants",
             Self::ParticipantJoined(_) => "participant-joined",
             Self::ParticipantStream { .. } => "participant-stream",
+            Self::ParticipantMedia { .. } => "participant-media",
+            Self::ShareStarted(_) => "share-started",
+            Self::ShareEnded(_) => "share-ended",
             Self::ParticipantLeft { .. } => "participant-left",
         }
     }
@@ -257,8 +287,18 @@ impl Event {
                 ("id", peer.id.0.as_str().into()),
                 ("name", peer.name.as_str().into()),
             ]),
-            Self::ParticipantStream { id, stream } => {
-                object(&[("id", id.0.as_str().into()), ("stream", stream.into())])
+            Self::ParticipantStream { id, stream, kind } => object(&[
+                ("id", id.0.as_str().into()),
+                ("stream", stream.into()),
+                ("kind", kind.as_str().into()),
+            ]),
+            Self::ParticipantMedia { id, audio, video } => object(&[
+                ("id", id.0.as_str().into()),
+                ("audio", (*audio).into()),
+                ("video", (*video).into()),
+            ]),
+            Self::ShareStarted(id) | Self::ShareEnded(id) => {
+                object(&[("id", id.0.as_str().into())])
             }
             Self::ParticipantLeft { id, reason } => object(&[
                 ("id", id.0.as_str().into()),
@@ -269,7 +309,7 @@ impl Event {
                 ("name", from.name.as_str().into()),
             ]),
             Self::State(state) => state.as_str().into(),
-            Self::RemoteStream(stream) | Self::LocalStream(stream) => stream.into(),
+            Self::RemoteStream(stream, _) | Self::LocalStream(stream) => stream.into(),
             Self::Media { audio, video } => {
                 object(&[("audio", (*audio).into()), ("video", (*video).into())])
             }
@@ -405,8 +445,14 @@ impl Emitter {
             return;
         }
         let payload = event.payload();
+        // `remote-stream` handlers get the kind as a second argument, so that handlers
+        // written for the stream alone keep working.
+        let kind = match event {
+            Event::RemoteStream(_, kind) => kind.as_str().into(),
+            _ => JsValue::UNDEFINED,
+        };
         for handler in handlers {
-            if let Err(error) = handler.call1(&JsValue::NULL, &payload) {
+            if let Err(error) = handler.call2(&JsValue::NULL, &payload, &kind) {
                 web_sys::console::error_3(&"peercall: a handler of".into(), &name.into(), &error);
             }
         }
@@ -426,7 +472,8 @@ mod tests {
             .chain(EndReason::ALL.map(EndReason::as_str))
             .chain(Direction::ALL.map(Direction::as_str))
             .chain(CancelledBy::ALL.map(CancelledBy::as_str))
-            .chain(LeftReason::ALL.map(LeftReason::as_str));
+            .chain(LeftReason::ALL.map(LeftReason::as_str))
+            .chain(StreamKind::ALL.map(StreamKind::as_str));
         for spelling in spellings {
             assert!(TYPES.contains(&format!("\"{spelling}\"")), "{spelling}");
         }

@@ -5,6 +5,7 @@
 //! <https://developer.mozilla.org/docs/Web/API/MediaDevices/getUserMedia#exceptions>.
 
 pub mod playback;
+pub mod screen;
 
 use js_sys::{Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};

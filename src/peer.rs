@@ -85,8 +85,8 @@ pub struct Peer {
     awaiting_first_offer: bool,
     /// Remote candidates that came before the remote description.
     pending_candidates: Vec<IceCandidate>,
-    /// Local media to attach once the first offer is in (callee side).
-    deferred_local: Option<MediaStream>,
+    /// Local tracks (and their streams) to attach once the first offer is in (callee side).
+    deferred: Vec<(MediaStreamTrack, MediaStream)>,
     /// The DTLS role the last negotiation settled on (see [`dtls`]).
     dtls_role: Option<DtlsRole>,
     _listeners: [Listener; 5],
@@ -166,7 +166,7 @@ impl Peer {
             ignore_offer: false,
             awaiting_first_offer: false,
             pending_candidates: Vec::new(),
-            deferred_local: None,
+            deferred: Vec::new(),
             dtls_role: None,
             _listeners: listeners,
         })
@@ -200,7 +200,11 @@ impl Peer {
     /// offer is the caller's alone and the callee's tracks reuse its transceivers.
     pub fn start_as_callee(&mut self, local: Option<MediaStream>) {
         self.awaiting_first_offer = true;
-        self.deferred_local = local;
+        if let Some(stream) = local {
+            for track in tracks_of(&stream) {
+                self.deferred.push((track, Clone::clone(&stream)));
+            }
+        }
     }
 
     /// Answers `negotiationneeded`: returns the offer to send, if one is due.
@@ -312,19 +316,36 @@ impl Peer {
 
     /// Callee tracks go onto the transceivers the caller's offer created.
     fn attach_deferred(&mut self) {
-        let Some(stream) = self.deferred_local.take() else {
-            return;
-        };
-        for track in stream.get_tracks().iter() {
-            if let Ok(track) = track.dyn_into::<MediaStreamTrack>() {
-                self.pc.add_track_0(&track, &stream);
-            }
+        for (track, stream) in std::mem::take(&mut self.deferred) {
+            self.pc.add_track_0(&track, &stream);
         }
     }
 
-    /// Sends `track` (of `stream`) too; `negotiationneeded` follows.
-    pub fn add_track(&self, track: &MediaStreamTrack, stream: &MediaStream) {
-        self.pc.add_track_0(track, stream);
+    /// Sends `track` (of `stream`) too; `negotiationneeded` follows (on the callee, after
+    /// the caller's first offer).
+    pub fn add_track(&mut self, track: &MediaStreamTrack, stream: &MediaStream) {
+        if self.awaiting_first_offer {
+            self.deferred
+                .push((Clone::clone(track), Clone::clone(stream)));
+        } else {
+            self.pc.add_track_0(track, stream);
+        }
+    }
+
+    /// Stops sending `track`; `negotiationneeded` follows.
+    pub fn remove_track(&mut self, track: &MediaStreamTrack) {
+        self.deferred.retain(|(kept, _)| kept != track);
+        if let Some(sender) = self.sender_of(track) {
+            self.pc.remove_track(&sender);
+        }
+    }
+
+    fn sender_of(&self, track: &MediaStreamTrack) -> Option<web_sys::RtcRtpSender> {
+        self.pc
+            .get_senders()
+            .iter()
+            .filter_map(|sender| sender.dyn_into::<web_sys::RtcRtpSender>().ok())
+            .find(|sender| sender.track().as_ref() == Some(track))
     }
 
     /// Opens a data channel; the first one makes `negotiationneeded` follow.
@@ -402,6 +423,14 @@ fn connection_state(pc: &RtcPeerConnection) -> String {
         .ok()
         .and_then(|state| state.as_string())
         .unwrap_or_default()
+}
+
+/// The tracks of `stream`.
+pub fn tracks_of(stream: &MediaStream) -> impl Iterator<Item = MediaStreamTrack> {
+    stream
+        .get_tracks()
+        .into_iter()
+        .filter_map(|track| track.dyn_into().ok())
 }
 
 /// The stream a remote track belongs to, or a new one holding just the track.

@@ -194,6 +194,14 @@ impl Session {
                     }
                     None
                 }
+                Input::Screen(screen) => {
+                    self.screen_arrived(screen, &mut out);
+                    None
+                }
+                Input::ScreenEnded => {
+                    self.stop_share(&mut out);
+                    None
+                }
             };
             if let Some((target, work)) = work {
                 self.work(target, work, &mut out).await;
@@ -202,6 +210,7 @@ impl Session {
             if !self.deferred.is_empty() && !self.devices.is_answering() {
                 self.run_deferred();
             }
+            self.tell_media();
             self.publish_state();
         }
         let mut out = Actions::default();
@@ -232,6 +241,51 @@ impl Session {
         match &mut self.engaged {
             Some(Engaged::Group(group)) => Some(group),
             _ => None,
+        }
+    }
+
+    /// Every live connection, and who it is with.
+    fn connections(&mut self) -> Vec<(&mut Live, &PeerInfo)> {
+        match &mut self.engaged {
+            Some(Engaged::Pair(call)) => call.connection().into_iter().collect(),
+            Some(Engaged::Group(group)) => group.connections(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Every connection tells the other side what we send, if that changed.
+    fn tell_media(&mut self) {
+        let state = self.devices.media_state();
+        for (live, _) in self.connections() {
+            live.tell_media(&state);
+        }
+    }
+
+    /// The screen the person chose: it goes out on every connection.
+    fn screen_arrived(&mut self, screen: Result<web_sys::MediaStream, Error>, out: &mut Actions) {
+        let in_call = !self.connections().is_empty();
+        let Some(shared) = self.devices.screen_arrived(screen, in_call, &self.inputs) else {
+            return;
+        };
+        let (track, stream) = (Clone::clone(&shared.track), Clone::clone(&shared.stream));
+        for (live, _) in self.connections() {
+            live.add_track(&track, &stream);
+        }
+        if let Some(me) = self.link.me() {
+            out.emit(Event::ShareStarted(me.id.clone()));
+        }
+    }
+
+    /// We stop sharing the screen, if we share one.
+    fn stop_share(&mut self, out: &mut Actions) {
+        let Some(track) = self.devices.stop_share() else {
+            return;
+        };
+        for (live, _) in self.connections() {
+            live.remove_track(&track);
+        }
+        if let Some(me) = self.link.me() {
+            out.emit(Event::ShareEnded(me.id.clone()));
         }
     }
 
@@ -344,6 +398,13 @@ impl Session {
             Command::SetMic(enabled) => self.devices.set_mic(enabled),
             Command::SetCamera(enabled) => self.devices.set_camera(enabled),
             Command::SetToken(token) => self.link.set_token(token),
+            Command::ShareScreen(reply) => {
+                if self.connections().is_empty() {
+                    return answer(reply, Err::<JsValue, _>(no_call("share a screen in")));
+                }
+                self.devices.share(reply, &self.inputs);
+            }
+            Command::StopShare => self.stop_share(out),
             Command::Moderate(message) => {
                 if self.link.is_online() {
                     self.link.send(message, out);
@@ -359,11 +420,7 @@ impl Session {
     /// A command for the live connections: the two-person call's one, or the room
     /// call's, all of them or the one with the participant named.
     fn connection_command(&mut self, command: Command, out: &mut Actions) {
-        let mut connections = match &mut self.engaged {
-            Some(Engaged::Pair(call)) => call.connection().into_iter().collect(),
-            Some(Engaged::Group(group)) => group.connections(),
-            None => Vec::new(),
-        };
+        let mut connections = self.connections();
         let no_call =
             |what: &str| Error::new(ErrorCode::InvalidState, format!("no call to {what}"));
         match command {
@@ -385,7 +442,7 @@ impl Session {
                 if connections.is_empty() {
                     out.report(no_call("add a track to"));
                 }
-                for (live, _) in connections {
+                for (live, _) in &mut connections {
                     live.add_track(&track, &stream);
                 }
             }
@@ -476,6 +533,7 @@ impl Session {
                 options: &self.options,
                 link: &self.link,
                 local: self.devices.stream(),
+                screen: self.devices.screen(),
                 inputs: &self.inputs,
                 numbers: &mut self.calls,
             },
@@ -706,6 +764,11 @@ impl Session {
         let Some(engaged) = self.engaged.take() else {
             return;
         };
+        if self.devices.stop_share().is_some()
+            && let Some(me) = self.link.me()
+        {
+            out.emit(Event::ShareEnded(me.id.clone()));
+        }
         if let Some(then) = self.devices.release() {
             then.abandon();
         }

@@ -107,7 +107,7 @@ async fn the_callee_adds_a_second_camera_and_a_data_channel_mid_call() {
 
     let since = alice.seen.borrow().len();
     let (stream, track) = camera().await;
-    bob.call.add_track(track.clone(), stream);
+    bob.call.add_track(Clone::clone(&track), stream);
     let channel = JsFuture::from(bob.call.create_data_channel("extra".into()))
         .await
         .expect("a channel");
@@ -216,8 +216,8 @@ async fn both_sides_adding_a_camera_at_once_end_with_both_videos() {
     let (alice, bob) = connected_pair().await;
     let ((stream_a, track_a), (stream_b, track_b)) = (camera().await, camera().await);
     // Two renegotiations at the same moment: perfect negotiation sorts them out.
-    alice.call.add_track(track_a.clone(), stream_a);
-    bob.call.add_track(track_b.clone(), stream_b);
+    alice.call.add_track(Clone::clone(&track_a), stream_a);
+    bob.call.add_track(Clone::clone(&track_b), stream_b);
     for side in [&alice, &bob] {
         until_frames(side, "two videos decode", |f| {
             f.len() == 2 && f.iter().all(|(_, n)| *n > 0.0)

@@ -1,5 +1,9 @@
 //! Text chat: `{"text": "...", "at": <ms since the epoch>}` per message on its own channel,
 //! so a file transfer never holds it up. Messages typed before the channel opens wait.
+//!
+//! The same channel tells the other side what we send, whenever it changes and once it
+//! opens: `{"media": {"audio": bool, "video": bool, "screen": "<stream id>" | null}}`, so
+//! mute marks are exact and a shared screen is told apart from the camera.
 
 use std::rc::Rc;
 
@@ -9,7 +13,7 @@ use web_sys::{MessageEvent, RtcDataChannel, RtcDataChannelState, RtcPeerConnecti
 use super::{CHAT_ID, negotiated};
 use crate::{
     error::{Error, ErrorCode},
-    js::{Listener, number_of, object, text_of},
+    js::{Listener, field, number_of, object, text_of},
 };
 
 /// The longest message, in characters.
@@ -29,8 +33,46 @@ pub enum ChatEvent {
         /// When they sent it (ms since the epoch, their clock).
         at: f64,
     },
+    /// The other side says what it sends.
+    Media(MediaState),
     /// Something arrived that is not a chat message.
     Invalid(Error),
+}
+
+/// What one side sends, as it tells the other.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MediaState {
+    /// The microphone is on (a track that is enabled).
+    pub audio: bool,
+    /// The camera is on.
+    pub video: bool,
+    /// The id of the stream that carries a shared screen, while one is shared.
+    pub screen: Option<String>,
+}
+
+impl MediaState {
+    fn encode(&self) -> JsValue {
+        let screen = self.screen.as_deref().map_or(JsValue::NULL, JsValue::from);
+        let state = object(&[
+            ("audio", self.audio.into()),
+            ("video", self.video.into()),
+            ("screen", screen),
+        ]);
+        object(&[("media", state)])
+    }
+
+    fn decode(state: &JsValue) -> Option<Self> {
+        let screen = field(state, "screen");
+        Some(Self {
+            audio: field(state, "audio").as_bool()?,
+            video: field(state, "video").as_bool()?,
+            screen: match screen.as_string() {
+                Some(id) if id.len() <= 256 => Some(id),
+                None if screen.is_null() => None,
+                _ => return None,
+            },
+        })
+    }
 }
 
 /// The chat channel of a call.
@@ -38,6 +80,10 @@ pub struct Chat {
     channel: RtcDataChannel,
     /// Encoded messages waiting for the channel to open.
     queued: Vec<String>,
+    /// What we send, as last told (or to tell once the channel opens).
+    media: Option<MediaState>,
+    /// Whether `media` still has to go.
+    media_due: bool,
     _listeners: [Listener; 2],
 }
 
@@ -60,6 +106,8 @@ impl Chat {
         Self {
             channel,
             queued: Vec::new(),
+            media: None,
+            media_due: false,
             _listeners: listeners,
         }
     }
@@ -87,6 +135,16 @@ impl Chat {
         Ok(at)
     }
 
+    /// Tells the other side what we send, if that changed: now, or once the channel
+    /// opens (only the latest state goes).
+    pub fn tell_media(&mut self, state: &MediaState) {
+        if self.media.as_ref() != Some(state) {
+            self.media = Some(state.clone());
+            self.media_due = true;
+            self.flush();
+        }
+    }
+
     /// How many messages are still waiting for the channel to open.
     pub fn undelivered(&self) -> usize {
         self.queued.len()
@@ -96,6 +154,12 @@ impl Chat {
     pub fn flush(&mut self) {
         if self.channel.ready_state() != RtcDataChannelState::Open {
             return;
+        }
+        if let Some(state) = self.media.as_ref().filter(|_| self.media_due) {
+            self.media_due = false;
+            if let Ok(encoded) = js_sys::JSON::stringify(&state.encode()) {
+                let _ = self.channel.send_with_str(&String::from(encoded));
+            }
         }
         for encoded in std::mem::take(&mut self.queued) {
             if let Err(error) = self.channel.send_with_str(&encoded) {
@@ -119,6 +183,13 @@ fn decode(data: &JsValue) -> ChatEvent {
     let Ok(value) = js_sys::JSON::parse(&json) else {
         return invalid("the other side sent a chat message that is not JSON");
     };
+    let media = field(&value, "media");
+    if !media.is_undefined() {
+        return MediaState::decode(&media).map_or_else(
+            || invalid("the other side sent a malformed media state"),
+            ChatEvent::Media,
+        );
+    }
     match (text_of(&value, "text"), number_of(&value, "at")) {
         (Some(text), Some(at)) if text.chars().count() <= MAX_CHARS && at.is_finite() => {
             ChatEvent::Message { text, at }

@@ -219,3 +219,25 @@ impl From<protocol::LeaveReason> for LeftReason {
         }
     }
 }
+
+/// What a remote stream carries, as `remote-stream` and `participant-stream` say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    /// Their camera and microphone.
+    Camera,
+    /// Their shared screen.
+    Screen,
+}
+
+impl StreamKind {
+    /// Every kind.
+    pub const ALL: [Self; 2] = [Self::Camera, Self::Screen];
+
+    /// The kind as pages see it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Camera => "camera",
+            Self::Screen => "screen",
+        }
+    }
+}

@@ -84,6 +84,10 @@ pub enum Command {
     /// Offer a file (to this participant, in the room call); answered with the
     /// transfer's id.
     SendFile(web_sys::File, Option<PeerId>, Reply),
+    /// Share a screen in the current call; answered with its stream.
+    ShareScreen(Reply),
+    /// Stop sharing the screen.
+    StopShare,
     /// Accept, decline or cancel the transfer with this id.
     File(FileCommand, TransferId),
     /// Use this access token from the next login on.
@@ -116,7 +120,8 @@ impl Command {
             | Self::Stats(_, reply)
             | Self::CreateDataChannel(_, reply)
             | Self::SendText(_, reply)
-            | Self::SendFile(_, _, reply) => answer(reply, Err::<JsValue, _>(error)),
+            | Self::SendFile(_, _, reply)
+            | Self::ShareScreen(reply) => answer(reply, Err::<JsValue, _>(error)),
             _ => {}
         }
     }
@@ -131,6 +136,7 @@ impl Command {
                 | Self::CreateDataChannel(..)
                 | Self::SendText(..)
                 | Self::SendFile(..)
+                | Self::ShareScreen(_)
         )
     }
 }

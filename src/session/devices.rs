@@ -6,7 +6,7 @@
 use futures::channel::mpsc::UnboundedSender;
 use protocol::PeerInfo;
 use wasm_bindgen::JsValue;
-use web_sys::{HtmlVideoElement, MediaStream};
+use web_sys::{HtmlVideoElement, MediaStream, MediaStreamTrack};
 
 use super::{
     action::Actions,
@@ -14,9 +14,12 @@ use super::{
     input::Input,
 };
 use crate::{
+    channel::chat::MediaState,
     error::{Error, ErrorCode},
     event::Event,
+    js::Listener,
     media::{self, LocalMedia, show},
+    peer::tracks_of,
 };
 
 /// What a call waits for the devices to do.
@@ -49,9 +52,30 @@ enum State {
     Ready(LocalMedia),
 }
 
-/// The camera and microphone of the session.
+/// A screen being shared: its stream, and the listener for the browser's own "Stop
+/// sharing".
+pub struct Screen {
+    /// The stream, as the others receive it.
+    pub stream: MediaStream,
+    /// Its video track.
+    pub track: MediaStreamTrack,
+    _ended: Listener,
+}
+
+/// Where screen sharing is.
+enum Sharing {
+    /// Not sharing.
+    Off,
+    /// The browser asks the person what to share; `reply` hears how it went.
+    Asking(Reply),
+    /// Sharing.
+    On(Screen),
+}
+
+/// The camera and microphone of the session, and a shared screen.
 pub struct Devices {
     state: State,
+    sharing: Sharing,
     mic: bool,
     camera: bool,
     constraints: JsValue,
@@ -63,6 +87,7 @@ impl Devices {
     pub fn new(constraints: JsValue, local_video: Option<HtmlVideoElement>) -> Self {
         Self {
             state: State::Idle,
+            sharing: Sharing::Off,
             mic: true,
             camera: true,
             constraints,
@@ -91,6 +116,107 @@ impl Devices {
         match &self.state {
             State::Ready(media) => media.stream.as_ref(),
             _ => None,
+        }
+    }
+
+    /// What we send, as the others are told it.
+    pub fn media_state(&self) -> MediaState {
+        let sends = |kind: &str| match &self.state {
+            State::Ready(media) => media.has(kind),
+            _ => false,
+        };
+        MediaState {
+            audio: self.mic && sends("audio"),
+            video: self.camera && sends("video"),
+            screen: self.screen().map(|screen| screen.stream.id()),
+        }
+    }
+
+    /// The screen being shared, if one is.
+    pub fn screen(&self) -> Option<&Screen> {
+        match &self.sharing {
+            Sharing::On(screen) => Some(screen),
+            _ => None,
+        }
+    }
+
+    /// Asks the person what screen to share; `reply` hears the stream, and the answer
+    /// reaches `inputs`.
+    pub fn share(&mut self, reply: Reply, inputs: &UnboundedSender<Input>) {
+        match &self.sharing {
+            Sharing::On(screen) => return answer(reply, Ok(Clone::clone(&screen.stream))),
+            Sharing::Asking(_) => {
+                let error = Error::new(ErrorCode::InvalidState, "the screen prompt is open");
+                return answer(reply, Err::<JsValue, _>(error));
+            }
+            Sharing::Off => {}
+        }
+        self.sharing = Sharing::Asking(reply);
+        let inputs = inputs.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let screen = media::screen::capture().await;
+            if let Err(unheard) = inputs.unbounded_send(Input::Screen(screen))
+                && let Input::Screen(Ok(stream)) = unheard.into_inner()
+            {
+                tracks_of(&stream).for_each(|track| track.stop());
+            }
+        });
+    }
+
+    /// The browser answered the screen prompt: the screen to send now, if any. Outside a
+    /// call (`in_call` false) it is let go at once.
+    pub fn screen_arrived(
+        &mut self,
+        screen: Result<MediaStream, Error>,
+        in_call: bool,
+        inputs: &UnboundedSender<Input>,
+    ) -> Option<&Screen> {
+        let Sharing::Asking(reply) = std::mem::replace(&mut self.sharing, Sharing::Off) else {
+            if let Ok(stream) = screen {
+                tracks_of(&stream).for_each(|track| track.stop());
+            }
+            return None;
+        };
+        let stream = match screen {
+            Ok(stream) if in_call => stream,
+            Ok(stream) => {
+                tracks_of(&stream).for_each(|track| track.stop());
+                let error = Error::new(ErrorCode::InvalidState, "the call ended");
+                answer(reply, Err::<JsValue, _>(error));
+                return None;
+            }
+            Err(error) => {
+                answer(reply, Err::<JsValue, _>(error));
+                return None;
+            }
+        };
+        let track = tracks_of(&stream).find(|track| track.kind() == "video")?;
+        let inputs = inputs.clone();
+        let ended = Listener::new(&track, "ended", move |_| {
+            let _ = inputs.unbounded_send(Input::ScreenEnded);
+        });
+        answer(reply, Ok(Clone::clone(&stream)));
+        self.sharing = Sharing::On(Screen {
+            stream,
+            track,
+            _ended: ended,
+        });
+        self.screen()
+    }
+
+    /// Stops sharing: returns the track that no longer goes out.
+    pub fn stop_share(&mut self) -> Option<MediaStreamTrack> {
+        match std::mem::replace(&mut self.sharing, Sharing::Off) {
+            Sharing::On(screen) => {
+                tracks_of(&screen.stream).for_each(|track| track.stop());
+                Some(screen.track)
+            }
+            Sharing::Asking(reply) => {
+                let error = Error::new(ErrorCode::InvalidState, "screen sharing was stopped");
+                answer(reply, Err::<JsValue, _>(error));
+                None
+            }
+            Sharing::Off => None,
         }
     }
 
@@ -144,7 +270,7 @@ impl Devices {
         }
         show(self.local_video.as_ref(), media.stream.as_ref());
         if let Some(stream) = &media.stream {
-            out.emit(Event::LocalStream(stream.clone()));
+            out.emit(Event::LocalStream(Clone::clone(stream)));
         }
         out.emit(Event::Media {
             audio: media.has("audio"),

@@ -13,6 +13,7 @@ use web_sys::MediaStream;
 use super::{
     action::{Action, Actions},
     command::{Reply, answer},
+    devices::Screen,
     input::Input,
     link::Link,
     live::{Live, PeerSetup, Role, Work},
@@ -52,6 +53,8 @@ pub struct Connector<'a> {
     pub link: &'a Link,
     /// What we send.
     pub local: Option<&'a MediaStream>,
+    /// The screen we share, if we do.
+    pub screen: Option<&'a Screen>,
     /// The session's input queue.
     pub inputs: &'a UnboundedSender<Input>,
     /// The session's call numbers.
@@ -65,7 +68,10 @@ impl Connector<'_> {
         let number = *self.numbers;
         let setup = PeerSetup::new(self.options, self.link, with).in_mesh();
         let wake = super::wake(self.inputs, number);
-        let live = Live::start(&setup, role, self.local.cloned(), Some(call.clone()), wake)?;
+        let mut live = Live::start(&setup, role, self.local.cloned(), Some(call.clone()), wake)?;
+        if let Some(screen) = self.screen {
+            live.add_track(&screen.track, &screen.stream);
+        }
         Ok(Member {
             number,
             info: with.clone(),

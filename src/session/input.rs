@@ -21,6 +21,10 @@ pub enum Input {
     Call(u32, CallInput),
     /// The camera and microphone asked for.
     Media(Box<LocalMedia>),
+    /// The screen the person chose to share, or why there is none.
+    Screen(Result<web_sys::MediaStream, Error>),
+    /// The shared screen's capture ended (the browser's "Stop sharing").
+    ScreenEnded,
 }
 
 /// What concerns the link to the signaling server.

@@ -17,11 +17,11 @@ use super::{
 };
 use crate::{
     channel::{
-        chat::{Chat, ChatEvent},
+        chat::{Chat, ChatEvent, MediaState},
         files::{FileChannel, chunk_size},
     },
     error::{Error, ErrorCode},
-    event::{EndReason, Event, State, TransferId},
+    event::{EndReason, Event, State, StreamKind, TransferId},
     js::Timer,
     media::playback::Playback,
     peer::{Description, IceRestart, IceRole, Peer, PeerEvent},
@@ -107,8 +107,10 @@ pub struct Live {
     call: Option<CallId>,
     peer: Peer,
     recovery: IceRecovery,
-    /// The remote streams announced so far.
-    remote: Vec<MediaStream>,
+    /// The remote streams announced so far, and what each carries.
+    remote: Vec<(MediaStream, StreamKind)>,
+    /// What the other side last said it sends.
+    heard: Option<MediaState>,
     chat: Chat,
     transfers: Transfers,
     shown: Shown,
@@ -153,6 +155,7 @@ impl Live {
             recovery: IceRecovery::new(&schedule(&wake)),
             peer,
             remote: Vec::new(),
+            heard: None,
             chat,
             transfers,
             shown: match setup.show {
@@ -173,12 +176,86 @@ impl Live {
             crate::media::show(remote_video.as_ref(), None);
         }
         self.shown = Shown::Mesh;
-        for stream in &self.remote {
+        for (stream, kind) in &self.remote {
             out.emit(Event::ParticipantStream {
                 id: with.id.clone(),
-                stream: stream.clone(),
+                stream: Clone::clone(stream),
+                kind: *kind,
             });
         }
+    }
+
+    /// Announces `stream` of `with` as carrying `kind`.
+    fn announce(
+        &mut self,
+        stream: MediaStream,
+        kind: StreamKind,
+        with: &PeerInfo,
+        out: &mut Actions,
+    ) {
+        match &mut self.shown {
+            Shown::Pair {
+                remote_video,
+                playback,
+            } => {
+                // The first camera plays in the page's remote `<video>`.
+                if kind == StreamKind::Camera
+                    && playback.is_none()
+                    && let Some(video) = remote_video
+                {
+                    video.set_src_object(Some(&stream));
+                    let wake = self.wake.clone();
+                    let blocked = move |error| wake(CallInput::Autoplay(error));
+                    *playback = Some(Playback::start(video.clone(), blocked));
+                }
+                out.emit(Event::RemoteStream(stream, kind));
+            }
+            Shown::Mesh => out.emit(Event::ParticipantStream {
+                id: with.id.clone(),
+                stream,
+                kind,
+            }),
+        }
+    }
+
+    /// The other side says what it sends: its mute marks, and whether (and in which
+    /// stream) it shares a screen.
+    fn heard_media(&mut self, state: MediaState, with: &PeerInfo, out: &mut Actions) {
+        let before = self.heard.replace(state.clone());
+        let id = || with.id.clone();
+        let marks = |s: &MediaState| (s.audio, s.video);
+        if before.as_ref().map(marks) != Some(marks(&state)) {
+            out.emit(Event::ParticipantMedia {
+                id: id(),
+                audio: state.audio,
+                video: state.video,
+            });
+        }
+        let shared_before = before.and_then(|s| s.screen);
+        if shared_before == state.screen {
+            return;
+        }
+        if shared_before.is_some() {
+            out.emit(Event::ShareEnded(id()));
+        }
+        if let Some(screen) = &state.screen {
+            out.emit(Event::ShareStarted(id()));
+            // Its media came first and was taken for a camera: announced again, rightly.
+            let known = self
+                .remote
+                .iter_mut()
+                .find(|(stream, kind)| stream.id() == *screen && *kind == StreamKind::Camera);
+            if let Some((stream, kind)) = known {
+                *kind = StreamKind::Screen;
+                let stream = Clone::clone(stream);
+                self.announce(stream, StreamKind::Screen, with, out);
+            }
+        }
+    }
+
+    /// Tells the other side what we send, if that changed.
+    pub fn tell_media(&mut self, state: &MediaState) {
+        self.chat.tell_media(state);
     }
 
     /// The API state of the call.
@@ -203,6 +280,7 @@ impl Live {
                 self.follow(verdict, with, out);
             }
             CallInput::Chat(ChatEvent::Open) => self.chat.flush(),
+            CallInput::Chat(ChatEvent::Media(state)) => self.heard_media(state, with, out),
             CallInput::Chat(ChatEvent::Message { text, at }) => out.emit(Event::Text {
                 from: with.clone(),
                 text,
@@ -237,30 +315,17 @@ impl Live {
             }
             PeerEvent::Track(stream) => {
                 let id = stream.id();
-                if self.remote.iter().any(|known| known.id() == id) {
+                if self.remote.iter().any(|(known, _)| known.id() == id) {
                     return;
                 }
-                self.remote.push(stream.clone());
-                match &mut self.shown {
-                    Shown::Pair {
-                        remote_video,
-                        playback,
-                    } => {
-                        if self.remote.len() == 1
-                            && let Some(video) = remote_video
-                        {
-                            video.set_src_object(Some(&stream));
-                            let wake = self.wake.clone();
-                            let blocked = move |error| wake(CallInput::Autoplay(error));
-                            *playback = Some(Playback::start(video.clone(), blocked));
-                        }
-                        out.emit(Event::RemoteStream(stream));
-                    }
-                    Shown::Mesh => out.emit(Event::ParticipantStream {
-                        id: with.id.clone(),
-                        stream,
-                    }),
-                }
+                let screen = self.heard.as_ref().and_then(|s| s.screen.as_ref());
+                let kind = if screen == Some(&id) {
+                    StreamKind::Screen
+                } else {
+                    StreamKind::Camera
+                };
+                self.remote.push((Clone::clone(&stream), kind));
+                self.announce(stream, kind, with, out);
             }
             PeerEvent::DataChannel(channel) => out.emit(Event::DataChannel(channel)),
             PeerEvent::ConnectionState(state) => {
@@ -356,8 +421,13 @@ impl Live {
     }
 
     /// Sends `track` too (renegotiates).
-    pub fn add_track(&self, track: &MediaStreamTrack, stream: &MediaStream) {
+    pub fn add_track(&mut self, track: &MediaStreamTrack, stream: &MediaStream) {
         self.peer.add_track(track, stream);
+    }
+
+    /// Stops sending `track` (renegotiates).
+    pub fn remove_track(&mut self, track: &MediaStreamTrack) {
+        self.peer.remove_track(track);
     }
 
     /// The connection, for what a page asks of it directly.
