@@ -1,10 +1,10 @@
 //! The room call's grid: a tile for each other participant, with their video, their name,
-//! a muted mark and the active speaker highlighted, laid out by the stylesheet for 2 to 6
-//! people at any width.
+//! their muted and camera-off marks and the active speaker highlighted, and a tile of its
+//! own for a shared screen; laid out by the stylesheet for 2 to 6 people at any width.
 //!
-//! Who speaks and who is muted come from each connection's `getStats()` (the inbound
-//! audio's `audioLevel`), read twice a second while the call lasts: a microphone turned
-//! off sends silence at level 0, a live one never quite does.
+//! The marks are what each participant tells (`participant-media`). Who speaks comes from
+//! each connection's `getStats()` (the inbound audio's `audioLevel`), read twice a second
+//! while the call lasts.
 
 use std::{cell::RefCell, rc::Rc};
 
@@ -22,9 +22,12 @@ const LEVELS_EVERY_MS: u32 = 500;
 /// The audio level above which someone counts as speaking.
 const SPEAKING: f64 = 0.02;
 
-/// One participant's tile.
+/// One participant's tile (or their shared screen's).
 struct Tile {
     id: String,
+    name: String,
+    /// A shared screen's tile, not the camera's.
+    screen: bool,
     tile: Element,
     video: HtmlVideoElement,
     muted: Element,
@@ -55,7 +58,7 @@ impl Grid {
         if self.tiles.borrow().iter().any(|t| t.id == id) {
             return;
         }
-        let Some(tile) = self.tile(id, name) else {
+        let Some(tile) = self.tile(id, name, false) else {
             return;
         };
         self.grid.append_child(&tile.tile).ok();
@@ -63,7 +66,7 @@ impl Grid {
         self.count();
     }
 
-    fn tile(&self, id: &str, name: &str) -> Option<Tile> {
+    fn tile(&self, id: &str, name: &str, screen: bool) -> Option<Tile> {
         let make = |tag: &str, class: &str| {
             let element = self.document.create_element(tag).ok()?;
             element.set_class_name(class);
@@ -71,33 +74,89 @@ impl Grid {
         };
         let tile = make("figure", "tile")?;
         tile.set_attribute("data-id", id).ok();
+        let what = if screen { "screen" } else { "video" };
+        tile.set_attribute("data-kind", what).ok();
         let video: HtmlVideoElement = make("video", "tile-video")?.dyn_into().ok()?;
         video.set_autoplay(true);
         video.set_attribute("playsinline", "").ok();
         video
-            .set_attribute("aria-label", &format!("{name}'s video"))
+            .set_attribute("aria-label", &format!("{name}'s {what}"))
             .ok();
         let caption = make("figcaption", "tile-name")?;
         // Names come from other people: text, never markup.
-        caption.set_text_content(Some(name));
+        caption.set_text_content(Some(&if screen {
+            format!("{name}'s screen")
+        } else {
+            name.to_owned()
+        }));
         let muted = make("span", "tile-muted")?;
         say(&muted, "");
-        muted.set_attribute("aria-label", "muted").ok();
         caption.append_child(&muted).ok();
         tile.append_child(&video).ok();
         tile.append_child(&caption).ok();
         Some(Tile {
             id: id.to_owned(),
+            name: name.to_owned(),
+            screen,
             tile,
             video,
             muted,
         })
     }
 
-    /// `stream` came from `id`: it plays in their tile.
-    pub fn stream(&self, id: &str, stream: &MediaStream) {
-        if let Some(tile) = self.tiles.borrow().iter().find(|t| t.id == id) {
+    /// `stream` came from `id`: their camera plays in their tile, a shared screen in a
+    /// tile of its own.
+    pub fn stream(&mut self, id: &str, stream: &MediaStream, screen: bool) {
+        if screen {
+            self.unshare(id);
+            let name = self.name_of(id).unwrap_or_default();
+            let Some(tile) = self.tile(id, &name, true) else {
+                return;
+            };
             tile.video.set_src_object(Some(stream));
+            self.grid.append_child(&tile.tile).ok();
+            self.tiles.borrow_mut().push(tile);
+            self.count();
+        } else if let Some(tile) = self.tiles.borrow().iter().find(|t| t.id == id && !t.screen) {
+            tile.video.set_src_object(Some(stream));
+        }
+    }
+
+    /// `id` stopped sharing: their screen's tile goes.
+    pub fn unshare(&mut self, id: &str) {
+        self.tiles.borrow_mut().retain(|t| {
+            let gone = t.id == id && t.screen;
+            if gone {
+                t.video.set_src_object(None);
+                t.tile.remove();
+            }
+            !gone
+        });
+        self.count();
+    }
+
+    /// The name of participant `id`.
+    pub fn name_of(&self, id: &str) -> Option<String> {
+        let tiles = self.tiles.borrow();
+        tiles.iter().find(|t| t.id == id).map(|t| t.name.clone())
+    }
+
+    /// What `id` says they send: their tile's marks.
+    pub fn marks(&self, id: &str, audio: bool, video: bool) {
+        for tile in self
+            .tiles
+            .borrow()
+            .iter()
+            .filter(|t| t.id == id && !t.screen)
+        {
+            let marks = match (audio, video) {
+                (true, true) => "",
+                (false, true) => "muted",
+                (true, false) => "camera off",
+                (false, false) => "muted, camera off",
+            };
+            say(&tile.muted, marks);
+            tile.muted.set_attribute("aria-label", marks).ok();
         }
     }
 
@@ -112,15 +171,15 @@ impl Grid {
         }
     }
 
-    /// `id` left: their tile goes.
+    /// `id` left: their tiles go.
     pub fn left(&mut self, id: &str) {
-        let mut tiles = self.tiles.borrow_mut();
-        if let Some(at) = tiles.iter().position(|t| t.id == id) {
-            let tile = tiles.remove(at);
-            tile.video.set_src_object(None);
-            tile.tile.remove();
-        }
-        drop(tiles);
+        self.tiles.borrow_mut().retain(|t| {
+            if t.id == id {
+                t.video.set_src_object(None);
+                t.tile.remove();
+            }
+            t.id != id
+        });
         self.count();
     }
 
@@ -152,7 +211,12 @@ impl Grid {
         }
         let tiles = Rc::clone(&self.tiles);
         self.levels = Some(Interval::new(LEVELS_EVERY_MS, move || {
-            let ids: Vec<String> = tiles.borrow().iter().map(|t| t.id.clone()).collect();
+            let ids: Vec<String> = tiles
+                .borrow()
+                .iter()
+                .filter(|t| !t.screen)
+                .map(|t| t.id.clone())
+                .collect();
             let asked: Vec<(String, js_sys::Promise)> = ids
                 .into_iter()
                 .filter_map(|id| Some((id.clone(), stats(id)?)))
@@ -193,8 +257,7 @@ fn audio_level(report: &JsValue) -> Option<f64> {
     level
 }
 
-/// Marks the loudest speaker above the threshold, and everyone whose audio is silent at
-/// level 0 as muted.
+/// Marks the loudest speaker above the threshold.
 fn paint_levels(tiles: &[Tile], levels: &[(String, Option<f64>)]) {
     let loudest = levels
         .iter()
@@ -202,14 +265,9 @@ fn paint_levels(tiles: &[Tile], levels: &[(String, Option<f64>)]) {
         .filter(|(_, level)| *level > SPEAKING)
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(id, _)| id.clone());
-    for tile in tiles {
-        let level = levels
-            .iter()
-            .find(|(id, _)| *id == tile.id)
-            .and_then(|l| l.1);
+    for tile in tiles.iter().filter(|t| !t.screen) {
         let speaking = loudest.as_deref() == Some(tile.id.as_str());
         let class = if speaking { "tile speaking" } else { "tile" };
         tile.tile.set_class_name(class);
-        say(&tile.muted, if level == Some(0.0) { "muted" } else { "" });
     }
 }

@@ -1,4 +1,5 @@
-//! Keyboard shortcuts of the demo page, listed on `?`: `m` microphone, `v` camera, `h`
+//! Keyboard shortcuts of the demo page, listed on `?`: `m` microphone, `v` camera, `s`
+//! screen sharing, `h`
 //! hang up (pressed twice: the first press asks). None fires while the person types in a
 //! field, nor with a modifier key held; every change is announced to screen readers.
 
@@ -31,6 +32,7 @@ pub fn pressed(app: &Rc<App>, event: &Event) {
         "Escape" => show(&app.page.shortcuts, false),
         "m" if in_call => app.toggle(false),
         "v" if in_call => app.toggle(true),
+        "s" if in_call => app.toggle_share(),
         "h" if in_call => hang_up(app),
         _ => return,
     }

@@ -18,6 +18,7 @@ mod grid;
 mod keys;
 mod page;
 mod room;
+mod share;
 mod tone;
 
 use crate::js::field;
@@ -59,10 +60,15 @@ struct Memory {
     group: bool,
     /// When `h` was pressed to hang up, waiting for the second press.
     hang_up_asked: Option<f64>,
+    /// We share our screen.
+    sharing: bool,
 }
 
 /// A function handed to `PeerCall::on`.
 type Handler = Closure<dyn FnMut(JsValue)>;
+
+/// A `remote-stream` handler: the stream, and what it carries.
+type StreamHandler = Closure<dyn FnMut(JsValue, JsValue)>;
 
 struct App {
     page: Page,
@@ -72,6 +78,8 @@ struct App {
     call: RefCell<Option<PeerCall>>,
     /// The handlers given to the current `PeerCall`.
     handlers: RefCell<Vec<Handler>>,
+    /// Its `remote-stream` handler, which takes two arguments.
+    remote_stream: RefCell<Option<StreamHandler>>,
     /// The room call's tiles.
     grid: RefCell<Grid>,
     /// The ringtone and ring-back tone.
@@ -112,6 +120,7 @@ pub fn start() -> Result<(), JsValue> {
         memory: RefCell::default(),
         call: RefCell::new(None),
         handlers: RefCell::default(),
+        remote_stream: RefCell::default(),
     });
     let listeners = vec![
         app.listen("login-form", "submit", |app, event| {
@@ -170,6 +179,7 @@ pub fn start() -> Result<(), JsValue> {
         }),
         app.listen("mic-button", "click", |app, _| app.toggle(false)),
         app.listen("camera-button", "click", |app, _| app.toggle(true)),
+        app.listen("share-button", "click", |app, _| app.toggle_share()),
         app.listen("chat-form", "submit", |app, event| {
             event.prevent_default();
             app.send_chat();
@@ -329,6 +339,23 @@ impl App {
             app.on_participant_left(payload)
         });
         on("participants", |app, payload| app.on_participants(payload));
+        on("participant-media", |app, payload| {
+            app.on_participant_media(payload)
+        });
+        on("share-started", |app, payload| {
+            app.on_share_started(payload)
+        });
+        on("share-ended", |app, payload| app.on_share_ended(payload));
+        // `remote-stream` handlers also get the stream's kind.
+        let app = Rc::clone(self);
+        let remote = StreamHandler::new(move |stream, kind| {
+            app.on_remote_stream(stream, kind);
+        });
+        call.on(
+            "remote-stream".to_owned(),
+            remote.as_ref().unchecked_ref::<Function>().clone(),
+        );
+        *self.remote_stream.borrow_mut() = Some(remote);
     }
 
     /// "Join the room call": everyone in it connects to us, tile by tile.
@@ -371,8 +398,9 @@ impl App {
 
     fn on_participant_stream(self: &Rc<Self>, payload: JsValue) {
         let id = text_field(&payload, "id");
+        let screen = text_field(&payload, "kind") == "screen";
         if let Ok(stream) = field(&payload, "stream").dyn_into::<web_sys::MediaStream>() {
-            self.grid.borrow().stream(&id, &stream);
+            self.grid.borrow_mut().stream(&id, &stream, screen);
         }
     }
 
@@ -605,8 +633,10 @@ impl App {
             });
             memory.mic_muted = false;
             memory.camera_off = false;
+            memory.sharing = false;
             drop(memory);
             self.paint_toggles();
+            self.paint_share();
             return;
         }
         let other = memory.other.clone();
@@ -629,8 +659,13 @@ impl App {
         memory.mic_muted = false;
         memory.camera_off = false;
         memory.sound_held = false;
+        memory.sharing = false;
         drop(memory);
         self.paint_toggles();
+        self.paint_share();
+        self.page.remote_screen.set_src_object(None);
+        show(self.page.remote_screen.unchecked_ref(), false);
+        say(&self.page.remote_marks, "");
         say(&self.page.notice, "");
     }
 
