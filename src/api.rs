@@ -11,9 +11,9 @@ use web_sys::HtmlVideoElement;
 use crate::{
     error::{Error, ErrorCode},
     event::{Emitter, TransferId},
-    media,
+    media::{self, choice::DeviceKind},
     session::{
-        self, Options, Snapshot,
+        self, Options, Pick, Snapshot,
         command::{Command, FileCommand, Reply},
         input::Input,
     },
@@ -178,6 +178,47 @@ impl PeerCall {
         self.command(Command::AddTrack(track, stream));
     }
 
+    /// Sends a `stats` event for each connection once a second while `on` (`false`
+    /// stops). The `quality` events come every 3 seconds regardless.
+    #[wasm_bindgen(js_name = watchStats)]
+    pub fn watch_stats(&self, on: bool) {
+        self.command(Command::WatchStats(on));
+    }
+
+    /// The cameras, microphones and speakers (speakers only where the browser can play
+    /// through a chosen one); labels are empty until the person has allowed a device.
+    #[wasm_bindgen(unchecked_return_type = "Promise<PeerCallDevice[]>")]
+    pub fn devices(&self) -> Promise {
+        self.ask(Command::Devices)
+    }
+
+    /// Sends the camera `device` (an id from `devices()`, or a video track of your own)
+    /// from now on: during a call without renegotiating and with the camera still off if
+    /// it was; before a call, for the next one.
+    #[wasm_bindgen(js_name = useCamera, unchecked_return_type = "Promise<void>")]
+    pub fn use_camera(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | MediaStreamTrack")] device: JsValue,
+    ) -> Promise {
+        self.use_device(DeviceKind::Camera, device)
+    }
+
+    /// The same for the microphone (a muted one stays muted).
+    #[wasm_bindgen(js_name = useMicrophone, unchecked_return_type = "Promise<void>")]
+    pub fn use_microphone(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | MediaStreamTrack")] device: JsValue,
+    ) -> Promise {
+        self.use_device(DeviceKind::Microphone, device)
+    }
+
+    /// Plays the call in `remoteVideo` through the speaker `id` (`setSinkId`); rejects
+    /// where the browser cannot choose a speaker.
+    #[wasm_bindgen(js_name = useSpeaker, unchecked_return_type = "Promise<void>")]
+    pub fn use_speaker(&self, id: String) -> Promise {
+        self.ask(|reply| Command::UseSpeaker(id, reply))
+    }
+
     /// Shares a screen, window or tab the person picks, as a second video next to the
     /// camera (to everyone in a room call); resolves with its stream. A cancelled or
     /// refused prompt rejects and leaves the call as it was. The browser's own "Stop
@@ -285,6 +326,23 @@ impl PeerCall {
 }
 
 impl PeerCall {
+    fn use_device(&self, kind: DeviceKind, device: JsValue) -> Promise {
+        let pick = match device.as_string() {
+            Some(id) => Ok(Pick::Device(id)),
+            None => device
+                .dyn_into::<web_sys::MediaStreamTrack>()
+                .map(Pick::Track)
+                .map_err(|_| {
+                    let message = "give a device id from devices(), or a MediaStreamTrack";
+                    Error::new(ErrorCode::InvalidState, message)
+                }),
+        };
+        match pick {
+            Ok(pick) => self.ask(|reply| Command::UseDevice(kind, pick, reply)),
+            Err(error) => Promise::reject(&error.into()),
+        }
+    }
+
     /// Sends the command `make` builds around a reply channel; the promise settles with
     /// the session's answer.
     fn ask(&self, make: impl FnOnce(Reply) -> Command) -> Promise {

@@ -31,6 +31,17 @@ export interface PeerCallParticipant {
   id: string; name: string; state: "connecting" | "connected" | "reconnecting";
 }
 export type PeerCallLeftReason = "left" | "gone" | "failed";
+/** How the media goes: a direct host address, through a NAT (server- or peer-reflexive), or through a TURN relay. */
+export type PeerCallPath = "host" | "srflx" | "prflx" | "relay";
+/** The figures of one connection. */
+export interface PeerCallStats {
+  id: string; sendKbps: number | null; recvKbps: number | null; lossPct: number | null;
+  rttMs: number | null; jitterMs: number | null; fps: number | null;
+  width: number | null; height: number | null; path: PeerCallPath | null;
+  codec: string | null; quality: number;
+}
+/** A camera, microphone or speaker; `label` is empty until a device was allowed. */
+export interface PeerCallDevice { id: string; kind: "camera" | "microphone" | "speaker"; label: string; }
 /** What a remote stream carries. */
 export type PeerCallStreamKind = "camera" | "screen";
 /** Every rejection and `error` event: a stable `code` and a readable `message`. */
@@ -54,6 +65,13 @@ export interface PeerCallEvents {
   /** What someone in the call sends, as they tell it (1:1 and room calls): at the
    * start and on every change. */
   "participant-media": { id: string; audio: boolean; video: boolean };
+  /** Once a second while `watchStats(true)`, for each connection (1:1: the other side).
+   * A figure the browser does not give is null. */
+  stats: PeerCallStats;
+  /** Every 3 seconds during a call, for each connection: 0 (nothing comes) to 5 (good). */
+  quality: { id: string; quality: number };
+  /** The cameras, microphones and speakers, whenever one is plugged in or out. */
+  devices: PeerCallDevice[];
   /** Someone (you too, with your own id) started sharing their screen. */
   "share-started": { id: string };
   /** Someone (you too) stopped sharing their screen. */
@@ -218,6 +236,12 @@ pub enum Event {
     },
     /// Someone (or we) started sharing a screen.
     ShareStarted(protocol::PeerId),
+    /// The cameras, microphones and speakers, after a change.
+    Devices(Array),
+    /// The figures of the connection with someone.
+    Stats(protocol::PeerId, crate::peer::quality::Figures),
+    /// How the connection with someone is, 0 to 5.
+    Quality(protocol::PeerId, u8),
     /// Someone (or we) stopped sharing a screen.
     ShareEnded(protocol::PeerId),
     /// Someone is no longer in the room call with us.
@@ -263,6 +287,9 @@ impl Event {
             Self::ParticipantStream { .. } => "participant-stream",
             Self::ParticipantMedia { .. } => "participant-media",
             Self::ShareStarted(_) => "share-started",
+            Self::Devices(_) => "devices",
+            Self::Stats(..) => "stats",
+            Self::Quality(..) => "quality",
             Self::ShareEnded(_) => "share-ended",
             Self::ParticipantLeft { .. } => "participant-left",
         }
@@ -297,6 +324,28 @@ impl Event {
                 ("audio", (*audio).into()),
                 ("video", (*video).into()),
             ]),
+            Self::Devices(list) => list.into(),
+            Self::Stats(id, figures) => {
+                let number = |n: Option<f64>| n.map_or(JsValue::NULL, JsValue::from);
+                let text = |t: &Option<String>| t.as_deref().map_or(JsValue::NULL, JsValue::from);
+                object(&[
+                    ("id", id.0.as_str().into()),
+                    ("sendKbps", number(figures.send_kbps)),
+                    ("recvKbps", number(figures.recv_kbps)),
+                    ("lossPct", number(figures.loss_pct)),
+                    ("rttMs", number(figures.rtt_ms)),
+                    ("jitterMs", number(figures.jitter_ms)),
+                    ("fps", number(figures.fps)),
+                    ("width", number(figures.width)),
+                    ("height", number(figures.height)),
+                    ("path", text(&figures.path)),
+                    ("codec", text(&figures.codec)),
+                    ("quality", figures.quality.into()),
+                ])
+            }
+            Self::Quality(id, quality) => {
+                object(&[("id", id.0.as_str().into()), ("quality", (*quality).into())])
+            }
             Self::ShareStarted(id) | Self::ShareEnded(id) => {
                 object(&[("id", id.0.as_str().into())])
             }
@@ -473,7 +522,11 @@ mod tests {
             .chain(Direction::ALL.map(Direction::as_str))
             .chain(CancelledBy::ALL.map(CancelledBy::as_str))
             .chain(LeftReason::ALL.map(LeftReason::as_str))
-            .chain(StreamKind::ALL.map(StreamKind::as_str));
+            .chain(StreamKind::ALL.map(StreamKind::as_str))
+            .chain(
+                crate::media::choice::DeviceKind::ALL.map(crate::media::choice::DeviceKind::as_str),
+            )
+            .chain(["host", "srflx", "prflx", "relay"]);
         for spelling in spellings {
             assert!(TYPES.contains(&format!("\"{spelling}\"")), "{spelling}");
         }

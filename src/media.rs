@@ -4,6 +4,7 @@
 //! with nothing at all it receives only. Every failure becomes a clear [`Error`]; see
 //! <https://developer.mozilla.org/docs/Web/API/MediaDevices/getUserMedia#exceptions>.
 
+pub mod choice;
 pub mod playback;
 pub mod screen;
 
@@ -93,7 +94,7 @@ pub async fn acquire(constraints: &JsValue) -> LocalMedia {
     }
 }
 
-async fn request(constraints: &JsValue) -> Result<MediaStream, Error> {
+pub(crate) async fn request(constraints: &JsValue) -> Result<MediaStream, Error> {
     let insecure = || {
         Error::new(
             ErrorCode::InsecureContext,

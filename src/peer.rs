@@ -9,6 +9,7 @@
 mod bitrate;
 mod dtls;
 mod ice;
+pub mod quality;
 
 pub use bitrate::{cap_video, with_start_bitrate};
 pub use ice::{IceRestart, IceRole, ice_servers_js};
@@ -42,9 +43,10 @@ extern "C" {
     #[wasm_bindgen(method, js_name = setLocalDescription)]
     fn set_local_description_implicit(this: &Connection) -> Promise;
 
-    /// `restartIce()`: the next offer gathers new ICE credentials.
-    #[wasm_bindgen(method, js_name = restartIce)]
-    fn restart_ice(this: &Connection);
+    /// `restartIce()`: the next offer gathers new ICE credentials. Caught: a browser
+    /// without it (Safari before 14.1) keeps its connection rather than crash.
+    #[wasm_bindgen(method, catch, js_name = restartIce)]
+    fn restart_ice(this: &Connection) -> Result<(), JsValue>;
 }
 
 /// Remote candidates kept until the remote description is set; a call gathers a few
@@ -340,6 +342,20 @@ impl Peer {
         }
     }
 
+    /// Sends `new` in place of `old`, without renegotiating.
+    pub fn replace_track(&mut self, old: &MediaStreamTrack, new: &MediaStreamTrack) {
+        for (kept, _) in &mut self.deferred {
+            if kept == old {
+                *kept = Clone::clone(new);
+            }
+        }
+        if let Some(sender) = self.sender_of(old) {
+            // Switched as the promise settles; a refusal (a track the connection cannot
+            // send) leaves the sender with nothing to send until the next switch.
+            let _ = sender.replace_track(Some(new));
+        }
+    }
+
     fn sender_of(&self, track: &MediaStreamTrack) -> Option<web_sys::RtcRtpSender> {
         self.pc
             .get_senders()
@@ -358,7 +374,7 @@ impl Peer {
     pub fn restart_ice(&self) -> IceRestart {
         match self.ice_role {
             IceRole::Controlling => {
-                self.connection().restart_ice();
+                let _ = self.connection().restart_ice();
                 IceRestart::Offered
             }
             IceRole::Controlled => IceRestart::ByTheCaller,

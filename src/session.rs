@@ -26,26 +26,33 @@ use wasm_bindgen::JsValue;
 
 use protocol::{CallId, ClientMessage, DeclineReason, PeerId, PeerInfo, Signal};
 
-pub use self::options::Options;
 use self::{
     action::{Action, Actions},
     call::Call,
     command::{Command, answer},
-    devices::{Devices, Then},
+    devices::{Devices, Swap, Then},
     group::{Connector, Group},
     input::{CallInput, Input, Wake},
     link::{Credentials, Heard, Link},
     live::{Live, PeerSetup, Work},
     transfers::TransferInput,
 };
+pub use self::{devices::Pick, options::Options};
 use crate::{
     error::{Error, ErrorCode},
     event::{Emitter, EndReason, Event, LeftReason, State},
+    js::Timer,
     media::show,
 };
 
 /// Why there is no room call to join or invite to outside a named room.
 const NO_ROOM_CALL: &str = "the default room has no room call: use a named room";
+
+/// How often the connections' statistics are read (ms).
+const SAMPLE_EVERY_MS: u32 = 1_000;
+
+/// Every how many readings each connection's mark goes to the page (`quality`).
+const QUALITY_EVERY: u32 = 3;
 
 /// Commands kept while a call is being accepted; a page that sends more is refused.
 const MAX_DEFERRED: usize = 64;
@@ -83,7 +90,7 @@ pub fn start(
                 let _ = link_inputs.unbounded_send(Input::Link(generation, input));
             }),
         ),
-        devices: Devices::new(options.media.clone(), options.local_video.clone()),
+        devices: Devices::new(options.media.clone(), options.local_video.clone(), &inputs),
         options,
         emitter,
         inputs: inputs.clone(),
@@ -91,6 +98,9 @@ pub fn start(
         engaged: None,
         calls: 0,
         deferred: Vec::new(),
+        watching: false,
+        sampling: None,
+        samples: 0,
     };
     wasm_bindgen_futures::spawn_local(session.run(queue));
     (inputs, snapshot)
@@ -159,6 +169,12 @@ struct Session {
     calls: u32,
     /// Commands for the call being accepted, kept until it begins or ends.
     deferred: Vec<Command>,
+    /// The page asked for the figures of every connection once a second.
+    watching: bool,
+    /// Wakes the session to read the connections' statistics, while there are any.
+    sampling: Option<Timer>,
+    /// Readings so far: every third one also gives each connection's mark.
+    samples: u32,
 }
 
 impl Session {
@@ -202,6 +218,28 @@ impl Session {
                     self.stop_share(&mut out);
                     None
                 }
+                Input::Device(kind, track, reply) => {
+                    let swap = self.devices.fetched(kind, track, reply, &mut out);
+                    self.swap(swap);
+                    None
+                }
+                Input::DevicesChanged => {
+                    let inputs = self.inputs.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        if let Ok(list) = crate::media::choice::list().await {
+                            let _ = inputs.unbounded_send(Input::DeviceList(list));
+                        }
+                    });
+                    None
+                }
+                Input::DeviceList(list) => {
+                    self.devices.listed(list, &self.inputs, &mut out);
+                    None
+                }
+                Input::StatsTick => {
+                    self.sample();
+                    None
+                }
             };
             if let Some((target, work)) = work {
                 self.work(target, work, &mut out).await;
@@ -211,6 +249,7 @@ impl Session {
                 self.run_deferred();
             }
             self.tell_media();
+            self.keep_sampling();
             self.publish_state();
         }
         let mut out = Actions::default();
@@ -261,6 +300,31 @@ impl Session {
         }
     }
 
+    /// Reads every connection's statistics: each second while the page watches, every
+    /// third second for the marks alone.
+    fn sample(&mut self) {
+        self.sampling = None;
+        self.samples = self.samples.wrapping_add(1);
+        let (detail, quality) = (self.watching, self.samples.is_multiple_of(QUALITY_EVERY));
+        if detail || quality {
+            for (live, _) in self.connections() {
+                live.sample(detail, quality);
+            }
+        }
+    }
+
+    /// Keeps the statistics timer running while there are connections, and only then.
+    fn keep_sampling(&mut self) {
+        if self.connections().is_empty() {
+            self.sampling = None;
+        } else if self.sampling.is_none() {
+            let inputs = self.inputs.clone();
+            self.sampling = Some(Timer::new(SAMPLE_EVERY_MS, move || {
+                let _ = inputs.unbounded_send(Input::StatsTick);
+            }));
+        }
+    }
+
     /// The screen the person chose: it goes out on every connection.
     fn screen_arrived(&mut self, screen: Result<web_sys::MediaStream, Error>, out: &mut Actions) {
         let in_call = !self.connections().is_empty();
@@ -273,6 +337,24 @@ impl Session {
         }
         if let Some(me) = self.link.me() {
             out.emit(Event::ShareStarted(me.id.clone()));
+        }
+    }
+
+    /// A camera or microphone was switched: every connection sends the new track.
+    fn swap(&mut self, swap: Option<Swap>) {
+        match swap {
+            Some(Swap::Replaced { old, new }) => {
+                for (live, _) in self.connections() {
+                    live.replace_track(&old, &new);
+                }
+                old.stop();
+            }
+            Some(Swap::Added { track, stream }) => {
+                for (live, _) in self.connections() {
+                    live.add_track(&track, &stream);
+                }
+            }
+            None => {}
         }
     }
 
@@ -405,6 +487,17 @@ impl Session {
                 self.devices.share(reply, &self.inputs);
             }
             Command::StopShare => self.stop_share(out),
+            Command::WatchStats(on) => self.watching = on,
+            Command::Devices(reply) => wasm_bindgen_futures::spawn_local(async move {
+                answer(reply, crate::media::choice::list().await);
+            }),
+            Command::UseDevice(kind, pick, reply) => {
+                let swap = self.devices.switch(kind, pick, reply, &self.inputs);
+                self.swap(swap);
+            }
+            Command::UseSpeaker(id, reply) => {
+                Devices::use_speaker(id, self.options.remote_video.clone(), reply);
+            }
             Command::Moderate(message) => {
                 if self.link.is_online() {
                     self.link.send(message, out);

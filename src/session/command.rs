@@ -84,6 +84,18 @@ pub enum Command {
     /// Offer a file (to this participant, in the room call); answered with the
     /// transfer's id.
     SendFile(web_sys::File, Option<PeerId>, Reply),
+    /// Tell the figures of every connection once a second (or stop).
+    WatchStats(bool),
+    /// List the devices; answered with `[{id, kind, label}]`.
+    Devices(Reply),
+    /// Use this camera or microphone (now, or from the next call on).
+    UseDevice(
+        crate::media::choice::DeviceKind,
+        super::devices::Pick,
+        Reply,
+    ),
+    /// Play the call through this speaker.
+    UseSpeaker(String, Reply),
     /// Share a screen in the current call; answered with its stream.
     ShareScreen(Reply),
     /// Stop sharing the screen.
@@ -121,7 +133,10 @@ impl Command {
             | Self::CreateDataChannel(_, reply)
             | Self::SendText(_, reply)
             | Self::SendFile(_, _, reply)
-            | Self::ShareScreen(reply) => answer(reply, Err::<JsValue, _>(error)),
+            | Self::ShareScreen(reply)
+            | Self::Devices(reply)
+            | Self::UseDevice(_, _, reply)
+            | Self::UseSpeaker(_, reply) => answer(reply, Err::<JsValue, _>(error)),
             _ => {}
         }
     }
@@ -137,6 +152,7 @@ impl Command {
                 | Self::SendText(..)
                 | Self::SendFile(..)
                 | Self::ShareScreen(_)
+                | Self::UseDevice(..)
         )
     }
 }

@@ -3,6 +3,10 @@
 //! The session goes on while they are asked for: a permission prompt may stay open for as
 //! long as the person likes, and hanging up or the other side giving up must still work.
 
+mod choice;
+
+pub use choice::{Pick, Swap};
+
 use futures::channel::mpsc::UnboundedSender;
 use protocol::PeerInfo;
 use wasm_bindgen::JsValue;
@@ -80,11 +84,21 @@ pub struct Devices {
     camera: bool,
     constraints: JsValue,
     local_video: Option<HtmlVideoElement>,
+    /// The camera and the microphone picked by their device ids (in that order), used
+    /// from the next call on too.
+    chosen: [Option<String>; 2],
+    /// Watches devices come and go, while the session lasts.
+    _watch: Option<Listener>,
 }
 
 impl Devices {
-    /// Devices asked for with `constraints`, shown in `local_video`.
-    pub fn new(constraints: JsValue, local_video: Option<HtmlVideoElement>) -> Self {
+    /// Devices asked for with `constraints`, shown in `local_video`; devices coming and
+    /// going are told to `inputs`.
+    pub fn new(
+        constraints: JsValue,
+        local_video: Option<HtmlVideoElement>,
+        inputs: &UnboundedSender<Input>,
+    ) -> Self {
         Self {
             state: State::Idle,
             sharing: Sharing::Off,
@@ -92,6 +106,8 @@ impl Devices {
             camera: true,
             constraints,
             local_video,
+            chosen: [None, None],
+            _watch: choice::watch(inputs),
         }
     }
 
@@ -242,7 +258,7 @@ impl Devices {
             State::Idle => {}
         }
         self.state = State::Asking { then: Some(then) };
-        let (inputs, constraints) = (inputs.clone(), self.constraints.clone());
+        let (inputs, constraints) = (inputs.clone(), self.constraints());
         wasm_bindgen_futures::spawn_local(async move {
             let media = media::acquire(&constraints).await;
             if let Err(unheard) = inputs.unbounded_send(Input::Media(Box::new(media))) {

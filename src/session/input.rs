@@ -25,6 +25,18 @@ pub enum Input {
     Screen(Result<web_sys::MediaStream, Error>),
     /// The shared screen's capture ended (the browser's "Stop sharing").
     ScreenEnded,
+    /// A track from the camera or microphone asked for, for the page's reply if it asked.
+    Device(
+        crate::media::choice::DeviceKind,
+        Result<web_sys::MediaStreamTrack, Error>,
+        Option<super::command::Reply>,
+    ),
+    /// A device was plugged in or out.
+    DevicesChanged,
+    /// The devices, as listed after a change.
+    DeviceList(js_sys::Array),
+    /// Time to read the connections' statistics.
+    StatsTick,
 }
 
 /// What concerns the link to the signaling server.
@@ -53,6 +65,16 @@ pub enum CallInput {
     Transfer(TransferInput),
     /// The browser plays its remote video muted until the person clicks.
     Autoplay(Error),
+    /// A statistics report of its connection: its figures go to the page as `stats` if
+    /// `detail`, its mark as `quality` if `quality`.
+    Stats {
+        /// The `RTCStatsReport`.
+        report: wasm_bindgen::JsValue,
+        /// Tell the figures.
+        detail: bool,
+        /// Tell the mark.
+        quality: bool,
+    },
 }
 
 /// How a call's browser callbacks, timers and tasks reach the session.

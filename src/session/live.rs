@@ -24,7 +24,7 @@ use crate::{
     event::{EndReason, Event, State, StreamKind, TransferId},
     js::Timer,
     media::playback::Playback,
-    peer::{Description, IceRestart, IceRole, Peer, PeerEvent},
+    peer::{Description, IceRestart, IceRole, Peer, PeerEvent, quality::Meter},
 };
 
 /// What a live connection is handed: an input of its own, or a signal from the other
@@ -111,6 +111,8 @@ pub struct Live {
     remote: Vec<(MediaStream, StreamKind)>,
     /// What the other side last said it sends.
     heard: Option<MediaState>,
+    /// Reads its statistics.
+    meter: Meter,
     chat: Chat,
     transfers: Transfers,
     shown: Shown,
@@ -156,6 +158,7 @@ impl Live {
             peer,
             remote: Vec::new(),
             heard: None,
+            meter: Meter::default(),
             chat,
             transfers,
             shown: match setup.show {
@@ -253,6 +256,20 @@ impl Live {
         }
     }
 
+    /// Reads the connection's statistics; the report comes back as an input.
+    pub fn sample(&self, detail: bool, quality: bool) {
+        let (wake, stats) = (self.wake.clone(), self.peer.stats());
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Ok(report) = wasm_bindgen_futures::JsFuture::from(stats).await {
+                wake(CallInput::Stats {
+                    report,
+                    detail,
+                    quality,
+                });
+            }
+        });
+    }
+
     /// Tells the other side what we send, if that changed.
     pub fn tell_media(&mut self, state: &MediaState) {
         self.chat.tell_media(state);
@@ -294,6 +311,20 @@ impl Live {
                 self.transfers.file_event(event, chunk, out);
             }
             CallInput::Transfer(input) => self.transfers.input(input, out),
+            CallInput::Stats {
+                report,
+                detail,
+                quality,
+            } => {
+                let figures = self.meter.read(&report);
+                // The first reading has nothing to compare with: no mark yet.
+                if quality && figures.recv_kbps.is_some() {
+                    out.emit(Event::Quality(with.id.clone(), figures.quality));
+                }
+                if detail {
+                    out.emit(Event::Stats(with.id.clone(), figures));
+                }
+            }
             CallInput::RingTimeout => {}
         }
     }
@@ -423,6 +454,11 @@ impl Live {
     /// Sends `track` too (renegotiates).
     pub fn add_track(&mut self, track: &MediaStreamTrack, stream: &MediaStream) {
         self.peer.add_track(track, stream);
+    }
+
+    /// Sends `new` in place of `old` (no renegotiation).
+    pub fn replace_track(&mut self, old: &MediaStreamTrack, new: &MediaStreamTrack) {
+        self.peer.replace_track(old, new);
     }
 
     /// Stops sending `track` (renegotiates).

@@ -27,7 +27,10 @@ pub const SERVER: &str = match option_env!("PEERCALL_TEST_WS") {
 /// How long anything a user would wait for may take.
 pub const PATIENCE_MS: u32 = 10_000;
 
-const EVENTS: [&str; 23] = [
+const EVENTS: [&str; 26] = [
+    "stats",
+    "quality",
+    "devices",
     "participant-media",
     "share-started",
     "share-ended",
