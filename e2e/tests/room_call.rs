@@ -1,12 +1,23 @@
 //! Three people, Chromium and Firefox mixed, in one room's call through the demo page:
-//! each sees the two others in the grid, and someone leaving takes their tile away.
+//! each checks their camera before joining (one joins with the microphone off), sees the
+//! two others in the grid with their marks, and someone leaving takes their tile away.
 
 use peercall_e2e::{Driver, Engine, Person, base_url, wait_for_js};
+
+/// A script function: the marks shown on the camera tile of the person named `name`
+/// (`""` when none), or `null` without such a tile.
+const MARKS_OF: &str = "const marksOf = name => {
+    const tile = [...document.querySelectorAll('#grid .tile[data-kind=video]')]
+      .find(t => t.querySelector('.tile-name').firstChild.textContent === name);
+    if (!tile) return null;
+    const marks = tile.querySelector('.tile-muted');
+    return marks.hidden ? '' : marks.textContent;
+  };";
 
 /// Waits until `person`'s grid has a tile for each of `names`, each playing video.
 async fn sees_tiles_of(person: &Person, names: &[&str]) {
     let script = format!(
-        "const tiles = [...document.querySelectorAll('#grid .tile')];
+        "const tiles = [...document.querySelectorAll('#grid .tile[data-kind=video]')];
          const names = tiles.map(t => t.querySelector('.tile-name').firstChild.textContent).sort();
          const playing = tiles.every(t => {{
            const v = t.querySelector('video');
@@ -45,18 +56,38 @@ async fn three_people_in_a_room_call_see_each_other_in_the_grid() {
 
     for person in [&ann, &ben, &cat] {
         person.click("join-call-button").await;
+        // The pre-join check shows the camera before anyone sees it.
+        wait_for_js(
+            &person.browser,
+            "const v = document.getElementById('prejoin-video');
+             return !document.getElementById('prejoin').hidden && v.videoWidth > 0
+               && document.querySelectorAll('#prejoin-camera option').length > 0;",
+            &format!("{}: the pre-join self view", person.name),
+        )
+        .await;
+        if person.name == cat.name {
+            person.click("prejoin-mic-off").await;
+        }
+        person.click("prejoin-join").await;
         person.wait_for_text("status", "in the room call").await;
     }
+    cat.wait_for_text("mic-button", "Unmute").await;
     sees_tiles_of(&ann, &[&ben.name, &cat.name]).await;
     sees_tiles_of(&ben, &[&ann.name, &cat.name]).await;
     sees_tiles_of(&cat, &[&ann.name, &ben.name]).await;
-    // The fake microphones make sound: someone is marked as the one speaking, and
-    // nobody as muted.
+    // The fake microphones make sound: someone is marked as the one speaking. Cat joined
+    // with her microphone off, and her tile says so; ben's does not; every tile has a
+    // quality mark.
     wait_for_js(
         &ann.browser,
-        "return !!document.querySelector('#grid .tile.speaking')
-           && !document.querySelector('#grid .tile-muted:not([hidden])');",
-        "a speaker highlighted",
+        &format!(
+            "{MARKS_OF} return !!document.querySelector('#grid .tile.speaking')
+               && marksOf({:?}) === 'muted' && marksOf({:?}) === ''
+               && [...document.querySelectorAll('#grid .tile-quality')]
+                    .every(q => /^[0-5]\\/5$/.test(q.textContent));",
+            cat.name, ben.name
+        ),
+        "a speaker highlighted, cat muted, ben not, quality marks",
     )
     .await;
     ann.keep_screenshot("room-call-grid").await;
@@ -64,12 +95,7 @@ async fn three_people_in_a_room_call_see_each_other_in_the_grid() {
     ben.click("mic-button").await;
     wait_for_js(
         &ann.browser,
-        &format!(
-            "const tile = [...document.querySelectorAll('#grid .tile')]
-               .find(t => t.querySelector('.tile-name').firstChild.textContent === {:?});
-             return !!tile && !tile.querySelector('.tile-muted').hidden;",
-            ben.name
-        ),
+        &format!("{MARKS_OF} return marksOf({:?}) === 'muted';", ben.name),
         "ben marked muted",
     )
     .await;

@@ -1,7 +1,7 @@
 //! Screen sharing on the demo page, with real clicks on "Share screen" (Firefox asks for
 //! one): the other side sees the screen beside the camera and is told who shares it, the
-//! mute mark follows the other side, stopping ends it there, and a browser with nothing
-//! to share says so in words.
+//! mute mark follows the other side, the quality panel shows the figures, stopping ends
+//! it there, and a browser with nothing to share says so in words.
 
 use peercall_e2e::{Driver, Engine, Person, wait_for_js};
 
@@ -58,7 +58,17 @@ async fn a_screen_shared_by_a_click_is_seen_beside_the_camera_and_ends_on_stop()
     // The mark on bob's side is what alice tells, not a guess from silence.
     alice.click("mic-button").await;
     bob.wait_for_text("remote-marks", "muted").await;
-    bob.keep_screenshot("screen-share").await;
+    // The quality panel: the figures of the connection, and graphs that grow each second.
+    bob.click("quality-button").await;
+    wait_for_js(
+        &bob.browser,
+        "const text = document.getElementById('quality-figures').textContent;
+         return text.includes(' kbps') && text.includes('path host');",
+        "bob's quality panel shows the figures",
+    )
+    .await;
+    bob.keep_screenshot("screen-share-quality").await;
+    bob.click("quality-button").await;
 
     alice.click("share-button").await;
     alice.wait_for_text("share-button", "Share screen").await;

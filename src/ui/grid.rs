@@ -31,6 +31,7 @@ struct Tile {
     tile: Element,
     video: HtmlVideoElement,
     muted: Element,
+    quality: Element,
 }
 
 /// The tiles of the room call.
@@ -40,6 +41,8 @@ pub struct Grid {
     tiles: Rc<RefCell<Vec<Tile>>>,
     /// Reads the levels while the call lasts; dropped, it stops.
     levels: Option<Interval>,
+    /// The speaker every tile plays through, once one was chosen.
+    sink: Option<String>,
 }
 
 impl Grid {
@@ -50,6 +53,7 @@ impl Grid {
             grid,
             tiles: Rc::default(),
             levels: None,
+            sink: None,
         }
     }
 
@@ -91,9 +95,15 @@ impl Grid {
         }));
         let muted = make("span", "tile-muted")?;
         say(&muted, "");
+        let quality = make("span", "tile-quality")?;
+        say(&quality, "");
         caption.append_child(&muted).ok();
+        caption.append_child(&quality).ok();
         tile.append_child(&video).ok();
         tile.append_child(&caption).ok();
+        if let Some(sink) = &self.sink {
+            sink_to(&video, sink);
+        }
         Some(Tile {
             id: id.to_owned(),
             name: name.to_owned(),
@@ -101,6 +111,7 @@ impl Grid {
             tile,
             video,
             muted,
+            quality,
         })
     }
 
@@ -135,10 +146,41 @@ impl Grid {
         self.count();
     }
 
+    /// Every tile plays through the speaker `sink` (`setSinkId`, where the browser has it).
+    pub fn play_through(&mut self, sink: &str) {
+        self.sink = Some(sink.to_owned());
+        for tile in self.tiles.borrow().iter() {
+            sink_to(&tile.video, sink);
+        }
+    }
+
+    /// The first participant's video, for picture-in-picture.
+    pub fn first_video(&self) -> Option<HtmlVideoElement> {
+        self.tiles.borrow().first().map(|tile| tile.video.clone())
+    }
+
     /// The name of participant `id`.
     pub fn name_of(&self, id: &str) -> Option<String> {
         let tiles = self.tiles.borrow();
         tiles.iter().find(|t| t.id == id).map(|t| t.name.clone())
+    }
+
+    /// How the connection with `id` is, 0 to 5: a mark on their tile.
+    pub fn quality(&self, id: &str, quality: u8) {
+        for tile in self
+            .tiles
+            .borrow()
+            .iter()
+            .filter(|t| t.id == id && !t.screen)
+        {
+            tile.quality
+                .set_attribute("data-quality", &quality.to_string())
+                .ok();
+            say(&tile.quality, &format!("{quality}/5"));
+            tile.quality
+                .set_attribute("aria-label", &format!("connection quality {quality} of 5"))
+                .ok();
+        }
     }
 
     /// What `id` says they send: their tile's marks.
@@ -232,6 +274,13 @@ impl Grid {
                 paint_levels(&tiles.borrow(), &levels);
             });
         }));
+    }
+}
+
+/// Plays `video` through the speaker `sink`, where the browser can.
+fn sink_to(video: &HtmlVideoElement, sink: &str) {
+    if let Ok(set) = crate::js::field(video, "setSinkId").dyn_into::<js_sys::Function>() {
+        let _ = set.call1(video, &sink.into());
     }
 }
 

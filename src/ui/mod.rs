@@ -13,10 +13,12 @@ use web_sys::{Element, Event, HtmlElement};
 use crate::{api::PeerCall, js::Listener};
 
 mod chat;
+mod devices;
 mod files;
 mod grid;
 mod keys;
 mod page;
+mod quality;
 mod room;
 mod share;
 mod tone;
@@ -82,6 +84,10 @@ struct App {
     remote_stream: RefCell<Option<StreamHandler>>,
     /// The room call's tiles.
     grid: RefCell<Grid>,
+    /// The quality panel's last minute of figures.
+    quality: RefCell<quality::History>,
+    /// The self view of the pre-join check, while it is open.
+    preview: RefCell<Option<web_sys::MediaStream>>,
     /// The ringtone and ring-back tone.
     tones: RefCell<Tones>,
     /// The call timer's tick, while a call is connected.
@@ -112,6 +118,8 @@ pub fn start() -> Result<(), JsValue> {
     let tones = Tones::new(page.document.body());
     let app = Rc::new(App {
         grid: RefCell::new(grid),
+        quality: RefCell::default(),
+        preview: RefCell::default(),
         tones: RefCell::new(tones),
         timer: RefCell::default(),
         notification: RefCell::default(),
@@ -132,7 +140,23 @@ pub fn start() -> Result<(), JsValue> {
             app.new_room();
         }),
         app.listen("copy-link", "click", |app, _| app.copy_link()),
-        app.listen("join-call-button", "click", |app, _| app.join_call()),
+        app.listen("join-call-button", "click", |app, _| app.open_prejoin()),
+        app.listen("prejoin-join", "click", |app, _| app.join_from_prejoin()),
+        app.listen("prejoin-cancel", "click", |app, _| app.cancel_prejoin()),
+        app.listen("prejoin-camera", "change", |app, _| app.prejoin_changed()),
+        app.listen("prejoin-microphone", "change", |app, _| {
+            app.prejoin_changed()
+        }),
+        app.listen("camera-select", "change", |app, _| {
+            app.device_chosen("camera-select")
+        }),
+        app.listen("microphone-select", "change", |app, _| {
+            app.device_chosen("microphone-select")
+        }),
+        app.listen("speaker-select", "change", |app, _| {
+            app.device_chosen("speaker-select")
+        }),
+        app.listen("pip-button", "click", |app, _| app.picture_in_picture()),
         app.listen("lock-button", "click", |app, _| {
             let locked = app.memory.borrow().locked;
             app.with_call(|call| {
@@ -180,6 +204,7 @@ pub fn start() -> Result<(), JsValue> {
         app.listen("mic-button", "click", |app, _| app.toggle(false)),
         app.listen("camera-button", "click", |app, _| app.toggle(true)),
         app.listen("share-button", "click", |app, _| app.toggle_share()),
+        app.listen("quality-button", "click", |app, _| app.toggle_quality()),
         app.listen("chat-form", "submit", |app, event| {
             event.prevent_default();
             app.send_chat();
@@ -208,6 +233,7 @@ pub fn start() -> Result<(), JsValue> {
             })
         }));
     LISTENERS.with(|all| all.borrow_mut().extend(listeners));
+    show(&app.page.pip_button, devices::has_picture_in_picture());
     app.page.name_input.focus().ok();
     Ok(())
 }
@@ -262,6 +288,14 @@ impl App {
                 optional(invitation.and_then(|i| i.password.as_ref())),
             ),
             ("localVideo", page.local_video.clone().into()),
+            (
+                "iceTransportPolicy",
+                if page.relay_only.checked() {
+                    "relay".into()
+                } else {
+                    JsValue::UNDEFINED
+                },
+            ),
             ("remoteVideo", page.remote_video.clone().into()),
         ]);
         app.memory.borrow_mut().refused = false;
@@ -318,7 +352,11 @@ impl App {
         on("state", |app, payload| app.on_state(payload));
         on("ended", |app, payload| app.on_ended(payload));
         on("error", |app, payload| app.on_error(payload));
-        on("media", |app, payload| app.on_media(payload));
+        on("media", |app, payload| {
+            app.on_media(payload);
+            app.refresh_devices();
+        });
+        on("devices", |app, payload| app.on_devices(payload));
         on("text", |app, payload| app.on_text(payload));
         on("file-offer", |app, payload| app.on_file_offer(payload));
         on("file-progress", |app, payload| {
@@ -346,6 +384,8 @@ impl App {
             app.on_share_started(payload)
         });
         on("share-ended", |app, payload| app.on_share_ended(payload));
+        on("stats", |app, payload| app.on_stats(payload));
+        on("quality", |app, payload| app.on_quality(payload));
         // `remote-stream` handlers also get the stream's kind.
         let app = Rc::clone(self);
         let remote = StreamHandler::new(move |stream, kind| {
@@ -621,6 +661,7 @@ impl App {
     fn on_ended(&self, payload: JsValue) {
         let reason = text_field(&payload, "reason");
         self.time_call(false);
+        self.quality_ended();
         self.tones.borrow_mut().play(None);
         self.notify(false);
         self.grid.borrow_mut().clear();

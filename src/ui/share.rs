@@ -102,7 +102,7 @@ impl App {
     }
 
     /// The name of `id`: a participant's, or the other side's of a two-person call.
-    fn name_of(&self, id: &str) -> String {
+    pub(super) fn name_of(&self, id: &str) -> String {
         self.grid
             .borrow()
             .name_of(id)
