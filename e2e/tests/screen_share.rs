@@ -25,6 +25,27 @@ async fn sees_shared_screen(person: &Person, shown: bool) {
     .await;
 }
 
+/// Whether `person`'s page offers picture-in-picture; fails unless it does exactly where
+/// the browser has it.
+async fn offers_picture_in_picture(person: &Person) -> bool {
+    let found = person
+        .browser
+        .execute(
+            "return [document.pictureInPictureEnabled === true,
+                     !document.getElementById('pip-button').hidden];",
+            vec![],
+        )
+        .await
+        .expect("a script runs");
+    let (has, offered) = (found[0].as_bool(), found[1].as_bool());
+    assert_eq!(
+        offered, has,
+        "{}: offered where the browser has it",
+        person.name
+    );
+    has == Some(true)
+}
+
 #[tokio::test]
 async fn a_screen_shared_by_a_click_is_seen_beside_the_camera_and_ends_on_stop() {
     let chromium = Driver::start().await;
@@ -79,6 +100,19 @@ async fn a_screen_shared_by_a_click_is_seen_beside_the_camera_and_ends_on_stop()
         "the sharing notice goes",
     )
     .await;
+
+    // Picture-in-picture, where the browser has it (Chromium; Firefox has only its own
+    // button on videos): the other side pops out of the page.
+    offers_picture_in_picture(&bob).await;
+    if offers_picture_in_picture(&alice).await {
+        alice.click("pip-button").await;
+        wait_for_js(
+            &alice.browser,
+            "return document.pictureInPictureElement?.id === 'remote-video';",
+            "the other side in picture-in-picture",
+        )
+        .await;
+    }
 
     alice.click("hangup-button").await;
     bob.wait_for_text("status", &format!("{} hung up", alice.name))
