@@ -382,10 +382,33 @@ impl Person {
         person
     }
 
+    /// Opens the demo page at `url` in `browser`, ticks the login form's checkboxes
+    /// `boxes` (by id), and logs in as `name`.
+    pub async fn log_in_ticking(browser: Client, url: &str, name: &str, boxes: &[&str]) -> Self {
+        let person = Self::try_log_in_with(browser, url, name, boxes).await;
+        person.wait_for_text("me", &format!("you are {name}")).await;
+        person
+    }
+
     /// Opens the demo page at `url` in `browser`, types `name` and clicks Join; does not
     /// wait to see whether the login went through.
     pub async fn try_log_in_at(browser: Client, url: &str, name: &str) -> Self {
+        Self::try_log_in_with(browser, url, name, &[]).await
+    }
+
+    async fn try_log_in_with(browser: Client, url: &str, name: &str, boxes: &[&str]) -> Self {
         browser.goto(url).await.expect("the page opens");
+        for id in boxes {
+            browser
+                .wait()
+                .at_most(PATIENCE)
+                .for_element(Locator::Id(id))
+                .await
+                .expect("the checkbox")
+                .click()
+                .await
+                .expect("ticking");
+        }
         let input = browser
             .wait()
             .at_most(PATIENCE)

@@ -5,9 +5,11 @@
 //! in both roles. The relay is on loopback, which Firefox reaches only with loopback ICE,
 //! which it keeps to calls with Firefox (see `peercall_e2e::Engine`): the relay calls are
 //! Chromium to Chromium and Firefox to Firefox.
+//! The demo page's "Hide my address" sends media through the relay only, as its call
+//! quality panel shows; without it the same call on loopback goes direct.
 
 use peercall_e2e::{
-    Driver, Engine, PATIENCE,
+    Driver, Engine, PATIENCE, Person,
     api_page::ApiUser,
     services::{Coturn, PeerCallServer, random_hex, server_binary, workdir},
 };
@@ -209,4 +211,51 @@ async fn a_page_that_names_its_own_ice_servers_keeps_exactly_those() {
     }
     caller.decodes(1, &[]).await;
     callee.decodes(1, &[]).await;
+}
+
+/// Waits until `person`'s call-quality panel (opened here) says the media takes `path`.
+async fn quality_panel_says_path(person: &Person, path: &str) {
+    person.click("quality-button").await;
+    peercall_e2e::wait_for_js(
+        &person.browser,
+        &format!(
+            "return document.getElementById('quality-figures').textContent.includes('path {path}');"
+        ),
+        &format!("{}: the quality panel says path {path}", person.name),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn hide_my_address_sends_the_media_through_the_relay_only() {
+    let servers = servers("hide-address").await;
+    let at = format!("http://{}/", servers.server.addr);
+    let suffix = std::process::id();
+    let chromium = Driver::start_for(Engine::Chromium).await;
+    let (firefox, other_firefox) = (
+        Driver::start_for(Engine::Firefox).await,
+        Driver::start_for(Engine::Firefox).await,
+    );
+    for engine in [Engine::Chromium, Engine::Firefox] {
+        for hide in [true, false] {
+            let browsers = match engine {
+                Engine::Chromium => (chromium.browser().await, chromium.browser().await),
+                Engine::Firefox => (
+                    firefox.firefox_on_loopback().await,
+                    other_firefox.firefox_on_loopback().await,
+                ),
+            };
+            let boxes: &[&str] = if hide { &["relay-only"] } else { &[] };
+            let name = |who: &str| format!("{who}-{engine:?}-{hide}-{suffix}").to_lowercase();
+            let alice = Person::log_in_ticking(browsers.0, &at, &name("alice"), boxes).await;
+            let bob = Person::log_in_at(browsers.1, &at, &name("bob")).await;
+            alice.calls(&bob).await;
+            // Hidden, alice's media leaves through the relay, and bob's reaches her there.
+            let path = if hide { "relay" } else { "host" };
+            quality_panel_says_path(&alice, path).await;
+            quality_panel_says_path(&bob, path).await;
+            alice.browser.close().await.ok();
+            bob.browser.close().await.ok();
+        }
+    }
 }
