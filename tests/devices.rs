@@ -275,3 +275,64 @@ async fn the_lists_follow_devices_coming_and_going() {
     assert_eq!(alice.call.state(), "connected");
     alice.call.hangup();
 }
+
+/// A device the page's `enumerateDevices` no longer lists, until dropped (the later
+/// tests on this page see every device again).
+struct Hidden;
+
+impl Hidden {
+    /// Hides `id` and says the devices changed.
+    fn device(id: &str) -> Self {
+        Function::new_with_args(
+            "gone",
+            "const devices = navigator.mediaDevices;
+             const list = devices.enumerateDevices.bind(devices);
+             devices.enumerateDevices = async () => (await list()).filter((d) => d.deviceId !== gone);
+             devices.enumerateDevices.unhide = () => { devices.enumerateDevices = list; };
+             devices.dispatchEvent(new Event('devicechange'));",
+        )
+        .call1(&JsValue::NULL, &id.into())
+        .expect("the device is hidden");
+        Self
+    }
+}
+
+impl Drop for Hidden {
+    fn drop(&mut self) {
+        let _ = Function::new_no_args("navigator.mediaDevices.enumerateDevices.unhide?.()")
+            .call0(&JsValue::NULL);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_camera_that_disappears_gives_way_to_the_default_one_and_says_so() {
+    let (mut alice, bob) = connected_pair().await;
+    let stream = local(&mut alice).await;
+    let before = track_of(&stream, "video");
+    let received = bob.media_flows_past(0.0, 0.0).await;
+    // The fake camera cannot be unplugged: the page's view of the devices loses it, as
+    // it would when it is unplugged, and the browser says the devices changed.
+    let since = alice.seen.borrow().len();
+    let _hidden = Hidden::device(&device_of(&before));
+    let error = alice.seen_since(since, "error").await;
+    assert_eq!(field(&error, "code"), "no-device");
+    assert!(
+        field(&error, "message").contains("camera in use was disconnected"),
+        "{}",
+        field(&error, "message")
+    );
+    // The default camera takes over, and the other side keeps receiving.
+    let started = js_sys::Date::now();
+    while track_of(&stream, "video") == before {
+        assert!(
+            js_sys::Date::now() - started < f64::from(common::PATIENCE_MS),
+            "the default camera never came"
+        );
+        // The switch has no event of its own on the page: look again soon.
+        gloo_timers::future::TimeoutFuture::new(50).await;
+    }
+    assert_eq!(field(&before, "readyState"), "ended");
+    still_receives(&bob, received).await;
+    assert_eq!(alice.call.state(), "connected");
+    alice.call.hangup();
+}
