@@ -118,6 +118,17 @@ impl Drop for Listener {
     }
 }
 
+/// What a promise settled to: its value, or what it was rejected with.
+pub type Settled = Result<JsValue, JsValue>;
+
+/// Calls `then` with what `promise` settles to. One future type for every promise the
+/// client hands back to itself (an `async` block per call site is a state machine each).
+pub fn when_settled(promise: js_sys::Promise, then: Box<dyn FnOnce(Settled)>) {
+    wasm_bindgen_futures::spawn_local(async move {
+        then(wasm_bindgen_futures::JsFuture::from(promise).await);
+    });
+}
+
 /// A one-shot timer that is cancelled when dropped.
 #[must_use = "a dropped timer is cancelled at once"]
 pub struct Timer(#[allow(dead_code)] Timeout);

@@ -10,7 +10,6 @@ pub mod screen;
 
 use js_sys::{Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{MediaStream, MediaStreamConstraints, MediaStreamTrack};
 
 use crate::error::{Error, ErrorCode, js_error_name, js_message};
@@ -59,63 +58,86 @@ pub fn default_constraints() -> JsValue {
     constraints.into()
 }
 
+/// What getUserMedia gave, or why it gave nothing.
+pub type Requested = Result<MediaStream, Error>;
+
 /// Gets the camera and microphone asked for by `constraints`, falling back to audio only
-/// and then to nothing.
-pub async fn acquire(constraints: &JsValue) -> LocalMedia {
-    match request(constraints).await {
-        Ok(stream) => LocalMedia {
-            stream: Some(stream),
-            problem: None,
-        },
-        Err(first) => {
-            let wants_video = Reflect::get(constraints, &"video".into())
+/// and then to nothing; `then` gets what came.
+pub fn acquire(constraints: &JsValue, then: Box<dyn FnOnce(LocalMedia)>) {
+    let constraints = Clone::clone(constraints);
+    request(
+        &Clone::clone(&constraints),
+        Box::new(move |first| {
+            let first = match first {
+                Ok(stream) => return then(LocalMedia::of(stream)),
+                Err(first) => first,
+            };
+            let wants_video = Reflect::get(&constraints, &"video".into())
                 .map(|video| video.is_truthy())
                 .unwrap_or(false);
-            let retry_without_video =
-                wants_video && matches!(first.code, ErrorCode::NoDevice | ErrorCode::DeviceBusy);
-            if retry_without_video {
-                let audio_only = Object::new();
-                let audio = Reflect::get(constraints, &"audio".into()).unwrap_or(JsValue::TRUE);
-                let _ = Reflect::set(&audio_only, &"audio".into(), &audio);
-                let _ = Reflect::set(&audio_only, &"video".into(), &false.into());
-                if let Ok(stream) = request(&audio_only).await {
-                    // Audio only is a working call, not an error; the caller sees what it has.
-                    return LocalMedia {
-                        stream: Some(stream),
-                        problem: None,
-                    };
-                }
-            }
-            LocalMedia {
+            let failed = LocalMedia {
                 stream: None,
-                problem: Some(first),
+                problem: Some(first.clone()),
+            };
+            if !(wants_video && matches!(first.code, ErrorCode::NoDevice | ErrorCode::DeviceBusy)) {
+                return then(failed);
             }
+            let audio_only = Object::new();
+            let audio = Reflect::get(&constraints, &"audio".into()).unwrap_or(JsValue::TRUE);
+            let _ = Reflect::set(&audio_only, &"audio".into(), &audio);
+            let _ = Reflect::set(&audio_only, &"video".into(), &false.into());
+            request(
+                &audio_only.into(),
+                Box::new(move |second| match second {
+                    // Audio only is a working call, not an error; the caller sees what it has.
+                    Ok(stream) => then(LocalMedia::of(stream)),
+                    Err(_) => then(failed),
+                }),
+            );
+        }),
+    );
+}
+
+impl LocalMedia {
+    fn of(stream: MediaStream) -> Self {
+        Self {
+            stream: Some(stream),
+            problem: None,
         }
     }
 }
 
-pub(crate) async fn request(constraints: &JsValue) -> Result<MediaStream, Error> {
+/// Asks getUserMedia for `constraints`; `then` gets the stream or the reason in words.
+pub(crate) fn request(constraints: &JsValue, then: Box<dyn FnOnce(Requested)>) {
     let insecure = || {
         Error::new(
             ErrorCode::InsecureContext,
             "camera and microphone need a secure page (https, or localhost)",
         )
     };
-    let window = web_sys::window().ok_or_else(insecure)?;
-    if !window.is_secure_context() {
-        return Err(insecure());
-    }
     // `navigator.mediaDevices` is missing on insecure pages in every browser.
-    let devices = window.navigator().media_devices().map_err(|_| insecure())?;
-    let promise = devices
+    let devices = web_sys::window()
+        .filter(web_sys::Window::is_secure_context)
+        .and_then(|window| window.navigator().media_devices().ok());
+    let Some(devices) = devices else {
+        return then(Err(insecure()));
+    };
+    let promise = match devices
         .get_user_media_with_constraints(constraints.unchecked_ref::<MediaStreamConstraints>())
-        .map_err(|error| classify(&error))?;
-    let stream = JsFuture::from(promise)
-        .await
-        .map_err(|error| classify(&error))?;
-    stream
-        .dyn_into::<MediaStream>()
-        .map_err(|_| Error::new(ErrorCode::MediaFailed, "getUserMedia gave no stream"))
+    {
+        Ok(promise) => promise,
+        Err(error) => return then(Err(classify(&error))),
+    };
+    crate::js::when_settled(
+        promise,
+        Box::new(move |result| {
+            then(result.map_err(|error| classify(&error)).and_then(|stream| {
+                stream
+                    .dyn_into::<MediaStream>()
+                    .map_err(|_| Error::new(ErrorCode::MediaFailed, "getUserMedia gave no stream"))
+            }));
+        }),
+    );
 }
 
 /// Turns a getUserMedia rejection into an error a person understands.

@@ -225,11 +225,11 @@ impl Session {
                 }
                 Input::DevicesChanged => {
                     let inputs = self.inputs.clone();
-                    wasm_bindgen_futures::spawn_local(async move {
-                        if let Ok(list) = crate::media::choice::list().await {
+                    crate::media::choice::list(Box::new(move |list| {
+                        if let Ok(list) = list {
                             let _ = inputs.unbounded_send(Input::DeviceList(list));
                         }
-                    });
+                    }));
                     None
                 }
                 Input::DeviceList(list) => {
@@ -442,7 +442,7 @@ impl Session {
             return;
         }
         let no_call =
-            |what: &str| Error::new(ErrorCode::InvalidState, format!("no call to {what}"));
+            |what: &str| Error::new(ErrorCode::InvalidState, ["no call to ", what].concat());
         match command {
             Command::Connect(reply) => self.link.connect(reply),
             Command::Call(to, reply) => match self.link.callee(&to, self.engaged.is_some()) {
@@ -488,9 +488,9 @@ impl Session {
             }
             Command::StopShare => self.stop_share(out),
             Command::WatchStats(on) => self.watching = on,
-            Command::Devices(reply) => wasm_bindgen_futures::spawn_local(async move {
-                answer(reply, crate::media::choice::list().await);
-            }),
+            Command::Devices(reply) => {
+                crate::media::choice::list(Box::new(move |list| answer(reply, list)));
+            }
             Command::UseDevice(kind, pick, reply) => {
                 let swap = self.devices.switch(kind, pick, reply, &self.inputs);
                 self.swap(swap);
@@ -515,7 +515,7 @@ impl Session {
     fn connection_command(&mut self, command: Command, out: &mut Actions) {
         let mut connections = self.connections();
         let no_call =
-            |what: &str| Error::new(ErrorCode::InvalidState, format!("no call to {what}"));
+            |what: &str| Error::new(ErrorCode::InvalidState, ["no call to ", what].concat());
         match command {
             // The outer promise adopts the stats promise; outside a call it is `null`.
             Command::Stats(who, reply) => {

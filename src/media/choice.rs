@@ -4,7 +4,6 @@
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{HtmlMediaElement, MediaStreamTrack};
 
 use crate::{
@@ -65,19 +64,32 @@ pub fn speaker_choice() -> bool {
 }
 
 /// The cameras, microphones and (where they can be chosen) speakers, as
-/// `[{id, kind, label}]`. Labels are empty until the person has allowed a device.
-pub async fn list() -> Result<Array, Error> {
+/// `[{id, kind, label}]`, for `then`. Labels are empty until the person has allowed a
+/// device.
+pub fn list(then: Box<dyn FnOnce(Result<Array, Error>)>) {
     let failed = || Error::new(ErrorCode::MediaFailed, "the devices cannot be listed");
-    let devices = web_sys::window()
+    let promise = web_sys::window()
         .and_then(|window| window.navigator().media_devices().ok())
-        .ok_or_else(failed)?;
-    let promise = devices.enumerate_devices().map_err(|_| failed())?;
-    let infos: Array = JsFuture::from(promise)
-        .await
-        .map_err(|_| failed())?
-        .unchecked_into();
+        .and_then(|devices| devices.enumerate_devices().ok());
+    let Some(promise) = promise else {
+        return then(Err(failed()));
+    };
+    crate::js::when_settled(
+        promise,
+        Box::new(move |result| {
+            then(
+                result
+                    .map_err(|_| failed())
+                    .map(|infos| devices_of(&infos.unchecked_into())),
+            );
+        }),
+    );
+}
+
+/// The devices of `infos` (`MediaDeviceInfo[]`) as pages see them.
+fn devices_of(infos: &Array) -> Array {
     let speakers = speaker_choice();
-    Ok(infos
+    infos
         .iter()
         .filter_map(|info| {
             let kind = DeviceKind::of_info(&text_of(&info, "kind")?)?;
@@ -90,7 +102,7 @@ pub async fn list() -> Result<Array, Error> {
                 ("label", field(&info, "label")),
             ]))
         })
-        .collect())
+        .collect()
 }
 
 /// Whether `list` (from [`list`]) holds the device `id`.
@@ -100,12 +112,13 @@ pub fn listed(list: &Array, id: &str) -> bool {
 }
 
 /// A track from the device `id` of `kind` (the default one for `None`), with the rest of
-/// the page's `constraints` for that kind (a size, a frame rate) kept.
-pub async fn track(
+/// the page's `constraints` for that kind (a size, a frame rate) kept; for `then`.
+pub fn track(
     kind: DeviceKind,
     id: Option<&str>,
     constraints: &JsValue,
-) -> Result<MediaStreamTrack, Error> {
+    then: Box<dyn FnOnce(Result<MediaStreamTrack, Error>)>,
+) {
     let key = kind.track_kind();
     let own = field(constraints, key);
     let wanted = Object::new();
@@ -116,10 +129,16 @@ pub async fn track(
         let exact = object(&[("exact", id.into())]);
         let _ = Reflect::set(&wanted, &"deviceId".into(), &exact);
     }
-    let stream = super::request(&object(&[(key, wanted.into())])).await?;
-    crate::peer::tracks_of(&stream)
-        .next()
-        .ok_or_else(|| Error::new(ErrorCode::NoDevice, "the device gave no track"))
+    super::request(
+        &object(&[(key, wanted.into())]),
+        Box::new(move |stream| {
+            then(stream.and_then(|stream| {
+                crate::peer::tracks_of(&stream)
+                    .next()
+                    .ok_or_else(|| Error::new(ErrorCode::NoDevice, "the device gave no track"))
+            }));
+        }),
+    );
 }
 
 /// The device a track comes from, if the browser says.
@@ -127,22 +146,23 @@ pub fn device_of(track: &MediaStreamTrack) -> Option<String> {
     text_of(&track.get_settings(), "deviceId")
 }
 
-/// Plays `element` through the speaker `id`.
-pub async fn set_speaker(element: &HtmlMediaElement, id: &str) -> Result<(), Error> {
+/// Plays `element` through the speaker `id`; `then` hears how it went.
+pub fn set_speaker(element: &HtmlMediaElement, id: &str, then: Box<dyn FnOnce(Result<(), Error>)>) {
     let refused =
         |cause: &JsValue| Error::from_js(ErrorCode::NoDevice, "cannot use that speaker", cause);
-    let set_sink: Function = field(element, "setSinkId").dyn_into().map_err(|_| {
-        Error::new(
+    let set_sink = field(element, "setSinkId").dyn_into::<Function>();
+    let Ok(set_sink) = set_sink else {
+        let error = Error::new(
             ErrorCode::MediaFailed,
             "this browser cannot choose a speaker",
-        )
-    })?;
-    let promise: Promise = set_sink
-        .call1(element, &id.into())
-        .map_err(|e| refused(&e))?
-        .unchecked_into();
-    JsFuture::from(promise)
-        .await
-        .map(|_| ())
-        .map_err(|e| refused(&e))
+        );
+        return then(Err(error));
+    };
+    match set_sink.call1(element, &id.into()) {
+        Ok(promise) => crate::js::when_settled(
+            promise.unchecked_into::<Promise>(),
+            Box::new(move |result| then(result.map(|_| ()).map_err(|e| refused(&e)))),
+        ),
+        Err(error) => then(Err(refused(&error))),
+    }
 }

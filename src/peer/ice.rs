@@ -3,7 +3,6 @@
 use js_sys::{Array, Reflect};
 use protocol::{IceCandidate, IceServer};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{RtcIceCandidateInit, RtcPeerConnection};
 
 use crate::js::object;
@@ -73,15 +72,18 @@ pub enum IceRestart {
 /// on with what else came meanwhile, such as our own candidates to send.
 pub fn add_candidate(pc: &RtcPeerConnection, candidate: &IceCandidate, expected: bool) {
     let init: RtcIceCandidateInit = crate::signaling::write::candidate(candidate).unchecked_into();
-    let added = JsFuture::from(pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init)));
-    wasm_bindgen_futures::spawn_local(async move {
-        if let Err(error) = added.await
-            && !expected
-        {
-            web_sys::console::warn_2(
-                &"peercall: a remote ICE candidate was refused".into(),
-                &error,
-            );
-        }
-    });
+    let added = pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init));
+    crate::js::when_settled(
+        added,
+        Box::new(move |result| {
+            if let Err(error) = result
+                && !expected
+            {
+                web_sys::console::warn_2(
+                    &"peercall: a remote ICE candidate was refused".into(),
+                    &error,
+                );
+            }
+        }),
+    );
 }

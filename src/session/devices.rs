@@ -169,14 +169,13 @@ impl Devices {
         }
         self.sharing = Sharing::Asking(reply);
         let inputs = inputs.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            let screen = media::screen::capture().await;
+        media::screen::capture(Box::new(move |screen| {
             if let Err(unheard) = inputs.unbounded_send(Input::Screen(screen))
                 && let Input::Screen(Ok(stream)) = unheard.into_inner()
             {
                 tracks_of(&stream).for_each(|track| track.stop());
             }
-        });
+        }));
     }
 
     /// The browser answered the screen prompt: the screen to send now, if any. Outside a
@@ -258,16 +257,18 @@ impl Devices {
             State::Idle => {}
         }
         self.state = State::Asking { then: Some(then) };
-        let (inputs, constraints) = (inputs.clone(), self.constraints());
-        wasm_bindgen_futures::spawn_local(async move {
-            let media = media::acquire(&constraints).await;
-            if let Err(unheard) = inputs.unbounded_send(Input::Media(Box::new(media))) {
-                // The session is gone: nobody will use the devices, so let them go.
-                if let Input::Media(media) = unheard.into_inner() {
-                    media.stop();
+        let inputs = inputs.clone();
+        media::acquire(
+            &self.constraints(),
+            Box::new(move |media| {
+                if let Err(unheard) = inputs.unbounded_send(Input::Media(Box::new(media))) {
+                    // The session is gone: nobody will use the devices, so let them go.
+                    if let Input::Media(media) = unheard.into_inner() {
+                        media.stop();
+                    }
                 }
-            }
-        });
+            }),
+        );
         None
     }
 

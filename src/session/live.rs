@@ -258,16 +258,19 @@ impl Live {
 
     /// Reads the connection's statistics; the report comes back as an input.
     pub fn sample(&self, detail: bool, quality: bool) {
-        let (wake, stats) = (self.wake.clone(), self.peer.stats());
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Ok(report) = wasm_bindgen_futures::JsFuture::from(stats).await {
-                wake(CallInput::Stats {
-                    report,
-                    detail,
-                    quality,
-                });
-            }
-        });
+        let wake = self.wake.clone();
+        crate::js::when_settled(
+            self.peer.stats(),
+            Box::new(move |result| {
+                if let Ok(report) = result {
+                    wake(CallInput::Stats {
+                        report,
+                        detail,
+                        quality,
+                    });
+                }
+            }),
+        );
     }
 
     /// Tells the other side what we send, if that changed.

@@ -42,19 +42,21 @@ impl App {
         let constraints =
             crate::js::object(&[("video", wanted(camera)), ("audio", wanted(microphone))]);
         let app = Rc::clone(self);
-        spawn_local(async move {
-            // With no camera, the check goes on with the microphone alone.
-            let got = media::acquire(&constraints).await;
-            if let Some(problem) = &got.problem {
-                say(&app.page.alert, &problem.message);
-            }
-            if let Some(stream) = got.stream {
-                app.page.prejoin_video.set_src_object(Some(&stream));
-                *app.preview.borrow_mut() = Some(stream);
-            }
-            // Allowed now: the lists have their labels.
-            app.refresh_devices();
-        });
+        // With no camera, the check goes on with the microphone alone.
+        media::acquire(
+            &constraints,
+            Box::new(move |got| {
+                if let Some(problem) = &got.problem {
+                    say(&app.page.alert, &problem.message);
+                }
+                if let Some(stream) = got.stream {
+                    app.page.prejoin_video.set_src_object(Some(&stream));
+                    *app.preview.borrow_mut() = Some(stream);
+                }
+                // Allowed now: the lists have their labels.
+                app.refresh_devices();
+            }),
+        );
     }
 
     fn stop_preview(&self) {

@@ -142,15 +142,19 @@ impl Devices {
         reply: Option<Reply>,
         inputs: &UnboundedSender<Input>,
     ) {
-        let (inputs, constraints) = (inputs.clone(), self.constraints.clone());
-        wasm_bindgen_futures::spawn_local(async move {
-            let track = choice::track(kind, id.as_deref(), &constraints).await;
-            if let Err(unheard) = inputs.unbounded_send(Input::Device(kind, track, reply))
-                && let Input::Device(_, Ok(track), _) = unheard.into_inner()
-            {
-                track.stop();
-            }
-        });
+        let inputs = inputs.clone();
+        choice::track(
+            kind,
+            id.as_deref(),
+            &self.constraints,
+            Box::new(move |track| {
+                if let Err(unheard) = inputs.unbounded_send(Input::Device(kind, track, reply))
+                    && let Input::Device(_, Ok(track), _) = unheard.into_inner()
+                {
+                    track.stop();
+                }
+            }),
+        );
     }
 
     /// A track asked for by [`Devices::fetch`] came (or did not): what the connections
@@ -227,13 +231,13 @@ impl Devices {
             );
             return answer(reply, Err::<JsValue, _>(error));
         }
-        wasm_bindgen_futures::spawn_local(async move {
-            let result = match &video {
-                Some(video) => choice::set_speaker(video, &id).await,
-                None => Ok(()),
-            };
+        let settle: Box<dyn FnOnce(Result<(), Error>)> = Box::new(move |result| {
             answer(reply, result.map(|()| JsValue::UNDEFINED));
         });
+        match &video {
+            Some(video) => choice::set_speaker(video, &id, settle),
+            None => settle(Ok(())),
+        }
     }
 
     /// The devices changed: the page hears the new list, and a camera or microphone in
