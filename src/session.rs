@@ -300,16 +300,15 @@ impl Session {
         }
     }
 
-    /// Reads every connection's statistics: each second while the page watches, every
-    /// third second for the marks alone.
+    /// Reads every connection's statistics each second (the rates of a mark need the
+    /// reading before it): the figures go to the page while it watches, the marks every
+    /// third second.
     fn sample(&mut self) {
         self.sampling = None;
         self.samples = self.samples.wrapping_add(1);
         let (detail, quality) = (self.watching, self.samples.is_multiple_of(QUALITY_EVERY));
-        if detail || quality {
-            for (live, _) in self.connections() {
-                live.sample(detail, quality);
-            }
+        for (live, _) in self.connections() {
+            live.sample(detail, quality);
         }
     }
 

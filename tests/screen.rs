@@ -134,9 +134,10 @@ impl Streams {
     }
 }
 
-/// Frames decoded so far of the remote video track `track`.
-async fn frames_of(side: &Side, track: &str) -> f64 {
-    let report = JsFuture::from(side.call.get_stats(None))
+/// Frames decoded so far of the remote video track `track` (on the connection with
+/// participant `with`, in a room call).
+async fn frames_of(side: &Side, with: Option<&str>, track: &str) -> f64 {
+    let report = JsFuture::from(side.call.get_stats(with.map(str::to_owned)))
         .await
         .expect("stats");
     let report: js_sys::Map = report.unchecked_into();
@@ -152,11 +153,12 @@ async fn frames_of(side: &Side, track: &str) -> f64 {
     frames
 }
 
-/// Waits until the remote track `track` has decoded past `frames`; returns the count.
-async fn decodes_past(side: &Side, track: &str, frames: f64) -> f64 {
+/// Waits until the remote track `track` (of participant `with`) has decoded past
+/// `frames`; returns the count.
+async fn decodes_past(side: &Side, with: Option<&str>, track: &str, frames: f64) -> f64 {
     let started = js_sys::Date::now();
     loop {
-        let now = frames_of(side, track).await;
+        let now = frames_of(side, with, track).await;
         if now > frames {
             return now;
         }
@@ -221,15 +223,15 @@ async fn a_shared_screen_reaches_the_other_side_as_a_second_video_and_ends_with_
         "the screen is told apart from the camera"
     );
     let screen_track = video_of(&screen).id();
-    let frames = decodes_past(&bob, &screen_track, 0.0).await;
-    decodes_past(&bob, &screen_track, frames).await;
-    let camera_frames = decodes_past(&bob, &camera_track, 0.0).await;
+    let frames = decodes_past(&bob, None, &screen_track, 0.0).await;
+    decodes_past(&bob, None, &screen_track, frames).await;
+    let camera_frames = decodes_past(&bob, None, &camera_track, 0.0).await;
 
     stop_sharing_from_the_browser(&shared_track);
     share_news(&mut alice, "share-ended", &me).await;
     share_news(&mut bob, "share-ended", &alice.id).await;
     // The camera goes on.
-    decodes_past(&bob, &camera_track, camera_frames).await;
+    decodes_past(&bob, None, &camera_track, camera_frames).await;
     assert_eq!(alice.call.state(), "connected");
     assert_eq!(bob.call.state(), "connected");
 
@@ -328,8 +330,8 @@ async fn a_screen_shared_in_a_room_call_reaches_everyone_and_newcomers() {
                     .unwrap()
                     .unchecked_into();
                 let track = video_of(&stream).id();
-                let frames = decodes_past_from(side, &alice.id, &track, 0.0).await;
-                decodes_past_from(side, &alice.id, &track, frames).await;
+                let frames = decodes_past(side, Some(&alice.id), &track, 0.0).await;
+                decodes_past(side, Some(&alice.id), &track, frames).await;
                 break;
             }
         }
@@ -339,35 +341,5 @@ async fn a_screen_shared_in_a_room_call_reaches_everyone_and_newcomers() {
     share_news(&mut carol, "share-ended", &alice.id).await;
     for side in [&alice, &bob, &carol] {
         side.call.leave_call();
-    }
-}
-
-/// As [`decodes_past`], on the connection with participant `with`.
-async fn decodes_past_from(side: &Side, with: &str, track: &str, frames: f64) -> f64 {
-    let started = js_sys::Date::now();
-    loop {
-        let report = JsFuture::from(side.call.get_stats(Some(with.to_owned())))
-            .await
-            .expect("stats");
-        let report: js_sys::Map = report.unchecked_into();
-        let mut now = 0.0;
-        report.for_each(&mut |stat, _| {
-            if field(&stat, "type") == "inbound-rtp" && field(&stat, "trackIdentifier") == track {
-                now = Reflect::get(&stat, &"framesDecoded".into())
-                    .ok()
-                    .and_then(|v| v.as_f64())
-                    .unwrap_or(0.0);
-            }
-        });
-        if now > frames {
-            return now;
-        }
-        assert!(
-            js_sys::Date::now() - started < f64::from(PATIENCE_MS),
-            "{}: the track {track} decodes no frames past {frames}",
-            side.name
-        );
-        // getStats has no change event: look again after a frame or so.
-        TimeoutFuture::new(100).await;
     }
 }

@@ -70,15 +70,10 @@ impl App {
     pub(super) fn join_from_prejoin(self: &Rc<Self>) {
         let mic_off = self.page.prejoin_mic_off.checked();
         let camera_off = self.page.prejoin_camera_off.checked();
-        let picked = |id: &str| {
-            self.page
-                .document
-                .get_element_by_id(id)
-                .and_then(|e| e.dyn_into::<HtmlSelectElement>().ok())
-                .map(|select| select.value())
-                .filter(|value| !value.is_empty())
-        };
-        let (camera, microphone) = (picked("prejoin-camera"), picked("prejoin-microphone"));
+        let (camera, microphone) = (
+            self.picked("prejoin-camera"),
+            self.picked("prejoin-microphone"),
+        );
         self.stop_preview();
         show(&self.page.prejoin, false);
         self.with_call(|call| {
@@ -107,15 +102,10 @@ impl App {
 
     /// A pre-join menu changed: the self view follows it.
     pub(super) fn prejoin_changed(self: &Rc<Self>) {
-        let value = |id: &str| {
-            self.page
-                .document
-                .get_element_by_id(id)
-                .and_then(|e| e.dyn_into::<HtmlSelectElement>().ok())
-                .map(|select| select.value())
-                .filter(|value| !value.is_empty())
-        };
-        self.preview(value("prejoin-camera"), value("prejoin-microphone"));
+        self.preview(
+            self.picked("prejoin-camera"),
+            self.picked("prejoin-microphone"),
+        );
     }
 
     /// Asks for the devices, and fills every menu.
@@ -138,12 +128,7 @@ impl App {
             ("camera", "prejoin-camera"),
             ("microphone", "prejoin-microphone"),
         ]) {
-            let Some(select) = self
-                .page
-                .document
-                .get_element_by_id(id)
-                .and_then(|e| e.dyn_into::<HtmlSelectElement>().ok())
-            else {
+            let Some(select) = self.select(id) else {
                 continue;
             };
             let chosen = select.value();
@@ -179,6 +164,16 @@ impl App {
         }
     }
 
+    /// The menu `id` of the page.
+    fn select(&self, id: &str) -> Option<HtmlSelectElement> {
+        self.page.document.get_element_by_id(id)?.dyn_into().ok()
+    }
+
+    /// What the menu `id` has picked, if anything.
+    fn picked(&self, id: &str) -> Option<String> {
+        Some(self.select(id)?.value()).filter(|value| !value.is_empty())
+    }
+
     /// The device our `kind` (`camera`, `microphone`) track comes from, in the call.
     fn in_use(&self, kind: &str) -> Option<String> {
         let track_kind = if kind == "camera" { "video" } else { "audio" };
@@ -189,15 +184,9 @@ impl App {
 
     /// A device menu of the call changed: the call switches to it.
     pub(super) fn device_chosen(self: &Rc<Self>, menu: &str) {
-        let Some(select) = self
-            .page
-            .document
-            .get_element_by_id(menu)
-            .and_then(|e| e.dyn_into::<HtmlSelectElement>().ok())
-        else {
+        let Some(id) = self.select(menu).map(|select| select.value()) else {
             return;
         };
-        let id = select.value();
         match menu {
             "camera-select" => {
                 self.settle(|call| call.use_camera(id.clone().into()), |_, _| {});
