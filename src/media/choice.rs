@@ -148,8 +148,13 @@ pub fn device_of(track: &MediaStreamTrack) -> Option<String> {
 
 /// Plays `element` through the speaker `id`; `then` hears how it went.
 pub fn set_speaker(element: &HtmlMediaElement, id: &str, then: Box<dyn FnOnce(Result<(), Error>)>) {
-    let refused =
-        |cause: &JsValue| Error::from_js(ErrorCode::NoDevice, "cannot use that speaker", cause);
+    let refused = |cause: &JsValue| {
+        let code = match crate::error::js_error_name(cause).as_str() {
+            "NotAllowedError" => ErrorCode::MediaDenied,
+            _ => ErrorCode::NoDevice,
+        };
+        Error::from_js(code, "cannot use that speaker", cause)
+    };
     let set_sink = field(element, "setSinkId").dyn_into::<Function>();
     let Ok(set_sink) = set_sink else {
         let error = Error::new(

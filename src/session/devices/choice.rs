@@ -121,13 +121,14 @@ impl Devices {
                 );
                 None
             }
+            // In a call, kept once the device works (see `fetched`).
+            Pick::Device(id) if ready => {
+                self.fetch(kind, Some(id), Some(reply), inputs);
+                None
+            }
             Pick::Device(id) => {
-                self.chosen[slot(kind)] = Some(id.clone());
-                if ready {
-                    self.fetch(kind, Some(id), Some(reply), inputs);
-                } else {
-                    answer(reply, Ok(JsValue::UNDEFINED));
-                }
+                self.chosen[slot(kind)] = Some(id);
+                answer(reply, Ok(JsValue::UNDEFINED));
                 None
             }
         }
@@ -175,6 +176,8 @@ impl Devices {
         };
         match track {
             Ok(track) if matches!(self.state, State::Ready(_)) => {
+                // The device in use is the one the next call asks for.
+                self.chosen[slot(kind)] = choice::device_of(&track);
                 let swap = self.swap(kind, track);
                 settled(reply, Ok(()), out);
                 swap
