@@ -171,6 +171,12 @@ pub struct Config {
     #[arg(long, env = "PEERCALL_TURN_TTL", default_value_t = 14_400)]
     pub turn_ttl: u64,
 
+    /// Redis to join a cluster of nodes through (`redis://host:port`; a password in the
+    /// URL is better given as `PEERCALL_REDIS_URL` than as a flag). Without it the node
+    /// stands alone.
+    #[arg(long, env = "PEERCALL_REDIS_URL")]
+    pub redis_url: Option<String>,
+
     /// Serve `/healthz` and `/metrics` on this address instead of on `--addr`.
     #[arg(long, env = "PEERCALL_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,

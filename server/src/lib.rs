@@ -9,6 +9,7 @@
 mod addresses;
 pub mod auth;
 mod calls;
+pub mod cluster;
 mod config;
 mod connection;
 mod headers;
@@ -119,7 +120,18 @@ pub async fn serve_prepared(
     } = prepared;
     let (stop_tx, stop_rx) = watch::channel(false);
     let (alive_tx, mut alive_rx) = mpsc::channel(1);
-    let metrics = Arc::new(Metrics::new());
+    let mut metrics = Metrics::new();
+    let cluster = match &config.redis_url {
+        Some(url) => Some(
+            cluster::Cluster::join(url, stop_rx.clone())
+                .map_err(|error| std::io::Error::other(format!("--redis-url: {error}")))?,
+        ),
+        None => None,
+    };
+    if let Some(cluster) = &cluster {
+        metrics.watch_redis(Arc::clone(&cluster.health));
+    }
+    let metrics = Arc::new(metrics);
     let grace = Duration::from_millis(config.resume_grace_ms);
     let resume_refresh = Duration::from_millis(config.resume_refresh_ms.max(1));
     let origins = Arc::new(Origins::new(&config.allowed_origins));

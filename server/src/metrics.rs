@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::cluster::Health;
+
 use axum::{
     Router,
     extract::State,
@@ -28,6 +30,8 @@ pub struct Metrics {
     refusals: Family<Refusal, Counter>,
     /// TURN credentials minted.
     pub turn_credentials: Counter,
+    /// On a node of a cluster: Redis as the node sees it, shown as `peercall_redis_up`.
+    redis: Option<(Arc<Health>, Gauge)>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -64,7 +68,19 @@ impl Metrics {
             relays,
             refusals,
             turn_credentials,
+            redis: None,
         }
+    }
+
+    /// Shows whether Redis answers (1) or not (0), for a node of a cluster.
+    pub fn watch_redis(&mut self, health: Arc<Health>) {
+        let up = Gauge::default();
+        self.registry.register(
+            "redis_up",
+            "Whether this node reaches Redis (1) or serves its own users alone (0)",
+            up.clone(),
+        );
+        self.redis = Some((health, up));
     }
 
     /// Counts one refusal of `code` (a protocol error code, or `server-full`).
@@ -73,15 +89,27 @@ impl Metrics {
     }
 }
 
-/// `/healthz` and `/metrics`.
+/// `/healthz` and `/metrics`. A node of a cluster says `degraded` while Redis is away,
+/// still with 200: it serves its own users all the same, and a balancer must not drain
+/// every node at once.
 pub fn routes(metrics: Arc<Metrics>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(health))
         .route("/metrics", get(exposition))
         .with_state(metrics)
 }
 
+async fn health(State(metrics): State<Arc<Metrics>>) -> &'static str {
+    match &metrics.redis {
+        Some((health, _)) if !health.redis_up() => "degraded: Redis is away\n",
+        _ => "ok\n",
+    }
+}
+
 async fn exposition(State(metrics): State<Arc<Metrics>>) -> Response {
+    if let Some((health, up)) = &metrics.redis {
+        up.set(i64::from(health.redis_up()));
+    }
     let mut text = String::new();
     if let Err(error) = encode(&mut text, &metrics.registry) {
         tracing::warn!(%error, "cannot write the metrics");

@@ -208,7 +208,12 @@ pub fn bench_tools() -> Result {
 }
 
 /// Debian packages: (what it is for, file it provides, package).
-const PACKAGES: [(&str, &str, &str); 9] = [
+const PACKAGES: [(&str, &str, &str); 10] = [
+    (
+        "Redis (the cluster of nodes in the server tests)",
+        "/usr/bin/redis-server",
+        "redis-server",
+    ),
     (
         "coturn (a TURN relay for the network-fault and NAT tests)",
         "/usr/bin/turnserver",

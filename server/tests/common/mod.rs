@@ -3,6 +3,7 @@
 #![allow(dead_code, missing_docs)]
 
 pub mod process;
+pub mod redis;
 pub mod web;
 
 use std::{net::SocketAddr, time::Duration};

@@ -1,0 +1,76 @@
+//! Debian's `redis-server` on a loopback port of its own, nothing kept on disk.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use super::process::Running;
+
+/// A Redis the test started; stopped when dropped.
+pub struct Redis {
+    _process: Running,
+    /// Where it listens.
+    pub port: u16,
+}
+
+impl Redis {
+    /// Starts Redis on `port` and waits until it takes connections.
+    pub fn start(port: u16) -> Self {
+        let mut child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server runs (apt-get install redis-server)");
+        let stdout = child.stdout.take().expect("piped");
+        let (ready, listening) = std::sync::mpsc::channel();
+        // Its log is read to the end, so that it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("Ready to accept connections") {
+                    let _ = ready.send(());
+                }
+            }
+        });
+        let redis = Self {
+            _process: Running(child),
+            port,
+        };
+        listening
+            .recv_timeout(Duration::from_secs(10))
+            .expect("Redis takes connections");
+        redis
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// The keys matching `pattern`, with how long each has left to live (ms).
+    pub async fn keys(&self, pattern: &str) -> Vec<(String, i64)> {
+        let client = redis::Client::open(self.url()).expect("a Redis URL");
+        let mut connection = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("Redis answers");
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(pattern)
+            .query_async(&mut connection)
+            .await
+            .expect("KEYS");
+        let mut found = Vec::new();
+        for key in keys {
+            let ttl: i64 = redis::cmd("PTTL")
+                .arg(&key)
+                .query_async(&mut connection)
+                .await
+                .expect("PTTL");
+            found.push((key, ttl));
+        }
+        found
+    }
+}
