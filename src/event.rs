@@ -38,7 +38,9 @@ export interface PeerCallStats {
   id: string; sendKbps: number | null; recvKbps: number | null; lossPct: number | null;
   rttMs: number | null; jitterMs: number | null; fps: number | null;
   width: number | null; height: number | null; path: PeerCallPath | null;
-  codec: string | null; quality: number;
+  codec: string | null;
+  /** 0 to 5, as in `quality`; null on a connection's first reading (no rates yet). */
+  quality: number | null;
 }
 /** A camera, microphone or speaker; `label` is empty until a device was allowed. */
 export interface PeerCallDevice { id: string; kind: "camera" | "microphone" | "speaker"; label: string; }
@@ -340,7 +342,10 @@ impl Event {
                     ("height", number(figures.height)),
                     ("path", text(&figures.path)),
                     ("codec", text(&figures.codec)),
-                    ("quality", figures.quality.into()),
+                    (
+                        "quality",
+                        figures.quality.map_or(JsValue::NULL, JsValue::from),
+                    ),
                 ])
             }
             Self::Quality(id, quality) => {

@@ -37,17 +37,25 @@ impl LocalMedia {
 
     /// Stops every track, so the camera light goes off.
     pub fn stop(&self) {
-        for track in self.tracks() {
-            track.stop();
-        }
+        self.stream.iter().for_each(stop);
     }
 
     fn tracks(&self) -> impl Iterator<Item = MediaStreamTrack> + '_ {
-        self.stream
-            .iter()
-            .flat_map(|stream| stream.get_tracks().to_vec())
-            .filter_map(|track| track.dyn_into().ok())
+        self.stream.iter().flat_map(tracks_of)
     }
+}
+
+/// The tracks of `stream`.
+pub fn tracks_of(stream: &MediaStream) -> impl Iterator<Item = MediaStreamTrack> + use<> {
+    stream
+        .get_tracks()
+        .into_iter()
+        .filter_map(|track| track.dyn_into().ok())
+}
+
+/// Stops every track of `stream`.
+pub fn stop(stream: &MediaStream) {
+    tracks_of(stream).for_each(|track| track.stop());
 }
 
 /// The default request: a camera and a microphone.

@@ -29,6 +29,7 @@ use web_sys::{
 use crate::{
     error::{Error, ErrorCode},
     js::Listener,
+    media::tracks_of,
 };
 use dtls::DtlsRole;
 
@@ -439,14 +440,6 @@ fn connection_state(pc: &RtcPeerConnection) -> String {
         .ok()
         .and_then(|state| state.as_string())
         .unwrap_or_default()
-}
-
-/// The tracks of `stream`.
-pub fn tracks_of(stream: &MediaStream) -> impl Iterator<Item = MediaStreamTrack> {
-    stream
-        .get_tracks()
-        .into_iter()
-        .filter_map(|track| track.dyn_into().ok())
 }
 
 /// The stream a remote track belongs to, or a new one holding just the track.

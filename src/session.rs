@@ -48,6 +48,11 @@ use crate::{
 /// Why there is no room call to join or invite to outside a named room.
 const NO_ROOM_CALL: &str = "the default room has no room call: use a named room";
 
+/// The refusal of a command that needs a call, outside one.
+fn no_call(what: &str) -> Error {
+    Error::new(ErrorCode::InvalidState, format!("no call to {what}"))
+}
+
 /// How often the connections' statistics are read (ms).
 const SAMPLE_EVERY_MS: u32 = 1_000;
 
@@ -220,7 +225,7 @@ impl Session {
                 }
                 Input::Device(kind, track, reply) => {
                     let swap = self.devices.fetched(kind, track, reply, &mut out);
-                    self.swap(swap);
+                    self.swap(swap, &mut out);
                     None
                 }
                 Input::DevicesChanged => {
@@ -326,7 +331,8 @@ impl Session {
 
     /// The screen the person chose: it goes out on every connection.
     fn screen_arrived(&mut self, screen: Result<web_sys::MediaStream, Error>, out: &mut Actions) {
-        let in_call = !self.connections().is_empty();
+        // A room call goes on while we are alone in it: newcomers get the screen too.
+        let in_call = self.engaged.is_some();
         let Some(shared) = self.devices.screen_arrived(screen, in_call, &self.inputs) else {
             return;
         };
@@ -340,7 +346,7 @@ impl Session {
     }
 
     /// A camera or microphone was switched: every connection sends the new track.
-    fn swap(&mut self, swap: Option<Swap>) {
+    fn swap(&mut self, swap: Option<Swap>, out: &mut Actions) {
         match swap {
             Some(Swap::Replaced { old, new }) => {
                 for (live, _) in self.connections() {
@@ -352,6 +358,11 @@ impl Session {
                 for (live, _) in self.connections() {
                     live.add_track(&track, &stream);
                 }
+                // The page learns what it sends now.
+                let has = |kind: &str| crate::media::tracks_of(&stream).any(|t| t.kind() == kind);
+                let (audio, video) = (has("audio"), has("video"));
+                out.emit(Event::LocalStream(stream));
+                out.emit(Event::Media { audio, video });
             }
             None => {}
         }
@@ -440,8 +451,6 @@ impl Session {
             }
             return;
         }
-        let no_call =
-            |what: &str| Error::new(ErrorCode::InvalidState, ["no call to ", what].concat());
         match command {
             Command::Connect(reply) => self.link.connect(reply),
             Command::Call(to, reply) => match self.link.callee(&to, self.engaged.is_some()) {
@@ -492,7 +501,7 @@ impl Session {
             }
             Command::UseDevice(kind, pick, reply) => {
                 let swap = self.devices.switch(kind, pick, reply, &self.inputs);
-                self.swap(swap);
+                self.swap(swap, out);
             }
             Command::UseSpeaker(id, reply) => {
                 Devices::use_speaker(id, self.options.remote_video.clone(), reply);
@@ -513,8 +522,6 @@ impl Session {
     /// call's, all of them or the one with the participant named.
     fn connection_command(&mut self, command: Command, out: &mut Actions) {
         let mut connections = self.connections();
-        let no_call =
-            |what: &str| Error::new(ErrorCode::InvalidState, ["no call to ", what].concat());
         match command {
             // The outer promise adopts the stats promise; outside a call it is `null`.
             Command::Stats(who, reply) => {

@@ -48,6 +48,8 @@ pub struct Cluster {
     pub id: String,
     /// What the node knows of Redis now.
     pub health: Arc<Health>,
+    /// The heartbeat, which says goodbye once stopped.
+    heartbeat: tokio::task::JoinHandle<()>,
 }
 
 impl Cluster {
@@ -57,9 +59,18 @@ impl Cluster {
         let client = redis::Client::open(url)?;
         let id = format!("{:016x}", rand::random::<u64>());
         let health = Arc::new(Health::default());
-        tokio::spawn(heartbeat(client, node_key(&id), Arc::clone(&health), stop));
+        let heartbeat = tokio::spawn(heartbeat(client, node_key(&id), Arc::clone(&health), stop));
         tracing::info!(node = %id, "joining the cluster through Redis");
-        Ok(Self { id, health })
+        Ok(Self {
+            id,
+            health,
+            heartbeat,
+        })
+    }
+
+    /// Waits (a moment at most) for the goodbye of a stopped node to reach Redis.
+    pub async fn left(self) {
+        let _ = tokio::time::timeout(PATIENCE * 2, self.heartbeat).await;
     }
 }
 
@@ -76,16 +87,19 @@ async fn heartbeat(
         .map(|d| d.as_millis())
         .unwrap_or_default();
     let mut connection: Option<MultiplexedConnection> = None;
+    let mut first = true;
     loop {
         let renewed = renew(&client, &mut connection, &key, started).await;
         let was_up = health.redis_up.swap(renewed.is_ok(), Ordering::Relaxed);
-        match (&renewed, was_up) {
-            (Ok(()), false) => tracing::info!("Redis answers: the node is in the cluster"),
-            (Err(error), true) => tracing::warn!(
-                %error,
-                "Redis is away: serving this node's users only until it is back"
-            ),
-            _ => {}
+        // Said once: at the first heartbeat, and whenever Redis comes or goes.
+        if std::mem::take(&mut first) || was_up != renewed.is_ok() {
+            match &renewed {
+                Ok(()) => tracing::info!("Redis answers: the node is in the cluster"),
+                Err(error) => tracing::warn!(
+                    %error,
+                    "Redis is away: serving this node's users only until it is back"
+                ),
+            }
         }
         if renewed.is_err() {
             connection = None;

@@ -244,6 +244,9 @@ pub async fn serve_prepared(
     {
         tracing::warn!("some connections did not close within {SHUTDOWN_GRACE:?}");
     }
+    if let Some(cluster) = cluster {
+        cluster.left().await;
+    }
     Ok(())
 }
 

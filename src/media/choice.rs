@@ -133,7 +133,7 @@ pub fn track(
         &object(&[(key, wanted.into())]),
         Box::new(move |stream| {
             then(stream.and_then(|stream| {
-                crate::peer::tracks_of(&stream)
+                crate::media::tracks_of(&stream)
                     .next()
                     .ok_or_else(|| Error::new(ErrorCode::NoDevice, "the device gave no track"))
             }));

@@ -23,7 +23,7 @@ pub fn capture(then: Box<dyn FnOnce(super::Requested)>) {
             then(match result {
                 Ok(stream) => {
                     let stream: MediaStream = stream.unchecked_into();
-                    for track in crate::peer::tracks_of(&stream) {
+                    for track in crate::media::tracks_of(&stream) {
                         let _ =
                             Reflect::set(&track, &"contentHint".into(), &JsValue::from("detail"));
                     }

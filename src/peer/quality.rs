@@ -31,8 +31,9 @@ pub struct Figures {
     pub path: Option<String>,
     /// The video codec (`VP8`, `H264`, ...).
     pub codec: Option<String>,
-    /// 0 (nothing comes through) to 5 (good).
-    pub quality: u8,
+    /// 0 (nothing comes through) to 5 (good); `None` on the first reading, which has no
+    /// rates yet.
+    pub quality: Option<u8>,
 }
 
 /// Running totals of one connection, kept between reports.
@@ -137,9 +138,9 @@ impl Meter {
             height: video_in.as_ref().and_then(|s| number_of(s, "frameHeight")),
             path,
             codec,
-            quality: 0,
+            quality: None,
         };
-        figures.quality = mark(&figures);
+        figures.quality = figures.recv_kbps.is_some().then(|| mark(&figures));
         figures
     }
 }

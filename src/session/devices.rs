@@ -23,7 +23,6 @@ use crate::{
     event::Event,
     js::Listener,
     media::{self, LocalMedia, show},
-    peer::tracks_of,
 };
 
 /// What a call waits for the devices to do.
@@ -173,7 +172,7 @@ impl Devices {
             if let Err(unheard) = inputs.unbounded_send(Input::Screen(screen))
                 && let Input::Screen(Ok(stream)) = unheard.into_inner()
             {
-                tracks_of(&stream).for_each(|track| track.stop());
+                media::stop(&stream);
             }
         }));
     }
@@ -188,14 +187,14 @@ impl Devices {
     ) -> Option<&Screen> {
         let Sharing::Asking(reply) = std::mem::replace(&mut self.sharing, Sharing::Off) else {
             if let Ok(stream) = screen {
-                tracks_of(&stream).for_each(|track| track.stop());
+                media::stop(&stream);
             }
             return None;
         };
         let stream = match screen {
             Ok(stream) if in_call => stream,
             Ok(stream) => {
-                tracks_of(&stream).for_each(|track| track.stop());
+                media::stop(&stream);
                 let error = Error::new(ErrorCode::InvalidState, "the call ended");
                 answer(reply, Err::<JsValue, _>(error));
                 return None;
@@ -205,7 +204,7 @@ impl Devices {
                 return None;
             }
         };
-        let track = tracks_of(&stream).find(|track| track.kind() == "video")?;
+        let track = media::tracks_of(&stream).find(|track| track.kind() == "video")?;
         let inputs = inputs.clone();
         let ended = Listener::new(&track, "ended", move |_| {
             let _ = inputs.unbounded_send(Input::ScreenEnded);
@@ -223,7 +222,7 @@ impl Devices {
     pub fn stop_share(&mut self) -> Option<MediaStreamTrack> {
         match std::mem::replace(&mut self.sharing, Sharing::Off) {
             Sharing::On(screen) => {
-                tracks_of(&screen.stream).for_each(|track| track.stop());
+                media::stop(&screen.stream);
                 Some(screen.track)
             }
             Sharing::Asking(reply) => {

@@ -321,8 +321,8 @@ impl Live {
             } => {
                 let figures = self.meter.read(&report);
                 // The first reading has nothing to compare with: no mark yet.
-                if quality && figures.recv_kbps.is_some() {
-                    out.emit(Event::Quality(with.id.clone(), figures.quality));
+                if let Some(mark) = figures.quality.filter(|_| quality) {
+                    out.emit(Event::Quality(with.id.clone(), mark));
                 }
                 if detail {
                     out.emit(Event::Stats(with.id.clone(), figures));

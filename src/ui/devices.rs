@@ -14,7 +14,7 @@ use super::{
     App,
     page::{say, show, text_field},
 };
-use crate::{api::PeerCall, js::field, media, peer::tracks_of};
+use crate::{api::PeerCall, js::field, media, media::tracks_of};
 
 /// The device menus: camera, microphone, speaker.
 const MENUS: [(&str, &str); 3] = [
@@ -50,6 +50,17 @@ impl App {
                     say(&app.page.alert, &problem.message);
                 }
                 if let Some(stream) = got.stream {
+                    // Closed meanwhile (joined, cancelled): the camera goes off at once.
+                    if app
+                        .page
+                        .prejoin
+                        .unchecked_ref::<web_sys::HtmlElement>()
+                        .hidden()
+                    {
+                        return crate::media::stop(&stream);
+                    }
+                    // An earlier answer that came later than this one's request.
+                    app.stop_preview();
                     app.page.prejoin_video.set_src_object(Some(&stream));
                     *app.preview.borrow_mut() = Some(stream);
                 }
@@ -61,7 +72,7 @@ impl App {
 
     fn stop_preview(&self) {
         if let Some(stream) = self.preview.borrow_mut().take() {
-            tracks_of(&stream).for_each(|track| track.stop());
+            media::stop(&stream);
         }
         self.page.prejoin_video.set_src_object(None);
     }

@@ -191,12 +191,7 @@ impl Grid {
             .iter()
             .filter(|t| t.id == id && !t.screen)
         {
-            let marks = match (audio, video) {
-                (true, true) => "",
-                (false, true) => "muted",
-                (true, false) => "camera off",
-                (false, false) => "muted, camera off",
-            };
+            let marks = marks_text(audio, video);
             say(&tile.muted, marks);
             tile.muted.set_attribute("aria-label", marks).ok();
         }
@@ -274,6 +269,16 @@ impl Grid {
                 paint_levels(&tiles.borrow(), &levels);
             });
         }));
+    }
+}
+
+/// What a person's marks say: their microphone muted, their camera off.
+pub fn marks_text(audio: bool, video: bool) -> &'static str {
+    match (audio, video) {
+        (true, true) => "",
+        (false, true) => "muted",
+        (true, false) => "camera off",
+        (false, false) => "muted, camera off",
     }
 }
 

@@ -324,6 +324,7 @@ impl App {
                     app.alert(&error);
                     say(&page.status, "offline");
                     app.handlers.borrow_mut().clear();
+                    app.remote_stream.borrow_mut().take();
                     if let Some(call) = app.call.borrow_mut().take() {
                         call.close();
                     }

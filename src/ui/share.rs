@@ -73,13 +73,10 @@ impl App {
             self.grid.borrow().marks(&id, audio, video);
             return;
         }
-        let marks = match (audio, video) {
-            (true, true) => "",
-            (false, true) => "muted",
-            (true, false) => "camera off",
-            (false, false) => "muted, camera off",
-        };
-        say(&self.page.remote_marks, marks);
+        say(
+            &self.page.remote_marks,
+            super::grid::marks_text(audio, video),
+        );
     }
 
     /// The share button, pressed while we share.

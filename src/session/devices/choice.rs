@@ -13,11 +13,11 @@ use crate::{
     error::{Error, ErrorCode},
     event::Event,
     js::{Listener, field, object},
+    media::tracks_of,
     media::{
         choice::{self, DeviceKind},
         show,
     },
-    peer::tracks_of,
     session::{
         action::Actions,
         command::{Reply, answer},
@@ -183,6 +183,8 @@ impl Devices {
                 swap
             }
             Ok(track) => {
+                // The call ended meanwhile: the device is the one the next call asks for.
+                self.chosen[slot(kind)] = choice::device_of(&track);
                 track.stop();
                 settled(reply, Ok(()), out);
                 None
@@ -213,6 +215,10 @@ impl Devices {
             }
         };
         let old = tracks_of(&stream).find(|track| track.kind() == new.kind());
+        if old.as_ref() == Some(&new) {
+            // Already what goes out.
+            return None;
+        }
         if let Some(old) = &old {
             stream.remove_track(old);
         }
