@@ -95,26 +95,10 @@ async fn another(side: &Side, kind: &str, in_use: &MediaStreamTrack) -> (JsValue
 /// Waits until `side` is told, at or after `since` in what it saw, that the other side's
 /// camera is `on`; returns where.
 async fn told_video(side: &mut Side, since: usize, on: bool) -> usize {
-    loop {
-        let found = side
-            .seen
-            .borrow()
-            .iter()
-            .enumerate()
-            .skip(since)
-            .find(|(_, (event, media))| {
-                event == "participant-media"
-                    && Reflect::get(media, &"video".into())
-                        .ok()
-                        .and_then(|v| v.as_bool())
-                        == Some(on)
-            })
-            .map(|(at, _)| at);
-        if let Some(at) = found {
-            return at;
-        }
-        side.next("participant-media").await;
-    }
+    let video = |media: &JsValue| Reflect::get(media, &"video".into()).ok()?.as_bool();
+    side.seen_where(since, "participant-media", |media| video(media) == Some(on))
+        .await
+        .1
 }
 
 /// Waits until `side` receives video frames and audio packets past `past`.

@@ -15,20 +15,8 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 /// The next `event` of `side` about `id`, at or after `since`; returns it and where it is.
 async fn next_about(side: &mut Side, since: usize, event: &str, id: &str) -> (JsValue, usize) {
-    loop {
-        let found = side
-            .seen
-            .borrow()
-            .iter()
-            .enumerate()
-            .skip(since)
-            .find(|(_, (name, payload))| name == event && field(payload, "id") == id)
-            .map(|(at, (_, payload))| (payload.clone(), at));
-        if let Some(found) = found {
-            return found;
-        }
-        side.next(event).await;
-    }
+    side.seen_where(since, event, |payload| field(payload, "id") == id)
+        .await
 }
 
 /// The number `key` of `stats`, or `None` for `null`; fails on anything else or a missing

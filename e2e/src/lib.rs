@@ -382,6 +382,15 @@ impl Person {
         person
     }
 
+    /// Alice in Chromium and bob in Firefox, logged in to the demo page, named after this
+    /// process.
+    pub async fn in_chromium_and_firefox(chromium: &Driver, firefox: &Driver) -> (Self, Self) {
+        let suffix = std::process::id();
+        let alice = Self::log_in(chromium, &format!("alice-{suffix}")).await;
+        let bob = Self::log_in(firefox, &format!("bob-{suffix}")).await;
+        (alice, bob)
+    }
+
     /// Opens the demo page at `url` in `browser`, ticks the login form's checkboxes
     /// `boxes` (by id), and logs in as `name`.
     pub async fn log_in_ticking(browser: Client, url: &str, name: &str, boxes: &[&str]) -> Self {

@@ -32,14 +32,7 @@ async fn tone(person: &Person) -> Option<String> {
 async fn tones_follow_the_ring_the_timer_runs_and_shortcuts_wait_for_no_typing() {
     let chromium = Driver::start().await;
     let firefox = Driver::start_for(Engine::Firefox).await;
-    let suffix = std::process::id();
-    let alice = Person::log_in(&chromium, &format!("alice-{suffix}")).await;
-    let bob = Person::log_in_at(
-        firefox.browser().await,
-        &peercall_e2e::base_url(),
-        &format!("bob-{suffix}"),
-    )
-    .await;
+    let (alice, bob) = Person::in_chromium_and_firefox(&chromium, &firefox).await;
 
     alice.call(&bob.name).await;
     bob.wait_for_text("incoming-name", &alice.name).await;

@@ -50,14 +50,7 @@ async fn offers_picture_in_picture(person: &Person) -> bool {
 async fn a_screen_shared_by_a_click_is_seen_beside_the_camera_and_ends_on_stop() {
     let chromium = Driver::start().await;
     let firefox = Driver::start_for(Engine::Firefox).await;
-    let suffix = std::process::id();
-    let alice = Person::log_in(&chromium, &format!("alice-{suffix}")).await;
-    let bob = Person::log_in_at(
-        firefox.browser().await,
-        &peercall_e2e::base_url(),
-        &format!("bob-{suffix}"),
-    )
-    .await;
+    let (alice, bob) = Person::in_chromium_and_firefox(&chromium, &firefox).await;
     alice.calls(&bob).await;
 
     // Headless Firefox has no screen to capture: its refusal is said in words, and the

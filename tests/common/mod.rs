@@ -163,6 +163,30 @@ impl Side {
         }
     }
 
+    /// The first `event` at or after `since` in what `side` saw whose payload passes
+    /// `test`, waiting for it; returns it and where it is.
+    pub async fn seen_where(
+        &mut self,
+        since: usize,
+        event: &str,
+        test: impl Fn(&JsValue) -> bool,
+    ) -> (JsValue, usize) {
+        loop {
+            let found = self
+                .seen
+                .borrow()
+                .iter()
+                .enumerate()
+                .skip(since)
+                .find(|(_, (name, payload))| name == event && test(payload))
+                .map(|(at, (_, payload))| (payload.clone(), at));
+            if let Some(found) = found {
+                return found;
+            }
+            self.next(event).await;
+        }
+    }
+
     /// The states and error messages seen so far, for failure messages.
     pub fn history(&self) -> Vec<String> {
         self.seen
