@@ -3,22 +3,27 @@
 use std::{
     error::Error as _,
     net::SocketAddr,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
-use futures_util::{SinkExt, StreamExt, stream::SplitSink};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use protocol::{ClientMessage, ErrorCode, ServerMessage, validate_room};
 use tokio::{sync::watch, time::Instant};
 
 use crate::{
     AppState,
+    cluster::Home,
     identity::display_name,
     outbox::{Eviction, Evictor, Frames, Outbox, cost, frame},
     rates::Rates,
     refusal::Refusal,
     registry::{Login, Seat, now_ms},
     rooms::RoomKey,
+    tunnel::{Tunnel, Visit, VisitorFrames, VisitorSink},
 };
 
 /// Read buffer per socket, grown only while a larger frame comes in. Signaling frames are
@@ -67,6 +72,8 @@ enum Ending {
     /// Nothing came back for two pings.
     Silent,
     ServerShutdown,
+    /// A visitor whose room has moved on from this node: its socket goes back to find it.
+    Moved,
 }
 
 impl Ending {
@@ -89,18 +96,70 @@ impl Ending {
                 | Self::Abusive
                 | Self::ServerShutdown
                 | Self::Refused(_)
-                | Self::Evicted(Eviction::Replaced | Eviction::Removed)
+                | Self::Moved
+                | Self::Evicted(Eviction::Replaced | Eviction::Removed | Eviction::Ended)
         )
     }
+}
+
+/// How a connection reaches its client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// Through a socket of this node's.
+    Socket,
+    /// Through another node's socket, whose frames come and go over Redis: the room lives
+    /// here.
+    Tunnel,
 }
 
 /// Serves one socket until it closes; `refused`: a socket from a page the server does not
 /// serve, told so and closed at once.
 pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused: Option<Refusal>) {
+    let (sink, stream) = socket.split();
+    serve(stream, sink, remote, state, refused, Via::Socket).await;
+}
+
+/// Serves another node's socket whose room lives here, until it ends.
+pub async fn visit(visit: Visit, state: AppState) {
+    let Some(cluster) = state.cluster.clone() else {
+        return;
+    };
+    let Visit {
+        edge,
+        conn,
+        remote,
+        frames,
+    } = visit;
+    let sink = VisitorSink::new(Arc::clone(&cluster.bus), edge.clone(), conn);
+    serve(
+        VisitorFrames(frames),
+        sink,
+        remote,
+        state,
+        None,
+        Via::Tunnel,
+    )
+    .await;
+    cluster.bus.visitor_ended(&edge, conn);
+}
+
+async fn serve<S, K>(
+    mut stream: S,
+    sink: K,
+    remote: SocketAddr,
+    state: AppState,
+    refused: Option<Refusal>,
+    via: Via,
+) where
+    S: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
+    K: Sink<Message> + Unpin + Send + 'static,
+{
     let _alive = state.alive.clone();
-    tracing::info!(%remote, "connect");
-    state.metrics.sockets.inc();
-    let (sink, mut stream) = socket.split();
+    tracing::info!(%remote, ?via, "connect");
+    let socket = via == Via::Socket;
+    if socket {
+        state.metrics.sockets.inc();
+    }
     let (outbox, frames) = Outbox::new(state.registry.outbox_bytes());
     let writer = tokio::spawn(write_frames(
         sink,
@@ -112,6 +171,8 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused
     let mut login_by = Some(Instant::now() + state.login_timeout);
     let mut shutdown = state.shutdown.clone();
     let mut me: Option<Seat> = None;
+    // The way to the room's home, when it lives on another node.
+    let mut tunnel: Option<Tunnel> = None;
     let conn = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
     let mut pings = tokio::time::interval(state.ping_interval);
     pings.tick().await; // the first tick is immediate
@@ -137,9 +198,26 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused
                         outbox.push(close(close_code::SIZE, TOO_LARGE));
                         break Ending::TooLarge;
                     }
+                    Some(Ok(Message::Text(text))) if tunnel.is_some() => {
+                        if let Some(tunnel) = &tunnel {
+                            tunnel.forward(text.as_str());
+                        }
+                    }
                     Some(Ok(Message::Text(text))) => {
                         let was_in = me.is_some();
-                        if let Err(refusal) = handle(&state, &outbox, conn, &mut me, &mut rates, text.as_str()) {
+                        let at = Place { conn, remote, via };
+                        match handle(&state, &outbox, at, &mut me, &mut rates, text.as_str()).await {
+                            Ok(Handled::Done) => {}
+                            Ok(Handled::Tunnelled(opened)) => {
+                                // The home sees to the login's deadline from now on.
+                                tunnel = Some(opened);
+                                login_by = None;
+                            }
+                            Ok(Handled::Moved) => {
+                                outbox.push(close(close_code::RESTART, "the room moved to another server: reconnecting"));
+                                break Ending::Moved;
+                            }
+                            Err(refusal) => {
                             // A connection that just ended still has candidates on their
                             // way: their refusal is no abuse (and they cost their rate).
                             let strikes = refusal.code != ErrorCode::NotInCall;
@@ -148,6 +226,7 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused
                             }
                             if strikes && struck_out(&mut rates, &outbox) {
                                 break Ending::Abusive;
+                            }
                             }
                         }
                         if !was_in && me.is_some() {
@@ -186,7 +265,8 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused
                         break Ending::BrokenSocket;
                     }
                 }},
-                _ = pings.tick() => {
+                // A visitor's socket is pinged by its own node.
+                _ = pings.tick(), if via == Via::Socket => {
                     if heard.elapsed() > 2 * state.ping_interval {
                         break Ending::Silent;
                     }
@@ -215,7 +295,7 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused
             }
             why = outbox.evicted() => {
                     let code = match why {
-                        Eviction::TooSlow => None,
+                        Eviction::TooSlow | Eviction::Ended => None,
                         Eviction::Removed => Some(ErrorCode::Removed),
                         Eviction::Replaced => {
                             let refusal = Refusal::new(
@@ -241,6 +321,14 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused
 
     if let Some(seat) = &me {
         state.registry.depart(seat, conn, ending.is_clean());
+        if let Some(cluster) = &state.cluster
+            && ending.is_clean()
+        {
+            cluster.note_left(&seat.id, state.registry.token_lifetime());
+        }
+    }
+    if let Some(tunnel) = tunnel {
+        tunnel.close(ending.is_clean());
     }
     if ending.said_goodbye() {
         // Our close frame is on its way: read until the client answers it, so the socket
@@ -255,7 +343,9 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused
         let _ = tokio::time::timeout(CLOSE_GRACE, goodbye).await;
     }
     tracing::info!(%remote, id = me.as_ref().map(|seat| seat.id.0.as_str()), reason = ?ending, "disconnect");
-    state.metrics.sockets.dec();
+    if socket {
+        state.metrics.sockets.dec();
+    }
     // The writer ends once every handle on the outbox is gone (ours and the registry's).
     drop(outbox);
     let _ = writer.await;
@@ -275,15 +365,34 @@ pub async fn stopping(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stopping| *stopping).await;
 }
 
+/// Which connection a frame came on, and how it is reached.
+#[derive(Clone, Copy)]
+struct Place {
+    conn: u64,
+    remote: SocketAddr,
+    via: Via,
+}
+
+/// What came of a frame.
+enum Handled {
+    /// Done here.
+    Done,
+    /// A login to a room whose home is another node: from now on the socket's frames go
+    /// there.
+    Tunnelled(Tunnel),
+    /// A visitor's login to a room that lives on another node by now.
+    Moved,
+}
+
 /// Acts on one text frame; `Err` is the refusal to send back.
-fn handle(
+async fn handle(
     state: &AppState,
     outbox: &Outbox,
-    conn: u64,
+    at: Place,
     me: &mut Option<Seat>,
     rates: &mut Rates,
     text: &str,
-) -> Result<(), Refusal> {
+) -> Result<Handled, Refusal> {
     let message: ClientMessage = serde_json::from_str(text).map_err(|error| {
         Refusal::new(
             ErrorCode::BadRequest,
@@ -325,7 +434,23 @@ fn handle(
                     ));
                 }
             };
-            let resume = state.registry.resumable(resume.as_deref(), &room, &name);
+            if let Some(cluster) = &state.cluster
+                && let Home::There(home) = cluster.home_of(&room).await
+            {
+                return Ok(match at.via {
+                    Via::Socket => Handled::Tunnelled(cluster.bus.open(
+                        home, at.conn, at.remote, outbox, text,
+                    )),
+                    Via::Tunnel => Handled::Moved,
+                });
+            }
+            let mut resume = state.registry.resumable(resume.as_deref(), &room, &name);
+            if let Some(cluster) = &state.cluster
+                && let Some(claim) = &resume
+                && cluster.has_left(&claim.id).await
+            {
+                resume = None;
+            }
             let grant = match &state.auth {
                 None => None,
                 Some(auth) => {
@@ -345,7 +470,7 @@ fn handle(
                 sent: sent.map(|seq| seq.min(protocol::MAX_EXACT)),
                 claim: call.zip(with),
             };
-            let welcomed = state.registry.login(login, conn, outbox, &state.ice)?;
+            let welcomed = state.registry.login(login, at.conn, outbox, &state.ice)?;
             let seat = welcomed.seat;
             tracing::info!(id = %seat.id, name = %seat.name, room = seat.room.as_str(), resumed = welcomed.resumed, "login");
             state.metrics.logins.inc();
@@ -381,6 +506,7 @@ fn handle(
             Err(_) => Ok(()),
         },
     }
+    .map(|()| Handled::Done)
 }
 
 /// Logs `refusal` and sends it back to its sender; for a final refusal, closes the
@@ -449,8 +575,8 @@ fn is_too_large(error: &axum::Error) -> bool {
 /// Writes queued frames until the outbox closes or a close frame has gone out. A frame
 /// that cannot go out within `deadline` (a client that stopped reading) ends the
 /// connection, so that it holds neither its slot nor its queue.
-async fn write_frames(
-    mut sink: SplitSink<WebSocket, Message>,
+async fn write_frames<K: Sink<Message> + Unpin>(
+    mut sink: K,
     frames: Frames,
     deadline: std::time::Duration,
     evictor: Evictor,

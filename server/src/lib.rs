@@ -27,6 +27,7 @@ mod rooms;
 mod startup;
 mod tls;
 mod tokens;
+mod tunnel;
 
 pub use config::{Command, Config};
 pub use ice::turn_password;
@@ -91,6 +92,8 @@ struct AppState {
     shutdown: watch::Receiver<bool>,
     /// Held by every connection task; shutdown waits until all are dropped.
     alive: mpsc::Sender<()>,
+    /// The node's membership of a cluster, with `--redis-url`.
+    cluster: Option<Arc<cluster::Cluster>>,
 }
 
 /// Checks `config`, then serves as [`serve_prepared`] does.
@@ -121,37 +124,39 @@ pub async fn serve_prepared(
     let (stop_tx, stop_rx) = watch::channel(false);
     let (alive_tx, mut alive_rx) = mpsc::channel(1);
     let mut metrics = Metrics::new();
-    let cluster = match &config.redis_url {
-        Some(url) => Some(
-            cluster::Cluster::join(url, stop_rx.clone())
-                .map_err(|error| std::io::Error::other(format!("--redis-url: {error}")))?,
-        ),
-        None => None,
-    };
-    if let Some(cluster) = &cluster {
-        metrics.watch_redis(Arc::clone(&cluster.health));
-    }
-    let metrics = Arc::new(metrics);
     let grace = Duration::from_millis(config.resume_grace_ms);
     let resume_refresh = Duration::from_millis(config.resume_refresh_ms.max(1));
     let origins = Arc::new(Origins::new(&config.allowed_origins));
+    let registry = Arc::new(Registry::new(
+        Limits {
+            outbox_bytes: config.outbox_bytes,
+            backlog_bytes: config.backlog_bytes,
+        },
+        // A token lasts through the grace period after the socket that last got one
+        // drops, however late in a refresh interval, and however late that is noticed.
+        tokens::Tokens::new(resume_key, grace + 2 * resume_refresh),
+        grace,
+        Capacity {
+            named: config.room_capacity,
+            default: config.default_room_capacity,
+            default_room: !config.no_default_room,
+            call: usize::from(config.call_capacity),
+        },
+    ));
+    let cluster = match &config.redis_url {
+        Some(url) => {
+            let crossings = metrics.crossings();
+            let cluster =
+                cluster::Cluster::join(url, Arc::clone(&registry), crossings, stop_rx.clone())
+                    .map_err(|error| std::io::Error::other(format!("--redis-url: {error}")))?;
+            metrics.watch_redis(Arc::clone(&cluster.health));
+            Some(cluster)
+        }
+        None => None,
+    };
+    let metrics = Arc::new(metrics);
     let state = AppState {
-        registry: Arc::new(Registry::new(
-            Limits {
-                outbox_bytes: config.outbox_bytes,
-                backlog_bytes: config.backlog_bytes,
-            },
-            // A token lasts through the grace period after the socket that last got one
-            // drops, however late in a refresh interval, and however late that is noticed.
-            tokens::Tokens::new(resume_key, grace + 2 * resume_refresh),
-            grace,
-            Capacity {
-                named: config.room_capacity,
-                default: config.default_room_capacity,
-                default_room: !config.no_default_room,
-                call: usize::from(config.call_capacity),
-            },
-        )),
+        registry,
         ice: Arc::new(ice),
         auth: auth.map(Arc::new),
         origins: Arc::clone(&origins),
@@ -168,7 +173,15 @@ pub async fn serve_prepared(
         rate_factor: config.rate_limit_factor.max(0.0),
         shutdown: stop_rx.clone(),
         alive: alive_tx.clone(),
+        cluster: cluster.clone(),
     };
+    if let Some(cluster) = &cluster {
+        // Sockets of other nodes whose rooms live here are served as this node's own.
+        let host = state.clone();
+        cluster.bus.host_with(Some(Arc::new(move |visit| {
+            tokio::spawn(connection::visit(visit, host.clone()));
+        })));
+    }
     let mut app = Router::new()
         .route("/ws", any(upgrade))
         // A room's link opens the demo page, which reads the room from its own address.
@@ -237,6 +250,10 @@ pub async fn serve_prepared(
         },
     )
     .await;
+    if let Some(cluster) = &cluster {
+        // The host holds a clone of `alive` too.
+        cluster.bus.host_with(None);
+    }
     // Every connection task holds a clone of `alive`; the listeners' clones are gone.
     if tokio::time::timeout(SHUTDOWN_GRACE, alive_rx.recv())
         .await

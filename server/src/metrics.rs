@@ -34,6 +34,20 @@ pub struct Metrics {
     redis: Option<(Arc<Health>, Gauge)>,
 }
 
+/// Messages between this node and others, shown as `peercall_cross_node_messages`.
+#[derive(Clone)]
+pub struct Crossings {
+    /// Sent to other nodes (a client's frame, or a batch of frames for one client).
+    pub sent: Counter,
+    /// Received from other nodes.
+    pub received: Counter,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Direction {
+    direction: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Refusal {
     code: &'static str,
@@ -70,6 +84,22 @@ impl Metrics {
             turn_credentials,
             redis: None,
         }
+    }
+
+    /// The counters of messages between this node and others, for a node of a cluster.
+    pub fn crossings(&mut self) -> Crossings {
+        let family = Family::<Direction, Counter>::default();
+        let counter = |direction| family.get_or_create(&Direction { direction }).clone();
+        let crossings = Crossings {
+            sent: counter("sent"),
+            received: counter("received"),
+        };
+        self.registry.register(
+            "cross_node_messages",
+            "Messages sent to and received from other nodes through Redis",
+            family,
+        );
+        crossings
     }
 
     /// Shows whether Redis answers (1) or not (0), for a node of a cluster.

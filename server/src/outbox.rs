@@ -21,6 +21,9 @@ pub enum Eviction {
     Replaced,
     /// A moderator removed its user from the room.
     Removed,
+    /// Ended from elsewhere, its close frame already queued: the node that holds the
+    /// room closed it, or the room moved to another node.
+    Ended,
 }
 
 struct Evicted {

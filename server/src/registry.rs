@@ -191,6 +191,11 @@ impl Registry {
             .issue(&seat.id, &seat.room, &seat.name, seat.started_ms, now_ms())
     }
 
+    /// How long a resume token lasts.
+    pub fn token_lifetime(&self) -> Duration {
+        self.tokens.lifetime()
+    }
+
     /// Whether logins without a room are taken.
     pub fn has_default_room(&self) -> bool {
         self.capacity.default_room
@@ -615,6 +620,28 @@ impl Registry {
             tracing::info!(id = %seat.id, "resume grace over: left");
             leave(&mut state, seat, self.limits.backlog_bytes);
         }
+    }
+
+    /// The rooms held here.
+    pub fn room_keys(&self) -> Vec<RoomKey> {
+        self.lock().rooms.keys().cloned().collect()
+    }
+
+    /// Gives up `room`, which another node holds: it is forgotten here without a word to
+    /// anyone, and the outboxes of its connected members are handed back to be closed.
+    pub fn surrender(&self, room: &RoomKey) -> Vec<Outbox> {
+        let mut state = self.lock();
+        let Some(room) = state.rooms.remove(room) else {
+            return Vec::new();
+        };
+        let mut outboxes = Vec::new();
+        for (id, member) in room.members {
+            state.homes.remove(&id);
+            if let Link::Connected { outbox, .. } = member.link {
+                outboxes.push(outbox);
+            }
+        }
+        outboxes
     }
 }
 

@@ -6,27 +6,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{PATIENCE, TestServer, fetch, process::free_tcp_port, redis::Redis, sample};
+use common::{
+    PATIENCE, TestServer, fetch, process::free_tcp_port, redis::Redis, sample, until_health,
+};
 use serde_json::json;
-
-/// Waits until the node's `/healthz` says `body` (always with 200).
-async fn until_health(server: &TestServer, body: &str) {
-    let started = Instant::now();
-    loop {
-        let reply = fetch(server.addr, "/healthz").await;
-        assert_eq!(reply.status, 200, "healthz stays 200");
-        if reply.body == body {
-            return;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "healthz says {:?}, not {body:?}",
-            reply.body
-        );
-        // The node checks Redis once a second: look again after a part of that.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// Waits until Redis holds `count` node keys, each with a time to live.
 async fn until_nodes(redis: &Redis, count: usize) -> Vec<(String, i64)> {

@@ -101,6 +101,25 @@ pub async fn fetch(addr: SocketAddr, path: &str) -> web::Reply {
     web::get(tcp, path).await
 }
 
+/// Waits until the server's `/healthz` says `body` (always with 200).
+pub async fn until_health(server: &TestServer, body: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let reply = fetch(server.addr, "/healthz").await;
+        assert_eq!(reply.status, 200, "healthz stays 200");
+        if reply.body == body {
+            return;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "healthz says {:?}, not {body:?}",
+            reply.body
+        );
+        // A node checks Redis once a second: look again after a part of that.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The value of the sample `name` (with its labels) in a metrics text.
 pub fn sample(text: &str, name: &str) -> Option<f64> {
     text.lines()
@@ -229,6 +248,14 @@ impl Client {
         tokio::time::timeout(PATIENCE, closed)
             .await
             .expect("the server closes the socket in time");
+    }
+
+    /// The next frame; `None` once the socket has ended.
+    pub async fn next_message(&mut self) -> Option<Message> {
+        tokio::time::timeout(PATIENCE, self.socket.next())
+            .await
+            .expect("the server answers in time")
+            .and_then(Result::ok)
     }
 
     async fn next(&mut self) -> Message {

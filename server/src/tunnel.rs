@@ -1,0 +1,452 @@
+//! Sockets whose room lives on another node.
+//!
+//! Every room has one home: the node that holds its members, calls and signals, as a lone
+//! server holds all of them. A client whose socket reaches another node (its *edge*) logs
+//! in through a tunnel: the edge forwards the client's frames over Redis pub/sub to the
+//! home, where a *visitor* connection runs exactly as a socket of the home's own would,
+//! and the home's frames come back the same way. So presence, the server-stamped `from`,
+//! the access rules, the call registry and the delivery numbering are the home's, one
+//! place for each room; rate and connection limits count where the socket is.
+//!
+//! Each node listens on its own channel. Frames of one socket keep their order: one
+//! publisher per node sends everything, in order, pipelined.
+//!
+//! When a room's home goes (stopped, dead, or unreachable because Redis is away), its
+//! tunnels close with 1012: the clients resume at once, reach a node that becomes the
+//! room's new home, and get their ids back there. When an edge goes, its visitors end as
+//! dropped sockets do: their users are away until they resume.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    pin::Pin,
+    sync::{Arc, Mutex, MutexGuard},
+    task::{Context, Poll},
+};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, close_code};
+use futures_util::{Sink, Stream};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::{
+    metrics::Crossings,
+    outbox::{Eviction, Outbox},
+};
+
+/// A node's id (see `cluster::Cluster`).
+pub type NodeId = String;
+
+/// Frames of one visitor waiting for it; past this the visitor is dropped (its edge
+/// forwards faster than the home can handle, which no honest client makes it do).
+const VISITOR_BACKLOG: usize = 1024;
+
+/// Messages waiting for the publisher.
+const PUBLISH_BACKLOG: usize = 16 * 1024;
+
+/// The reason sent with the close that ends a tunnel whose room moved.
+const MOVED: &str = "the room moved to another server: reconnecting";
+
+/// The pub/sub channel node `node` listens on.
+pub fn channel(node: &str) -> String {
+    format!("peercall:bus:{node}")
+}
+
+/// What goes between two nodes.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "kebab-case")]
+pub enum Envelope {
+    /// Edge to home: socket `conn` of node `edge`, from `remote`, logs in with `text`.
+    Open {
+        edge: NodeId,
+        conn: u64,
+        remote: SocketAddr,
+        text: String,
+    },
+    /// Edge to home: the socket's next frame.
+    Frame {
+        edge: NodeId,
+        conn: u64,
+        text: String,
+    },
+    /// Edge to home: the socket ended; `clean` when its user left on purpose.
+    Closed {
+        edge: NodeId,
+        conn: u64,
+        clean: bool,
+    },
+    /// Home to edge: frames for the edge's socket `conn`.
+    Frames { conn: u64, frames: Vec<Frame> },
+}
+
+/// A frame from the home to a client.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Frame {
+    /// A text frame.
+    Text(String),
+    /// The close that ends the socket.
+    Close { code: u16, reason: String },
+}
+
+/// A socket of another node, to be served here as a visitor.
+pub struct Visit {
+    /// The node the socket is on.
+    pub edge: NodeId,
+    /// Its number there.
+    pub conn: u64,
+    /// The client's address.
+    pub remote: SocketAddr,
+    /// Its frames, the login first; `Close` when its user left, the end when the socket
+    /// dropped.
+    pub frames: mpsc::Receiver<Message>,
+}
+
+/// Starts a visitor connection.
+pub type Host = Arc<dyn Fn(Visit) + Send + Sync>;
+
+/// One node's tunnels, both ways.
+pub struct Bus {
+    node: NodeId,
+    publisher: mpsc::Sender<(String, String)>,
+    /// This node's sockets whose room is elsewhere, by connection number.
+    tunnels: Mutex<HashMap<u64, Tunnelled>>,
+    /// Other nodes' sockets served here, by their node and number.
+    visitors: Mutex<HashMap<(NodeId, u64), mpsc::Sender<Message>>>,
+    host: Mutex<Option<Host>>,
+    crossings: Crossings,
+}
+
+struct Tunnelled {
+    home: NodeId,
+    outbox: Outbox,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every change under these locks is one insert or remove: a poisoned lock is usable.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Bus {
+    /// The bus of node `node`, and what its publisher sends from.
+    pub fn new(
+        node: NodeId,
+        crossings: Crossings,
+    ) -> (Arc<Self>, mpsc::Receiver<(String, String)>) {
+        let (publisher, queue) = mpsc::channel(PUBLISH_BACKLOG);
+        let bus = Arc::new(Self {
+            node,
+            publisher,
+            tunnels: Mutex::default(),
+            visitors: Mutex::default(),
+            host: Mutex::default(),
+            crossings,
+        });
+        (bus, queue)
+    }
+
+    /// Serves visitors with `host` from now on; with none, no more.
+    pub fn host_with(&self, host: Option<Host>) {
+        *locked(&self.host) = host;
+    }
+
+    fn send(&self, to: &str, envelope: &Envelope) -> bool {
+        let Ok(json) = serde_json::to_string(envelope) else {
+            return false;
+        };
+        self.crossings.sent.inc();
+        // Never waits: a full queue means Redis cannot keep up, and the tunnel gives up.
+        self.publisher.try_send((channel(to), json)).is_ok()
+    }
+
+    /// Socket `conn` of this node, whose frames go to `outbox`, logs in with `text` to
+    /// the room whose home is node `home`.
+    pub fn open(
+        self: &Arc<Self>,
+        home: NodeId,
+        conn: u64,
+        remote: SocketAddr,
+        outbox: &Outbox,
+        text: &str,
+    ) -> Tunnel {
+        locked(&self.tunnels).insert(
+            conn,
+            Tunnelled {
+                home: home.clone(),
+                outbox: outbox.clone(),
+            },
+        );
+        let open = Envelope::Open {
+            edge: self.node.clone(),
+            conn,
+            remote,
+            text: text.to_owned(),
+        };
+        if !self.send(&home, &open) {
+            self.close_tunnel(conn);
+        }
+        Tunnel {
+            bus: Arc::clone(self),
+            home,
+            conn,
+        }
+    }
+
+    /// Ends this node's tunnel `conn` with 1012: the client comes back and finds the
+    /// room's home anew.
+    fn close_tunnel(&self, conn: u64) {
+        if let Some(tunnel) = locked(&self.tunnels).remove(&conn) {
+            moved(&tunnel.outbox);
+        }
+    }
+
+    /// Acts on what came in on this node's channel.
+    pub fn receive(&self, payload: &str) {
+        let envelope = match serde_json::from_str::<Envelope>(payload) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                tracing::warn!(%error, "unreadable message from another node");
+                return;
+            }
+        };
+        self.crossings.received.inc();
+        match envelope {
+            Envelope::Open {
+                edge,
+                conn,
+                remote,
+                text,
+            } => {
+                let Some(host) = locked(&self.host).clone() else {
+                    return;
+                };
+                let (sender, frames) = mpsc::channel(VISITOR_BACKLOG);
+                let _ = sender.try_send(Message::Text(text.into()));
+                locked(&self.visitors).insert((edge.clone(), conn), sender);
+                host(Visit {
+                    edge,
+                    conn,
+                    remote,
+                    frames,
+                });
+            }
+            Envelope::Frame { edge, conn, text } => {
+                let key = (edge, conn);
+                let mut visitors = locked(&self.visitors);
+                let delivered = visitors
+                    .get(&key)
+                    .is_some_and(|visitor| visitor.try_send(Message::Text(text.into())).is_ok());
+                if !delivered {
+                    // Unknown here (this node restarted) or flooding: the socket comes back.
+                    visitors.remove(&key);
+                    drop(visitors);
+                    let (edge, conn) = key;
+                    let close = Frame::Close {
+                        code: close_code::RESTART,
+                        reason: MOVED.to_owned(),
+                    };
+                    self.send(
+                        &edge,
+                        &Envelope::Frames {
+                            conn,
+                            frames: vec![close],
+                        },
+                    );
+                }
+            }
+            Envelope::Closed { edge, conn, clean } => {
+                if let Some(visitor) = locked(&self.visitors).remove(&(edge, conn))
+                    && clean
+                {
+                    let _ = visitor.try_send(Message::Close(Some(CloseFrame {
+                        code: close_code::NORMAL,
+                        reason: Utf8Bytes::default(),
+                    })));
+                }
+            }
+            Envelope::Frames { conn, frames } => {
+                let mut tunnels = locked(&self.tunnels);
+                let Some(tunnel) = tunnels.get(&conn) else {
+                    return;
+                };
+                let mut ended = false;
+                for frame in frames {
+                    match frame {
+                        Frame::Text(text) => tunnel.outbox.push(Message::Text(text.into())),
+                        Frame::Close { code, reason } => {
+                            tunnel.outbox.push(Message::Close(Some(CloseFrame {
+                                code,
+                                reason: reason.into(),
+                            })));
+                            tunnel.outbox.evict(Eviction::Ended);
+                            ended = true;
+                            break;
+                        }
+                    }
+                }
+                if ended {
+                    tunnels.remove(&conn);
+                }
+            }
+        }
+    }
+
+    /// Visitor `conn` of node `edge` ended here: it is forgotten.
+    pub fn visitor_ended(&self, edge: &str, conn: u64) {
+        locked(&self.visitors).remove(&(edge.to_owned(), conn));
+    }
+
+    /// The other nodes this node has tunnels with, either way.
+    pub fn peers(&self) -> Vec<NodeId> {
+        let mut nodes: Vec<NodeId> = locked(&self.tunnels)
+            .values()
+            .map(|tunnel| tunnel.home.clone())
+            .collect();
+        nodes.extend(locked(&self.visitors).keys().map(|(edge, _)| edge.clone()));
+        nodes.sort();
+        nodes.dedup();
+        nodes
+    }
+
+    /// Node `node` is gone: the tunnels to its rooms close with 1012 and its sockets
+    /// served here end as dropped sockets.
+    pub fn node_gone(&self, node: &str) {
+        locked(&self.tunnels).retain(|_, tunnel| {
+            let gone = tunnel.home == node;
+            if gone {
+                moved(&tunnel.outbox);
+            }
+            !gone
+        });
+        locked(&self.visitors).retain(|(edge, _), _| edge != node);
+    }
+
+    /// Redis went away: no tunnel carries anything any more. Every one closes with 1012,
+    /// and every visitor ends as a dropped socket.
+    pub fn cut(&self) {
+        for (_, tunnel) in locked(&self.tunnels).drain() {
+            moved(&tunnel.outbox);
+        }
+        locked(&self.visitors).clear();
+    }
+}
+
+/// Ends a socket whose room moved with 1012, which a client takes as a restart.
+pub fn moved(outbox: &Outbox) {
+    outbox.push(Message::Close(Some(CloseFrame {
+        code: close_code::RESTART,
+        reason: MOVED.into(),
+    })));
+    outbox.evict(Eviction::Ended);
+}
+
+/// An edge socket's tunnel to its room's home.
+pub struct Tunnel {
+    bus: Arc<Bus>,
+    home: NodeId,
+    conn: u64,
+}
+
+impl Tunnel {
+    /// Forwards the client's frame `text` to the home.
+    pub fn forward(&self, text: &str) {
+        let frame = Envelope::Frame {
+            edge: self.bus.node.clone(),
+            conn: self.conn,
+            text: text.to_owned(),
+        };
+        if !self.bus.send(&self.home, &frame) {
+            self.bus.close_tunnel(self.conn);
+        }
+    }
+
+    /// The socket ended (`clean`: its user left on purpose); the home is told, unless it
+    /// ended it.
+    pub fn close(self, clean: bool) {
+        if locked(&self.bus.tunnels).remove(&self.conn).is_some() {
+            let closed = Envelope::Closed {
+                edge: self.bus.node.clone(),
+                conn: self.conn,
+                clean,
+            };
+            self.bus.send(&self.home, &closed);
+        }
+    }
+}
+
+/// A visitor's frames, read as a socket's.
+pub struct VisitorFrames(pub mpsc::Receiver<Message>);
+
+impl Stream for VisitorFrames {
+    type Item = Result<Message, axum::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx).map(|frame| frame.map(Ok))
+    }
+}
+
+/// Where a visitor's frames are written: gathered, and sent to its edge on each flush.
+pub struct VisitorSink {
+    bus: Arc<Bus>,
+    edge: NodeId,
+    conn: u64,
+    batch: Vec<Frame>,
+}
+
+impl VisitorSink {
+    /// The sink of visitor `conn` from node `edge`.
+    pub fn new(bus: Arc<Bus>, edge: NodeId, conn: u64) -> Self {
+        Self {
+            bus,
+            edge,
+            conn,
+            batch: Vec::new(),
+        }
+    }
+}
+
+impl Sink<Message> for VisitorSink {
+    type Error = std::io::Error;
+
+    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, message: Message) -> Result<(), Self::Error> {
+        let frame = match message {
+            Message::Text(text) => Frame::Text(text.as_str().to_owned()),
+            Message::Close(close) => {
+                let (code, reason) = close.map_or((close_code::NORMAL, String::new()), |close| {
+                    (close.code, close.reason.as_str().to_owned())
+                });
+                Frame::Close { code, reason }
+            }
+            // The edge pings the socket itself.
+            Message::Binary(_) | Message::Ping(_) | Message::Pong(_) => return Ok(()),
+        };
+        self.batch.push(frame);
+        Ok(())
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        if self.batch.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        let frames = std::mem::take(&mut self.batch);
+        let envelope = Envelope::Frames {
+            conn: self.conn,
+            frames,
+        };
+        if self.bus.send(&self.edge, &envelope) {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Ready(Err(std::io::Error::other("Redis cannot keep up")))
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.poll_flush(cx)
+    }
+}

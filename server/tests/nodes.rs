@@ -1,0 +1,299 @@
+//! Several nodes with one Redis: a room spans them, with the same presence, stamped
+//! senders, access rules and call registry as on one node; a node that stops hands its
+//! rooms over and its users resume elsewhere with their ids; Redis restarting drops no
+//! call and presence comes back.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::{Client, PATIENCE, TestServer, process::free_tcp_port, redis::Redis, until_health};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+/// The resume key every node shares.
+const SECRET: &str = "one-key-for-every-node-of-the-cluster";
+
+/// A node of the cluster on `redis`, in it once `/healthz` says so.
+async fn node(redis: &str) -> TestServer {
+    let url = redis.to_owned();
+    let server = TestServer::start_with(|config| {
+        config.redis_url = Some(url);
+        config.resume_secret = Some(SECRET.into());
+        config.resume_grace_ms = 10_000;
+    })
+    .await;
+    until_health(&server, "ok\n").await;
+    server
+}
+
+/// Someone in room `team`, on whichever node they are connected to.
+struct Person {
+    name: &'static str,
+    client: Client,
+    id: String,
+    token: String,
+    /// Who they see in the room.
+    sees: HashSet<String>,
+    /// Whether they were ever told someone left.
+    saw_someone_leave: bool,
+    /// The call they are in, and with whom.
+    call: Option<(String, String)>,
+}
+
+impl Person {
+    fn saw(&mut self, peers: &[Value]) {
+        self.sees = peers
+            .iter()
+            .map(|peer| peer["id"].as_str().unwrap().to_owned())
+            .collect();
+    }
+
+    /// Logs in again on `server` with the resume token and the call it is in: the id
+    /// must be the same.
+    async fn resume(&mut self, server: &TestServer) {
+        let mut login = json!({
+            "type": "login", "name": self.name, "room": "team", "resume": self.token,
+        });
+        if let Some((call, with)) = &self.call {
+            login["call"] = json!(call);
+            login["with"] = json!(with);
+        }
+        let mut client = server.client().await;
+        let (welcome, peers) = client.join_with(login).await;
+        assert_eq!(
+            welcome["id"],
+            self.id.as_str(),
+            "{} keeps its id",
+            self.name
+        );
+        self.token = welcome["resume"].as_str().unwrap().to_owned();
+        self.client = client;
+        self.saw(&peers);
+    }
+
+    /// Reads one frame and keeps what it says of presence; `false` once the socket
+    /// closed.
+    async fn read(&mut self) -> bool {
+        let Some(frame) = self.client.next_message().await else {
+            return false;
+        };
+        let Message::Text(text) = frame else {
+            return !matches!(frame, Message::Close(_));
+        };
+        let frame: Value = serde_json::from_str(&text).unwrap();
+        match frame["type"].as_str() {
+            Some("peer-joined") => {
+                self.sees.insert(frame["id"].as_str().unwrap().to_owned());
+            }
+            Some("peer-left") => {
+                self.saw_someone_leave = true;
+                self.sees.remove(frame["id"].as_str().unwrap());
+            }
+            Some("resume-token") => self.token = frame["resume"].as_str().unwrap().to_owned(),
+            _ => {}
+        }
+        true
+    }
+}
+
+/// `name` in room `team` on `server`, with its resume token.
+async fn person(server: &TestServer, name: &'static str) -> Person {
+    let mut client = server.client().await;
+    let (welcome, peers) = client
+        .join_with(json!({"type": "login", "name": name, "room": "team"}))
+        .await;
+    let mut person = Person {
+        name,
+        client,
+        id: welcome["id"].as_str().unwrap().to_owned(),
+        token: welcome["resume"].as_str().unwrap().to_owned(),
+        sees: HashSet::new(),
+        saw_someone_leave: false,
+        call: None,
+    };
+    person.saw(&peers);
+    person
+}
+
+/// `bob` came in after `alice`: she reads until she has seen him come.
+async fn meet(alice: &mut Person, bob: &Person) {
+    while !alice.sees.contains(&bob.id) {
+        assert!(alice.read().await, "{}'s socket stays open", alice.name);
+    }
+}
+
+/// `caller` rings `callee`, who accepts; both note the call.
+async fn call(caller: &mut Person, callee: &mut Person) {
+    let id = caller
+        .client
+        .call(&caller.id, &mut callee.client, &callee.id)
+        .await;
+    caller.call = Some((id.clone(), callee.id.clone()));
+    callee.call = Some((id, caller.id.clone()));
+}
+
+/// `from` sends an offer in its call, and `to` gets it, stamped with `from`'s id.
+async fn offer_arrives(from: &mut Person, to: &mut Person) {
+    let (call, _) = from.call.clone().expect("in a call");
+    from.client
+        .send(json!({"type": "offer", "to": to.id, "call": call, "sdp": "v=0 offer"}))
+        .await;
+    let offer = to.client.expect("offer").await;
+    assert_eq!(offer["from"], from.id.as_str());
+    assert_eq!(offer["sdp"], "v=0 offer");
+}
+
+#[tokio::test]
+async fn one_room_spans_two_nodes_with_the_same_rules_as_one() {
+    let redis = Redis::start(free_tcp_port());
+    let (a, b) = (node(&redis.url()).await, node(&redis.url()).await);
+    let (mut alice, alice_id, peers) = a.join("alice", "team").await;
+    assert!(peers.is_empty());
+    let (mut bob, bob_id, peers) = b.join("bob", "team").await;
+    assert_eq!(peers, [json!({"id": alice_id, "name": "alice"})]);
+    assert_eq!(alice.expect("peer-joined").await["id"], bob_id.as_str());
+
+    // Rooms stay apart across nodes, and a name is taken on every node.
+    let (_carol, _, peers) = b.join("carol", "other").await;
+    assert!(peers.is_empty(), "another room: {peers:?}");
+    let mut impostor = b.client().await;
+    impostor
+        .send(json!({"type": "login", "name": "Alice", "room": "team"}))
+        .await;
+    impostor.expect_error("name-taken").await;
+
+    // A call across nodes: the sender is stamped by the server, whatever it claims, and
+    // negotiation passes only within the accepted call.
+    bob.send(json!({"type": "offer", "to": alice_id, "sdp": "v=0 early"}))
+        .await;
+    bob.expect_error("not-in-call").await;
+    bob.send(json!({"type": "ring", "to": alice_id, "from": "someone-else"}))
+        .await;
+    let ring = alice.expect("ring").await;
+    assert_eq!(ring["from"], bob_id.as_str());
+    assert_eq!(ring["name"], "bob");
+    let call = ring["call"].as_str().unwrap().to_owned();
+    alice
+        .send(json!({"type": "accept", "to": bob_id, "call": call}))
+        .await;
+    assert_eq!(bob.expect("accept").await["from"], alice_id.as_str());
+    bob.send(json!({"type": "offer", "to": alice_id, "call": call, "sdp": "v=0 bob"}))
+        .await;
+    let offer = alice.expect("offer").await;
+    assert_eq!(
+        (offer["from"].as_str(), offer["sdp"].as_str()),
+        (Some(bob_id.as_str()), Some("v=0 bob"))
+    );
+    alice
+        .send(json!({"type": "answer", "to": bob_id, "call": call, "sdp": "v=0 alice"}))
+        .await;
+    assert_eq!(bob.expect("answer").await["sdp"], "v=0 alice");
+
+    // The room has one home; the other node counts what crossed.
+    let homes = redis.keys("peercall:room:*").await;
+    assert_eq!(homes.len(), 2, "team and other: {homes:?}");
+    let sent = b
+        .metric("peercall_cross_node_messages_total{direction=\"sent\"}")
+        .await;
+    assert!(sent.is_some_and(|count| count >= 4.0), "sent {sent:?}");
+
+    // Leaving is seen across nodes.
+    bob.close().await;
+    assert_eq!(alice.expect("peer-left").await["id"], bob_id.as_str());
+}
+
+#[tokio::test]
+async fn a_stopped_node_hands_its_rooms_over_and_everyone_keeps_their_id() {
+    let redis = Redis::start(free_tcp_port());
+    let (a, b) = (node(&redis.url()).await, node(&redis.url()).await);
+    // The room's home is a, where alice came in; bob reaches it through b.
+    let mut alice = person(&a, "alice").await;
+    let mut bob = person(&b, "bob").await;
+    meet(&mut alice, &bob).await;
+    call(&mut bob, &mut alice).await;
+
+    a.stop().await;
+    alice.client.expect_closed().await;
+    bob.client.expect_closed().await;
+    alice.resume(&b).await;
+    bob.resume(&b).await;
+    assert!(bob.sees.contains(&alice.id), "bob sees alice again");
+    meet(&mut alice, &bob).await;
+    assert!(!alice.saw_someone_leave, "nobody left");
+    // The call goes on: both claimed it.
+    offer_arrives(&mut bob, &mut alice).await;
+}
+
+#[tokio::test]
+async fn users_of_a_stopped_edge_node_resume_at_the_home_and_nobody_sees_them_leave() {
+    let redis = Redis::start(free_tcp_port());
+    let (a, b) = (node(&redis.url()).await, node(&redis.url()).await);
+    let mut alice = person(&a, "alice").await;
+    let mut bob = person(&b, "bob").await;
+    meet(&mut alice, &bob).await;
+    call(&mut alice, &mut bob).await;
+
+    b.stop().await;
+    bob.client.expect_closed().await;
+    bob.resume(&a).await;
+    assert!(bob.sees.contains(&alice.id));
+    // The first thing alice hears after that is bob's offer, not that he left.
+    offer_arrives(&mut bob, &mut alice).await;
+}
+
+#[tokio::test]
+async fn redis_restarting_mid_call_drops_no_call_and_presence_comes_back() {
+    let port = free_tcp_port();
+    let redis = Redis::start(port);
+    let url = redis.url();
+    let (a, b) = (node(&url).await, node(&url).await);
+    let mut alice = person(&a, "alice").await;
+    let mut bob = person(&b, "bob").await;
+    meet(&mut alice, &bob).await;
+    call(&mut alice, &mut bob).await;
+
+    // Without Redis the tunnel is gone: bob comes back on b, which serves him alone.
+    drop(redis);
+    bob.client.expect_closed().await;
+    until_health(&b, "degraded: Redis is away\n").await;
+    bob.resume(&b).await;
+
+    // Redis is back: one node keeps the room, the other hands its users over, and
+    // they resume there.
+    let _redis = Redis::start(port);
+    let started = std::time::Instant::now();
+    while !(alice.sees.contains(&bob.id) && bob.sees.contains(&alice.id)) {
+        assert!(started.elapsed() < 3 * PATIENCE, "presence comes back");
+        tokio::select! {
+            open = alice.read() => if !open { alice.resume(&a).await },
+            open = bob.read() => if !open { bob.resume(&a).await },
+        }
+    }
+    assert!(
+        !alice.saw_someone_leave && !bob.saw_someone_leave,
+        "nobody left"
+    );
+    offer_arrives(&mut bob, &mut alice).await;
+    offer_arrives(&mut alice, &mut bob).await;
+}
+
+#[tokio::test]
+async fn a_user_who_left_cannot_come_back_with_their_token_through_another_node() {
+    let redis = Redis::start(free_tcp_port());
+    let (a, b) = (node(&redis.url()).await, node(&redis.url()).await);
+    let alice = person(&a, "alice").await;
+    let (id, token) = (alice.id.clone(), alice.token.clone());
+    alice.client.close().await;
+    // The node that saw her leave is gone too: only Redis remembers.
+    a.stop().await;
+    let mut client = b.client().await;
+    let (welcome, _) = client
+        .join_with(json!({"type": "login", "name": "alice", "room": "team", "resume": token}))
+        .await;
+    assert_ne!(
+        welcome["id"],
+        id.as_str(),
+        "a fresh id, not the one that left"
+    );
+}
