@@ -115,8 +115,13 @@ impl Drop for FileChannel {
 }
 
 fn decode(data: JsValue) -> FileEvent {
-    if let Ok(buffer) = data.clone().dyn_into::<ArrayBuffer>() {
-        return FileEvent::Chunk(buffer);
+    // Told by its tag, not `instanceof`: a page (or an extension) that wraps
+    // `RTCPeerConnection` from another realm gets that realm's `ArrayBuffer`s.
+    if !data.is_string()
+        && js_sys::Object::to_string(data.unchecked_ref::<js_sys::Object>())
+            == "[object ArrayBuffer]"
+    {
+        return FileEvent::Chunk(data.unchecked_into());
     }
     let unreadable = || {
         FileEvent::Invalid(Error::new(
