@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api_page;
+pub mod cluster;
 pub mod embed_page;
 pub mod network;
 pub mod services;

@@ -88,17 +88,14 @@ impl PeerCallServer {
         Self { child, addr, spki }
     }
 
+    /// The body of `GET path` from the server.
+    pub async fn get(&self, path: &str) -> String {
+        get(&self.addr, path).await
+    }
+
     /// How many requests the server refused with `code`, from its `/metrics`.
     pub async fn refusals(&self, code: &str) -> u64 {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let addr = &self.addr;
-        let mut socket = tokio::net::TcpStream::connect(addr)
-            .await
-            .expect("connects");
-        let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        socket.write_all(request.as_bytes()).await.expect("asks");
-        let mut text = String::new();
-        socket.read_to_string(&mut text).await.expect("reads");
+        let text = self.get("/metrics").await;
         let sample = format!("peercall_refusals_total{{code=\"{code}\"}} ");
         text.lines()
             .find_map(|line| line.strip_prefix(&sample))
@@ -110,6 +107,19 @@ impl PeerCallServer {
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// The response (head and body) to `GET path` from `addr`, over plain HTTP/1.1.
+pub async fn get(addr: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    socket.write_all(request.as_bytes()).await.expect("asks");
+    let mut text = String::new();
+    socket.read_to_string(&mut text).await.expect("reads");
+    text
 }
 
 /// A running coturn, killed when dropped.
@@ -128,7 +138,7 @@ impl Coturn {
             dir = dir.display()
         );
         std::fs::write(&path, conf).expect("the coturn configuration");
-        let mut child = command
+        let child = command
             .arg("-c")
             .arg(&path)
             .stdout(Stdio::piped())
@@ -136,22 +146,7 @@ impl Coturn {
             .kill_on_drop(true)
             .spawn()
             .expect("coturn's turnserver runs");
-        let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-        let listening = async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if line.contains("UDP listener opened") {
-                    return true;
-                }
-            }
-            false
-        };
-        assert!(
-            tokio::time::timeout(PATIENCE, listening)
-                .await
-                .unwrap_or(false),
-            "coturn listens"
-        );
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let child = until_said(child, "UDP listener opened", "coturn listens").await;
         Self { _child: child }
     }
 
@@ -161,6 +156,34 @@ impl Coturn {
         command.args(["-oL", "-eL", "turnserver"]);
         command
     }
+}
+
+/// Reads `child`'s output until a line contains `ready` (panics with `what` if it never
+/// does), then reads the rest in the background, so that it never waits on a full pipe.
+pub async fn until_said(mut child: Child, ready: &str, what: &str) -> Child {
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let said = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains(ready) {
+                return true;
+            }
+        }
+        false
+    };
+    assert!(
+        tokio::time::timeout(PATIENCE, said).await.unwrap_or(false),
+        "{what}"
+    );
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    child
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// 122 random bits from the kernel, as 32 hex digits.

@@ -208,11 +208,16 @@ pub fn bench_tools() -> Result {
 }
 
 /// Debian packages: (what it is for, file it provides, package).
-const PACKAGES: [(&str, &str, &str); 10] = [
+const PACKAGES: [(&str, &str, &str); 11] = [
     (
-        "Redis (the cluster of nodes in the server tests)",
+        "Redis (the cluster of nodes in the server and end-to-end tests)",
         "/usr/bin/redis-server",
         "redis-server",
+    ),
+    (
+        "haproxy (a TCP balancer in front of several nodes, end to end)",
+        "/usr/sbin/haproxy",
+        "haproxy",
     ),
     (
         "coturn (a TURN relay for the network-fault and NAT tests)",
