@@ -12,15 +12,17 @@ use serde_json::json;
 async fn an_address_holds_only_its_share_of_sockets() {
     let server = TestServer::start_with(|c| c.max_connections_per_address = 3).await;
     let mut held = Vec::new();
+    // Limits count per node: every socket goes to the same one.
     for name in ["a", "b", "c"] {
-        let (client, _, _) = server.login(name).await;
+        let mut client = Client::connect(server.addr).await;
+        client.login(name).await;
         held.push(client);
     }
-    let mut fourth = server.client().await;
+    let mut fourth = Client::connect(server.addr).await;
     fourth.expect_refusal("too-many-connections", 4430).await;
     // One closes: its place is free again.
     held.pop().expect("a socket").close().await;
-    let mut again = server.client().await;
+    let mut again = Client::connect(server.addr).await;
     again.login("d").await;
     server.stop().await;
 }

@@ -16,11 +16,17 @@ const SECRET: &str = "one-key-for-every-node-of-the-cluster";
 
 /// A node of the cluster on `redis`, in it once `/healthz` says so.
 async fn node(redis: &str) -> TestServer {
+    node_with(redis, |_| {}).await
+}
+
+/// As [`node`], with the configuration changed by `adjust`.
+async fn node_with(redis: &str, adjust: impl FnOnce(&mut peercall_server::Config)) -> TestServer {
     let url = redis.to_owned();
     let server = TestServer::start_with(|config| {
         config.redis_url = Some(url);
         config.resume_secret = Some(SECRET.into());
         config.resume_grace_ms = 10_000;
+        adjust(config);
     })
     .await;
     until_health(&server, "ok\n").await;
@@ -296,4 +302,39 @@ async fn a_user_who_left_cannot_come_back_with_their_token_through_another_node(
         id.as_str(),
         "a fresh id, not the one that left"
     );
+}
+
+#[tokio::test]
+async fn presence_is_the_same_on_every_node_after_two_hundred_logins() {
+    let redis = Redis::start(free_tcp_port());
+    // All 200 sockets come from this machine: the per-address limit is raised by its flag,
+    // and so is the capacity of a named room.
+    let raised = |config: &mut peercall_server::Config| {
+        config.max_connections_per_address = 1_000;
+        config.room_capacity = 200;
+    };
+    let nodes = [
+        node_with(&redis.url(), raised).await,
+        node_with(&redis.url(), raised).await,
+        node_with(&redis.url(), raised).await,
+    ];
+    let mut people = Vec::new();
+    for i in 0..200 {
+        let (client, id, peers) = nodes[i % 3].join(&format!("user{i}"), "crowd").await;
+        people.push((client, id, peers));
+    }
+    let everyone: HashSet<String> = people.iter().map(|(_, id, _)| id.clone()).collect();
+    assert_eq!(everyone.len(), 200, "every id is unique");
+    for (client, id, peers) in &mut people {
+        let mut sees: HashSet<String> = peers
+            .iter()
+            .map(|peer| peer["id"].as_str().unwrap().to_owned())
+            .collect();
+        while sees.len() < 199 {
+            let joined = client.expect("peer-joined").await;
+            sees.insert(joined["id"].as_str().unwrap().to_owned());
+        }
+        sees.insert(id.clone());
+        assert_eq!(sees, everyone, "{id} sees everyone else, once");
+    }
 }

@@ -65,6 +65,25 @@ impl Skips {
     }
 }
 
+/// The server test suites that talk to the server over its sockets, and so run again
+/// against a cluster; the others test what one node does alone (certificates, files,
+/// start-up refusals, coturn) or make a cluster of their own.
+const CLUSTER_SUITES: [&str; 13] = [
+    "access",
+    "bad_input",
+    "calls",
+    "delivery",
+    "https",
+    "ice_servers",
+    "limits",
+    "operations",
+    "presence",
+    "relay",
+    "resume",
+    "room_calls",
+    "rooms",
+];
+
 /// Sets up, then runs every layer; stops at the first that fails. What the layers leave
 /// in their temporary folder is removed at the end, whatever the outcome.
 pub fn all() -> Result {
@@ -90,6 +109,17 @@ fn layers() -> Result {
         // The client's own unit tests touch no browser API: they run natively.
         run(cargo().args(["test", "-p", "peercall", "--lib"]))
     })?;
+    timed(
+        "server tests against two nodes sharing a Redis (clients on either node at random)",
+        || {
+            let mut command = cargo();
+            command.args(["test", "-p", "peercall-server"]);
+            for suite in CLUSTER_SUITES {
+                command.args(["--test", suite]);
+            }
+            run(command.env("PEERCALL_TEST_NODES", "2"))
+        },
+    )?;
     let dist = build::client()?;
     timed("bundle gate", || bundle_gate(&dist))?;
     // The test layers' servers: the real one, and the one behind the fault proxy.

@@ -24,6 +24,20 @@ pub struct TestServer {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    /// The other nodes, when the suite runs against a cluster.
+    others: Vec<TestServer>,
+    /// The cluster's Redis.
+    redis: Option<redis::Redis>,
+}
+
+/// How many nodes each test server is (`PEERCALL_TEST_NODES`, else 1): with more, every
+/// test runs against a cluster of that many nodes sharing a Redis of its own, and its
+/// clients connect to either node at random.
+fn test_nodes() -> usize {
+    std::env::var("PEERCALL_TEST_NODES")
+        .ok()
+        .and_then(|nodes| nodes.parse().ok())
+        .unwrap_or(1)
 }
 
 impl TestServer {
@@ -32,19 +46,55 @@ impl TestServer {
         Self::start_with(|_| {}).await
     }
 
-    /// A server with the test defaults changed by `adjust`.
+    /// A server with the test defaults changed by `adjust`; a cluster of nodes with
+    /// `PEERCALL_TEST_NODES`, unless the test makes one of its own.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        Self::start_on(listener, adjust)
+        let mut config = Self::config();
+        adjust(&mut config);
+        let nodes = test_nodes();
+        if nodes < 2 || config.redis_url.is_some() {
+            return Self::launch(listener, config);
+        }
+        let redis = redis::Redis::start(process::free_tcp_port());
+        config.redis_url = Some(redis.url());
+        if config.resume_secret.is_none() && config.resume_secret_file.is_none() {
+            config.resume_secret = Some(format!("{:032x}", ::rand::random::<u128>()));
+        }
+        let mut server = Self::launch(listener, config.clone());
+        // Operator routes on an address of their own are the first node's.
+        config.metrics_addr = None;
+        for _ in 1..nodes {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            server.others.push(Self::launch(listener, config.clone()));
+        }
+        // Logins before a node is in the cluster would be served by that node alone.
+        let started = std::time::Instant::now();
+        while redis.keys("peercall:node:*").await.len() < nodes {
+            assert!(started.elapsed() < PATIENCE, "the nodes join the cluster");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        server.redis = Some(redis);
+        server
     }
 
-    /// A server on `listener`, with the test defaults changed by `adjust`.
+    /// A single server on `listener`, with the test defaults changed by `adjust`.
     pub fn start_on(listener: tokio::net::TcpListener, adjust: impl FnOnce(&mut Config)) -> Self {
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
+        let mut config = Self::config();
+        adjust(&mut config);
+        Self::launch(listener, config)
+    }
+
+    /// The test defaults.
+    fn config() -> Config {
         let mut config = Config::with_static_dir(std::env::temp_dir());
         config.resume_grace_ms = 300;
-        adjust(&mut config);
+        config
+    }
+
+    fn launch(listener: tokio::net::TcpListener, config: Config) -> Self {
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
         // Files are read and checked before the server takes its first connection.
         let prepared = peercall_server::Prepared::new(config).expect("the server starts");
         let task = tokio::spawn(peercall_server::serve_prepared(
@@ -58,16 +108,35 @@ impl TestServer {
             addr,
             stop: Some(stop),
             task,
+            others: Vec::new(),
+            redis: None,
         }
     }
 
-    /// The value of the sample `name` (with its labels) on `/metrics`.
-    pub async fn metric(&self, name: &str) -> Option<f64> {
-        sample(&fetch(self.addr, "/metrics").await.body, name)
+    /// The address of a node chosen at random (the only one, without a cluster).
+    pub fn any_addr(&self) -> SocketAddr {
+        let pick = ::rand::random_range(0..=self.others.len());
+        match pick {
+            0 => self.addr,
+            n => self.others[n - 1].addr,
+        }
     }
 
+    /// The value of the sample `name` (with its labels) on `/metrics`, summed over the
+    /// nodes of a cluster.
+    pub async fn metric(&self, name: &str) -> Option<f64> {
+        let mut total = sample(&fetch(self.addr, "/metrics").await.body, name);
+        for other in &self.others {
+            if let Some(value) = sample(&fetch(other.addr, "/metrics").await.body, name) {
+                total = Some(total.unwrap_or(0.0) + value);
+            }
+        }
+        total
+    }
+
+    /// A client connected to a node chosen at random.
     pub async fn client(&self) -> Client {
-        Client::connect(self.addr).await
+        Client::connect(self.any_addr()).await
     }
 
     /// A client logged in as `name` in `room`, with the welcome and peer list read.
@@ -86,12 +155,17 @@ impl TestServer {
         (client, id, peers)
     }
 
-    /// Shuts the server down and waits for it to finish.
+    /// Shuts the server (every node at once) down and waits for it to finish.
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+        let mut nodes = std::mem::take(&mut self.others);
+        for node in nodes.iter_mut().chain([&mut self]) {
+            if let Some(stop) = node.stop.take() {
+                let _ = stop.send(());
+            }
         }
-        (&mut self.task).await.unwrap().unwrap();
+        for node in nodes.iter_mut().chain([&mut self]) {
+            (&mut node.task).await.unwrap().unwrap();
+        }
     }
 }
 
