@@ -1,6 +1,9 @@
 //! `relay-load URL FLAVOR PAIRS IN_FLIGHT SECONDS [RATE]`: relay throughput and round trips
 //! of a signaling server.
 //!
+//! URL may be two, `CALLERS_URL,CALLEES_URL`: the callers connect to the first and the
+//! callees to the second (two nodes of one cluster).
+//!
 //! PAIRS pairs of clients log in; in each pair one side sends offers of a 200-byte payload
 //! to the other, which answers each with an answer of the same size: two relayed messages
 //! per round trip. Without RATE each pair keeps IN_FLIGHT offers outstanding (saturation);
@@ -129,8 +132,9 @@ struct Pair {
 async fn connect_pair(url: &str, flavor: Flavor, pair: usize) -> Result<Pair, Error> {
     // Names of their own per run: the users of an earlier run may still be away.
     let run = std::process::id();
-    let (mut caller, caller_id) = log_in(url, flavor, &format!("caller-{run}-{pair}")).await?;
-    let (mut callee, callee_id) = log_in(url, flavor, &format!("callee-{run}-{pair}")).await?;
+    let (callers, callees) = url.split_once(',').unwrap_or((url, url));
+    let (mut caller, caller_id) = log_in(callers, flavor, &format!("caller-{run}-{pair}")).await?;
+    let (mut callee, callee_id) = log_in(callees, flavor, &format!("callee-{run}-{pair}")).await?;
     let (to_callee, to_caller) = match flavor {
         Flavor::Seed => (json!({"to": callee_id}), json!({"to": caller_id})),
         Flavor::Peercall => {

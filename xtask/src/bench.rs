@@ -8,7 +8,7 @@ use std::{
 use crate::{
     build,
     process::{Result, cargo, command, root, run, spawn_ready, timed},
-    server::Server,
+    server::{Redis, Server},
     setup,
 };
 
@@ -141,6 +141,9 @@ const RELAY_PAIRS: &str = "50";
 const RELAY_IN_FLIGHT: &str = "8";
 const RELAY_SECONDS: &str = "5";
 
+/// Messages per second of the cluster bench's light load.
+const CLUSTER_LIGHT_RATE: f64 = 2_000.0;
+
 /// What `relay-load` measured.
 struct RelayFigures {
     per_second: f64,
@@ -248,6 +251,82 @@ fn relay_throughput() -> Result {
         seed_half.p99_ms,
         seed_half.per_second,
     );
+    Ok(())
+}
+
+/// Relay throughput and round trips on one node alone, within one node of a cluster, and
+/// across two nodes sharing a Redis.
+pub fn cluster() -> Result {
+    setup::all()?;
+    setup::bench_tools()?;
+    timed(
+        "relay alone, within one node and across two nodes sharing a Redis (loopback)",
+        cluster_relay,
+    )
+}
+
+fn cluster_relay() -> Result {
+    build_server_and_load()?;
+    let flags = [
+        "--max-connections-per-address",
+        "1000",
+        "--rate-limit-factor",
+        "1000",
+    ];
+    let www = root().join("www");
+    let alone = Server::start_with("release", &www, &flags)?;
+    let redis = Redis::start()?;
+    let mut node_flags = flags.to_vec();
+    node_flags.extend(["--redis-url", redis.url.as_str()]);
+    let first = Server::start_with("release", &www, &node_flags)?;
+    let second = Server::start_with("release", &www, &node_flags)?;
+    first.until_healthy()?;
+    second.until_healthy()?;
+    let ws = |server: &Server| format!("ws://{}/ws", server.addr);
+    let cases = [
+        ("one node alone", ws(&alone)),
+        (
+            "both sides on one node of two",
+            format!("{},{}", ws(&first), ws(&first)),
+        ),
+        (
+            "the sides on different nodes",
+            format!("{},{}", ws(&first), ws(&second)),
+        ),
+    ];
+    let mut flat = Vec::new();
+    for (_, url) in &cases {
+        flat.push(relay_load(url, "peercall", None)?);
+    }
+    // Round trips at one rate every case keeps up with: half of the slowest flat out.
+    let rate = flat.iter().map(|f| f.per_second).fold(f64::MAX, f64::min) / 2.0;
+    let mut paced = Vec::new();
+    for (_, url) in &cases {
+        paced.push(relay_load(url, "peercall", Some(rate))?);
+    }
+    for (((what, _), flat), paced) in cases.iter().zip(&flat).zip(&paced) {
+        println!(
+            "{what}: flat out {:.0} messages/s (p50 {:.2} ms, p99 {:.2} ms); at {rate:.0}/s p50 {:.2} ms, p99 {:.2} ms",
+            flat.per_second, flat.p50_ms, flat.p99_ms, paced.p50_ms, paced.p99_ms
+        );
+    }
+    // A round trip is two relays, each through Redis once when the sides are apart; at
+    // a light load too, where no queue stands in front of Redis.
+    let light = CLUSTER_LIGHT_RATE;
+    let within = relay_load(&cases[1].1, "peercall", Some(light))?;
+    let across = relay_load(&cases[2].1, "peercall", Some(light))?;
+    for (load, rate, within, across) in [
+        ("light", light, &within, &across),
+        ("heavy", rate, &paced[1], &paced[2]),
+    ] {
+        println!(
+            "Redis adds {:.2} ms (p50) and {:.2} ms (p99) per cross-node relay at {rate:.0}/s ({load}: round trips across minus within, halved; within p50 {:.2} ms, p99 {:.2} ms)",
+            (across.p50_ms - within.p50_ms) / 2.0,
+            (across.p99_ms - within.p99_ms) / 2.0,
+            within.p50_ms,
+            within.p99_ms,
+        );
+    }
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 //!   `--lan` serves HTTPS on port 8443 of every address, with a certificate made at start
 //!   for this machine's names and addresses.
 //! - `cargo xtask test`: set up, then every test layer, fast to real.
-//! - `cargo xtask bench [bundle | setup | nat | relay | memory | fuzz | room]`: bundle size,
+//! - `cargo xtask bench [bundle | setup | nat | relay | cluster | memory | fuzz | room]`: bundle size,
 //!   server memory, call set-up and throughput figures (or only the bundle size, the race
 //!   against PeerJS, call set-up through two NATs and a TURN relay, relay throughput
 //!   beside a Node relay, memory with idle connections, the fuzz targets, or what a room
@@ -23,7 +23,7 @@ mod test;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <serve [--addr ADDR | --lan] | test | bench [bundle | setup | nat | relay | memory | fuzz | room] | setup>";
+const USAGE: &str = "usage: cargo xtask <serve [--addr ADDR | --lan] | test | bench [bundle | setup | nat | relay | cluster | memory | fuzz | room] | setup>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,6 +37,7 @@ fn main() -> ExitCode {
             [only] if only == "setup" => bench::setup_race(),
             [only] if only == "nat" => bench::nat(),
             [only] if only == "relay" => bench::relay(),
+            [only] if only == "cluster" => bench::cluster(),
             [only] if only == "memory" => bench::memory(),
             [only] if only == "fuzz" => bench::fuzz(),
             [only] if only == "room" => bench::room(),

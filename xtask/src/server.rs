@@ -64,6 +64,31 @@ impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// Waits until the server's `/healthz` says `ok` (a node of a cluster: in it).
+    pub fn until_healthy(&self) -> Result {
+        use std::io::{Read, Write};
+        let started = std::time::Instant::now();
+        loop {
+            let mut reply = String::new();
+            if let Ok(mut socket) = std::net::TcpStream::connect(&self.addr) {
+                let request = format!(
+                    "GET /healthz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                    self.addr
+                );
+                let _ = socket.write_all(request.as_bytes());
+                let _ = socket.read_to_string(&mut reply);
+            }
+            if reply.ends_with("\r\n\r\nok\n") {
+                return Ok(());
+            }
+            if started.elapsed() > std::time::Duration::from_secs(15) {
+                return Err(format!("{} never said ok: {reply:?}", self.addr));
+            }
+            // A node looks at Redis once a second.
+            thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
 }
 
 /// A server behind the fault-injecting proxy (`faults/`), killed on drop.
@@ -122,6 +147,55 @@ impl Drop for FaultyServer {
 }
 
 impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A Redis on a loopback port of its own, nothing kept on disk; killed on drop.
+pub struct Redis {
+    child: Child,
+    /// Its URL.
+    pub url: String,
+}
+
+impl Redis {
+    /// Starts Debian's `redis-server` and waits until it takes connections.
+    pub fn start() -> Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map_err(|error| format!("no free port: {error}"))?
+            .port();
+        let mut child = command("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|error| format!("cannot start redis-server: {error}"))?;
+        let mut lines = child.stdout.take().map(|out| BufReader::new(out).lines());
+        let ready = lines.as_mut().is_some_and(|lines| {
+            lines
+                .map_while(std::io::Result::ok)
+                .any(|line| line.contains("Ready to accept connections"))
+        });
+        let redis = Self {
+            child,
+            url: format!("redis://127.0.0.1:{port}/"),
+        };
+        if !ready {
+            return Err("redis-server did not get ready".to_owned());
+        }
+        // The rest of its log is read, so that it never waits on a full pipe.
+        if let Some(lines) = lines {
+            thread::spawn(move || lines.map_while(std::io::Result::ok).for_each(drop));
+        }
+        Ok(redis)
+    }
+}
+
+impl Drop for Redis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
