@@ -5,6 +5,10 @@
 //! - Every room has a home node, named by a lease in Redis that holds while its node's
 //!   key lives: the first node to need a room whose home is free (or dead) takes it. A
 //!   socket reaching another node is tunnelled to the home (see [`crate::tunnel`]).
+//! - The home records who is in each of its rooms (`peercall:members:<room>`, each second
+//!   when it changed). A node that takes a room over from a dead home holds everyone
+//!   recorded as away: they resume with their ids and nobody is told they left, and those
+//!   who do not come back within the grace leave as dropped users do.
 //! - Ids that left on purpose are kept in Redis until their tokens expire, so no node
 //!   lets one of their resume tokens back in.
 //! - While Redis is away the node goes on serving the rooms it holds and takes new logins
@@ -49,17 +53,19 @@ const PUBLISH_BATCH: usize = 512;
 /// What every node key starts with.
 const NODE_PREFIX: &str = "peercall:node:";
 
-/// Takes room `KEYS[1]` for node `ARGV[1]` unless a live node (its key is `ARGV[2]` and
-/// the holder's id) holds it; returns the holder.
+/// Takes room `KEYS[1]` for node `ARGV[1]` unless another live node (its key is `ARGV[2]`
+/// and the holder's id) holds it; returns the holder, and the dead node it was taken
+/// from (empty if none).
 const CLAIM: &str = r"
 local home = redis.call('GET', KEYS[1])
-if home and redis.call('EXISTS', ARGV[2] .. home) == 1 then return home end
+if home == ARGV[1] then return {home, ''} end
+if home and redis.call('EXISTS', ARGV[2] .. home) == 1 then return {home, ''} end
 redis.call('SET', KEYS[1], ARGV[1])
-return ARGV[1]";
+return {ARGV[1], home or ''}";
 
-/// Frees room `KEYS[1]` if node `ARGV[1]` holds it.
+/// Frees room `KEYS[1]` and its members `KEYS[2]` if node `ARGV[1]` holds it.
 const RELEASE: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1], KEYS[2]) end
 return 0";
 
 /// The Redis key announcing node `id`.
@@ -70,6 +76,11 @@ pub fn node_key(id: &str) -> String {
 /// The Redis key naming room `room`'s home.
 fn room_key(room: &RoomKey) -> String {
     format!("peercall:room:{}", room.as_str())
+}
+
+/// The Redis key recording who is in room `room` (see [`Record`]), by id.
+fn members_key(room: &RoomKey) -> String {
+    format!("peercall:members:{}", room.as_str())
 }
 
 /// The Redis key that refuses `id`'s resume tokens.
@@ -163,6 +174,7 @@ pub struct Cluster {
     /// The tunnels to and from other nodes.
     pub bus: Arc<Bus>,
     redis: Arc<Redis>,
+    registry: Arc<Registry>,
     /// The heartbeat, which says goodbye once stopped.
     heartbeat: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Stops the publisher and the listener, once every connection has ended (so that
@@ -202,10 +214,11 @@ impl Cluster {
             health: Arc::clone(&health),
             bus,
             redis,
+            registry,
             heartbeat: Mutex::default(),
             quit,
         });
-        let heartbeat = tokio::spawn(heartbeat(Arc::clone(&cluster), registry, stop));
+        let heartbeat = tokio::spawn(heartbeat(Arc::clone(&cluster), stop));
         *cluster
             .heartbeat
             .lock()
@@ -241,12 +254,35 @@ impl Cluster {
             .arg(room_key(room))
             .arg(&self.id)
             .arg(NODE_PREFIX);
-        match self.redis.query::<String>(&claim).await {
-            Ok(home) if home != self.id => Home::There(home),
-            Ok(_) => Home::Here,
+        match self.redis.query::<(String, String)>(&claim).await {
+            Ok((home, _)) if home != self.id => Home::There(home),
+            Ok((_, from)) => {
+                if !from.is_empty() {
+                    self.take_over(room).await;
+                }
+                Home::Here
+            }
             Err(error) => {
                 tracing::warn!(%error, room = room.as_str(), "cannot ask Redis for a room's home: served here");
                 Home::Here
+            }
+        }
+    }
+
+    /// Takes `room` over, with its members as its dead home recorded them.
+    async fn take_over(&self, room: &RoomKey) {
+        let mut members = redis::cmd("HGETALL");
+        members.arg(members_key(room));
+        match self.redis.query::<Vec<(String, String)>>(&members).await {
+            Ok(members) => {
+                let records = members
+                    .into_iter()
+                    .filter_map(|(_, record)| serde_json::from_str(&record).ok())
+                    .collect();
+                self.registry.adopt(room, records);
+            }
+            Err(error) => {
+                tracing::warn!(%error, room = room.as_str(), "cannot read who was in a room taken over");
             }
         }
     }
@@ -342,14 +378,10 @@ async fn listen(
     }
 }
 
-/// Each second: renews the node's key, claims the rooms held here and frees the ones
-/// emptied, and ends the tunnels of nodes that are gone. Notes (once) when Redis goes
+/// Each second: renews the node's key, looks after the rooms held here (see [`upkeep`]),
+/// and ends the tunnels of nodes that are gone. Notes (once) when Redis goes
 /// away and when it is back.
-async fn heartbeat(
-    cluster: Arc<Cluster>,
-    registry: Arc<Registry>,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn heartbeat(cluster: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
@@ -380,7 +412,7 @@ async fn heartbeat(
         }
         match renewed {
             Ok(()) => {
-                if let Err(error) = upkeep(&cluster, &registry, &mut held).await {
+                if let Err(error) = upkeep(&cluster, &mut held).await {
                     tracing::warn!(%error, "cannot look after the rooms held here");
                 }
             }
@@ -399,12 +431,10 @@ async fn heartbeat(
 }
 
 /// Claims the rooms held here (again, after Redis lost them), gives up those another node
-/// holds, frees those emptied, and ends the tunnels of nodes that are gone.
-async fn upkeep(
-    cluster: &Cluster,
-    registry: &Registry,
-    held: &mut HashSet<RoomKey>,
-) -> Result<(), String> {
+/// holds, records who is in those whose members changed, frees those emptied, and ends the
+/// tunnels of nodes that are gone.
+async fn upkeep(cluster: &Cluster, held: &mut HashSet<RoomKey>) -> Result<(), String> {
+    let registry = &cluster.registry;
     let rooms = registry.room_keys();
     let peers = cluster.bus.peers();
     let freed: Vec<RoomKey> = held
@@ -429,8 +459,9 @@ async fn upkeep(
         pipeline
             .cmd("EVAL")
             .arg(RELEASE)
-            .arg(1)
+            .arg(2)
             .arg(room_key(room))
+            .arg(members_key(room))
             .arg(&cluster.id)
             .ignore();
     }
@@ -441,15 +472,19 @@ async fn upkeep(
     let mut answers = answers.into_iter();
     held.clear();
     for room in rooms {
-        let home = answers
+        let claim = answers
             .next()
-            .and_then(|answer| String::from_redis_value(answer).ok());
-        match home {
-            Some(home) if home != cluster.id => {
+            .and_then(|answer| <(String, String)>::from_redis_value(answer).ok());
+        match claim {
+            Some((home, _)) if home != cluster.id => {
                 tracing::warn!(room = room.as_str(), %home, "another node holds this room: its sockets here move there");
                 for outbox in registry.surrender(&room) {
                     crate::tunnel::moved(&outbox);
                 }
+            }
+            Some((_, from)) if !from.is_empty() => {
+                cluster.take_over(&room).await;
+                held.insert(room);
             }
             _ => {
                 held.insert(room);
@@ -465,5 +500,31 @@ async fn upkeep(
             cluster.bus.node_gone(&peer);
         }
     }
-    Ok(())
+    record(cluster, held).await
+}
+
+/// Records in Redis who is in each room held here whose members changed.
+async fn record(cluster: &Cluster, held: &HashSet<RoomKey>) -> Result<(), String> {
+    let mut pipeline = redis::pipe();
+    let mut any = false;
+    for (room, records) in cluster.registry.take_changed() {
+        if !held.contains(&room) {
+            continue;
+        }
+        let key = members_key(&room);
+        pipeline.cmd("DEL").arg(&key).ignore();
+        if !records.is_empty() {
+            let set = pipeline.cmd("HSET").arg(&key);
+            for record in &records {
+                let json = serde_json::to_string(record).map_err(|error| error.to_string())?;
+                set.arg(&record.id.0).arg(json);
+            }
+            set.ignore();
+        }
+        any = true;
+    }
+    if !any {
+        return Ok(());
+    }
+    cluster.redis.pipeline::<()>(&pipeline).await
 }

@@ -124,6 +124,28 @@ impl Inbox {
         }
     }
 
+    /// The user is back in a session this node starts afresh (it took over the room from a
+    /// node that died): numbers go on after `acked` and the user's own after `sent`, as
+    /// for a new session, and what waits for the user is numbered again in that order.
+    pub fn restart(&mut self, acked: Option<u64>, sent: Option<u64>) {
+        let kept = std::mem::take(&mut self.kept);
+        *self = Self::new(acked, sent);
+        for Kept { from, frame, .. } in kept {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            let frame = renumbered(frame, seq);
+            let cost = cost(&frame);
+            self.bytes += cost;
+            *self.by_sender.entry(from.clone()).or_default() += cost;
+            self.kept.push_back(Kept {
+                seq,
+                from,
+                frame,
+                cost,
+            });
+        }
+    }
+
     /// The user is back on `outbox` having handled up to `acked`: queues what it has not
     /// acknowledged, in order. A user that does not acknowledge is taken to have received
     /// what was replayed.
@@ -140,5 +162,19 @@ impl Inbox {
             self.by_sender.clear();
             self.bytes = 0;
         }
+    }
+}
+
+/// `frame` (a numbered server message) with `seq` instead of its number.
+fn renumbered(frame: Message, seq: u64) -> Message {
+    let Message::Text(text) = &frame else {
+        return frame;
+    };
+    match serde_json::from_str::<serde_json::Value>(text.as_str()) {
+        Ok(mut message) => {
+            message["seq"] = seq.into();
+            Message::Text(message.to_string().into())
+        }
+        Err(_) => frame,
     }
 }

@@ -104,10 +104,30 @@ pub struct Capacity {
 #[derive(Default)]
 struct Rooms {
     rooms: HashMap<RoomKey, Room>,
+    /// Rooms whose members changed since they were last recorded (see [`Record`]).
+    changed: HashSet<RoomKey>,
     /// The room of every id in use, so ids stay unique across rooms.
     homes: HashMap<PeerId, RoomKey>,
     /// Ids that left on purpose: their tokens are refused until they expire.
     left: Left,
+}
+
+/// The connection number of a member this node took over from a node that died: away
+/// until it resumes here, as no connection of this node's ever was.
+const ADOPTED: u64 = u64::MAX;
+
+/// What another node needs to hold a member if this node dies: kept in Redis by a node of
+/// a cluster for each room it holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Record {
+    /// The id.
+    pub id: PeerId,
+    /// The display name.
+    pub name: String,
+    /// When the session began, in ms since the epoch.
+    pub started_ms: u64,
+    /// Whether they moderate the room.
+    pub moderator: bool,
 }
 
 /// Ids that left on purpose, each until its last token's expiry (ms since the epoch).
@@ -243,6 +263,10 @@ impl Registry {
                 outbox: outbox.clone(),
             };
             let previous = std::mem::replace(&mut member.link, link);
+            if matches!(previous, Link::Away { conn: ADOPTED }) {
+                // Taken over from a node that died: the session starts afresh here.
+                member.inbox.restart(login.ack, login.sent);
+            }
             let seat = Seat {
                 room: room_key.clone(),
                 id: claim.id.clone(),
@@ -324,6 +348,7 @@ impl Registry {
             started_ms,
         };
         state.homes.insert(id.clone(), room_key.clone());
+        state.changed.insert(room_key.clone());
         let room = state.rooms.entry(room_key.clone()).or_default();
         let arrival = room.arrive();
         let moderator = room_key.name().is_some() && (login.admin || room.members.is_empty());
@@ -571,6 +596,7 @@ impl Registry {
         };
         room.hand_over(&by.room);
         state.homes.remove(id);
+        state.changed.insert(by.room.clone());
         if let Link::Connected { outbox, .. } = member.link {
             let refusal =
                 Refusal::new(ErrorCode::Removed, "a moderator removed you from this room");
@@ -627,6 +653,84 @@ impl Registry {
         self.lock().rooms.keys().cloned().collect()
     }
 
+    /// The rooms whose members changed since the last call, each with who is in it now
+    /// (nobody for a room that has gone).
+    pub fn take_changed(&self) -> Vec<(RoomKey, Vec<Record>)> {
+        let mut state = self.lock();
+        let changed = std::mem::take(&mut state.changed);
+        changed
+            .into_iter()
+            .map(|key| {
+                let records = state.rooms.get(&key).map_or_else(Vec::new, |room| {
+                    room.members
+                        .iter()
+                        .map(|(id, member)| Record {
+                            id: id.clone(),
+                            name: member.name.clone(),
+                            started_ms: member.started_ms,
+                            moderator: member.moderator,
+                        })
+                        .collect()
+                });
+                (key, records)
+            })
+            .collect()
+    }
+
+    /// Takes over `room` from a node that died, with the members it recorded: each is
+    /// away here until it resumes, and leaves (everyone told) if the grace ends first.
+    /// Those known here already stay as they are.
+    pub fn adopt(self: &Arc<Self>, room: &RoomKey, records: Vec<Record>) {
+        let mut state = self.lock();
+        let mut adopted = Vec::new();
+        for record in records {
+            if state.homes.contains_key(&record.id) {
+                continue;
+            }
+            let key = name_key(&record.name);
+            let place = state.rooms.entry(room.clone()).or_default();
+            if place.names.contains_key(&key) {
+                continue;
+            }
+            let arrival = place.arrive();
+            place.names.insert(key, record.id.clone());
+            place.members.insert(
+                record.id.clone(),
+                Member {
+                    name: record.name.clone(),
+                    link: Link::Away { conn: ADOPTED },
+                    started_ms: record.started_ms,
+                    arrival,
+                    moderator: record.moderator,
+                    inbox: Inbox::new(None, None),
+                },
+            );
+            state.homes.insert(record.id.clone(), room.clone());
+            adopted.push(Seat {
+                room: room.clone(),
+                id: record.id,
+                name: record.name,
+                started_ms: record.started_ms,
+            });
+        }
+        if adopted.is_empty() {
+            return;
+        }
+        state.changed.insert(room.clone());
+        tracing::info!(
+            room = room.as_str(),
+            members = adopted.len(),
+            "room taken over from a node that is gone"
+        );
+        let registry = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(registry.grace).await;
+            for seat in adopted {
+                registry.expire(&seat, ADOPTED);
+            }
+        });
+    }
+
     /// Gives up `room`, which another node holds: it is forgotten here without a word to
     /// anyone, and the outboxes of its connected members are handed back to be closed.
     pub fn surrender(&self, room: &RoomKey) -> Vec<Outbox> {
@@ -648,6 +752,7 @@ impl Registry {
 /// `seat` leaves its room; an empty room goes, with its lock and password.
 fn leave(state: &mut Rooms, seat: &Seat, limit: usize) {
     state.homes.remove(&seat.id);
+    state.changed.insert(seat.room.clone());
     if let Some(room) = state.rooms.get_mut(&seat.room) {
         room.leave(&seat.id, false, limit);
         room.hand_over(&seat.room);

@@ -218,17 +218,55 @@ async fn a_stopped_node_hands_its_rooms_over_and_everyone_keeps_their_id() {
     let mut bob = person(&b, "bob").await;
     meet(&mut alice, &bob).await;
     call(&mut bob, &mut alice).await;
+    recorded(&redis, 2).await;
 
     a.stop().await;
     alice.client.expect_closed().await;
     bob.client.expect_closed().await;
+    // b takes the room over with everyone a recorded: bob is away until he is back.
     alice.resume(&b).await;
+    assert!(alice.sees.contains(&bob.id), "alice still sees bob");
     bob.resume(&b).await;
     assert!(bob.sees.contains(&alice.id), "bob sees alice again");
-    meet(&mut alice, &bob).await;
     assert!(!alice.saw_someone_leave, "nobody left");
     // The call goes on: both claimed it.
     offer_arrives(&mut bob, &mut alice).await;
+}
+
+/// Waits until the home of room `team` has recorded its `count` members in Redis.
+async fn recorded(redis: &Redis, count: usize) {
+    let started = std::time::Instant::now();
+    while redis.fields("peercall:members:team").await != count {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the room's members are recorded"
+        );
+        // The home records them once a second.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn someone_who_never_comes_back_from_a_dead_home_leaves_after_the_grace() {
+    let redis = Redis::start(free_tcp_port());
+    let short = |config: &mut peercall_server::Config| config.resume_grace_ms = 1_500;
+    let (a, b) = (
+        node_with(&redis.url(), short).await,
+        node_with(&redis.url(), short).await,
+    );
+    let carol = person(&a, "carol").await;
+    let carol_id = carol.id.clone();
+    let mut alice = person(&b, "alice").await;
+    recorded(&redis, 2).await;
+
+    a.stop().await;
+    drop(carol);
+    alice.client.expect_closed().await;
+    alice.resume(&b).await;
+    assert!(alice.sees.contains(&carol_id), "carol is away, not gone");
+    // carol never comes back: once the grace is over, she has left.
+    let left = alice.client.expect("peer-left").await;
+    assert_eq!(left["id"], carol_id.as_str());
 }
 
 #[tokio::test]

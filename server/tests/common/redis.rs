@@ -73,4 +73,18 @@ impl Redis {
         }
         found
     }
+
+    /// The fields of the hash `key`.
+    pub async fn fields(&self, key: &str) -> usize {
+        let client = redis::Client::open(self.url()).expect("a Redis URL");
+        let mut connection = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("Redis answers");
+        redis::cmd("HLEN")
+            .arg(key)
+            .query_async(&mut connection)
+            .await
+            .expect("HLEN")
+    }
 }
