@@ -271,6 +271,21 @@ impl Calls {
         Ok((id, before, new))
     }
 
+    /// The room call's id and members, earliest first, if there is one.
+    pub fn group(&self) -> Option<(&CallId, &[PeerId])> {
+        self.group
+            .as_ref()
+            .map(|group| (&group.id, group.members.as_slice()))
+    }
+
+    /// Holds the room call `id` of `members` (earliest first) again, as a node that died
+    /// recorded it, unless there is a room call already.
+    pub fn restore_group(&mut self, id: CallId, members: Vec<PeerId>) {
+        if self.group.is_none() && !members.is_empty() {
+            self.group = Some(Group { id, members });
+        }
+    }
+
     /// `member` leaves the room call, if it is in it; its invitations are withdrawn, and
     /// a call nobody is in is over.
     pub fn leave_group(&mut self, member: &PeerId) -> Option<Departure> {

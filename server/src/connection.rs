@@ -16,14 +16,14 @@ use tokio::{sync::watch, time::Instant};
 
 use crate::{
     AppState,
-    cluster::Home,
     identity::display_name,
     outbox::{Eviction, Evictor, Frames, Outbox, cost, frame},
     rates::Rates,
     refusal::Refusal,
     registry::{Login, Seat, now_ms},
     rooms::RoomKey,
-    tunnel::{Tunnel, Visit, VisitorFrames, VisitorSink},
+    routing::Place,
+    tunnel::{MOVED, Tunnel, Visit, VisitorFrames, VisitorSink},
 };
 
 /// Read buffer per socket, grown only while a larger frame comes in. Signaling frames are
@@ -121,7 +121,7 @@ pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused
 
 /// Serves another node's socket whose room lives here, until it ends.
 pub async fn visit(visit: Visit, state: AppState) {
-    let Some(cluster) = state.cluster.clone() else {
+    let Some(cluster) = state.routing.cluster().cloned() else {
         return;
     };
     let Visit {
@@ -198,14 +198,23 @@ async fn serve<S, K>(
                         outbox.push(close(close_code::SIZE, TOO_LARGE));
                         break Ending::TooLarge;
                     }
-                    Some(Ok(Message::Text(text))) if tunnel.is_some() => {
-                        if let Some(tunnel) = &tunnel {
-                            tunnel.forward(text.as_str());
+                    Some(Ok(Message::Text(text))) if let Some(tunnel) = &tunnel => {
+                        // The rates hold here too, before anything crosses Redis.
+                        let allowed = read(text.as_str())
+                            .and_then(|message| rates.allow(&message, text.len()));
+                        match allowed {
+                            Ok(()) => tunnel.forward(text.as_str()),
+                            Err(refusal) => {
+                                refuse(&state, &outbox, remote, None, refusal);
+                                if struck_out(&mut rates, &outbox) {
+                                    break Ending::Abusive;
+                                }
+                            }
                         }
                     }
                     Some(Ok(Message::Text(text))) => {
                         let was_in = me.is_some();
-                        let at = Place { conn, remote, via };
+                        let at = Source { conn, remote, via };
                         match handle(&state, &outbox, at, &mut me, &mut rates, text.as_str()).await {
                             Ok(Handled::Done) => {}
                             Ok(Handled::Tunnelled(opened)) => {
@@ -214,7 +223,7 @@ async fn serve<S, K>(
                                 login_by = None;
                             }
                             Ok(Handled::Moved) => {
-                                outbox.push(close(close_code::RESTART, "the room moved to another server: reconnecting"));
+                                outbox.push(close(close_code::RESTART, MOVED));
                                 break Ending::Moved;
                             }
                             Err(refusal) => {
@@ -321,16 +330,18 @@ async fn serve<S, K>(
 
     if let Some(seat) = &me {
         state.registry.depart(seat, conn, ending.is_clean());
-        if let Some(cluster) = &state.cluster
-            && ending.is_clean()
-        {
-            cluster.note_left(&seat.id, state.registry.token_lifetime());
+        if ending.is_clean() {
+            state
+                .routing
+                .note_left(&seat.id, state.registry.token_lifetime())
+                .await;
         }
     }
     if let Some(tunnel) = tunnel {
         tunnel.close(ending.is_clean());
     }
-    if ending.said_goodbye() {
+    // A visitor's goodbye is answered on its own node.
+    if ending.said_goodbye() && via == Via::Socket {
         // Our close frame is on its way: read until the client answers it, so the socket
         // is not torn down under unread data (which would turn into a reset).
         let goodbye = async {
@@ -367,7 +378,7 @@ pub async fn stopping(shutdown: &mut watch::Receiver<bool>) {
 
 /// Which connection a frame came on, and how it is reached.
 #[derive(Clone, Copy)]
-struct Place {
+struct Source {
     conn: u64,
     remote: SocketAddr,
     via: Via,
@@ -388,17 +399,12 @@ enum Handled {
 async fn handle(
     state: &AppState,
     outbox: &Outbox,
-    at: Place,
+    at: Source,
     me: &mut Option<Seat>,
     rates: &mut Rates,
     text: &str,
 ) -> Result<Handled, Refusal> {
-    let message: ClientMessage = serde_json::from_str(text).map_err(|error| {
-        Refusal::new(
-            ErrorCode::BadRequest,
-            format!("could not read that message: {error}"),
-        )
-    })?;
+    let message = read(text)?;
     rates.allow(&message, text.len())?;
     match (me.as_ref(), message) {
         (seat, ClientMessage::Ping) => {
@@ -434,20 +440,9 @@ async fn handle(
                     ));
                 }
             };
-            if let Some(cluster) = &state.cluster
-                && let Home::There(home) = cluster.home_of(&room).await
-            {
-                return Ok(match at.via {
-                    Via::Socket => Handled::Tunnelled(cluster.bus.open(
-                        home, at.conn, at.remote, outbox, text,
-                    )),
-                    Via::Tunnel => Handled::Moved,
-                });
-            }
             let mut resume = state.registry.resumable(resume.as_deref(), &room, &name);
-            if let Some(cluster) = &state.cluster
-                && let Some(claim) = &resume
-                && cluster.has_left(&claim.id).await
+            if let Some(claim) = &resume
+                && state.routing.has_left(&claim.id).await
             {
                 resume = None;
             }
@@ -459,6 +454,15 @@ async fn handle(
                     Some(auth.check(token.as_deref(), &name, &room, &instants)?)
                 }
             };
+            // Only a login that could be taken reaches for the room's home.
+            if let Place::Elsewhere(elsewhere) = state.routing.place_of(&room).await {
+                return Ok(match at.via {
+                    Via::Socket => {
+                        Handled::Tunnelled(elsewhere.tunnel(at.conn, at.remote, outbox, text))
+                    }
+                    Via::Tunnel => Handled::Moved,
+                });
+            }
             let login = Login {
                 name: &name,
                 room,
@@ -507,6 +511,16 @@ async fn handle(
         },
     }
     .map(|()| Handled::Done)
+}
+
+/// A client's text frame, read.
+fn read(text: &str) -> Result<ClientMessage, Refusal> {
+    serde_json::from_str(text).map_err(|error| {
+        Refusal::new(
+            ErrorCode::BadRequest,
+            format!("could not read that message: {error}"),
+        )
+    })
 }
 
 /// Logs `refusal` and sends it back to its sender; for a final refusal, closes the
@@ -603,8 +617,9 @@ async fn write_frames<K: Sink<Message> + Unpin>(
         frames.sent(cost_sent);
         match sent {
             Ok(Ok(())) if !closing => {}
-            Ok(_) => return,
-            Err(_) => {
+            Ok(Ok(())) => return,
+            // A sink that fails (a socket, or the way to another node) ends its connection.
+            Ok(Err(_)) | Err(_) => {
                 evictor.evict(Eviction::TooSlow);
                 return;
             }

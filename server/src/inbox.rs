@@ -171,10 +171,10 @@ fn renumbered(frame: Message, seq: u64) -> Message {
         return frame;
     };
     match serde_json::from_str::<serde_json::Value>(text.as_str()) {
-        Ok(mut message) => {
-            message["seq"] = seq.into();
-            Message::Text(message.to_string().into())
+        Ok(serde_json::Value::Object(mut message)) => {
+            message.insert("seq".to_owned(), seq.into());
+            Message::Text(serde_json::Value::Object(message).to_string().into())
         }
-        Err(_) => frame,
+        _ => frame,
     }
 }

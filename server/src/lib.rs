@@ -24,6 +24,7 @@ mod rates;
 mod refusal;
 mod registry;
 mod rooms;
+mod routing;
 mod startup;
 mod tls;
 mod tokens;
@@ -92,8 +93,8 @@ struct AppState {
     shutdown: watch::Receiver<bool>,
     /// Held by every connection task; shutdown waits until all are dropped.
     alive: mpsc::Sender<()>,
-    /// The node's membership of a cluster, with `--redis-url`.
-    cluster: Option<Arc<cluster::Cluster>>,
+    /// Where rooms live: here, or on their home nodes of a cluster (`--redis-url`).
+    routing: routing::Routing,
 }
 
 /// Checks `config`, then serves as [`serve_prepared`] does.
@@ -143,16 +144,16 @@ pub async fn serve_prepared(
             call: usize::from(config.call_capacity),
         },
     ));
-    let cluster = match &config.redis_url {
+    let (cluster, visits) = match &config.redis_url {
         Some(url) => {
             let crossings = metrics.crossings();
-            let cluster =
+            let (cluster, visits) =
                 cluster::Cluster::join(url, Arc::clone(&registry), crossings, stop_rx.clone())
                     .map_err(|error| std::io::Error::other(format!("--redis-url: {error}")))?;
             metrics.watch_redis(Arc::clone(&cluster.health));
-            Some(cluster)
+            (Some(cluster), Some(visits))
         }
-        None => None,
+        None => (None, None),
     };
     let metrics = Arc::new(metrics);
     let state = AppState {
@@ -173,14 +174,12 @@ pub async fn serve_prepared(
         rate_factor: config.rate_limit_factor.max(0.0),
         shutdown: stop_rx.clone(),
         alive: alive_tx.clone(),
-        cluster: cluster.clone(),
+        routing: cluster
+            .clone()
+            .map_or(routing::Routing::InProcess, routing::Routing::Redis),
     };
-    if let Some(cluster) = &cluster {
-        // Sockets of other nodes whose rooms live here are served as this node's own.
-        let host = state.clone();
-        cluster.bus.host_with(Some(Arc::new(move |visit| {
-            tokio::spawn(connection::visit(visit, host.clone()));
-        })));
+    if let Some(visits) = visits {
+        tokio::spawn(host_visitors(visits, state.clone()));
     }
     let mut app = Router::new()
         .route("/ws", any(upgrade))
@@ -250,10 +249,6 @@ pub async fn serve_prepared(
         },
     )
     .await;
-    if let Some(cluster) = &cluster {
-        // The host holds a clone of `alive` too.
-        cluster.bus.host_with(None);
-    }
     // Every connection task holds a clone of `alive`; the listeners' clones are gone.
     if tokio::time::timeout(SHUTDOWN_GRACE, alive_rx.recv())
         .await
@@ -265,6 +260,23 @@ pub async fn serve_prepared(
         cluster.left().await;
     }
     Ok(())
+}
+
+/// Serves the sockets of other nodes whose rooms live here, as this node's own, until
+/// the server stops.
+async fn host_visitors(mut visits: mpsc::Receiver<tunnel::Visit>, state: AppState) {
+    let mut stop = state.shutdown.clone();
+    loop {
+        tokio::select! {
+            visit = visits.recv() => match visit {
+                Some(visit) => {
+                    tokio::spawn(connection::visit(visit, state.clone()));
+                }
+                None => return,
+            },
+            () = connection::stopping(&mut stop) => return,
+        }
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -104,8 +104,9 @@ pub struct Capacity {
 #[derive(Default)]
 struct Rooms {
     rooms: HashMap<RoomKey, Room>,
-    /// Rooms whose members changed since they were last recorded (see [`Record`]).
-    changed: HashSet<RoomKey>,
+    /// On a node of a cluster, the rooms whose members or state changed since they were
+    /// last recorded (see [`Record`]); a server alone records nothing.
+    changed: Option<HashSet<RoomKey>>,
     /// The room of every id in use, so ids stay unique across rooms.
     homes: HashMap<PeerId, RoomKey>,
     /// Ids that left on purpose: their tokens are refused until they expire.
@@ -128,6 +129,28 @@ pub struct Record {
     pub started_ms: u64,
     /// Whether they moderate the room.
     pub moderator: bool,
+    /// The room call they are in, and their place in it (0 the earliest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_call: Option<(CallId, usize)>,
+}
+
+impl Rooms {
+    /// Notes that `room`'s members or state changed, if changes are recorded.
+    fn note_change(&mut self, room: RoomKey) {
+        if let Some(changed) = &mut self.changed {
+            changed.insert(room);
+        }
+    }
+}
+
+/// A room's own state, recorded beside its members.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RoomState {
+    /// Whether newcomers are turned away.
+    pub locked: bool,
+    /// The MAC of the room's password (hex), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
 }
 
 /// Ids that left on purpose, each until its last token's expiry (ms since the epoch).
@@ -348,7 +371,7 @@ impl Registry {
             started_ms,
         };
         state.homes.insert(id.clone(), room_key.clone());
-        state.changed.insert(room_key.clone());
+        state.note_change(room_key.clone());
         let room = state.rooms.entry(room_key.clone()).or_default();
         let arrival = room.arrive();
         let moderator = room_key.name().is_some() && (login.admin || room.members.is_empty());
@@ -446,6 +469,10 @@ impl Registry {
             ));
         }
         let mut state = self.lock();
+        if matches!(signal, Signal::Accept) {
+            // An accepted invitation joins the room call: who is in it is recorded anew.
+            state.note_change(from.room.clone());
+        }
         let Some(room) = state.rooms.get_mut(&from.room) else {
             return Err(Refusal::new(ErrorCode::NotLoggedIn, "log in again"));
         };
@@ -513,6 +540,7 @@ impl Registry {
             return Err(no_room_call());
         }
         let mut state = self.lock();
+        state.note_change(seat.room.clone());
         let Some(room) = state.rooms.get_mut(&seat.room) else {
             return Err(Refusal::new(ErrorCode::NotLoggedIn, "log in again"));
         };
@@ -529,6 +557,7 @@ impl Registry {
     /// `seat` leaves its room's call; the others in it are told.
     pub fn leave_call(&self, seat: &Seat, seq: Option<u64>) -> Result<(), Refusal> {
         let mut state = self.lock();
+        state.note_change(seat.room.clone());
         let Some(room) = state.rooms.get_mut(&seat.room) else {
             return Err(Refusal::new(ErrorCode::NotLoggedIn, "log in again"));
         };
@@ -571,6 +600,7 @@ impl Registry {
         let room = moderated(&mut state, by)?;
         room.locked = locked;
         room.tell_state(&by.room);
+        state.note_change(by.room.clone());
         Ok(())
     }
 
@@ -596,7 +626,7 @@ impl Registry {
         };
         room.hand_over(&by.room);
         state.homes.remove(id);
-        state.changed.insert(by.room.clone());
+        state.note_change(by.room.clone());
         if let Link::Connected { outbox, .. } = member.link {
             let refusal =
                 Refusal::new(ErrorCode::Removed, "a moderator removed you from this room");
@@ -653,26 +683,80 @@ impl Registry {
         self.lock().rooms.keys().cloned().collect()
     }
 
-    /// The rooms whose members changed since the last call, each with who is in it now
-    /// (nobody for a room that has gone).
-    pub fn take_changed(&self) -> Vec<(RoomKey, Vec<Record>)> {
+    /// Records changes from now on (a node of a cluster).
+    pub fn record_changes(&self) {
         let mut state = self.lock();
-        let changed = std::mem::take(&mut state.changed);
-        changed
+        if state.changed.is_none() {
+            state.changed = Some(HashSet::new());
+        }
+    }
+
+    /// Takes every room as changed: Redis lost what was recorded.
+    pub fn mark_all_changed(&self) {
+        let mut state = self.lock();
+        let keys: Vec<RoomKey> = state.rooms.keys().cloned().collect();
+        self.mark(&mut state, keys);
+    }
+
+    /// Takes `rooms` as changed again: their record did not reach Redis.
+    pub fn mark_changed(&self, rooms: impl IntoIterator<Item = RoomKey>) {
+        let mut state = self.lock();
+        self.mark(&mut state, rooms);
+    }
+
+    fn mark(&self, state: &mut Rooms, rooms: impl IntoIterator<Item = RoomKey>) {
+        for room in rooms {
+            state.note_change(room);
+        }
+    }
+
+    /// The rooms that changed since they were last taken and that `wanted` takes now,
+    /// each with its state and who is in it (nobody for a room that has gone); the others
+    /// wait for a later call.
+    pub fn take_changed(
+        &self,
+        wanted: impl Fn(&RoomKey) -> bool,
+    ) -> Vec<(RoomKey, RoomState, Vec<Record>)> {
+        let mut state = self.lock();
+        let Some(changed) = &mut state.changed else {
+            return Vec::new();
+        };
+        let taken: Vec<RoomKey> = changed
+            .iter()
+            .filter(|room| wanted(room))
+            .cloned()
+            .collect();
+        for room in &taken {
+            changed.remove(room);
+        }
+        taken
             .into_iter()
             .map(|key| {
-                let records = state.rooms.get(&key).map_or_else(Vec::new, |room| {
-                    room.members
-                        .iter()
-                        .map(|(id, member)| Record {
-                            id: id.clone(),
-                            name: member.name.clone(),
-                            started_ms: member.started_ms,
-                            moderator: member.moderator,
-                        })
-                        .collect()
-                });
-                (key, records)
+                let Some(room) = state.rooms.get(&key) else {
+                    return (key, RoomState::default(), Vec::new());
+                };
+                let group = room.calls.group();
+                let place = |id: &PeerId| {
+                    let (call, members) = group?;
+                    let at = members.iter().position(|member| member == id)?;
+                    Some((call.clone(), at))
+                };
+                let records = room
+                    .members
+                    .iter()
+                    .map(|(id, member)| Record {
+                        id: id.clone(),
+                        name: member.name.clone(),
+                        started_ms: member.started_ms,
+                        moderator: member.moderator,
+                        room_call: place(id),
+                    })
+                    .collect();
+                let room_state = RoomState {
+                    locked: room.locked,
+                    password: room.password_mac().map(hex),
+                };
+                (key, room_state, records)
             })
             .collect()
     }
@@ -680,9 +764,22 @@ impl Registry {
     /// Takes over `room` from a node that died, with the members it recorded: each is
     /// away here until it resumes, and leaves (everyone told) if the grace ends first.
     /// Those known here already stay as they are.
-    pub fn adopt(self: &Arc<Self>, room: &RoomKey, records: Vec<Record>) {
+    pub fn adopt(
+        self: &Arc<Self>,
+        room: &RoomKey,
+        records: Vec<Record>,
+        room_state: Option<RoomState>,
+    ) {
         let mut state = self.lock();
+        if let Some(room_state) = room_state {
+            let place = state.rooms.entry(room.clone()).or_default();
+            place.restore(
+                room_state.locked,
+                room_state.password.as_deref().and_then(unhex),
+            );
+        }
         let mut adopted = Vec::new();
+        let mut in_call: Vec<(usize, CallId, PeerId)> = Vec::new();
         for record in records {
             if state.homes.contains_key(&record.id) {
                 continue;
@@ -693,6 +790,14 @@ impl Registry {
                 continue;
             }
             let arrival = place.arrive();
+            // Someone already back sees them come: they were there all along.
+            place.announce(
+                &record.id,
+                &ServerMessage::PeerJoined {
+                    id: record.id.clone(),
+                    name: record.name.clone(),
+                },
+            );
             place.names.insert(key, record.id.clone());
             place.members.insert(
                 record.id.clone(),
@@ -706,6 +811,9 @@ impl Registry {
                 },
             );
             state.homes.insert(record.id.clone(), room.clone());
+            if let Some((call, at)) = record.room_call {
+                in_call.push((at, call, record.id.clone()));
+            }
             adopted.push(Seat {
                 room: room.clone(),
                 id: record.id,
@@ -716,7 +824,20 @@ impl Registry {
         if adopted.is_empty() {
             return;
         }
-        state.changed.insert(room.clone());
+        // The room call as it was, its members in their order.
+        in_call.sort();
+        if let Some((_, call, _)) = in_call.first()
+            && let Some(place) = state.rooms.get_mut(room)
+        {
+            let call = call.clone();
+            let members = in_call
+                .into_iter()
+                .filter(|(_, id, _)| *id == call)
+                .map(|(_, _, member)| member)
+                .collect();
+            place.calls.restore_group(call, members);
+        }
+        state.note_change(room.clone());
         tracing::info!(
             room = room.as_str(),
             members = adopted.len(),
@@ -752,7 +873,7 @@ impl Registry {
 /// `seat` leaves its room; an empty room goes, with its lock and password.
 fn leave(state: &mut Rooms, seat: &Seat, limit: usize) {
     state.homes.remove(&seat.id);
-    state.changed.insert(seat.room.clone());
+    state.note_change(seat.room.clone());
     if let Some(room) = state.rooms.get_mut(&seat.room) {
         room.leave(&seat.id, false, limit);
         room.hand_over(&seat.room);
@@ -789,6 +910,22 @@ fn moderated<'a>(state: &'a mut Rooms, by: &Seat) -> Result<&'a mut Room, Refusa
                 "only a moderator of a named room may lock it or remove people",
             )
         })
+}
+
+/// `bytes` in lowercase hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The bytes of lowercase or uppercase hex `text`, if it is that.
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
+        .collect()
 }
 
 fn new_id() -> PeerId {

@@ -278,6 +278,20 @@ impl Room {
         }
     }
 
+    /// The MAC of the room's password, if it has one.
+    pub fn password_mac(&self) -> Option<&[u8]> {
+        self.password.as_deref()
+    }
+
+    /// Takes the lock and the password's MAC a node that died recorded, unless the room
+    /// has a password already.
+    pub fn restore(&mut self, locked: bool, password: Option<Vec<u8>>) {
+        self.locked |= locked;
+        if self.password.is_none() {
+            self.password = password;
+        }
+    }
+
     /// The `room` message for `id`, in a named room.
     pub fn state_for(&self, room: &RoomKey, id: &PeerId) -> Option<ServerMessage> {
         let name = room.name()?;

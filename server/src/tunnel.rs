@@ -6,10 +6,14 @@
 //! home, where a *visitor* connection runs exactly as a socket of the home's own would,
 //! and the home's frames come back the same way. So presence, the server-stamped `from`,
 //! the access rules, the call registry and the delivery numbering are the home's, one
-//! place for each room; rate and connection limits count where the socket is.
+//! place for each room. Connection limits count where the socket is; the rate limits
+//! hold on the edge (before anything crosses Redis) and again on the home.
 //!
 //! Each node listens on its own channel. Frames of one socket keep their order: one
-//! publisher per node sends everything, in order, pipelined.
+//! publisher per node sends everything, in order, pipelined; what waits for it is
+//! bounded in bytes. Each second a home asks every edge whether the sockets it serves
+//! for it are still there, so that no visitor outlives its socket when a goodbye was
+//! lost.
 //!
 //! When a room's home goes (stopped, dead, or unreachable because Redis is away), its
 //! tunnels close with 1012: the clients resume at once, reach a node that becomes the
@@ -17,10 +21,13 @@
 //! dropped sockets do: their users are away until they resume.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     net::SocketAddr,
     pin::Pin,
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicUsize, Ordering},
+    },
     task::{Context, Poll},
 };
 
@@ -41,11 +48,12 @@ pub type NodeId = String;
 /// forwards faster than the home can handle, which no honest client makes it do).
 const VISITOR_BACKLOG: usize = 1024;
 
-/// Messages waiting for the publisher.
-const PUBLISH_BACKLOG: usize = 16 * 1024;
+/// Bytes waiting for the publisher; past this Redis cannot keep up, and what would
+/// cross gives up instead (its tunnel closes).
+const PUBLISH_BYTES: usize = 32 * 1024 * 1024;
 
 /// The reason sent with the close that ends a tunnel whose room moved.
-const MOVED: &str = "the room moved to another server: reconnecting";
+pub const MOVED: &str = "the room moved to another server: reconnecting";
 
 /// The pub/sub channel node `node` listens on.
 pub fn channel(node: &str) -> String {
@@ -76,7 +84,23 @@ pub enum Envelope {
         clean: bool,
     },
     /// Home to edge: frames for the edge's socket `conn`.
-    Frames { conn: u64, frames: Vec<Frame> },
+    Frames {
+        home: NodeId,
+        conn: u64,
+        frames: Vec<Frame>,
+    },
+    /// Home to edge: are these sockets of yours, which I serve, still there?
+    Probe { home: NodeId, conns: Vec<u64> },
+    /// Edge to home: these sockets are gone.
+    Gone { edge: NodeId, conns: Vec<u64> },
+}
+
+/// A message for another node, waiting for the publisher.
+pub struct Outgoing {
+    /// The node it goes to.
+    pub to: NodeId,
+    /// The envelope, as JSON.
+    pub payload: String,
 }
 
 /// A frame from the home to a client.
@@ -102,19 +126,35 @@ pub struct Visit {
     pub frames: mpsc::Receiver<Message>,
 }
 
-/// Starts a visitor connection.
-pub type Host = Arc<dyn Fn(Visit) + Send + Sync>;
-
 /// One node's tunnels, both ways.
 pub struct Bus {
     node: NodeId,
-    publisher: mpsc::Sender<(String, String)>,
+    publisher: mpsc::UnboundedSender<Outgoing>,
+    /// Bytes waiting for the publisher.
+    waiting: Arc<AtomicUsize>,
     /// This node's sockets whose room is elsewhere, by connection number.
     tunnels: Mutex<HashMap<u64, Tunnelled>>,
     /// Other nodes' sockets served here, by their node and number.
     visitors: Mutex<HashMap<(NodeId, u64), mpsc::Sender<Message>>>,
-    host: Mutex<Option<Host>>,
+    /// Where visitors go to be served.
+    visits: mpsc::Sender<Visit>,
     crossings: Crossings,
+}
+
+/// What the publisher takes from the bus: the messages, and the count of their bytes to
+/// give back as they go out.
+pub struct Publications {
+    /// The messages.
+    pub queue: mpsc::UnboundedReceiver<Outgoing>,
+    /// Bytes waiting, shared with the bus.
+    pub waiting: Arc<AtomicUsize>,
+}
+
+impl Publications {
+    /// `bytes` of what waited have gone out (or failed to).
+    pub fn sent(&self, bytes: usize) {
+        self.waiting.fetch_sub(bytes, Ordering::Relaxed);
+    }
 }
 
 struct Tunnelled {
@@ -130,35 +170,47 @@ fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Bus {
-    /// The bus of node `node`, and what its publisher sends from.
+    /// The bus of node `node`, what its publisher sends from, and the visitors to serve.
     pub fn new(
         node: NodeId,
         crossings: Crossings,
-    ) -> (Arc<Self>, mpsc::Receiver<(String, String)>) {
-        let (publisher, queue) = mpsc::channel(PUBLISH_BACKLOG);
+    ) -> (Arc<Self>, Publications, mpsc::Receiver<Visit>) {
+        let (publisher, queue) = mpsc::unbounded_channel();
+        let (visits, visitors) = mpsc::channel(VISITOR_BACKLOG);
+        let waiting = Arc::new(AtomicUsize::new(0));
         let bus = Arc::new(Self {
             node,
             publisher,
+            waiting: Arc::clone(&waiting),
             tunnels: Mutex::default(),
             visitors: Mutex::default(),
-            host: Mutex::default(),
+            visits,
             crossings,
         });
-        (bus, queue)
+        (bus, Publications { queue, waiting }, visitors)
     }
 
-    /// Serves visitors with `host` from now on; with none, no more.
-    pub fn host_with(&self, host: Option<Host>) {
-        *locked(&self.host) = host;
-    }
-
+    /// Queues `envelope` for node `to`; `false` when it cannot go (Redis cannot keep up).
     fn send(&self, to: &str, envelope: &Envelope) -> bool {
-        let Ok(json) = serde_json::to_string(envelope) else {
+        let Ok(payload) = serde_json::to_string(envelope) else {
             return false;
         };
+        // Never waits: past the bound the message gives up, and its tunnel with it.
+        let bytes = payload.len();
+        if self.waiting.fetch_add(bytes, Ordering::Relaxed) + bytes > PUBLISH_BYTES {
+            self.waiting.fetch_sub(bytes, Ordering::Relaxed);
+            return false;
+        }
+        let outgoing = Outgoing {
+            to: to.to_owned(),
+            payload,
+        };
+        if self.publisher.send(outgoing).is_err() {
+            self.waiting.fetch_sub(bytes, Ordering::Relaxed);
+            return false;
+        }
         self.crossings.sent.inc();
-        // Never waits: a full queue means Redis cannot keep up, and the tunnel gives up.
-        self.publisher.try_send((channel(to), json)).is_ok()
+        true
     }
 
     /// Socket `conn` of this node, whose frames go to `outbox`, logs in with `text` to
@@ -219,18 +271,20 @@ impl Bus {
                 remote,
                 text,
             } => {
-                let Some(host) = locked(&self.host).clone() else {
-                    return;
-                };
                 let (sender, frames) = mpsc::channel(VISITOR_BACKLOG);
                 let _ = sender.try_send(Message::Text(text.into()));
-                locked(&self.visitors).insert((edge.clone(), conn), sender);
-                host(Visit {
-                    edge,
+                let visit = Visit {
+                    edge: edge.clone(),
                     conn,
                     remote,
                     frames,
-                });
+                };
+                if self.visits.try_send(visit).is_ok() {
+                    locked(&self.visitors).insert((edge, conn), sender);
+                } else {
+                    // Not serving any more (stopping), or swamped: the socket goes elsewhere.
+                    self.moved_away(&edge, conn);
+                }
             }
             Envelope::Frame { edge, conn, text } => {
                 let key = (edge, conn);
@@ -242,18 +296,7 @@ impl Bus {
                     // Unknown here (this node restarted) or flooding: the socket comes back.
                     visitors.remove(&key);
                     drop(visitors);
-                    let (edge, conn) = key;
-                    let close = Frame::Close {
-                        code: close_code::RESTART,
-                        reason: MOVED.to_owned(),
-                    };
-                    self.send(
-                        &edge,
-                        &Envelope::Frames {
-                            conn,
-                            frames: vec![close],
-                        },
-                    );
+                    self.moved_away(&key.0, key.1);
                 }
             }
             Envelope::Closed { edge, conn, clean } => {
@@ -266,9 +309,9 @@ impl Bus {
                     })));
                 }
             }
-            Envelope::Frames { conn, frames } => {
+            Envelope::Frames { home, conn, frames } => {
                 let mut tunnels = locked(&self.tunnels);
-                let Some(tunnel) = tunnels.get(&conn) else {
+                let Some(tunnel) = tunnels.get(&conn).filter(|tunnel| tunnel.home == home) else {
                     return;
                 };
                 let mut ended = false;
@@ -290,12 +333,73 @@ impl Bus {
                     tunnels.remove(&conn);
                 }
             }
+            Envelope::Probe { home, conns } => {
+                let tunnels = locked(&self.tunnels);
+                let gone: Vec<u64> = conns
+                    .into_iter()
+                    .filter(|conn| tunnels.get(conn).is_none_or(|tunnel| tunnel.home != home))
+                    .collect();
+                drop(tunnels);
+                if !gone.is_empty() {
+                    let edge = self.node.clone();
+                    self.send(&home, &Envelope::Gone { edge, conns: gone });
+                }
+            }
+            Envelope::Gone { edge, conns } => {
+                let mut visitors = locked(&self.visitors);
+                for conn in conns {
+                    // Dropping its sender ends the visitor as a dropped socket.
+                    visitors.remove(&(edge.clone(), conn));
+                }
+            }
         }
     }
 
-    /// Visitor `conn` of node `edge` ended here: it is forgotten.
+    /// Tells node `edge` that its socket `conn` must look for its room again (1012).
+    fn moved_away(&self, edge: &str, conn: u64) {
+        let close = Frame::Close {
+            code: close_code::RESTART,
+            reason: MOVED.to_owned(),
+        };
+        let frames = Envelope::Frames {
+            home: self.node.clone(),
+            conn,
+            frames: vec![close],
+        };
+        self.send(edge, &frames);
+    }
+
+    /// Asks every edge with sockets served here whether they are still there.
+    pub fn probe(&self) {
+        let mut by_edge: HashMap<NodeId, Vec<u64>> = HashMap::new();
+        for (edge, conn) in locked(&self.visitors).keys() {
+            by_edge.entry(edge.clone()).or_default().push(*conn);
+        }
+        for (edge, conns) in by_edge {
+            let home = self.node.clone();
+            self.send(&edge, &Envelope::Probe { home, conns });
+        }
+    }
+
+    /// Visitor `conn` of node `edge` ended here: it is forgotten. If its edge had not
+    /// ended it, the edge's socket is told to look for its room again (the close frame
+    /// of an ending the visitor said goodbye with has gone before; the edge ignores this).
     pub fn visitor_ended(&self, edge: &str, conn: u64) {
-        locked(&self.visitors).remove(&(edge.to_owned(), conn));
+        if locked(&self.visitors)
+            .remove(&(edge.to_owned(), conn))
+            .is_some()
+        {
+            self.moved_away(edge, conn);
+        }
+    }
+
+    /// Which of `nodes` a publication reached nobody on: each is gone as far as this
+    /// node can tell.
+    pub fn unreachable(&self, nodes: HashSet<NodeId>) {
+        for node in nodes {
+            tracing::warn!(%node, "a node listens no more: its tunnels close");
+            self.node_gone(&node);
+        }
     }
 
     /// The other nodes this node has tunnels with, either way.
@@ -323,8 +427,8 @@ impl Bus {
         locked(&self.visitors).retain(|(edge, _), _| edge != node);
     }
 
-    /// Redis went away: no tunnel carries anything any more. Every one closes with 1012,
-    /// and every visitor ends as a dropped socket.
+    /// Redis went away: no tunnel carries anything any more. Every one closes with 1012
+    /// (their homes learn it by probing), and every visitor ends as a dropped socket.
     pub fn cut(&self) {
         for (_, tunnel) in locked(&self.tunnels).drain() {
             moved(&tunnel.outbox);
@@ -436,6 +540,7 @@ impl Sink<Message> for VisitorSink {
         }
         let frames = std::mem::take(&mut self.batch);
         let envelope = Envelope::Frames {
+            home: self.bus.node.clone(),
             conn: self.conn,
             frames,
         };

@@ -233,10 +233,11 @@ async fn a_stopped_node_hands_its_rooms_over_and_everyone_keeps_their_id() {
     offer_arrives(&mut bob, &mut alice).await;
 }
 
-/// Waits until the home of room `team` has recorded its `count` members in Redis.
+/// Waits until the home of room `team` has recorded its `count` members in Redis (beside
+/// the room's own state).
 async fn recorded(redis: &Redis, count: usize) {
     let started = std::time::Instant::now();
-    while redis.fields("peercall:members:team").await != count {
+    while redis.fields("peercall:members:team").await != count + 1 {
         assert!(
             started.elapsed() < PATIENCE,
             "the room's members are recorded"
@@ -375,4 +376,75 @@ async fn presence_is_the_same_on_every_node_after_two_hundred_logins() {
         sees.insert(id.clone());
         assert_eq!(sees, everyone, "{id} sees everyone else, once");
     }
+}
+
+#[tokio::test]
+async fn a_room_call_outlives_the_node_that_held_it() {
+    let redis = Redis::start(free_tcp_port());
+    let (a, b) = (node(&redis.url()).await, node(&redis.url()).await);
+    let mut alice = person(&a, "alice").await;
+    let mut bob = person(&b, "bob").await;
+    meet(&mut alice, &bob).await;
+    alice.client.send(json!({"type": "join-call"})).await;
+    let call = alice.client.expect("call-joined").await["call"].clone();
+    bob.client.send(json!({"type": "join-call"})).await;
+    assert_eq!(bob.client.expect("call-joined").await["call"], call);
+    assert_eq!(
+        alice.client.expect("participant-joined").await["id"],
+        bob.id.as_str()
+    );
+    // The home records who is in the room's call.
+    let started = std::time::Instant::now();
+    while !redis
+        .field("peercall:members:team", &bob.id)
+        .await
+        .is_some_and(|record| record.contains("room_call"))
+    {
+        assert!(started.elapsed() < PATIENCE, "the room call is recorded");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    a.stop().await;
+    alice.client.expect_closed().await;
+    bob.client.expect_closed().await;
+    alice.resume(&b).await;
+    bob.resume(&b).await;
+    // Both are in the same room call still: the mesh's signals pass.
+    bob.client
+        .send(json!({"type": "offer", "to": alice.id, "call": call, "sdp": "v=0 mesh"}))
+        .await;
+    let offer = alice.client.expect("offer").await;
+    assert_eq!((&offer["from"], &offer["call"]), (&json!(bob.id), &call));
+}
+
+#[tokio::test]
+async fn a_room_keeps_its_password_when_its_home_dies() {
+    let redis = Redis::start(free_tcp_port());
+    let (a, b) = (node(&redis.url()).await, node(&redis.url()).await);
+    let mut carol = a.client().await;
+    carol
+        .join_with(
+            json!({"type": "login", "name": "carol", "room": "team", "password": "open sesame"}),
+        )
+        .await;
+    let mut alice = b.client().await;
+    let (welcome, _) = alice
+        .join_with(
+            json!({"type": "login", "name": "alice", "room": "team", "password": "open sesame"}),
+        )
+        .await;
+    let token = welcome["resume"].as_str().unwrap().to_owned();
+    recorded(&redis, 2).await;
+
+    a.stop().await;
+    alice.expect_closed().await;
+    let mut alice = b.client().await;
+    alice
+        .join_with(json!({"type": "login", "name": "alice", "room": "team", "resume": token}))
+        .await;
+    // The node that took the room over knows its password.
+    let mut eve = b.client().await;
+    eve.send(json!({"type": "login", "name": "eve", "room": "team", "password": "guess"}))
+        .await;
+    eve.expect_refusal("room-password", 4402).await;
 }

@@ -65,6 +65,18 @@ impl Skips {
     }
 }
 
+/// `cargo test` of the protocol, the server and the fault proxy, the packages built
+/// together for the server's test layers.
+const SERVER_PACKAGES: [&str; 7] = [
+    "test",
+    "-p",
+    "protocol",
+    "-p",
+    "peercall-server",
+    "-p",
+    "peercall-faults",
+];
+
 /// The server test suites that talk to the server over its sockets, and so run again
 /// against a cluster; the others test what one node does alone (certificates, files,
 /// start-up refusals, coturn) or make a cluster of their own.
@@ -97,15 +109,7 @@ fn layers() -> Result {
     setup::all()?;
     timed("format and lints", lints)?;
     timed("protocol, server and native client tests", || {
-        run(cargo().args([
-            "test",
-            "-p",
-            "protocol",
-            "-p",
-            "peercall-server",
-            "-p",
-            "peercall-faults",
-        ]))?;
+        run(cargo().args(SERVER_PACKAGES))?;
         // The client's own unit tests touch no browser API: they run natively.
         run(cargo().args(["test", "-p", "peercall", "--lib"]))
     })?;
@@ -113,7 +117,8 @@ fn layers() -> Result {
         "server tests against two nodes sharing a Redis (clients on either node at random)",
         || {
             let mut command = cargo();
-            command.args(["test", "-p", "peercall-server"]);
+            // The packages of the layer before, so that nothing builds again.
+            command.args(SERVER_PACKAGES);
             for suite in CLUSTER_SUITES {
                 command.args(["--test", suite]);
             }

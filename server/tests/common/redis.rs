@@ -87,4 +87,19 @@ impl Redis {
             .await
             .expect("HLEN")
     }
+
+    /// The value of `field` in the hash `key`.
+    pub async fn field(&self, key: &str, field: &str) -> Option<String> {
+        let client = redis::Client::open(self.url()).expect("a Redis URL");
+        let mut connection = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("Redis answers");
+        redis::cmd("HGET")
+            .arg(key)
+            .arg(field)
+            .query_async(&mut connection)
+            .await
+            .expect("HGET")
+    }
 }

@@ -1,0 +1,108 @@
+//! The bus's way through Redis: one publisher per node, in order and pipelined, and one
+//! subscription to the node's own channel, made again whenever it is lost.
+
+use std::{collections::HashSet, sync::Arc};
+
+use futures_util::StreamExt;
+use tokio::sync::{Notify, watch};
+
+use super::redis::{PATIENCE, Redis};
+use crate::tunnel::{Bus, Publications, channel};
+
+/// Messages the publisher sends in one pipeline at most.
+const PUBLISH_BATCH: usize = 512;
+
+/// How long the listener waits before subscribing again after a loss.
+const AGAIN_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Sends what the bus queued, in order, pipelined, on a connection of its own; a node that
+/// nobody listens for any more is gone, and a failure cuts every tunnel.
+pub async fn publish(
+    redis: Redis,
+    mut publications: Publications,
+    bus: Arc<Bus>,
+    mut quit: watch::Receiver<bool>,
+) {
+    loop {
+        let first = tokio::select! {
+            // What is queued still goes out after the node has left.
+            biased;
+            first = publications.queue.recv() => first,
+            _ = quit.wait_for(|quit| *quit) => None,
+        };
+        let Some(first) = first else {
+            return;
+        };
+        let mut batch = vec![first];
+        while batch.len() < PUBLISH_BATCH {
+            let Ok(next) = publications.queue.try_recv() else {
+                break;
+            };
+            batch.push(next);
+        }
+        let mut pipeline = redis::pipe();
+        for outgoing in &batch {
+            pipeline
+                .cmd("PUBLISH")
+                .arg(channel(&outgoing.to))
+                .arg(&outgoing.payload);
+        }
+        let bytes = batch.iter().map(|outgoing| outgoing.payload.len()).sum();
+        let sent = redis.pipeline::<Vec<i64>>(&pipeline).await;
+        publications.sent(bytes);
+        match sent {
+            Ok(listeners) => {
+                let unheard: HashSet<String> = batch
+                    .into_iter()
+                    .zip(listeners)
+                    .filter(|(_, listeners)| *listeners == 0)
+                    .map(|(outgoing, _)| outgoing.to)
+                    .collect();
+                bus.unreachable(unheard);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot publish to other nodes: tunnels closed");
+                bus.cut();
+            }
+        }
+    }
+}
+
+/// Listens on the node's channel, again after every loss, and whenever `again` says the
+/// subscription is gone though its stream did not end; a loss cuts every tunnel.
+pub async fn listen(
+    client: redis::Client,
+    bus: Arc<Bus>,
+    channel: String,
+    again: Arc<Notify>,
+    mut quit: watch::Receiver<bool>,
+) {
+    loop {
+        let subscribed = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            redis::RedisResult::Ok(pubsub)
+        };
+        if let Ok(Ok(pubsub)) = tokio::time::timeout(PATIENCE, subscribed).await {
+            let mut messages = pubsub.into_on_message();
+            loop {
+                tokio::select! {
+                    message = messages.next() => match message {
+                        Some(message) => match message.get_payload::<String>() {
+                            Ok(payload) => bus.receive(&payload),
+                            Err(error) => tracing::warn!(%error, "unreadable message from another node"),
+                        },
+                        None => break,
+                    },
+                    () = again.notified() => break,
+                    _ = quit.wait_for(|quit| *quit) => return,
+                }
+            }
+            bus.cut();
+        }
+        tokio::select! {
+            () = tokio::time::sleep(AGAIN_AFTER) => {}
+            _ = quit.wait_for(|quit| *quit) => return,
+        }
+    }
+}
