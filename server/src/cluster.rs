@@ -48,15 +48,21 @@ const NODE_PREFIX: &str = "peercall:node:";
 /// The field of a room's members record that holds the room's own state.
 const ROOM_FIELD: &str = "~room";
 
-/// Takes room `KEYS[1]` for node `ARGV[1]`, unless another node whose key (`ARGV[2]`
-/// followed by its id) still lives holds it. Returns the holder, and the node it was
-/// taken from (empty if none).
+/// Takes room `KEYS[1]` for node `ARGV[1]` for `ARGV[3]` ms (or keeps it that much
+/// longer), unless another node whose key (`ARGV[2]` followed by its id) still lives
+/// holds it. Returns the holder, and the node it was taken from (empty if none).
 const CLAIM: &str = r"
 local home = redis.call('GET', KEYS[1])
+if home and home ~= ARGV[1] and redis.call('EXISTS', ARGV[2] .. home) == 1 then
+  return {home, ''}
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 if home == ARGV[1] then return {home, ''} end
-if home and redis.call('EXISTS', ARGV[2] .. home) == 1 then return {home, ''} end
-redis.call('SET', KEYS[1], ARGV[1])
 return {ARGV[1], home or ''}";
+
+/// How long a room's lease and its record last without their home renewing them (each
+/// second): a dead home's rooms are taken over within this, or start afresh after it.
+const LEASE: Duration = Duration::from_secs(15);
 
 /// Frees room `KEYS[1]` and its members `KEYS[2]` if node `ARGV[1]` holds it.
 const RELEASE: &str = r"
@@ -232,7 +238,8 @@ impl Cluster {
             .arg(1)
             .arg(room_key(room))
             .arg(&self.id)
-            .arg(NODE_PREFIX);
+            .arg(NODE_PREFIX)
+            .arg(LEASE.as_millis().to_string());
         match self.redis.query::<(String, String)>(&claim).await {
             Ok((home, _)) if home != self.id => Home::There(home),
             Ok((_, from)) => {

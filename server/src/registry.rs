@@ -113,10 +113,6 @@ struct Rooms {
     left: Left,
 }
 
-/// The connection number of a member this node took over from a node that died: away
-/// until it resumes here, as no connection of this node's ever was.
-const ADOPTED: u64 = u64::MAX;
-
 /// What another node needs to hold a member if this node dies: kept in Redis by a node of
 /// a cluster for each room it holds.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -286,7 +282,7 @@ impl Registry {
                 outbox: outbox.clone(),
             };
             let previous = std::mem::replace(&mut member.link, link);
-            if matches!(previous, Link::Away { conn: ADOPTED }) {
+            if matches!(previous, Link::Away { conn: None }) {
                 // Taken over from a node that died: the session starts afresh here.
                 member.inbox.restart(login.ack, login.sent);
             }
@@ -657,21 +653,22 @@ impl Registry {
             leave(&mut state, seat, self.limits.backlog_bytes);
             return;
         }
-        member.link = Link::Away { conn };
+        member.link = Link::Away { conn: Some(conn) };
         let (registry, seat) = (Arc::clone(self), seat.clone());
         tokio::spawn(async move {
             tokio::time::sleep(registry.grace).await;
-            registry.expire(&seat, conn);
+            registry.expire(&seat, Some(conn));
         });
     }
 
-    fn expire(&self, seat: &Seat, conn: u64) {
+    /// `seat`'s grace is over: it leaves if it is still away since connection `conn`.
+    fn expire(&self, seat: &Seat, conn: Option<u64>) {
         let mut state = self.lock();
         let still_away = state
             .rooms
             .get(&seat.room)
             .and_then(|room| room.members.get(&seat.id))
-            .is_some_and(|m| matches!(m.link, Link::Away { .. }) && m.conn() == conn);
+            .is_some_and(|m| matches!(m.link, Link::Away { conn: c } if c == conn));
         if still_away {
             tracing::info!(id = %seat.id, "resume grace over: left");
             leave(&mut state, seat, self.limits.backlog_bytes);
@@ -803,7 +800,7 @@ impl Registry {
                 record.id.clone(),
                 Member {
                     name: record.name.clone(),
-                    link: Link::Away { conn: ADOPTED },
+                    link: Link::Away { conn: None },
                     started_ms: record.started_ms,
                     arrival,
                     moderator: record.moderator,
@@ -847,7 +844,7 @@ impl Registry {
         tokio::spawn(async move {
             tokio::time::sleep(registry.grace).await;
             for seat in adopted {
-                registry.expire(&seat, ADOPTED);
+                registry.expire(&seat, None);
             }
         });
     }

@@ -49,9 +49,10 @@ impl RoomKey {
 pub enum Link {
     /// Through connection number `conn`.
     Connected { conn: u64, outbox: Outbox },
-    /// Not at all, since connection number `conn` dropped; call signals wait in its
-    /// inbox, and what it must know of the room is sent afresh when it is back.
-    Away { conn: u64 },
+    /// Not at all, since connection number `conn` dropped (none: it was taken over from
+    /// a node that died, and no connection of this node's had it); call signals wait in
+    /// its inbox, and what it must know of the room is sent afresh when it is back.
+    Away { conn: Option<u64> },
 }
 
 /// Someone in a room.
@@ -85,13 +86,6 @@ impl Member {
         match &self.link {
             Link::Connected { outbox, .. } => Some(outbox),
             Link::Away { .. } => None,
-        }
-    }
-
-    /// The connection they are (or were last) on.
-    pub fn conn(&self) -> u64 {
-        match self.link {
-            Link::Connected { conn, .. } | Link::Away { conn, .. } => conn,
         }
     }
 }

@@ -199,6 +199,10 @@ async fn one_room_spans_two_nodes_with_the_same_rules_as_one() {
     // The room has one home; the other node counts what crossed.
     let homes = redis.keys("peercall:room:*").await;
     assert_eq!(homes.len(), 2, "team and other: {homes:?}");
+    for (key, ttl) in &homes {
+        // A dead home's lease lapses: a room nobody comes back to starts afresh.
+        assert!((1..=15_000).contains(ttl), "{key} lapses: {ttl} ms left");
+    }
     let sent = b
         .metric("peercall_cross_node_messages_total{direction=\"sent\"}")
         .await;

@@ -7,7 +7,7 @@ use redis::FromRedisValue;
 use tokio::sync::watch;
 
 use super::{
-    CLAIM, Cluster, NODE_PREFIX, RELEASE, ROOM_FIELD, Seen, members_key, node_key, room_key,
+    CLAIM, Cluster, LEASE, NODE_PREFIX, RELEASE, ROOM_FIELD, Seen, members_key, node_key, room_key,
 };
 use crate::{rooms::RoomKey, tunnel::channel};
 
@@ -109,6 +109,7 @@ async fn upkeep(cluster: &Cluster, held: &mut HashSet<RoomKey>) -> Result<(), St
         .cmd("PUBSUB")
         .arg("NUMSUB")
         .arg(channel(&cluster.id));
+    let lease = LEASE.as_millis().to_string();
     for room in &rooms {
         pipeline
             .cmd("EVAL")
@@ -116,10 +117,18 @@ async fn upkeep(cluster: &Cluster, held: &mut HashSet<RoomKey>) -> Result<(), St
             .arg(1)
             .arg(room_key(room))
             .arg(&cluster.id)
-            .arg(NODE_PREFIX);
+            .arg(NODE_PREFIX)
+            .arg(&lease);
     }
     for peer in &peers {
         pipeline.cmd("EXISTS").arg(node_key(peer));
+    }
+    for room in &rooms {
+        pipeline
+            .cmd("PEXPIRE")
+            .arg(members_key(room))
+            .arg(&lease)
+            .ignore();
     }
     for room in &freed {
         pipeline
@@ -197,6 +206,11 @@ async fn record(cluster: &Cluster, held: &HashSet<RoomKey>) -> Result<(), String
             set.arg(&record.id.0).arg(json);
         }
         set.ignore();
+        pipeline
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(LEASE.as_millis().to_string())
+            .ignore();
     }
     let recorded = cluster.redis.pipeline::<()>(&pipeline).await;
     if recorded.is_err() {
