@@ -124,6 +124,35 @@ impl Inbox {
         }
     }
 
+    /// What waits for the user, in order: each sender and frame.
+    pub fn waiting(&self) -> Vec<(PeerId, String)> {
+        self.kept
+            .iter()
+            .filter_map(|kept| match &kept.frame {
+                Message::Text(text) => Some((kept.from.clone(), text.as_str().to_owned())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Keeps `waiting` for the user, in order, as a node that died recorded it (numbered
+    /// again when the user is back, see [`Inbox::restart`]).
+    pub fn keep_waiting(&mut self, waiting: Vec<(PeerId, String)>) {
+        for (from, text) in waiting {
+            let frame = Message::Text(text.into());
+            let cost = cost(&frame);
+            self.bytes += cost;
+            *self.by_sender.entry(from.clone()).or_default() += cost;
+            self.kept.push_back(Kept {
+                seq: self.next_seq,
+                from,
+                frame,
+                cost,
+            });
+            self.next_seq += 1;
+        }
+    }
+
     /// The user is back in a session this node starts afresh (it took over the room from a
     /// node that died): numbers go on after `acked` and the user's own after `sent`, as
     /// for a new session, and what waits for the user is numbered again in that order.

@@ -128,6 +128,9 @@ pub struct Record {
     /// The room call they are in, and their place in it (0 the earliest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room_call: Option<(CallId, usize)>,
+    /// While they are away: the signals waiting for them, each with its sender.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting: Vec<(PeerId, String)>,
 }
 
 impl Rooms {
@@ -265,6 +268,10 @@ impl Registry {
         state.left.expire(now);
         let claimed = login.resume.filter(|claim| !state.left.contains(&claim.id));
         let room_key = login.room;
+        if claimed.is_some() {
+            // A resume takes what waited: the record must say so.
+            state.note_change(room_key.clone());
+        }
         let room = state.rooms.entry(room_key.clone()).or_default();
 
         if room.was_removed(claimed.as_ref().map(|c| &c.id), &key) {
@@ -520,11 +527,16 @@ impl Registry {
             signal,
         };
         let limit = self.limits.backlog_bytes;
+        let away = room.members.get(&to).is_some_and(|m| m.outbox().is_none());
         let delivered = room.deliver(&to, from.id.clone(), ServerMessage::relayed(relayed), limit);
         if delivered.is_err() && ring {
             // A ring nobody heard rings nowhere, nor invites anyone.
             room.calls.withdraw(&call, &to);
             let _ = room.calls.end(&from.id, &to, Some(call));
+        }
+        if away && delivered.is_ok() {
+            // What waits for someone away is recorded, for a node that takes the room over.
+            state.note_change(from.room.clone());
         }
         delivered.map_err(addressed)
     }
@@ -654,6 +666,8 @@ impl Registry {
             return;
         }
         member.link = Link::Away { conn: Some(conn) };
+        // What it has not acknowledged waits for it now: the record must say so.
+        state.note_change(seat.room.clone());
         let (registry, seat) = (Arc::clone(self), seat.clone());
         tokio::spawn(async move {
             tokio::time::sleep(registry.grace).await;
@@ -747,6 +761,10 @@ impl Registry {
                         started_ms: member.started_ms,
                         moderator: member.moderator,
                         room_call: place(id),
+                        waiting: match member.link {
+                            Link::Away { .. } => member.inbox.waiting(),
+                            Link::Connected { .. } => Vec::new(),
+                        },
                     })
                     .collect();
                 let room_state = RoomState {
@@ -796,6 +814,8 @@ impl Registry {
                 },
             );
             place.names.insert(key, record.id.clone());
+            let mut inbox = Inbox::new(None, None);
+            inbox.keep_waiting(record.waiting);
             place.members.insert(
                 record.id.clone(),
                 Member {
@@ -804,7 +824,7 @@ impl Registry {
                     started_ms: record.started_ms,
                     arrival,
                     moderator: record.moderator,
-                    inbox: Inbox::new(None, None),
+                    inbox,
                 },
             );
             state.homes.insert(record.id.clone(), room.clone());

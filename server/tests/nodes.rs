@@ -452,3 +452,49 @@ async fn a_room_keeps_its_password_when_its_home_dies() {
         .await;
     eve.expect_refusal("room-password", 4402).await;
 }
+
+#[tokio::test]
+async fn a_ring_waiting_for_someone_away_outlives_the_node_that_kept_it() {
+    let redis = Redis::start(free_tcp_port());
+    let (a, b) = (node(&redis.url()).await, node(&redis.url()).await);
+    let mut alice = person(&a, "alice").await;
+    let mut bob = person(&b, "bob").await;
+    meet(&mut alice, &bob).await;
+    // bob's socket drops without a word: he is away, and alice's ring waits for him.
+    let dropped = std::mem::replace(&mut bob.client, b.client().await);
+    drop(dropped);
+    // Until the home has noticed, rings go to the dead socket: each has a call id of its
+    // own, and the first kept for bob is the one to look for.
+    let started = std::time::Instant::now();
+    let mut attempt = 0;
+    let call = loop {
+        attempt += 1;
+        let call = format!("waiting-{attempt}");
+        alice
+            .client
+            .send(json!({"type": "ring", "to": bob.id, "call": call}))
+            .await;
+        let kept = redis.field("peercall:members:team", &bob.id).await;
+        if let Some(kept) = kept.as_deref().and_then(|record| record.find("waiting-")) {
+            let rest = &redis.field("peercall:members:team", &bob.id).await.unwrap()[kept..];
+            break rest.split('\\').next().unwrap().to_owned();
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the ring waiting for bob is recorded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+
+    a.stop().await;
+    alice.client.expect_closed().await;
+    bob.resume(&b).await;
+    // What waited for him arrives, the recorded ring among it.
+    loop {
+        let ring = bob.client.expect("ring").await;
+        assert_eq!(ring["from"], alice.id.as_str());
+        if ring["call"] == call.as_str() {
+            break;
+        }
+    }
+}
