@@ -81,6 +81,19 @@ impl Group {
     }
 }
 
+/// A two-person call as a node records it for another to take over.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeptCall {
+    /// The call's id.
+    pub id: CallId,
+    /// Who rang.
+    pub caller: PeerId,
+    /// Who was rung.
+    pub callee: PeerId,
+    /// Whether the callee accepted (else it still rings).
+    pub accepted: bool,
+}
+
 /// How a signal of a call is routed.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Route {
@@ -269,6 +282,44 @@ impl Calls {
         let id = group.id.clone();
         self.invitations.retain(|i| i.callee != *member);
         Ok((id, before, new))
+    }
+
+    /// The two-person calls that ring or were accepted, oldest first.
+    pub fn two_person(&self) -> Vec<KeptCall> {
+        let mut calls: Vec<(&CallId, &Call)> = self
+            .calls
+            .iter()
+            .filter(|(_, call)| !matches!(call.phase, Phase::Claimed { .. }))
+            .collect();
+        calls.sort_by_key(|(_, call)| call.rang);
+        calls
+            .into_iter()
+            .map(|(id, call)| KeptCall {
+                id: id.clone(),
+                caller: call.caller.clone(),
+                callee: call.callee.clone(),
+                accepted: call.phase == Phase::Accepted,
+            })
+            .collect()
+    }
+
+    /// Holds `kept` again, as a node that died recorded it, unless its id is in use.
+    pub fn restore(&mut self, kept: KeptCall) {
+        if self.calls.contains_key(&kept.id) {
+            return;
+        }
+        self.rings += 1;
+        let call = Call {
+            caller: kept.caller,
+            callee: kept.callee,
+            phase: if kept.accepted {
+                Phase::Accepted
+            } else {
+                Phase::Ringing
+            },
+            rang: self.rings,
+        };
+        self.insert(kept.id, call);
     }
 
     /// The room call's id and members, earliest first, if there is one.

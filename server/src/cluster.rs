@@ -74,6 +74,19 @@ pub fn node_key(id: &str) -> String {
     format!("{NODE_PREFIX}{id}")
 }
 
+/// The command that claims `room` for node `node` (see [`CLAIM`]).
+fn claim(room: &RoomKey, node: &str) -> ::redis::Cmd {
+    let mut claim = ::redis::cmd("EVAL");
+    claim
+        .arg(CLAIM)
+        .arg(1)
+        .arg(room_key(room))
+        .arg(node)
+        .arg(NODE_PREFIX)
+        .arg(LEASE.as_millis().to_string());
+    claim
+}
+
 /// The Redis key naming room `room`'s home.
 fn room_key(room: &RoomKey) -> String {
     format!("peercall:room:{}", room.as_str())
@@ -232,15 +245,11 @@ impl Cluster {
         if self.health.seen() == Seen::Away {
             return Home::Here;
         }
-        let mut claim = ::redis::cmd("EVAL");
-        claim
-            .arg(CLAIM)
-            .arg(1)
-            .arg(room_key(room))
-            .arg(&self.id)
-            .arg(NODE_PREFIX)
-            .arg(LEASE.as_millis().to_string());
-        match self.redis.query::<(String, String)>(&claim).await {
+        match self
+            .redis
+            .query::<(String, String)>(&claim(room, &self.id))
+            .await
+        {
             Ok((home, _)) if home != self.id => Home::There(home),
             Ok((_, from)) => {
                 self.claimed

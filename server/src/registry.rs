@@ -23,7 +23,7 @@ use protocol::{
 use rand::{Rng, distr::Alphanumeric};
 
 use crate::{
-    calls::Route,
+    calls::{KeptCall, Route},
     ice::IceServers,
     identity::name_key,
     inbox::Inbox,
@@ -150,6 +150,9 @@ pub struct RoomState {
     /// The MAC of the room's password (hex), if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// Its two-person calls that ring or were accepted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<KeptCall>,
 }
 
 /// Ids that left on purpose, each until its last token's expiry (ms since the epoch).
@@ -472,8 +475,15 @@ impl Registry {
             ));
         }
         let mut state = self.lock();
-        if matches!(signal, Signal::Accept) {
-            // An accepted invitation joins the room call: who is in it is recorded anew.
+        if !matches!(
+            signal,
+            Signal::Offer { .. }
+                | Signal::Answer { .. }
+                | Signal::Candidate { .. }
+                | Signal::RestartIce
+        ) {
+            // Rings, answers to them and hang-ups change the calls (an accepted invitation
+            // the room call): they are recorded anew.
             state.note_change(from.room.clone());
         }
         let Some(room) = state.rooms.get_mut(&from.room) else {
@@ -770,6 +780,7 @@ impl Registry {
                 let room_state = RoomState {
                     locked: room.locked,
                     password: room.password_mac().map(hex),
+                    calls: room.calls.two_person(),
                 };
                 (key, room_state, records)
             })
@@ -786,12 +797,14 @@ impl Registry {
         room_state: Option<RoomState>,
     ) {
         let mut state = self.lock();
+        let mut calls = Vec::new();
         if let Some(room_state) = room_state {
             let place = state.rooms.entry(room.clone()).or_default();
             place.restore(
                 room_state.locked,
                 room_state.password.as_deref().and_then(unhex),
             );
+            calls = room_state.calls;
         }
         let mut adopted = Vec::new();
         let mut in_call: Vec<(usize, CallId, PeerId)> = Vec::new();
@@ -841,7 +854,17 @@ impl Registry {
         if adopted.is_empty() {
             return;
         }
-        // The room call as it was, its members in their order.
+        // The calls as they were: two-person calls between those in the room, and the
+        // room call with its members in their order.
+        if let Some(place) = state.rooms.get_mut(room) {
+            for call in calls {
+                if place.members.contains_key(&call.caller)
+                    && place.members.contains_key(&call.callee)
+                {
+                    place.calls.restore(call);
+                }
+            }
+        }
         in_call.sort();
         if let Some((_, call, _)) = in_call.first()
             && let Some(place) = state.rooms.get_mut(room)

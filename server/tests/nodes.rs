@@ -464,9 +464,10 @@ async fn a_ring_waiting_for_someone_away_outlives_the_node_that_kept_it() {
     let dropped = std::mem::replace(&mut bob.client, b.client().await);
     drop(dropped);
     // Until the home has noticed, rings go to the dead socket: each has a call id of its
-    // own, and the first kept for bob is the one to look for.
+    // own (a newer ring replaces an older), and the last one rung is kept for bob.
     let started = std::time::Instant::now();
     let mut attempt = 0;
+    let kept = |record: &str, call: &str| record.contains(&format!("{call}\\\""));
     let call = loop {
         attempt += 1;
         let call = format!("waiting-{attempt}");
@@ -474,22 +475,33 @@ async fn a_ring_waiting_for_someone_away_outlives_the_node_that_kept_it() {
             .client
             .send(json!({"type": "ring", "to": bob.id, "call": call}))
             .await;
-        let kept = redis.field("peercall:members:team", &bob.id).await;
-        if let Some(kept) = kept.as_deref().and_then(|record| record.find("waiting-")) {
-            let rest = &redis.field("peercall:members:team", &bob.id).await.unwrap()[kept..];
-            break rest.split('\\').next().unwrap().to_owned();
+        let record = redis.field("peercall:members:team", &bob.id).await;
+        if record.is_some_and(|record| record.contains("waiting-")) {
+            break call;
         }
         assert!(
             started.elapsed() < PATIENCE,
-            "the ring waiting for bob is recorded"
+            "a ring waiting for bob is recorded"
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     };
+    while !redis
+        .field("peercall:members:team", &bob.id)
+        .await
+        .is_some_and(|record| kept(&record, &call))
+    {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the last ring waiting for bob is recorded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 
     a.stop().await;
     alice.client.expect_closed().await;
     bob.resume(&b).await;
-    // What waited for him arrives, the recorded ring among it.
+    // What waited for him arrives, the recorded ring among it, and the call it opened
+    // is known: his accept reaches alice.
     loop {
         let ring = bob.client.expect("ring").await;
         assert_eq!(ring["from"], alice.id.as_str());
@@ -497,4 +509,13 @@ async fn a_ring_waiting_for_someone_away_outlives_the_node_that_kept_it() {
             break;
         }
     }
+    alice.resume(&b).await;
+    bob.client
+        .send(json!({"type": "accept", "to": alice.id, "call": call}))
+        .await;
+    let accept = alice.client.expect("accept").await;
+    assert_eq!(
+        (&accept["from"], &accept["call"]),
+        (&json!(bob.id), &json!(call))
+    );
 }

@@ -6,9 +6,7 @@ use std::{collections::HashSet, sync::Arc, time::Duration};
 use redis::FromRedisValue;
 use tokio::sync::watch;
 
-use super::{
-    CLAIM, Cluster, LEASE, NODE_PREFIX, RELEASE, ROOM_FIELD, Seen, members_key, node_key, room_key,
-};
+use super::{Cluster, LEASE, RELEASE, ROOM_FIELD, Seen, claim, members_key, node_key, room_key};
 use crate::{rooms::RoomKey, tunnel::channel};
 
 /// How often the node renews its key, and looks after its rooms and tunnels.
@@ -111,14 +109,7 @@ async fn upkeep(cluster: &Cluster, held: &mut HashSet<RoomKey>) -> Result<(), St
         .arg(channel(&cluster.id));
     let lease = LEASE.as_millis().to_string();
     for room in &rooms {
-        pipeline
-            .cmd("EVAL")
-            .arg(CLAIM)
-            .arg(1)
-            .arg(room_key(room))
-            .arg(&cluster.id)
-            .arg(NODE_PREFIX)
-            .arg(&lease);
+        pipeline.add_command(claim(room, &cluster.id));
     }
     for peer in &peers {
         pipeline.cmd("EXISTS").arg(node_key(peer));

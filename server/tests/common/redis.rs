@@ -52,11 +52,7 @@ impl Redis {
 
     /// The keys matching `pattern`, with how long each has left to live (ms).
     pub async fn keys(&self, pattern: &str) -> Vec<(String, i64)> {
-        let client = redis::Client::open(self.url()).expect("a Redis URL");
-        let mut connection = client
-            .get_multiplexed_async_connection()
-            .await
-            .expect("Redis answers");
+        let mut connection = self.connection().await;
         let keys: Vec<String> = redis::cmd("KEYS")
             .arg(pattern)
             .query_async(&mut connection)
@@ -74,13 +70,18 @@ impl Redis {
         found
     }
 
-    /// The fields of the hash `key`.
-    pub async fn fields(&self, key: &str) -> usize {
+    /// A connection to it.
+    async fn connection(&self) -> redis::aio::MultiplexedConnection {
         let client = redis::Client::open(self.url()).expect("a Redis URL");
-        let mut connection = client
+        client
             .get_multiplexed_async_connection()
             .await
-            .expect("Redis answers");
+            .expect("Redis answers")
+    }
+
+    /// The fields of the hash `key`.
+    pub async fn fields(&self, key: &str) -> usize {
+        let mut connection = self.connection().await;
         redis::cmd("HLEN")
             .arg(key)
             .query_async(&mut connection)
@@ -90,11 +91,7 @@ impl Redis {
 
     /// The value of `field` in the hash `key`.
     pub async fn field(&self, key: &str, field: &str) -> Option<String> {
-        let client = redis::Client::open(self.url()).expect("a Redis URL");
-        let mut connection = client
-            .get_multiplexed_async_connection()
-            .await
-            .expect("Redis answers");
+        let mut connection = self.connection().await;
         redis::cmd("HGET")
             .arg(key)
             .arg(field)
