@@ -118,22 +118,25 @@ pub struct Health {
     seen: AtomicU8,
 }
 
+impl Seen {
+    /// What `value` (a `Seen as u8`) stands for.
+    fn from_u8(value: u8) -> Self {
+        match value {
+            1 => Self::Up,
+            2 => Self::Away,
+            _ => Self::Unknown,
+        }
+    }
+}
+
 impl Health {
     fn seen(&self) -> Seen {
-        match self.seen.load(Ordering::Relaxed) {
-            1 => Seen::Up,
-            2 => Seen::Away,
-            _ => Seen::Unknown,
-        }
+        Seen::from_u8(self.seen.load(Ordering::Relaxed))
     }
 
     /// Notes what the last heartbeat saw; returns what was seen before.
     fn see(&self, seen: Seen) -> Seen {
-        match self.seen.swap(seen as u8, Ordering::Relaxed) {
-            1 => Seen::Up,
-            2 => Seen::Away,
-            _ => Seen::Unknown,
-        }
+        Seen::from_u8(self.seen.swap(seen as u8, Ordering::Relaxed))
     }
 
     /// Whether the node reached Redis at its last heartbeat.
