@@ -7,7 +7,9 @@
 //! PAIRS pairs of clients log in; in each pair one side sends offers of a 200-byte payload
 //! to the other, which answers each with an answer of the same size: two relayed messages
 //! per round trip. Without RATE each pair keeps IN_FLIGHT offers outstanding (saturation);
-//! with RATE the offers go out evenly at RATE relayed messages per second in all. After a
+//! with RATE the offers go out evenly at RATE relayed messages per second in all, the pairs
+//! spread over the period. Each side handles every frame it has read before it flushes
+//! once, so that the generator spends as little as it can per message. After a
 //! second of warm-up it counts for SECONDS and prints one line:
 //! `messages_per_second=… p50_ms=… p99_ms=… round_trips=…`.
 //!
@@ -24,7 +26,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::{SinkExt, StreamExt, stream::SplitStream};
+use futures_util::{FutureExt, SinkExt, StreamExt, stream::SplitStream};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async, tungstenite::Message};
@@ -83,11 +85,12 @@ async fn run(
     let stop = Arc::new(AtomicBool::new(false));
     let tally = Arc::new(Mutex::new(Tally::default()));
     let mut tasks = Vec::new();
-    for pair in ready {
+    for (index, pair) in ready.into_iter().enumerate() {
         tasks.push(tokio::spawn(drive(
             pair,
             in_flight,
             rate.map(|rate| Duration::from_secs_f64(2.0 * pairs as f64 / rate)),
+            index as f64 / pairs as f64,
             Arc::clone(&measuring),
             Arc::clone(&stop),
             Arc::clone(&tally),
@@ -226,25 +229,28 @@ async fn drive(
     pair: Pair,
     in_flight: usize,
     every: Option<Duration>,
+    phase: f64,
     measuring: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     tally: Arc<Mutex<Tally>>,
 ) -> Result<(), Error> {
     let epoch = Instant::now();
     let now_us = move || epoch.elapsed().as_micros();
-    let (mut caller_tx, caller_rx) = pair.caller.split();
+    let (mut caller_tx, mut caller_rx) = pair.caller.split();
     let (mut callee_tx, mut callee_rx) = pair.callee.split();
-    // The callee answers every offer with the same stamp.
+    // The callee answers every offer with the same stamp: all the offers that have come
+    // in, then one flush.
     let answer_head = head("answer", &pair.to_caller);
     tokio::spawn(async move {
-        while let Some(Ok(frame)) = callee_rx.next().await {
-            let Message::Text(text) = frame else { continue };
-            let Some(stamp) = stamp_of(&text, "offer") else {
-                continue;
-            };
-            let answer = message(&answer_head, stamp);
-            if callee_tx.send(Message::text(answer)).await.is_err() {
-                break;
+        while let Some(stamps) = ready_stamps(&mut callee_rx, "offer").await {
+            for stamp in stamps {
+                let answer = message(&answer_head, stamp);
+                if callee_tx.feed(Message::text(answer)).await.is_err() {
+                    return;
+                }
+            }
+            if callee_tx.flush().await.is_err() {
+                return;
             }
         }
     });
@@ -253,31 +259,36 @@ async fn drive(
         None => {
             for _ in 0..in_flight {
                 caller_tx
-                    .send(Message::text(message(&offer_head, now_us())))
+                    .feed(Message::text(message(&offer_head, now_us())))
                     .await?;
             }
-            let (answers_tx, mut answers) = tokio::sync::mpsc::unbounded_channel();
-            tokio::spawn(read_answers(caller_rx, answers_tx));
-            while let Some(stamp) = answers.recv().await {
-                record(&measuring, &tally, now_us() - stamp);
+            caller_tx.flush().await?;
+            // Each answer that has come in is recorded and replaced by a new offer.
+            while let Some(stamps) = ready_stamps(&mut caller_rx, "answer").await {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                caller_tx
-                    .send(Message::text(message(&offer_head, now_us())))
-                    .await?;
+                for stamp in stamps {
+                    record(&measuring, &tally, now_us() - stamp);
+                    caller_tx
+                        .feed(Message::text(message(&offer_head, now_us())))
+                        .await?;
+                }
+                caller_tx.flush().await?;
             }
         }
         Some(every) => {
-            let (answers_tx, mut answers) = tokio::sync::mpsc::unbounded_channel();
-            tokio::spawn(read_answers(caller_rx, answers_tx));
             let (measuring, tally) = (Arc::clone(&measuring), Arc::clone(&tally));
             tokio::spawn(async move {
-                while let Some(stamp) = answers.recv().await {
-                    record(&measuring, &tally, now_us() - stamp);
+                while let Some(stamps) = ready_stamps(&mut caller_rx, "answer").await {
+                    for stamp in stamps {
+                        record(&measuring, &tally, now_us() - stamp);
+                    }
                 }
             });
-            let mut ticks = tokio::time::interval(every);
+            // The pairs' offers are spread over the period rather than sent together.
+            let first = tokio::time::Instant::now() + every.mul_f64(phase);
+            let mut ticks = tokio::time::interval_at(first, every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
             while !stop.load(Ordering::Relaxed) {
                 ticks.tick().await;
@@ -290,16 +301,20 @@ async fn drive(
     Ok(())
 }
 
-async fn read_answers(
-    mut rx: SplitStream<Socket>,
-    answers: tokio::sync::mpsc::UnboundedSender<u128>,
-) {
-    while let Some(Ok(frame)) = rx.next().await {
-        let Message::Text(text) = frame else { continue };
-        if let Some(stamp) = stamp_of(&text, "answer")
-            && answers.send(stamp).is_err()
-        {
-            break;
+/// The stamps of the frames of type `kind` that `rx` has ready: waits for one frame, then
+/// takes every frame already read without waiting again. `None` once the socket ends.
+async fn ready_stamps(rx: &mut SplitStream<Socket>, kind: &str) -> Option<Vec<u128>> {
+    let mut stamps = Vec::new();
+    let mut frame = rx.next().await;
+    loop {
+        match frame {
+            Some(Ok(Message::Text(text))) => stamps.extend(stamp_of(&text, kind)),
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return None,
+        }
+        match rx.next().now_or_never() {
+            Some(next) => frame = next,
+            None => return Some(stamps),
         }
     }
 }
