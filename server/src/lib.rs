@@ -16,6 +16,7 @@ mod headers;
 mod ice;
 mod identity;
 mod inbox;
+mod intake;
 mod listen;
 mod metrics;
 mod origin;

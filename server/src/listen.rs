@@ -16,7 +16,7 @@ use tokio::{
 use tokio_rustls::TlsAcceptor;
 use tower_service::Service as _;
 
-use crate::connection::stopping;
+use crate::{connection::stopping, intake::Intake};
 
 /// Idle time before TCP keepalive probes start, and the time between probes.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
@@ -71,6 +71,7 @@ async fn connection(socket: TcpStream, remote: SocketAddr, listening: Listening)
     if let Err(error) = socket2::SockRef::from(&socket).set_tcp_keepalive(&keepalive) {
         tracing::warn!("cannot turn TCP keepalive on: {error}");
     }
+    let socket = Intake::new(socket);
     let Some(acceptor) = listening.tls.clone() else {
         return http(socket, remote, listening).await;
     };
