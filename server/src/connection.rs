@@ -596,6 +596,9 @@ async fn write_frames<K: Sink<Message> + Unpin>(
     evictor: Evictor,
 ) {
     while let Some(first) = frames.recv().await {
+        // Other sockets' readers, already woken, may queue more for this one: let them
+        // run first, so that a busy socket gets its frames in fewer writes.
+        tokio::task::yield_now().await;
         // What waits goes out together, flushed once.
         let mut closing = false;
         let mut cost_sent = 0;

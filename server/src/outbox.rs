@@ -1,7 +1,9 @@
 //! Where a connection's frames go, and how it is told to end.
 
 use std::{
+    cell::RefCell,
     collections::VecDeque,
+    marker::PhantomData,
     sync::{
         Arc, Mutex, OnceLock,
         atomic::{AtomicUsize, Ordering},
@@ -159,7 +161,7 @@ impl Outbox {
             return;
         }
         self.queue.lock().push_back(frame);
-        self.queue.ready.notify_one();
+        wake(&self.queue);
     }
 
     /// Tells the connection to end, for the first reason it is given.
@@ -181,6 +183,65 @@ impl Outbox {
             }
             self.evicted.notify.notified().await;
         }
+    }
+}
+
+/// The writers to wake once this thread lets go of the registry.
+struct Deferred {
+    holding: bool,
+    queues: Vec<Arc<Queue>>,
+}
+
+thread_local! {
+    static DEFERRED: RefCell<Deferred> = const {
+        RefCell::new(Deferred {
+            holding: false,
+            queues: Vec::new(),
+        })
+    };
+}
+
+/// Wakes `queue`'s writer now, or, while the thread holds the registry, once it lets go.
+fn wake(queue: &Arc<Queue>) {
+    let deferred = DEFERRED.with_borrow_mut(|deferred| {
+        if deferred.holding {
+            deferred.queues.push(Arc::clone(queue));
+        }
+        deferred.holding
+    });
+    if !deferred {
+        queue.ready.notify_one();
+    }
+}
+
+/// While it lives, frames queued on this thread wake their writers only when it ends. The
+/// registry holds one with its lock, dropped after the lock: waking a writer can take a
+/// system call (to unpark an idle worker), and nobody waits for the lock meanwhile.
+pub struct WakesHeld {
+    /// Bound to its thread, as the list it fills.
+    _thread: PhantomData<*const ()>,
+}
+
+impl WakesHeld {
+    pub fn new() -> Self {
+        DEFERRED.with_borrow_mut(|deferred| deferred.holding = true);
+        Self {
+            _thread: PhantomData,
+        }
+    }
+}
+
+impl Drop for WakesHeld {
+    fn drop(&mut self) {
+        let mut queues = DEFERRED.with_borrow_mut(|deferred| {
+            deferred.holding = false;
+            std::mem::take(&mut deferred.queues)
+        });
+        for queue in queues.drain(..) {
+            queue.ready.notify_one();
+        }
+        // The list's memory is kept for the next time.
+        DEFERRED.with_borrow_mut(|deferred| deferred.queues = queues);
     }
 }
 

@@ -27,11 +27,32 @@ use crate::{
     ice::IceServers,
     identity::name_key,
     inbox::Inbox,
-    outbox::{Eviction, Outbox, frame},
+    outbox::{Eviction, Outbox, WakesHeld, frame},
     refusal::Refusal,
     rooms::{Link, Member, Room, RoomKey},
     tokens::{Resumable, Tokens},
 };
+
+/// The registry's rooms while its lock is held. The writers of frames queued meanwhile
+/// are woken once the lock is let go (its fields drop in order: the lock, then the wakes).
+struct Held<'a> {
+    guard: MutexGuard<'a, Rooms>,
+    _wakes: WakesHeld,
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = Rooms;
+
+    fn deref(&self) -> &Rooms {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Held<'_> {
+    fn deref_mut(&mut self) -> &mut Rooms {
+        &mut self.guard
+    }
+}
 
 /// Random characters in an id: 16 alphanumerics carry about 95 bits.
 const ID_CHARS: usize = 16;
@@ -246,12 +267,18 @@ impl Registry {
         self.capacity.default_room
     }
 
-    fn lock(&self) -> MutexGuard<'_, Rooms> {
+    fn lock(&self) -> Held<'_> {
+        let wakes = WakesHeld::new();
         // A panic while holding the lock leaves the maps consistent (every change is a
         // single insert, update or remove), so a poisoned lock is still usable.
-        self.rooms
+        let guard = self
+            .rooms
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Held {
+            guard,
+            _wakes: wakes,
+        }
     }
 
     /// Logs `login` in on connection `conn`: queues `welcome`, `room` (in a named room)
