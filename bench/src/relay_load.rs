@@ -29,13 +29,19 @@ use std::{
 use futures_util::{FutureExt, SinkExt, StreamExt, stream::SplitStream};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async, tungstenite::Message};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, connect_async_with_config,
+    tungstenite::{Message, protocol::WebSocketConfig},
+};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// Bytes of each message's payload.
 const PAYLOAD_BYTES: usize = 200;
+
+/// Each socket's read buffer: room for the frames of a busy moment.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Flavor {
@@ -165,7 +171,10 @@ async fn connect_pair(url: &str, flavor: Flavor, pair: usize) -> Result<Pair, Er
 }
 
 async fn log_in(url: &str, flavor: Flavor, name: &str) -> Result<(Socket, String), Error> {
-    let (mut socket, _) = connect_async(url).await?;
+    // tungstenite zeroes the free part of its read buffer before each read: at its default
+    // 128 KiB that memset was a quarter of the generator's time.
+    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES);
+    let (mut socket, _) = connect_async_with_config(url, Some(config), false).await?;
     send(&mut socket, json!({"type": "login", "name": name})).await?;
     let welcome = next_of(&mut socket, "welcome").await?;
     let id = match flavor {
@@ -204,20 +213,33 @@ fn head(kind: &str, address: &Value) -> String {
 /// The message that begins with `head`, carrying the time it was first sent, padded to
 /// the payload size.
 fn message(head: &str, sent_us: u128) -> String {
+    const PADDING: &str = match std::str::from_utf8(&[b'x'; PAYLOAD_BYTES]) {
+        Ok(padding) => padding,
+        Err(_) => "",
+    };
     let stamp = sent_us.to_string();
     let mut message = String::with_capacity(head.len() + PAYLOAD_BYTES + 4);
     message.push_str(head);
     message.push_str(&stamp);
     message.push(':');
-    message.extend(std::iter::repeat_n('x', PAYLOAD_BYTES - stamp.len() - 1));
+    message.push_str(&PADDING[..PAYLOAD_BYTES - stamp.len() - 1]);
     message.push_str("\"}");
     message
 }
 
+/// How a frame of one type is told: its `"type":"…"` field, written once.
+struct Kind(String);
+
+impl Kind {
+    fn of(kind: &str) -> Self {
+        Self(format!(r#""type":"{kind}""#))
+    }
+}
+
 /// The send time carried by a frame of type `kind`, read without parsing the whole frame
 /// (the payload is the only `sdp`, and the generator's own).
-fn stamp_of(text: &str, kind: &str) -> Option<u128> {
-    if !text.contains(&format!(r#""type":"{kind}""#)) {
+fn stamp_of(text: &str, kind: &Kind) -> Option<u128> {
+    if !text.contains(kind.0.as_str()) {
         return None;
     }
     let at = text.find(r#""sdp":""#)? + 7;
@@ -241,8 +263,10 @@ async fn drive(
     // The callee answers every offer with the same stamp: all the offers that have come
     // in, then one flush.
     let answer_head = head("answer", &pair.to_caller);
+    let offers = Kind::of("offer");
+    let answers = Kind::of("answer");
     tokio::spawn(async move {
-        while let Some(stamps) = ready_stamps(&mut callee_rx, "offer").await {
+        while let Some(stamps) = ready_stamps(&mut callee_rx, &offers).await {
             for stamp in stamps {
                 let answer = message(&answer_head, stamp);
                 if callee_tx.feed(Message::text(answer)).await.is_err() {
@@ -264,7 +288,7 @@ async fn drive(
             }
             caller_tx.flush().await?;
             // Each answer that has come in is recorded and replaced by a new offer.
-            while let Some(stamps) = ready_stamps(&mut caller_rx, "answer").await {
+            while let Some(stamps) = ready_stamps(&mut caller_rx, &answers).await {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
@@ -280,7 +304,7 @@ async fn drive(
         Some(every) => {
             let (measuring, tally) = (Arc::clone(&measuring), Arc::clone(&tally));
             tokio::spawn(async move {
-                while let Some(stamps) = ready_stamps(&mut caller_rx, "answer").await {
+                while let Some(stamps) = ready_stamps(&mut caller_rx, &answers).await {
                     for stamp in stamps {
                         record(&measuring, &tally, now_us() - stamp);
                     }
@@ -303,7 +327,7 @@ async fn drive(
 
 /// The stamps of the frames of type `kind` that `rx` has ready: waits for one frame, then
 /// takes every frame already read without waiting again. `None` once the socket ends.
-async fn ready_stamps(rx: &mut SplitStream<Socket>, kind: &str) -> Option<Vec<u128>> {
+async fn ready_stamps(rx: &mut SplitStream<Socket>, kind: &Kind) -> Option<Vec<u128>> {
     let mut stamps = Vec::new();
     let mut frame = rx.next().await;
     loop {
