@@ -258,10 +258,86 @@ impl Evictor {
 
 /// A message serialized once, ready to be queued to any number of outboxes.
 pub fn frame(message: &ServerMessage) -> Message {
-    let json = serde_json::to_string(message).unwrap_or_else(|error| {
+    let json = sonic_rs::to_string(message).unwrap_or_else(|error| {
         // Serializing our own types into a String cannot fail; keep the socket alive anyway.
         tracing::error!(%error, "cannot serialize a server message");
         String::from(r#"{"type":"error","code":"bad-request","message":"internal error"}"#)
     });
     Message::Text(Utf8Bytes::from(json))
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::{CallId, ErrorCode, IceCandidate, PeerId, PeerInfo, Relayed, Signal};
+    use serde_json::Value;
+
+    use super::*;
+
+    /// Every character a string can hold, the ones JSON must escape among them.
+    fn every_kind_of_text() -> String {
+        let mut text: String = (0..0x3000u32).filter_map(char::from_u32).collect();
+        text.extend(['\u{fffd}', '\u{10000}', '\u{1f600}', '\u{10ffff}']);
+        text.push_str("\"\\/\r\n\t\u{7f}\u{2028}\u{2029}");
+        text
+    }
+
+    fn relayed(signal: Signal, text: &str) -> ServerMessage {
+        ServerMessage::relayed(Relayed {
+            from: PeerId::from(text),
+            name: text.to_owned(),
+            call: Some(CallId(text.to_owned())),
+            seq: Some(u64::from(u32::MAX) + 7),
+            signal,
+        })
+    }
+
+    /// A queued frame is the JSON serde_json would write for the message, whatever its
+    /// strings hold, and the client reads it back as the same message.
+    #[test]
+    fn frames_are_the_messages_json_whatever_their_text() {
+        let text = every_kind_of_text();
+        let messages = [
+            relayed(Signal::Offer { sdp: text.clone() }, &text),
+            relayed(Signal::Answer { sdp: text.clone() }, "a"),
+            relayed(
+                Signal::Candidate {
+                    candidate: Some(IceCandidate {
+                        candidate: text.clone(),
+                        sdp_mid: Some(text.clone()),
+                        sdp_m_line_index: Some(u16::MAX),
+                        username_fragment: None,
+                    }),
+                },
+                "b",
+            ),
+            relayed(Signal::Candidate { candidate: None }, ""),
+            relayed(
+                Signal::Hangup {
+                    reason: Some(text.clone()),
+                },
+                "c",
+            ),
+            ServerMessage::Peers {
+                peers: vec![PeerInfo {
+                    id: PeerId::from("x"),
+                    name: text.clone(),
+                }],
+            },
+            ServerMessage::Error {
+                code: ErrorCode::RateLimited,
+                message: text.clone(),
+                to: None,
+            },
+        ];
+        for message in messages {
+            let Message::Text(written) = frame(&message) else {
+                panic!("a frame is text");
+            };
+            let parsed: Value = serde_json::from_str(written.as_str()).expect("valid JSON");
+            let expected = serde_json::to_value(&message).expect("serializes");
+            assert_eq!(parsed, expected);
+            let read: ServerMessage = serde_json::from_str(written.as_str()).expect("reads");
+            assert_eq!(read, message);
+        }
+    }
 }
