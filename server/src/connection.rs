@@ -281,27 +281,31 @@ async fn serve<S, K>(
                     }
                     outbox.push(Message::Ping(Default::default()));
                 }
-                () = until(resume_at) => {
-                    if let Some(seat) = &me {
-                        outbox.push(frame(&ServerMessage::ResumeToken {
-                            resume: state.registry.resume_token(seat),
-                        }));
+                // One timer for the three deadlines: each costs every connection its room.
+                () = until([login_by, resume_at, refresh_at].into_iter().flatten().min()) => {
+                    let now = Instant::now();
+                    if login_by.is_some_and(|at| at <= now) {
+                        outbox.push(close(close_code::POLICY, "log in within the time allowed"));
+                        break Ending::NoLogin;
                     }
-                    resume_at = Some(Instant::now() + resume_every);
-                }
-                () = until(refresh_at) => {
-                    if let Some(seat) = &me {
-                        outbox.push(frame(&ServerMessage::IceServers {
-                            ice_servers: state.ice.for_peer(&seat.id),
-                        }));
-                        state.metrics.turn_credentials.inc();
+                    if resume_at.is_some_and(|at| at <= now) {
+                        if let Some(seat) = &me {
+                            outbox.push(frame(&ServerMessage::ResumeToken {
+                                resume: state.registry.resume_token(seat),
+                            }));
+                        }
+                        resume_at = Some(now + resume_every);
                     }
-                    refresh_at = state.ice.refresh_after().map(|after| Instant::now() + after);
+                    if refresh_at.is_some_and(|at| at <= now) {
+                        if let Some(seat) = &me {
+                            outbox.push(frame(&ServerMessage::IceServers {
+                                ice_servers: state.ice.for_peer(&seat.id),
+                            }));
+                            state.metrics.turn_credentials.inc();
+                        }
+                        refresh_at = state.ice.refresh_after().map(|after| now + after);
+                    }
                 }
-                () = until(login_by) => {
-                outbox.push(close(close_code::POLICY, "log in within the time allowed"));
-                break Ending::NoLogin;
-            }
             why = outbox.evicted() => {
                     let code = match why {
                         Eviction::TooSlow | Eviction::Ended => None,
@@ -406,26 +410,40 @@ async fn handle(
 ) -> Result<Handled, Refusal> {
     let message = read(text)?;
     rates.allow(&message, text.len())?;
-    match (me.as_ref(), message) {
-        (seat, ClientMessage::Ping) => {
-            let received = seat.and_then(|seat| state.registry.received(seat));
-            outbox.push(frame(&ServerMessage::Pong { received }));
-            Ok(())
+    match me {
+        Some(seat) => act(state, outbox, seat, message).map(|()| Handled::Done),
+        // Only a frame before the login awaits anything (the cluster, for the room's
+        // home). It is served in a box, so that every connection's future does not keep
+        // room for that all its life.
+        None => Box::pin(arrive(state, outbox, at, me, message, text)).await,
+    }
+}
+
+/// Acts on a frame of a connection not logged in yet: a login, or a ping.
+async fn arrive(
+    state: &AppState,
+    outbox: &Outbox,
+    at: Source,
+    me: &mut Option<Seat>,
+    message: ClientMessage,
+    text: &str,
+) -> Result<Handled, Refusal> {
+    match message {
+        ClientMessage::Ping => {
+            outbox.push(frame(&ServerMessage::Pong { received: None }));
+            Ok(Handled::Done)
         }
-        (
-            None,
-            ClientMessage::Login {
-                name,
-                resume,
-                room,
-                token,
-                password,
-                ack,
-                sent,
-                call,
-                with,
-            },
-        ) => {
+        ClientMessage::Login {
+            name,
+            resume,
+            room,
+            token,
+            password,
+            ack,
+            sent,
+            call,
+            with,
+        } => {
             let name = display_name(&name)?;
             let room = match room {
                 Some(room) => RoomKey::named(
@@ -482,35 +500,50 @@ async fn handle(
                 state.metrics.turn_credentials.inc();
             }
             *me = Some(seat);
-            Ok(())
+            Ok(Handled::Done)
         }
-        (None, _) => Err(Refusal::new(
+        _ => Err(Refusal::new(
             ErrorCode::NotLoggedIn,
             "log in first: send a login message with your name",
         )),
-        (Some(_), ClientMessage::Login { .. }) => Err(Refusal::new(
+    }
+}
+
+/// Acts on a frame of `seat`'s, logged in: nothing here waits.
+fn act(
+    state: &AppState,
+    outbox: &Outbox,
+    seat: &Seat,
+    message: ClientMessage,
+) -> Result<(), Refusal> {
+    match message {
+        ClientMessage::Ping => {
+            let received = state.registry.received(seat);
+            outbox.push(frame(&ServerMessage::Pong { received }));
+            Ok(())
+        }
+        ClientMessage::Login { .. } => Err(Refusal::new(
             ErrorCode::BadRequest,
             "already logged in on this connection",
         )),
-        (Some(seat), ClientMessage::LockRoom) => state.registry.set_locked(seat, true),
-        (Some(seat), ClientMessage::UnlockRoom) => state.registry.set_locked(seat, false),
-        (Some(seat), ClientMessage::RemovePeer { id }) => state.registry.remove(seat, &id),
-        (Some(seat), ClientMessage::JoinCall { seq }) => state.registry.join_call(seat, seq),
-        (Some(seat), ClientMessage::LeaveCall { seq }) => state.registry.leave_call(seat, seq),
-        (Some(seat), ClientMessage::Ack { seq }) => {
+        ClientMessage::LockRoom => state.registry.set_locked(seat, true),
+        ClientMessage::UnlockRoom => state.registry.set_locked(seat, false),
+        ClientMessage::RemovePeer { id } => state.registry.remove(seat, &id),
+        ClientMessage::JoinCall { seq } => state.registry.join_call(seat, seq),
+        ClientMessage::LeaveCall { seq } => state.registry.leave_call(seat, seq),
+        ClientMessage::Ack { seq } => {
             state.registry.ack(seat, seq);
             Ok(())
         }
-        (Some(from), message) => match message.into_signal() {
+        message => match message.into_signal() {
             Ok(outgoing) => {
-                state.registry.relay(from, outgoing)?;
+                state.registry.relay(seat, outgoing)?;
                 state.metrics.relays.inc();
                 Ok(())
             }
             Err(_) => Ok(()),
         },
     }
-    .map(|()| Handled::Done)
 }
 
 /// A client's text frame, read.

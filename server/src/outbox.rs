@@ -258,11 +258,14 @@ impl Evictor {
 
 /// A message serialized once, ready to be queued to any number of outboxes.
 pub fn frame(message: &ServerMessage) -> Message {
-    let json = sonic_rs::to_string(message).unwrap_or_else(|error| {
+    let mut json = sonic_rs::to_string(message).unwrap_or_else(|error| {
         // Serializing our own types into a String cannot fail; keep the socket alive anyway.
         tracing::error!(%error, "cannot serialize a server message");
         String::from(r#"{"type":"error","code":"bad-request","message":"internal error"}"#)
     });
+    // The writer reserves room for the worst escaping (six bytes a character); a frame
+    // may wait in queues and for replay, and holds only its bytes.
+    json.shrink_to_fit();
     Message::Text(Utf8Bytes::from(json))
 }
 

@@ -54,11 +54,15 @@ impl Routing {
         }
     }
 
+    // The cluster's answers are awaited in boxes: every connection's future keeps room for
+    // the largest future it awaits, and Redis commands are large (2.6 KB per connection
+    // on a server alone, which never makes them).
+
     /// Where `room` lives.
     pub async fn place_of(&self, room: &RoomKey) -> Place {
         match self {
             Self::InProcess => Place::Here,
-            Self::Redis(cluster) => match cluster.home_of(room).await {
+            Self::Redis(cluster) => match Box::pin(cluster.home_of(room)).await {
                 Home::Here => Place::Here,
                 Home::There(home) => Place::Elsewhere(Elsewhere {
                     bus: Arc::clone(&cluster.bus),
@@ -73,14 +77,14 @@ impl Routing {
     pub async fn has_left(&self, id: &PeerId) -> bool {
         match self {
             Self::InProcess => false,
-            Self::Redis(cluster) => cluster.has_left(id).await,
+            Self::Redis(cluster) => Box::pin(cluster.has_left(id)).await,
         }
     }
 
     /// `id` left on purpose: its tokens are refused for `lifetime`, on every node.
     pub async fn note_left(&self, id: &PeerId, lifetime: Duration) {
         if let Self::Redis(cluster) = self {
-            cluster.note_left(id, lifetime).await;
+            Box::pin(cluster.note_left(id, lifetime)).await;
         }
     }
 }
