@@ -99,8 +99,11 @@ async fn call(
     browsers: (fantoccini::Client, fantoccini::Client),
     options: (Value, Value),
     at: &str,
+    round: &str,
 ) -> (ApiUser, ApiUser) {
-    let suffix = std::process::id();
+    // A closed page's user stays away for the resume grace and keeps the name: each round
+    // of one test has names of its own.
+    let suffix = format!("{}-{round}", std::process::id());
     let caller = ApiUser::join_at(browsers.0, at, &format!("caller-{suffix}"), options.0).await;
     let callee = ApiUser::join_at(browsers.1, at, &format!("callee-{suffix}"), options.1).await;
     caller.calls(&callee).await;
@@ -127,7 +130,13 @@ async fn the_server_s_turn_credentials_are_used_and_refreshed_during_a_call() {
         // Relayed candidates only: the call connects only if coturn takes the credentials,
         // and after the refresh, only if it takes the fresh ones too.
         let relay = json!({ "iceTransportPolicy": "relay" });
-        let (caller, callee) = call(browsers, (relay.clone(), relay), &at).await;
+        let (caller, callee) = call(
+            browsers,
+            (relay.clone(), relay),
+            &at,
+            &format!("{engine:?}"),
+        )
+        .await;
         let mut before = Vec::new();
         for user in [&caller, &callee] {
             // The relayed candidate may come after the connection (trickle ICE).
@@ -198,7 +207,7 @@ async fn a_page_that_names_its_own_ice_servers_keeps_exactly_those() {
     let firefox = Driver::start_for(Engine::Firefox).await;
     let none = json!({ "iceServers": [] });
     let browsers = (firefox.browser().await, chromium.browser().await);
-    let (caller, callee) = call(browsers, (none.clone(), none), &at).await;
+    let (caller, callee) = call(browsers, (none.clone(), none), &at, "own").await;
     for user in [&caller, &callee] {
         let (ice, relays) = ice_of(user).await;
         assert_eq!(
