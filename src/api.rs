@@ -2,7 +2,7 @@
 
 use std::{cell::RefCell, rc::Rc};
 
-use futures::channel::mpsc;
+use crate::queue::Sender;
 use js_sys::{Function, Promise, Reflect};
 use protocol::{ClientMessage, PeerId};
 use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
@@ -64,7 +64,7 @@ export interface PeerCallOptions {
 /// A video call client: log in, see who is online, call, talk, hang up.
 #[wasm_bindgen]
 pub struct PeerCall {
-    inputs: mpsc::UnboundedSender<Input>,
+    inputs: Sender<Input>,
     emitter: Rc<Emitter>,
     snapshot: Rc<RefCell<Snapshot>>,
 }
@@ -358,7 +358,7 @@ impl PeerCall {
     fn command(&self, command: Command) {
         // After close() the session is gone; a command then has nobody to act on it, and
         // any promise waiting on it rejects as its reply is dropped.
-        let _ = self.inputs.unbounded_send(Input::Command(command));
+        let _ = self.inputs.send(Input::Command(command));
     }
 }
 

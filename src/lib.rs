@@ -16,6 +16,7 @@ pub mod event;
 pub mod js;
 pub mod media;
 pub mod peer;
+pub mod queue;
 pub mod session;
 pub mod signaling;
 #[cfg(feature = "demo")]

@@ -21,7 +21,7 @@ mod transfers;
 
 use std::{cell::RefCell, rc::Rc};
 
-use futures::{StreamExt, channel::mpsc};
+use crate::queue::{self, Receiver, Sender};
 use wasm_bindgen::JsValue;
 
 use protocol::{CallId, ClientMessage, DeclineReason, PeerId, PeerInfo, Signal};
@@ -71,11 +71,8 @@ pub struct Snapshot {
 }
 
 /// Starts a session task; returns the way in and a view of its state.
-pub fn start(
-    options: Options,
-    emitter: Rc<Emitter>,
-) -> (mpsc::UnboundedSender<Input>, Rc<RefCell<Snapshot>>) {
-    let (inputs, queue) = mpsc::unbounded();
+pub fn start(options: Options, emitter: Rc<Emitter>) -> (Sender<Input>, Rc<RefCell<Snapshot>>) {
+    let (inputs, queue) = queue::queue();
     let snapshot = Rc::new(RefCell::new(Snapshot {
         state: State::Offline,
         id: None,
@@ -92,7 +89,7 @@ pub fn start(
             },
             options.heartbeat_ms,
             Rc::new(move |generation, input| {
-                let _ = link_inputs.unbounded_send(Input::Link(generation, input));
+                let _ = link_inputs.send(Input::Link(generation, input));
             }),
         ),
         devices: Devices::new(options.media.clone(), options.local_video.clone(), &inputs),
@@ -153,10 +150,10 @@ fn one<'a>(
 }
 
 /// How connection (or call) number `number` reaches the session.
-fn wake(inputs: &mpsc::UnboundedSender<Input>, number: u32) -> Wake {
+fn wake(inputs: &Sender<Input>, number: u32) -> Wake {
     let inputs = inputs.clone();
     Rc::new(move |input| {
-        let _ = inputs.unbounded_send(Input::Call(number, input));
+        let _ = inputs.send(Input::Call(number, input));
     })
 }
 
@@ -164,7 +161,7 @@ fn wake(inputs: &mpsc::UnboundedSender<Input>, number: u32) -> Wake {
 struct Session {
     options: Options,
     emitter: Rc<Emitter>,
-    inputs: mpsc::UnboundedSender<Input>,
+    inputs: Sender<Input>,
     snapshot: Rc<RefCell<Snapshot>>,
     link: Link,
     devices: Devices,
@@ -183,18 +180,14 @@ struct Session {
 }
 
 impl Session {
-    async fn run(mut self, mut queue: mpsc::UnboundedReceiver<Input>) {
+    async fn run(mut self, queue: Receiver<Input>) {
         loop {
-            let input = match queue.try_recv() {
-                Ok(input) => input,
-                Err(mpsc::TryRecvError::Closed) => break,
+            let input = match queue.try_next() {
+                Some(input) => input,
                 // Nothing waits: a good moment to say what was handled.
-                Err(mpsc::TryRecvError::Empty) => {
+                None => {
                     self.link.acknowledge();
-                    match queue.next().await {
-                        Some(input) => input,
-                        None => break,
-                    }
+                    queue.next().await
                 }
             };
             let mut out = Actions::default();
@@ -232,7 +225,7 @@ impl Session {
                     let inputs = self.inputs.clone();
                     crate::media::choice::list(Box::new(move |list| {
                         if let Ok(list) = list {
-                            let _ = inputs.unbounded_send(Input::DeviceList(list));
+                            let _ = inputs.send(Input::DeviceList(list));
                         }
                     }));
                     None
@@ -265,7 +258,7 @@ impl Session {
         self.publish_state();
         // Devices that came too late for anyone are let go.
         queue.close();
-        while let Ok(input) = queue.try_recv() {
+        while let Some(input) = queue.try_next() {
             if let Input::Media(media) = input {
                 media.stop();
             }
@@ -324,7 +317,7 @@ impl Session {
         } else if self.sampling.is_none() {
             let inputs = self.inputs.clone();
             self.sampling = Some(Timer::new(SAMPLE_EVERY_MS, move || {
-                let _ = inputs.unbounded_send(Input::StatsTick);
+                let _ = inputs.send(Input::StatsTick);
             }));
         }
     }

@@ -174,7 +174,8 @@ async fn log_in(url: &str, flavor: Flavor, name: &str) -> Result<(Socket, String
     // tungstenite zeroes the free part of its read buffer before each read: at its default
     // 128 KiB that memset was a quarter of the generator's time.
     let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES);
-    let (mut socket, _) = connect_async_with_config(url, Some(config), false).await?;
+    // Without Nagle's algorithm, as browsers open their WebSockets.
+    let (mut socket, _) = connect_async_with_config(url, Some(config), true).await?;
     send(&mut socket, json!({"type": "login", "name": name})).await?;
     let welcome = next_of(&mut socket, "welcome").await?;
     let id = match flavor {

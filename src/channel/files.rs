@@ -10,9 +10,8 @@
 //! then SHA-256 over those digests in order; the receiver recomputes it and refuses a
 //! mismatch.
 
-use std::{cell::Cell, rc::Rc};
+use std::rc::Rc;
 
-use futures::channel::oneshot;
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
 use protocol::{ControlError, ControlField, ControlFields, FileControl};
 use wasm_bindgen::{JsCast, JsValue};
@@ -256,18 +255,15 @@ pub async fn pump(
 
 /// Waits for `bufferedamountlow`.
 async fn buffer_low(channel: &RtcDataChannel) {
-    let (tx, rx) = oneshot::channel::<()>();
-    let tx = Cell::new(Some(tx));
+    let (tx, rx) = crate::queue::queue();
     let _listener = Listener::new(channel, "bufferedamountlow", move |_| {
-        if let Some(tx) = tx.take() {
-            let _ = tx.send(());
-        }
+        let _ = tx.send(());
     });
     // The buffer may have drained between the check and the listener.
     if channel.buffered_amount() <= HIGH_WATER / 2 {
         return;
     }
-    let _ = rx.await;
+    rx.next().await;
 }
 
 /// Starts hashing `buffer` (SHA-256, SubtleCrypto); the browser does it off the main

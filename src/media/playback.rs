@@ -10,7 +10,6 @@
 
 use std::rc::Rc;
 
-use futures::channel::oneshot;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlVideoElement;
@@ -66,8 +65,7 @@ async fn play(video: HtmlVideoElement, blocked: impl FnOnce(Error)) {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
-    let (tx, rx) = oneshot::channel::<()>();
-    let tx = std::cell::Cell::new(Some(tx));
+    let (tx, rx) = crate::queue::queue();
     let gesture = Rc::new(move || {
         // Unmuted and played within the person's gesture, which the browser honours.
         video.set_muted(false);
@@ -75,9 +73,7 @@ async fn play(video: HtmlVideoElement, blocked: impl FnOnce(Error)) {
             // Given a handler, so that a refusal is not logged as an unhandled rejection.
             drop(JsFuture::from(playing));
         }
-        if let Some(tx) = tx.take() {
-            let _ = tx.send(());
-        }
+        let _ = tx.send(());
     });
     let _listeners: Vec<Listener> = ["pointerdown", "keydown"]
         .into_iter()
@@ -86,7 +82,7 @@ async fn play(video: HtmlVideoElement, blocked: impl FnOnce(Error)) {
             Listener::new(&document, event, move |_| gesture())
         })
         .collect();
-    let _ = rx.await;
+    rx.next().await;
 }
 
 async fn started(video: &HtmlVideoElement) -> Result<JsValue, JsValue> {

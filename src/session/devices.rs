@@ -7,7 +7,7 @@ mod choice;
 
 pub use choice::{Pick, Swap};
 
-use futures::channel::mpsc::UnboundedSender;
+use crate::queue::Sender;
 use protocol::PeerInfo;
 use wasm_bindgen::JsValue;
 use web_sys::{HtmlVideoElement, MediaStream, MediaStreamTrack};
@@ -96,7 +96,7 @@ impl Devices {
     pub fn new(
         constraints: JsValue,
         local_video: Option<HtmlVideoElement>,
-        inputs: &UnboundedSender<Input>,
+        inputs: &Sender<Input>,
     ) -> Self {
         Self {
             state: State::Idle,
@@ -157,7 +157,7 @@ impl Devices {
 
     /// Asks the person what screen to share; `reply` hears the stream, and the answer
     /// reaches `inputs`.
-    pub fn share(&mut self, reply: Reply, inputs: &UnboundedSender<Input>) {
+    pub fn share(&mut self, reply: Reply, inputs: &Sender<Input>) {
         match &self.sharing {
             Sharing::On(screen) => return answer(reply, Ok(Clone::clone(&screen.stream))),
             Sharing::Asking(_) => {
@@ -169,9 +169,7 @@ impl Devices {
         self.sharing = Sharing::Asking(reply);
         let inputs = inputs.clone();
         media::screen::capture(Box::new(move |screen| {
-            if let Err(unheard) = inputs.unbounded_send(Input::Screen(screen))
-                && let Input::Screen(Ok(stream)) = unheard.into_inner()
-            {
+            if let Err(Input::Screen(Ok(stream))) = inputs.send(Input::Screen(screen)) {
                 media::stop(&stream);
             }
         }));
@@ -183,7 +181,7 @@ impl Devices {
         &mut self,
         screen: Result<MediaStream, Error>,
         in_call: bool,
-        inputs: &UnboundedSender<Input>,
+        inputs: &Sender<Input>,
     ) -> Option<&Screen> {
         let Sharing::Asking(reply) = std::mem::replace(&mut self.sharing, Sharing::Off) else {
             if let Ok(stream) = screen {
@@ -207,7 +205,7 @@ impl Devices {
         let track = media::tracks_of(&stream).find(|track| track.kind() == "video")?;
         let inputs = inputs.clone();
         let ended = Listener::new(&track, "ended", move |_| {
-            let _ = inputs.unbounded_send(Input::ScreenEnded);
+            let _ = inputs.send(Input::ScreenEnded);
         });
         answer(reply, Ok(Clone::clone(&stream)));
         self.sharing = Sharing::On(Screen {
@@ -246,7 +244,7 @@ impl Devices {
 
     /// `then` is to happen once the devices are here: returned at once if they are,
     /// otherwise kept, and the devices asked for (once), with the answer sent to `inputs`.
-    pub fn want(&mut self, then: Then, inputs: &UnboundedSender<Input>) -> Option<Then> {
+    pub fn want(&mut self, then: Then, inputs: &Sender<Input>) -> Option<Then> {
         match &mut self.state {
             State::Ready(_) => return Some(then),
             State::Asking { then: waiting } => {
@@ -260,11 +258,9 @@ impl Devices {
         media::acquire(
             &self.constraints(),
             Box::new(move |media| {
-                if let Err(unheard) = inputs.unbounded_send(Input::Media(Box::new(media))) {
-                    // The session is gone: nobody will use the devices, so let them go.
-                    if let Input::Media(media) = unheard.into_inner() {
-                        media.stop();
-                    }
+                // The session is gone: nobody will use the devices, so let them go.
+                if let Err(Input::Media(media)) = inputs.send(Input::Media(Box::new(media))) {
+                    media.stop();
                 }
             }),
         );

@@ -5,7 +5,7 @@
 //! Each member's video uplink is shared out: every sender is capped at the budget divided
 //! by the number of others, and from four people on the resolution is halved.
 
-use futures::channel::mpsc::UnboundedSender;
+use crate::queue::Sender;
 use protocol::{CallId, ClientMessage, PeerId, PeerInfo, Signal};
 use wasm_bindgen::JsValue;
 use web_sys::MediaStream;
@@ -56,7 +56,7 @@ pub struct Connector<'a> {
     /// The screen we share, if we do.
     pub screen: Option<&'a Screen>,
     /// The session's input queue.
-    pub inputs: &'a UnboundedSender<Input>,
+    pub inputs: &'a Sender<Input>,
     /// The session's call numbers.
     pub numbers: &'a mut u32,
 }

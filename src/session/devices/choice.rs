@@ -3,7 +3,7 @@
 //! muted or the camera off if they were; before a call the choice is kept for it. When the
 //! device in use disappears, the call goes on with the default one and says so.
 
-use futures::channel::mpsc::UnboundedSender;
+use crate::queue::Sender;
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{MediaStream, MediaStreamTrack};
@@ -52,11 +52,11 @@ pub enum Swap {
 }
 
 /// Tells `inputs` whenever a device is plugged in or out.
-pub fn watch(inputs: &UnboundedSender<Input>) -> Option<Listener> {
+pub fn watch(inputs: &Sender<Input>) -> Option<Listener> {
     let devices = web_sys::window()?.navigator().media_devices().ok()?;
     let inputs = inputs.clone();
     Some(Listener::new(&devices, "devicechange", move |_| {
-        let _ = inputs.unbounded_send(Input::DevicesChanged);
+        let _ = inputs.send(Input::DevicesChanged);
     }))
 }
 
@@ -100,7 +100,7 @@ impl Devices {
         kind: DeviceKind,
         pick: Pick,
         reply: Reply,
-        inputs: &UnboundedSender<Input>,
+        inputs: &Sender<Input>,
     ) -> Option<Swap> {
         let ready = matches!(self.state, State::Ready(_));
         match pick {
@@ -141,7 +141,7 @@ impl Devices {
         kind: DeviceKind,
         id: Option<String>,
         reply: Option<Reply>,
-        inputs: &UnboundedSender<Input>,
+        inputs: &Sender<Input>,
     ) {
         let inputs = inputs.clone();
         choice::track(
@@ -149,8 +149,8 @@ impl Devices {
             id.as_deref(),
             &self.constraints,
             Box::new(move |track| {
-                if let Err(unheard) = inputs.unbounded_send(Input::Device(kind, track, reply))
-                    && let Input::Device(_, Ok(track), _) = unheard.into_inner()
+                if let Err(Input::Device(_, Ok(track), _)) =
+                    inputs.send(Input::Device(kind, track, reply))
                 {
                     track.stop();
                 }
@@ -251,7 +251,7 @@ impl Devices {
 
     /// The devices changed: the page hears the new list, and a camera or microphone in
     /// use that is gone gives way to the default one.
-    pub fn listed(&mut self, list: Array, inputs: &UnboundedSender<Input>, out: &mut Actions) {
+    pub fn listed(&mut self, list: Array, inputs: &Sender<Input>, out: &mut Actions) {
         out.emit(Event::Devices(list.clone()));
         let State::Ready(media) = &self.state else {
             return;
