@@ -56,24 +56,8 @@ impl Meter {
     /// The figures of `report` (an `RTCStatsReport`).
     pub fn read(&mut self, report: &JsValue) -> Figures {
         let stats = entries(report);
-        let of_type = |kind: &'static str| {
-            stats
-                .iter()
-                .filter(move |s| text_of(s, "type").as_deref() == Some(kind))
-        };
-        let sum = |kind: &'static str, key: &str| {
-            of_type(kind).filter_map(|s| number_of(s, key)).sum::<f64>()
-        };
-        let now = Totals {
-            at: stats
-                .iter()
-                .filter_map(|s| number_of(s, "timestamp"))
-                .fold(0.0, f64::max),
-            sent: sum("outbound-rtp", "bytesSent"),
-            received: sum("inbound-rtp", "bytesReceived"),
-            lost: sum("inbound-rtp", "packetsLost"),
-            packets: sum("inbound-rtp", "packetsReceived"),
-        };
+        let seen = Seen::gather(&stats);
+        let now = seen.totals;
         let last = self.last.replace(now);
         let rate = |bytes: fn(&Totals) -> f64| {
             let last = last?;
@@ -85,37 +69,30 @@ impl Meter {
             let total = lost + (now.packets - last.packets).max(0.0);
             (total > 0.0).then(|| (lost * 1000.0 / total).round() / 10.0)
         });
-        let video_in =
-            of_type("inbound-rtp").find(|s| text_of(s, "kind").as_deref() == Some("video"));
-        let pair = selected_pair(&stats);
+        // The candidate pair the media takes: the transport's selected one (Chromium),
+        // else the one marked `selected` (Firefox), else a nominated pair that succeeded.
+        let pair = seen
+            .transport_pair
+            .and_then(|id| by_id(&stats, &id))
+            .or(seen.selected_pair)
+            .or(seen.nominated_pair);
         let rtt_ms = pair
             .as_ref()
             .and_then(|p| number_of(p, "currentRoundTripTime"))
-            .or_else(|| of_type("remote-inbound-rtp").find_map(|s| number_of(s, "roundTripTime")))
+            .or(seen.remote_rtt)
             .map(|s| (s * 1000.0).round());
-        let jitter_ms = of_type("inbound-rtp")
-            .filter_map(|s| number_of(s, "jitter"))
-            .reduce(f64::max)
-            .map(|s| (s * 1000.0).round());
+        let video_in = seen.video_in;
         let codec = video_in
-            .or_else(|| {
-                of_type("outbound-rtp").find(|s| text_of(s, "kind").as_deref() == Some("video"))
-            })
+            .as_ref()
+            .or(seen.video_out.as_ref())
             .and_then(|s| text_of(s, "codecId"))
-            .and_then(|id| {
-                stats
-                    .iter()
-                    .find(|s| text_of(s, "id").as_deref() == Some(&id))
-            })
-            .and_then(|codec| text_of(codec, "mimeType"))
+            .and_then(|id| by_id(&stats, &id))
+            .and_then(|codec| text_of(&codec, "mimeType"))
             .and_then(|mime| mime.split_once('/').map(|(_, name)| name.to_owned()));
         let path = pair.as_ref().and_then(|pair| {
             let kind = |key: &str| {
-                let id = text_of(pair, key)?;
-                let candidate = stats
-                    .iter()
-                    .find(|s| text_of(s, "id").as_deref() == Some(&id))?;
-                text_of(candidate, "candidateType")
+                let candidate = by_id(&stats, &text_of(pair, key)?)?;
+                text_of(&candidate, "candidateType")
             };
             let (local, remote) = (kind("localCandidateId"), kind("remoteCandidateId"));
             if remote.as_deref() == Some("relay") {
@@ -124,18 +101,16 @@ impl Meter {
                 local
             }
         });
-        let recv_kbps = rate(|t| t.received);
+        let video = |key: &str| video_in.as_ref().and_then(|s| number_of(s, key));
         let mut figures = Figures {
             send_kbps: rate(|t| t.sent),
-            recv_kbps,
+            recv_kbps: rate(|t| t.received),
             loss_pct,
             rtt_ms,
-            jitter_ms,
-            fps: video_in
-                .as_ref()
-                .and_then(|s| number_of(s, "framesPerSecond")),
-            width: video_in.as_ref().and_then(|s| number_of(s, "frameWidth")),
-            height: video_in.as_ref().and_then(|s| number_of(s, "frameHeight")),
+            jitter_ms: seen.jitter.map(|s| (s * 1000.0).round()),
+            fps: video("framesPerSecond"),
+            width: video("frameWidth"),
+            height: video("frameHeight"),
             path,
             codec,
             quality: None,
@@ -143,6 +118,82 @@ impl Meter {
         figures.quality = figures.recv_kbps.is_some().then(|| mark(&figures));
         figures
     }
+}
+
+/// What one pass over a report's stats objects finds.
+#[derive(Default)]
+struct Seen {
+    totals: Totals,
+    /// The largest jitter of what is received, s.
+    jitter: Option<f64>,
+    /// The first video received, and sent.
+    video_in: Option<JsValue>,
+    video_out: Option<JsValue>,
+    /// Round trip from the other side's reports, s.
+    remote_rtt: Option<f64>,
+    transport_pair: Option<String>,
+    selected_pair: Option<JsValue>,
+    nominated_pair: Option<JsValue>,
+}
+
+impl Seen {
+    fn gather(stats: &[JsValue]) -> Self {
+        let mut seen = Self::default();
+        let totals = &mut seen.totals;
+        let add = |total: &mut f64, stat: &JsValue, key: &str| {
+            *total += number_of(stat, key).unwrap_or(0.0);
+        };
+        for stat in stats {
+            if let Some(at) = number_of(stat, "timestamp") {
+                totals.at = totals.at.max(at);
+            }
+            let video = || text_of(stat, "kind").as_deref() == Some("video");
+            let first = |slot: &mut Option<JsValue>, found: bool| {
+                if slot.is_none() && found {
+                    *slot = Some(stat.clone());
+                }
+            };
+            match text_of(stat, "type").as_deref() {
+                Some("outbound-rtp") => {
+                    add(&mut totals.sent, stat, "bytesSent");
+                    first(&mut seen.video_out, video());
+                }
+                Some("inbound-rtp") => {
+                    add(&mut totals.received, stat, "bytesReceived");
+                    add(&mut totals.lost, stat, "packetsLost");
+                    add(&mut totals.packets, stat, "packetsReceived");
+                    if let Some(jitter) = number_of(stat, "jitter") {
+                        seen.jitter = Some(seen.jitter.map_or(jitter, |most| most.max(jitter)));
+                    }
+                    first(&mut seen.video_in, video());
+                }
+                Some("remote-inbound-rtp") if seen.remote_rtt.is_none() => {
+                    seen.remote_rtt = number_of(stat, "roundTripTime");
+                }
+                Some("transport") if seen.transport_pair.is_none() => {
+                    seen.transport_pair = text_of(stat, "selectedCandidatePairId");
+                }
+                Some("candidate-pair") => {
+                    let flag = |key: &str| field(stat, key).as_bool() == Some(true);
+                    first(&mut seen.selected_pair, flag("selected"));
+                    first(
+                        &mut seen.nominated_pair,
+                        flag("nominated") && text_of(stat, "state").as_deref() == Some("succeeded"),
+                    );
+                }
+                _ => {}
+            }
+        }
+        seen
+    }
+}
+
+/// The stats object of `report` with `id`.
+fn by_id(stats: &[JsValue], id: &str) -> Option<JsValue> {
+    stats
+        .iter()
+        .find(|s| text_of(s, "id").as_deref() == Some(id))
+        .cloned()
 }
 
 /// 5 for a call that flows without loss and with a short round trip; one less for each
@@ -172,38 +223,4 @@ fn entries(report: &JsValue) -> Vec<JsValue> {
             .for_each(&mut |stat, _| all.push(stat));
     }
     all
-}
-
-/// The candidate pair the media takes: the transport's selected one (Chromium), else the
-/// one marked `selected` (Firefox), else a nominated pair that succeeded.
-fn selected_pair(stats: &[JsValue]) -> Option<JsValue> {
-    let by_id = |id: String| {
-        stats
-            .iter()
-            .find(|s| text_of(s, "id").as_deref() == Some(&id))
-            .cloned()
-    };
-    let pairs = || {
-        stats
-            .iter()
-            .filter(|s| text_of(s, "type").as_deref() == Some("candidate-pair"))
-    };
-    stats
-        .iter()
-        .filter(|s| text_of(s, "type").as_deref() == Some("transport"))
-        .find_map(|t| text_of(t, "selectedCandidatePairId"))
-        .and_then(by_id)
-        .or_else(|| {
-            pairs()
-                .find(|p| field(p, "selected").as_bool() == Some(true))
-                .cloned()
-        })
-        .or_else(|| {
-            pairs()
-                .find(|p| {
-                    field(p, "nominated").as_bool() == Some(true)
-                        && text_of(p, "state").as_deref() == Some("succeeded")
-                })
-                .cloned()
-        })
 }
