@@ -31,7 +31,18 @@ pub trait ServerFields {
 pub const MAX_EXACT: u64 = (1 << 53) - 1;
 
 fn need<T>(value: Option<T>, field: &str) -> Result<T, String> {
-    value.ok_or_else(|| format!("missing field `{field}`"))
+    value.ok_or_else(|| quoted("missing field", field))
+}
+
+/// "`what` `name`", the text of a decoding problem: one function for all of them keeps
+/// the formatting machinery out of the browser's module.
+fn quoted(what: &str, name: &str) -> String {
+    let mut text = String::with_capacity(what.len() + name.len() + 3);
+    text.push_str(what);
+    text.push_str(" `");
+    text.push_str(name);
+    text.push('`');
+    text
 }
 
 impl ServerMessage {
@@ -58,7 +69,7 @@ impl ServerMessage {
                 reason: match text("reason")?.as_str() {
                     "declined" => DeclineReason::Declined,
                     "busy" => DeclineReason::Busy,
-                    other => return Err(format!("unknown decline reason `{other}`")),
+                    other => return Err(quoted("unknown decline reason", other)),
                 },
             },
             "offer" => Signal::Offer { sdp: text("sdp")? },
@@ -136,7 +147,7 @@ impl ServerMessage {
                 let reason = match text("reason")?.as_str() {
                     "left" => LeaveReason::Left,
                     "gone" => LeaveReason::Gone,
-                    other => return Err(format!("unknown leave reason `{other}`")),
+                    other => return Err(quoted("unknown leave reason", other)),
                 };
                 Self::ParticipantLeft {
                     call,
@@ -149,12 +160,12 @@ impl ServerMessage {
                 let code = text("code")?;
                 Self::Error {
                     code: ErrorCode::from_wire(&code)
-                        .ok_or_else(|| format!("unknown error code `{code}`"))?,
+                        .ok_or_else(|| quoted("unknown error code", &code))?,
                     message: text("message")?,
                     to: fields.text("to")?.map(PeerId),
                 }
             }
-            other => return Err(format!("unknown message type `{other}`")),
+            other => return Err(quoted("unknown message type", other)),
         })
     }
 }

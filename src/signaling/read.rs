@@ -64,7 +64,7 @@ impl ServerFields for Frame<'_> {
             Some(Some(n)) if n.fract() == 0.0 && n >= 0.0 && n <= protocol::MAX_EXACT as f64 => {
                 Some(n as u64)
             }
-            Some(_) => return Err(format!("`{key}` is not a whole number")),
+            Some(_) => return Err(wrong(key, "is not a whole number")),
         })
     }
 
@@ -73,7 +73,7 @@ impl ServerFields for Frame<'_> {
             .map(|field| {
                 field
                     .as_bool()
-                    .ok_or(format!("`{key}` is not true or false"))
+                    .ok_or_else(|| wrong(key, "is not true or false"))
             })
             .transpose()
     }
@@ -124,16 +124,30 @@ fn peer(value: &JsValue) -> Result<PeerInfo, Problem> {
     })
 }
 
+/// "`key` …": what is wrong with field `key`.
+fn wrong(key: &str, is: &str) -> Problem {
+    let mut problem = String::with_capacity(key.len() + is.len() + 3);
+    problem.push('`');
+    problem.push_str(key);
+    problem.push_str("` ");
+    problem.push_str(is);
+    problem
+}
+
 /// `key` of `value`; absent, `undefined` and `null` alike are `None`.
 fn field(value: &JsValue, key: &str) -> Result<Option<JsValue>, Problem> {
-    let field = Reflect::get(value, &JsValue::from_str(key))
-        .map_err(|_| format!("`{key}` cannot be read"))?;
+    let field =
+        Reflect::get(value, &JsValue::from_str(key)).map_err(|_| wrong(key, "cannot be read"))?;
     Ok((!field.is_undefined() && !field.is_null()).then_some(field))
 }
 
 fn text(value: &JsValue, key: &str) -> Result<Option<String>, Problem> {
     field(value, key)?
-        .map(|field| field.as_string().ok_or(format!("`{key}` is not a string")))
+        .map(|field| {
+            field
+                .as_string()
+                .ok_or_else(|| wrong(key, "is not a string"))
+        })
         .transpose()
 }
 
@@ -146,7 +160,7 @@ fn list<T>(
         return Ok(None);
     };
     if !Array::is_array(&field) {
-        return Err(format!("`{key}` is not a list"));
+        return Err(wrong(key, "is not a list"));
     }
     Array::from(&field)
         .iter()
