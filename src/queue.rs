@@ -82,6 +82,8 @@ impl<T> Receiver<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         self.close();
+        // The task that waited has ended: its senders must not keep it.
+        drop(self.0.waiting.take());
         // Taken out before they are dropped: an item's own drop may send.
         let left = std::mem::take(&mut *self.0.items.borrow_mut());
         drop(left);

@@ -256,11 +256,14 @@ impl Session {
         self.link.close();
         self.run_deferred();
         self.publish_state();
-        // Devices that came too late for anyone are let go.
+        // Devices, screens and tracks that came too late for anyone are let go.
         queue.close();
         while let Some(input) = queue.try_next() {
-            if let Input::Media(media) = input {
-                media.stop();
+            match input {
+                Input::Media(media) => media.stop(),
+                Input::Screen(Ok(stream)) => crate::media::stop(&stream),
+                Input::Device(_, Ok(track), _) => track.stop(),
+                _ => {}
             }
         }
     }

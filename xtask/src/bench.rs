@@ -141,6 +141,10 @@ const RELAY_PAIRS: &str = "50";
 const RELAY_IN_FLIGHT: &str = "8";
 const RELAY_SECONDS: &str = "5";
 
+/// The paced rates of the relay bench, as fractions of peercall's flat-out rate: where
+/// the round trips stay short, and half, where the goal is read.
+const PACED_FRACTIONS: [f64; 3] = [0.1, 0.25, 0.5];
+
 /// Messages per second of the cluster bench's light load.
 const CLUSTER_LIGHT_RATE: f64 = 2_000.0;
 
@@ -223,14 +227,21 @@ fn relay_throughput() -> Result {
     let measured = (|| {
         let peercall = relay_load(&peercall_url, "peercall", None)?;
         let seed = relay_load(&seed_url, "seed", None)?;
-        let half = peercall.per_second / 2.0;
-        let peercall_half = relay_load(&peercall_url, "peercall", Some(half))?;
-        let seed_half = relay_load(&seed_url, "seed", Some(half))?;
-        Ok::<_, String>([peercall, seed, peercall_half, seed_half])
+        // Round trips at fractions of peercall's flat-out rate, each server in turn.
+        let mut paced = Vec::new();
+        for fraction in PACED_FRACTIONS {
+            let rate = peercall.per_second * fraction;
+            paced.push((
+                fraction,
+                relay_load(&peercall_url, "peercall", Some(rate))?,
+                relay_load(&seed_url, "seed", Some(rate))?,
+            ));
+        }
+        Ok::<_, String>((peercall, seed, paced))
     })();
     let _ = seed.kill();
     let _ = seed.wait();
-    let [peercall, seed, peercall_half, seed_half] = measured?;
+    let (peercall, seed, paced) = measured?;
     println!(
         "flat out ({RELAY_PAIRS} pairs, {RELAY_IN_FLIGHT} in flight each): peercall {:.0} messages/s (p50 {:.2} ms, p99 {:.2} ms), seed relay {:.0} messages/s (p50 {:.2} ms, p99 {:.2} ms): {:.2}x",
         peercall.per_second,
@@ -241,16 +252,18 @@ fn relay_throughput() -> Result {
         seed.p99_ms,
         peercall.per_second / seed.per_second
     );
-    println!(
-        "at {:.0} messages/s (half of peercall's flat out): peercall p50 {:.2} ms, p99 {:.2} ms ({:.0}/s); seed relay p50 {:.2} ms, p99 {:.2} ms ({:.0}/s)",
-        peercall.per_second / 2.0,
-        peercall_half.p50_ms,
-        peercall_half.p99_ms,
-        peercall_half.per_second,
-        seed_half.p50_ms,
-        seed_half.p99_ms,
-        seed_half.per_second,
-    );
+    for (fraction, ours, theirs) in paced {
+        println!(
+            "at {:.0} messages/s ({fraction} of peercall's flat out): peercall p50 {:.2} ms, p99 {:.2} ms ({:.0}/s); seed relay p50 {:.2} ms, p99 {:.2} ms ({:.0}/s)",
+            peercall.per_second * fraction,
+            ours.p50_ms,
+            ours.p99_ms,
+            ours.per_second,
+            theirs.p50_ms,
+            theirs.p99_ms,
+            theirs.per_second,
+        );
+    }
     Ok(())
 }
 
