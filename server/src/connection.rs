@@ -114,9 +114,17 @@ enum Via {
 
 /// Serves one socket until it closes; `refused`: a socket from a page the server does not
 /// serve, told so and closed at once.
-pub async fn run(socket: WebSocket, remote: SocketAddr, state: AppState, refused: Option<Refusal>) {
+///
+/// Not an `async fn`: one would keep its arguments beside the connection's future, which
+/// holds them already, and every idle connection would pay for both.
+pub fn run(
+    socket: WebSocket,
+    remote: SocketAddr,
+    state: AppState,
+    refused: Option<Refusal>,
+) -> impl Future<Output = ()> + Send {
     let (sink, stream) = socket.split();
-    serve(stream, sink, remote, state, refused, Via::Socket).await;
+    serve(stream, sink, remote, state, refused, Via::Socket)
 }
 
 /// Serves another node's socket whose room lives here, until it ends.

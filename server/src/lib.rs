@@ -46,6 +46,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::any,
 };
+use futures_util::FutureExt;
 use ice::IceServers;
 use listen::Listening;
 use metrics::Metrics;
@@ -345,8 +346,10 @@ async fn upgrade(
         .write_buffer_size(connection::WRITE_BUFFER_BYTES)
         .max_message_size(connection::HARD_FRAME_BYTES)
         .max_frame_size(connection::HARD_FRAME_BYTES)
-        .on_upgrade(move |socket| async move {
-            connection::run(socket, remote, state, refused).await;
-            drop((slot, address_slot));
+        // A combinator rather than an `async` block, which would keep the connection's
+        // arguments a second time beside its future.
+        .on_upgrade(move |socket| {
+            connection::run(socket, remote, state, refused)
+                .map(move |()| drop((slot, address_slot)))
         })
 }
