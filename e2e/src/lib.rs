@@ -160,6 +160,9 @@ pub enum Autoplay {
     NeedsAClick,
 }
 
+/// How many times a driver is started before a test gives up on it.
+const DRIVER_TRIES: u32 = 3;
+
 /// A running WebDriver server in a process group of its own. On drop the whole group is
 /// killed: the driver and every browser it started, even one whose session was never
 /// closed because a test failed first. The browsers' profiles live in a folder of the
@@ -188,10 +191,32 @@ impl Driver {
             DRIVERS.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&profiles).expect("a folder for the browsers' profiles");
+        // A driver that ends before it says where it listens (seen once in many runs:
+        // chromedriver gone at start with nothing on its output) is started again.
+        let mut tries = 0;
+        let (child, port) = loop {
+            tries += 1;
+            match Self::spawn(&program, &profiles).await {
+                Some(started) => break started,
+                None if tries < DRIVER_TRIES => continue,
+                None => panic!("{program} did not say where it listens, {tries} times"),
+            }
+        };
+        Self {
+            child,
+            port,
+            engine,
+            profiles,
+        }
+    }
+
+    /// Starts `program` with its browsers' profiles in `profiles`; the process and its
+    /// port, once it says where it listens.
+    async fn spawn(program: &str, profiles: &std::path::Path) -> Option<(Child, u16)> {
         // Both drivers make their browsers' profiles in the temporary folder they are given.
-        let mut child = Command::new(&program)
+        let mut child = Command::new(program)
             .arg("--port=0")
-            .env("TMPDIR", &profiles)
+            .env("TMPDIR", profiles)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .process_group(0)
@@ -207,20 +232,11 @@ impl Driver {
             }
             None
         });
-        let port = listening
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| panic!("{program} did not say where it listens"));
+        let port = listening.await.ok().flatten()?;
         // The driver goes on logging: its output is read to the end, so that it never
         // waits on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self {
-            child,
-            port,
-            engine,
-            profiles,
-        }
+        Some((child, port))
     }
 
     /// CPU time (user and system, in clock ticks) used so far by the driver and every
