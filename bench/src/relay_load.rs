@@ -7,10 +7,12 @@
 //! PAIRS pairs of clients log in; in each pair one side sends offers of a 200-byte payload
 //! to the other, which answers each with an answer of the same size: two relayed messages
 //! per round trip. Without RATE each pair keeps IN_FLIGHT offers outstanding (saturation);
-//! with RATE the offers go out evenly at RATE relayed messages per second in all, the pairs
-//! spread over the period. Each side handles every frame it has read before it flushes
-//! once, so that the generator spends as little as it can per message. After a
-//! second of warm-up it counts for SECONDS and prints one line:
+//! with RATE the offers go out evenly at RATE relayed messages per second in all, to the
+//! pairs in turn: one task sends the offers that are due each time a pacing thread wakes
+//! it, every [`PACING_STEP`] (tokio's timers tick by whole milliseconds: the pairs' own
+//! timers sent each millisecond's offers in one burst). Each side handles every frame it
+//! has read before it flushes once, so that the generator spends as little as it can per
+//! message. After a second of warm-up it counts for SECONDS and prints one line:
 //! `messages_per_second=… p50_ms=… p99_ms=… round_trips=…`.
 //!
 //! FLAVOR `peercall` speaks peercall's protocol (login, then a ring accepted, so that the
@@ -26,9 +28,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::{FutureExt, SinkExt, StreamExt, stream::SplitStream};
+use futures_util::{
+    FutureExt, SinkExt, StreamExt,
+    stream::{SplitSink, SplitStream},
+};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
+use tokio::{net::TcpStream, sync::Notify};
 use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream, connect_async_with_config,
     tungstenite::{Message, protocol::WebSocketConfig},
@@ -39,6 +44,9 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// Bytes of each message's payload.
 const PAYLOAD_BYTES: usize = 200;
+
+/// How often the pacing thread releases the offers that are due.
+const PACING_STEP: Duration = Duration::from_micros(100);
 
 /// Each socket's read buffer: room for the frames of a busy moment.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
@@ -90,18 +98,53 @@ async fn run(
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let tally = Arc::new(Mutex::new(Tally::default()));
+    let epoch = Instant::now();
     let mut tasks = Vec::new();
-    for (index, pair) in ready.into_iter().enumerate() {
-        tasks.push(tokio::spawn(drive(
-            pair,
-            in_flight,
-            rate.map(|rate| Duration::from_secs_f64(2.0 * pairs as f64 / rate)),
-            index as f64 / pairs as f64,
-            Arc::clone(&measuring),
-            Arc::clone(&stop),
-            Arc::clone(&tally),
-        )));
+    let mut senders = Vec::new();
+    for pair in ready {
+        let (caller_tx, caller_rx) = pair.caller.split();
+        let (callee_tx, callee_rx) = pair.callee.split();
+        tasks.push(tokio::spawn(answer(callee_tx, callee_rx, pair.to_caller)));
+        let offers = Offers {
+            tx: caller_tx,
+            head: head("offer", &pair.to_callee),
+        };
+        let trips = Trips {
+            epoch,
+            measuring: Arc::clone(&measuring),
+            tally: Arc::clone(&tally),
+        };
+        match rate {
+            None => tasks.push(tokio::spawn(keep_in_flight(
+                offers,
+                caller_rx,
+                in_flight,
+                trips,
+                Arc::clone(&stop),
+            ))),
+            Some(_) => {
+                tasks.push(tokio::spawn(record_answers(caller_rx, trips)));
+                senders.push(offers);
+            }
+        }
     }
+    // Offers at a rate: one task sends them all, woken by a pacing thread.
+    let pacer = rate.map(|rate| {
+        let due = Arc::new(Notify::new());
+        tasks.push(tokio::spawn(send_paced(
+            senders,
+            rate / 2.0,
+            epoch,
+            Arc::clone(&due),
+        )));
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(PACING_STEP);
+                due.notify_one();
+            }
+        })
+    });
     tokio::time::sleep(Duration::from_secs(1)).await;
     measuring.store(true, Ordering::SeqCst);
     let began = Instant::now();
@@ -111,6 +154,9 @@ async fn run(
     stop.store(true, Ordering::SeqCst);
     for task in tasks {
         task.abort();
+    }
+    if let Some(pacer) = pacer {
+        pacer.join().map_err(|_| "the pacing thread failed")?;
     }
     let mut trips = std::mem::take(&mut tally.lock().map_err(|_| "poisoned")?.round_trips_us);
     trips.sort_unstable();
@@ -248,82 +294,120 @@ fn stamp_of(text: &str, kind: &Kind) -> Option<u128> {
     rest[..rest.find(':')?].parse().ok()
 }
 
-async fn drive(
-    pair: Pair,
-    in_flight: usize,
-    every: Option<Duration>,
-    phase: f64,
+/// One caller's way to send offers.
+struct Offers {
+    tx: SplitSink<Socket, Message>,
+    /// How each offer begins.
+    head: String,
+}
+
+impl Offers {
+    /// Queues an offer stamped now; `flush` sends what is queued.
+    async fn feed(&mut self, epoch: Instant) -> Result<(), Error> {
+        let offer = message(&self.head, epoch.elapsed().as_micros());
+        self.tx.feed(Message::text(offer)).await?;
+        Ok(())
+    }
+}
+
+/// Where a caller records the round trips of its answers.
+struct Trips {
+    /// The instant the stamps count from.
+    epoch: Instant,
     measuring: Arc<AtomicBool>,
-    stop: Arc<AtomicBool>,
     tally: Arc<Mutex<Tally>>,
+}
+
+impl Trips {
+    fn record(&self, stamp: u128) {
+        let round_trip_us = self.epoch.elapsed().as_micros().saturating_sub(stamp);
+        if self.measuring.load(Ordering::Relaxed)
+            && let Ok(mut tally) = self.tally.lock()
+        {
+            tally
+                .round_trips_us
+                .push(u32::try_from(round_trip_us).unwrap_or(u32::MAX));
+        }
+    }
+}
+
+/// The callee answers every offer with the same stamp: all the offers that have come in,
+/// then one flush.
+async fn answer(
+    mut tx: SplitSink<Socket, Message>,
+    mut rx: SplitStream<Socket>,
+    to_caller: Value,
 ) -> Result<(), Error> {
-    let epoch = Instant::now();
-    let now_us = move || epoch.elapsed().as_micros();
-    let (mut caller_tx, mut caller_rx) = pair.caller.split();
-    let (mut callee_tx, mut callee_rx) = pair.callee.split();
-    // The callee answers every offer with the same stamp: all the offers that have come
-    // in, then one flush.
-    let answer_head = head("answer", &pair.to_caller);
+    let answer_head = head("answer", &to_caller);
     let offers = Kind::of("offer");
+    while let Some(stamps) = ready_stamps(&mut rx, &offers).await {
+        for stamp in stamps {
+            tx.feed(Message::text(message(&answer_head, stamp))).await?;
+        }
+        tx.flush().await?;
+    }
+    Ok(())
+}
+
+/// Flat out: `in_flight` offers outstanding, each answer recorded and replaced by a new
+/// offer.
+async fn keep_in_flight(
+    mut offers: Offers,
+    mut rx: SplitStream<Socket>,
+    in_flight: usize,
+    trips: Trips,
+    stop: Arc<AtomicBool>,
+) -> Result<(), Error> {
+    for _ in 0..in_flight {
+        offers.feed(trips.epoch).await?;
+    }
+    offers.tx.flush().await?;
     let answers = Kind::of("answer");
-    tokio::spawn(async move {
-        while let Some(stamps) = ready_stamps(&mut callee_rx, &offers).await {
-            for stamp in stamps {
-                let answer = message(&answer_head, stamp);
-                if callee_tx.feed(Message::text(answer)).await.is_err() {
-                    return;
-                }
-            }
-            if callee_tx.flush().await.is_err() {
-                return;
-            }
+    while let Some(stamps) = ready_stamps(&mut rx, &answers).await {
+        if stop.load(Ordering::Relaxed) {
+            break;
         }
-    });
-    let offer_head = head("offer", &pair.to_callee);
-    match every {
-        None => {
-            for _ in 0..in_flight {
-                caller_tx
-                    .feed(Message::text(message(&offer_head, now_us())))
-                    .await?;
-            }
-            caller_tx.flush().await?;
-            // Each answer that has come in is recorded and replaced by a new offer.
-            while let Some(stamps) = ready_stamps(&mut caller_rx, &answers).await {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                for stamp in stamps {
-                    record(&measuring, &tally, now_us() - stamp);
-                    caller_tx
-                        .feed(Message::text(message(&offer_head, now_us())))
-                        .await?;
-                }
-                caller_tx.flush().await?;
-            }
+        for stamp in stamps {
+            trips.record(stamp);
+            offers.feed(trips.epoch).await?;
         }
-        Some(every) => {
-            let (measuring, tally) = (Arc::clone(&measuring), Arc::clone(&tally));
-            tokio::spawn(async move {
-                while let Some(stamps) = ready_stamps(&mut caller_rx, &answers).await {
-                    for stamp in stamps {
-                        record(&measuring, &tally, now_us() - stamp);
-                    }
-                }
-            });
-            // The pairs' offers are spread over the period rather than sent together.
-            let first = tokio::time::Instant::now() + every.mul_f64(phase);
-            let mut ticks = tokio::time::interval_at(first, every);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-            while !stop.load(Ordering::Relaxed) {
-                ticks.tick().await;
-                caller_tx
-                    .send(Message::text(message(&offer_head, now_us())))
-                    .await?;
-            }
+        offers.tx.flush().await?;
+    }
+    Ok(())
+}
+
+/// At a rate: the answers only recorded.
+async fn record_answers(mut rx: SplitStream<Socket>, trips: Trips) -> Result<(), Error> {
+    let answers = Kind::of("answer");
+    while let Some(stamps) = ready_stamps(&mut rx, &answers).await {
+        for stamp in stamps {
+            trips.record(stamp);
         }
     }
     Ok(())
+}
+
+/// Sends `offers_per_second` offers in all, evenly, to the callers in turn: each time `due`
+/// is notified, the offers due by then.
+async fn send_paced(
+    mut callers: Vec<Offers>,
+    offers_per_second: f64,
+    epoch: Instant,
+    due: Arc<Notify>,
+) -> Result<(), Error> {
+    let began = Instant::now();
+    let count = callers.len() as u64;
+    let mut sent: u64 = 0;
+    loop {
+        due.notified().await;
+        let until = (began.elapsed().as_secs_f64() * offers_per_second) as u64;
+        while sent < until {
+            let caller = &mut callers[(sent % count) as usize];
+            caller.feed(epoch).await?;
+            caller.tx.flush().await?;
+            sent += 1;
+        }
+    }
 }
 
 /// The stamps of the frames of type `kind` that `rx` has ready: waits for one frame, then
@@ -341,15 +425,5 @@ async fn ready_stamps(rx: &mut SplitStream<Socket>, kind: &Kind) -> Option<Vec<u
             Some(next) => frame = next,
             None => return Some(stamps),
         }
-    }
-}
-
-fn record(measuring: &AtomicBool, tally: &Mutex<Tally>, round_trip_us: u128) {
-    if measuring.load(Ordering::Relaxed)
-        && let Ok(mut tally) = tally.lock()
-    {
-        tally
-            .round_trips_us
-            .push(u32::try_from(round_trip_us).unwrap_or(u32::MAX));
     }
 }
