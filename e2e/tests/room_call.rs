@@ -1,6 +1,7 @@
 //! Three people, Chromium and Firefox mixed, in one room's call through the demo page:
 //! each checks their camera before joining (one joins with the microphone off), sees the
-//! two others in the grid with their marks, and someone leaving takes their tile away.
+//! two others in the grid with their marks and in the quality panel (the graphs of the
+//! one picked), and someone leaving takes their tile and their figures away.
 
 use peercall_e2e::{Driver, Engine, Person, base_url, wait_for_js};
 
@@ -12,6 +13,20 @@ const MARKS_OF: &str = "const marksOf = name => {
     if (!tile) return null;
     const marks = tile.querySelector('.tile-muted');
     return marks.hidden ? '' : marks.textContent;
+  };";
+
+/// A script function: what the quality panel shows, `{lines, menu, offered, graphed}`:
+/// the names its lines begin with, the names in the menu of whose graphs to show,
+/// whether that menu is offered, and the label of the rate graph.
+const PANEL: &str = "const panel = () => {
+    const menu = document.getElementById('quality-graph');
+    return {
+      lines: document.getElementById('quality-figures').textContent.split('\\n')
+        .filter(line => line.includes(': sent')).map(line => line.split(':')[0]).sort(),
+      menu: [...menu.options].map(o => o.textContent).sort(),
+      offered: !document.getElementById('quality-graph-label').hidden,
+      graphed: document.getElementById('quality-rate').getAttribute('aria-label'),
+    };
   };";
 
 /// Waits until `person`'s grid has a tile for each of `names`, each playing video.
@@ -100,6 +115,44 @@ async fn three_people_in_a_room_call_see_each_other_in_the_grid() {
     )
     .await;
 
+    // The quality panel: a line for each of the two others, and the graphs of the one
+    // picked from its menu.
+    ann.click("quality-button").await;
+    let both = serde_json::to_string(&{
+        let mut names = [ben.name.as_str(), cat.name.as_str()];
+        names.sort_unstable();
+        names
+    })
+    .expect("names as JSON");
+    wait_for_js(
+        &ann.browser,
+        &format!(
+            "{PANEL} const p = panel();
+             return JSON.stringify(p.lines) === {both:?} && JSON.stringify(p.menu) === {both:?}
+               && p.offered;"
+        ),
+        "ann's quality panel: lines and a menu of ben and cat",
+    )
+    .await;
+    ann.browser
+        .execute(
+            "const menu = document.getElementById('quality-graph');
+             menu.value = [...menu.options].find(o => o.textContent === arguments[0]).value;
+             menu.dispatchEvent(new Event('change'));",
+            vec![serde_json::json!(cat.name)],
+        )
+        .await
+        .expect("cat picked in the menu");
+    wait_for_js(
+        &ann.browser,
+        &format!(
+            "{PANEL} return panel().graphed === 'Sent to and received from {}, kbps, last minute';",
+            cat.name
+        ),
+        "the graphs are cat's",
+    )
+    .await;
+
     // Cat leaves: the two others lose her tile, and the call goes on between them.
     cat.click("hangup-button").await;
     cat.wait_for_text("status", "you left the room call").await;
@@ -109,6 +162,19 @@ async fn three_people_in_a_room_call_see_each_other_in_the_grid() {
         &ann.browser,
         "return document.getElementById('grid').dataset.count === '1';",
         "one tile left",
+    )
+    .await;
+    // Ann's panel forgets cat: ben's line and graphs only, and no menu for one.
+    wait_for_js(
+        &ann.browser,
+        &format!(
+            "{PANEL} const p = panel();
+             return JSON.stringify(p.lines) === JSON.stringify([{ben:?}])
+               && JSON.stringify(p.menu) === JSON.stringify([{ben:?}]) && !p.offered
+               && p.graphed === 'Sent to and received from {ben}, kbps, last minute';",
+            ben = ben.name
+        ),
+        "ann's quality panel without cat",
     )
     .await;
 

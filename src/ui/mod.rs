@@ -205,6 +205,7 @@ pub fn start() -> Result<(), JsValue> {
         app.listen("camera-button", "click", |app, _| app.toggle(true)),
         app.listen("share-button", "click", |app, _| app.toggle_share()),
         app.listen("quality-button", "click", |app, _| app.toggle_quality()),
+        app.listen("quality-graph", "change", |app, _| app.graph_picked()),
         app.listen("chat-form", "submit", |app, event| {
             event.prevent_default();
             app.send_chat();
@@ -446,7 +447,9 @@ impl App {
     }
 
     fn on_participant_left(self: &Rc<Self>, payload: JsValue) {
-        self.grid.borrow_mut().left(&text_field(&payload, "id"));
+        let id = text_field(&payload, "id");
+        self.quality_left(&id);
+        self.grid.borrow_mut().left(&id);
     }
 
     fn on_participants(self: &Rc<Self>, payload: JsValue) {

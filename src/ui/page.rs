@@ -1,7 +1,9 @@
 //! The demo page's elements, bound by id, and the little it does to them.
 
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Document, Element, HtmlElement, HtmlInputElement, HtmlVideoElement};
+use web_sys::{
+    Document, Element, HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlVideoElement,
+};
 
 /// The page's elements.
 pub struct Page {
@@ -48,6 +50,8 @@ pub struct Page {
     pub quality_button: Element,
     pub quality_panel: Element,
     pub quality_figures: Element,
+    pub quality_graph: HtmlSelectElement,
+    pub quality_graph_label: Element,
     pub quality_rate: web_sys::HtmlCanvasElement,
     pub quality_delay: web_sys::HtmlCanvasElement,
     pub remote_quality: Element,
@@ -156,6 +160,8 @@ impl Page {
             quality_button: find("quality-button")?,
             quality_panel: find("quality-panel")?,
             quality_figures: find("quality-figures")?,
+            quality_graph: typed(&document, "quality-graph")?,
+            quality_graph_label: find("quality-graph-label")?,
             quality_rate: typed(&document, "quality-rate")?,
             quality_delay: typed(&document, "quality-delay")?,
             remote_quality: find("remote-quality")?,

@@ -1,6 +1,7 @@
 //! The call-quality panel of the demo page: each connection's figures (`stats`, asked
 //! for while the panel is open) as a table and as small graphs of the last 60 seconds,
-//! drawn on a canvas by the page itself; and a quality mark on each tile (`quality`).
+//! drawn on a canvas by the page itself (in a room call, of the participant picked from
+//! a menu); and a quality mark on each tile (`quality`).
 
 use std::collections::VecDeque;
 
@@ -12,6 +13,9 @@ use super::{
     page::{say, show, text_field},
 };
 use crate::js::field;
+
+/// What the panel says before the first figures come.
+const WAITING: &str = "Waiting for the first figures…";
 
 /// Seconds of history the graphs show.
 const HISTORY: usize = 60;
@@ -28,34 +32,45 @@ struct Sample {
 /// The figures of the connections while the panel is open.
 #[derive(Default)]
 pub struct History {
-    /// Each connection's last minute, by participant id.
+    /// Each connection's last minute, by participant id, in the order first heard.
     series: Vec<(String, VecDeque<Sample>)>,
     /// Each connection's figures in words, by participant id.
     lines: Vec<(String, String)>,
+    /// The participant whose graphs were picked from the menu.
+    picked: Option<String>,
 }
 
 impl History {
-    /// Keeps `text` as the line of `id`; all lines, one per connection.
-    fn tell(&mut self, id: &str, text: String) -> String {
+    /// Keeps `text` as the line of `id`.
+    fn tell(&mut self, id: &str, text: String) {
         match self.lines.iter_mut().find(|(known, _)| known == id) {
             Some((_, line)) => *line = text,
             None => self.lines.push((id.to_owned(), text)),
         }
+    }
+
+    /// Every connection's line, one under the other.
+    fn text(&self) -> String {
         let lines: Vec<&str> = self.lines.iter().map(|(_, line)| line.as_str()).collect();
         lines.join("\n")
     }
 
-    /// Whether `id` is the connection the graphs show (the first one heard).
-    fn graphed(&self, id: &str) -> bool {
-        self.series.first().is_none_or(|(first, _)| first == id)
+    /// The connection the graphs show: the one picked, else the first one heard.
+    fn graphed(&self) -> Option<&(String, VecDeque<Sample>)> {
+        let picked = self.picked.as_deref();
+        self.series
+            .iter()
+            .find(|(id, _)| Some(id.as_str()) == picked)
+            .or(self.series.first())
     }
 
-    fn push(&mut self, id: &str, sample: Sample) -> &VecDeque<Sample> {
-        let at = match self.series.iter().position(|(known, _)| known == id) {
-            Some(at) => at,
+    /// Adds `sample` to the series of `id`; true if `id` is new.
+    fn push(&mut self, id: &str, sample: Sample) -> bool {
+        let (at, new) = match self.series.iter().position(|(known, _)| known == id) {
+            Some(at) => (at, false),
             None => {
                 self.series.push((id.to_owned(), VecDeque::new()));
-                self.series.len() - 1
+                (self.series.len() - 1, true)
             }
         };
         let series = &mut self.series[at].1;
@@ -63,7 +78,16 @@ impl History {
             series.pop_front();
         }
         series.push_back(sample);
-        series
+        new
+    }
+
+    /// Forgets the connection with `id`, which ended.
+    fn forget(&mut self, id: &str) {
+        self.series.retain(|(known, _)| known != id);
+        self.lines.retain(|(known, _)| known != id);
+        if self.picked.as_deref() == Some(id) {
+            self.picked = None;
+        }
     }
 }
 
@@ -89,7 +113,7 @@ impl App {
             .ok();
         self.with_call(|call| call.watch_stats(open));
         if !open {
-            *self.quality.borrow_mut() = History::default();
+            self.forget_quality();
         }
     }
 
@@ -134,23 +158,90 @@ impl App {
             row[7],
         );
         let mut history = self.quality.borrow_mut();
-        say(&self.page.quality_figures, &history.tell(&id, text));
-        let graphed = history.graphed(&id);
-        let series = history.push(&id, sample);
-        if graphed {
-            draw(
-                &self.page.quality_rate,
-                series,
-                |s| (s.send, s.recv),
-                "kbps",
-            );
-            draw(
-                &self.page.quality_delay,
-                series,
-                |s| (s.rtt, s.loss * 10.0),
-                "ms · loss ×10 %",
-            );
+        history.tell(&id, text);
+        say(&self.page.quality_figures, &history.text());
+        if history.push(&id, sample) {
+            self.offer_graph_of(&id, history.series.len());
         }
+        if history.graphed().is_some_and(|(graphed, _)| *graphed == id) {
+            self.draw_graphs(&history);
+        }
+    }
+
+    /// Adds `id` to the menu of whose graphs to show; the menu is offered once there are
+    /// `count` connections to choose from, two or more.
+    fn offer_graph_of(&self, id: &str, count: usize) {
+        let Ok(option) = self.page.document.create_element("option") else {
+            return;
+        };
+        option.set_attribute("value", id).ok();
+        // Names come from other people: text, never markup.
+        option.set_text_content(Some(&self.name_of(id)));
+        self.page.quality_graph.append_child(&option).ok();
+        show(&self.page.quality_graph_label, count > 1);
+    }
+
+    /// Someone was picked from the menu: the graphs show them.
+    pub(super) fn graph_picked(&self) {
+        let mut history = self.quality.borrow_mut();
+        history.picked = Some(self.page.quality_graph.value());
+        self.draw_graphs(&history);
+    }
+
+    /// Draws the graphs of the connection `history` graphs, and names it.
+    fn draw_graphs(&self, history: &History) {
+        let Some((id, series)) = history.graphed() else {
+            return;
+        };
+        self.page.quality_graph.set_value(id);
+        let name = self.name_of(id);
+        draw(
+            &self.page.quality_rate,
+            series,
+            |s| (s.send, s.recv),
+            "kbps",
+            &format!("Sent to and received from {name}, kbps, last minute"),
+        );
+        draw(
+            &self.page.quality_delay,
+            series,
+            |s| (s.rtt, s.loss * 10.0),
+            "ms · loss ×10 %",
+            &format!("Round trip and loss with {name}, last minute"),
+        );
+    }
+
+    /// A participant left the room call: their figures and graphs go.
+    pub(super) fn quality_left(&self, id: &str) {
+        let mut history = self.quality.borrow_mut();
+        if !history.series.iter().any(|(known, _)| known == id) {
+            return;
+        }
+        history.forget(id);
+        let menu = &self.page.quality_graph;
+        for at in (0..menu.length()).rev() {
+            let value = menu
+                .item(at)
+                .and_then(|option| option.get_attribute("value"));
+            if value.as_deref() == Some(id) {
+                menu.remove_with_index(at as i32);
+            }
+        }
+        show(&self.page.quality_graph_label, history.series.len() > 1);
+        let text = history.text();
+        say(
+            &self.page.quality_figures,
+            if text.is_empty() { WAITING } else { &text },
+        );
+        self.draw_graphs(&history);
+    }
+
+    /// The panel closed or the call ended: it forgets every figure.
+    fn forget_quality(&self) {
+        *self.quality.borrow_mut() = History::default();
+        self.page.quality_graph.set_text_content(None);
+        show(&self.page.quality_graph_label, false);
+        say(&self.page.quality_figures, WAITING);
     }
 
     /// A connection's mark, on its tile (or beside the other side's name).
@@ -176,17 +267,20 @@ impl App {
             .ok();
         self.with_call(|call| call.watch_stats(false));
         say(&self.page.remote_quality, "");
-        *self.quality.borrow_mut() = History::default();
+        self.forget_quality();
     }
 }
 
-/// Draws two lines of `series` (picked by `pick`) on `canvas`, scaled to the larger.
+/// Draws two lines of `series` (picked by `pick`) on `canvas`, scaled to the larger, and
+/// says what it shows in `label`.
 fn draw(
     canvas: &HtmlCanvasElement,
     series: &VecDeque<Sample>,
     pick: impl Fn(&Sample) -> (f64, f64),
     unit: &str,
+    label: &str,
 ) {
+    canvas.set_attribute("aria-label", label).ok();
     let Some(context) = canvas
         .get_context("2d")
         .ok()
