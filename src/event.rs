@@ -23,7 +23,7 @@ export type PeerCallState =
 export type PeerCallEndReason =
   "hangup" | "remote-hangup" | "peer-left" | "failed" | "declined" | "busy" | "no-answer";
 export type PeerCallDirection = "send" | "receive";
-/** `out-<n>` for files you send, `in-<n>` for files you receive. */
+/** `out-<n>` for files you send, `in-<n>` for files you receive; never two transfers with one id in a session. */
 export type PeerCallTransferId = `out-${number}` | `in-${number}`;
 export interface PeerInfo { id: string; name: string; }
 /** Someone in the room call with you, and how your connection with them is. */

@@ -35,7 +35,7 @@ use self::{
     input::{CallInput, Input, Wake},
     link::{Credentials, Heard, Link},
     live::{Live, PeerSetup, Work},
-    transfers::TransferInput,
+    transfers::{TransferInput, TransferNumbers},
 };
 pub use self::{devices::Pick, options::Options};
 use crate::{
@@ -99,6 +99,7 @@ pub fn start(options: Options, emitter: Rc<Emitter>) -> (Sender<Input>, Rc<RefCe
         snapshot: snapshot.clone(),
         engaged: None,
         calls: 0,
+        transfer_numbers: TransferNumbers::default(),
         deferred: Vec::new(),
         watching: false,
         sampling: None,
@@ -169,6 +170,8 @@ struct Session {
     /// Numbers calls and the room call's connections, so late inputs of an ended one
     /// are ignored.
     calls: u32,
+    /// Numbers the file transfers of every call and connection.
+    transfer_numbers: TransferNumbers,
     /// Commands for the call being accepted, kept until it begins or ends.
     deferred: Vec<Command>,
     /// The page asked for the figures of every connection once a second.
@@ -631,6 +634,7 @@ impl Session {
                 screen: self.devices.screen(),
                 inputs: &self.inputs,
                 numbers: &mut self.calls,
+                transfer_numbers: &self.transfer_numbers,
             },
         )
     }
@@ -706,7 +710,8 @@ impl Session {
             }
             Heard::Signal(from, id, Signal::Accept) => match pair {
                 Some(call) if call.owns(&from, id.as_ref()) => {
-                    let setup = PeerSetup::new(&self.options, &self.link, &from);
+                    let setup =
+                        PeerSetup::new(&self.options, &self.link, &from, &self.transfer_numbers);
                     call.accepted(&setup, self.devices.stream(), out);
                 }
                 // An answer to a call we no longer place: say so, or they wait forever.
@@ -833,7 +838,8 @@ impl Session {
             (Some(Engaged::Pair(call)), Then::Answer(from))
                 if call.with().id == from.id && call.is_ringing() =>
             {
-                let setup = PeerSetup::new(&self.options, &self.link, &from);
+                let setup =
+                    PeerSetup::new(&self.options, &self.link, &from, &self.transfer_numbers);
                 call.answer(&setup, self.devices.stream().cloned(), out);
             }
             (_, then) => then.abandon(),

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Side, decodes_from_all, field, join, small_media, unique};
+use common::{Side, decodes_from_all, field, join, random_file, small_media, unique};
 use futures::future::join_all;
 use js_sys::{Array, Reflect};
 use peercall::live_callbacks;
@@ -160,6 +160,78 @@ async fn a_two_person_call_grows_by_invitation_and_chat_reaches_everyone() {
         );
     }
     for side in [&ivy, &jon, &kim] {
+        side.call.leave_call();
+    }
+}
+
+/// Files to and from several participants at once: each has an id of its own, so that
+/// the page answers or cancels one without touching the other.
+#[wasm_bindgen_test]
+async fn files_to_and_from_several_participants_have_ids_of_their_own() {
+    let room = unique("files");
+    let mut people = join_all(["lea", "max", "ned"].map(|name| member(name, &room)))
+        .await
+        .into_iter();
+    let (Some(mut lea), Some(mut max), Some(mut ned)) =
+        (people.next(), people.next(), people.next())
+    else {
+        panic!("three members");
+    };
+    for side in [&lea, &max, &ned] {
+        join(side).await;
+    }
+
+    // Max and Ned each offer Lea a file, at once: each sender's first.
+    for (from, name) in [(&max, "from-max.bin"), (&ned, "from-ned.bin")] {
+        JsFuture::from(
+            from.call
+                .send_file(random_file(name, 3000), Some(lea.id.clone())),
+        )
+        .await
+        .expect("offered");
+    }
+    let offers = [lea.next("file-offer").await, lea.next("file-offer").await];
+    let (from_max, from_ned) = match offers {
+        [first, second] if field(&first, "name") == "from-max.bin" => (first, second),
+        [first, second] => (second, first),
+    };
+    assert_eq!(field(&from_ned, "name"), "from-ned.bin");
+    assert_ne!(field(&from_max, "id"), field(&from_ned, "id"));
+    // Lea declines Ned's and takes Max's: each answer reaches its own sender.
+    lea.call.decline_file(field(&from_ned, "id"));
+    lea.call.accept_file(field(&from_max, "id"));
+    assert_eq!(field(&ned.next("file-cancelled").await, "by"), "declined");
+    let done = lea.next("file-done").await;
+    assert_eq!(
+        (field(&done, "id"), field(&done, "name")),
+        (field(&from_max, "id"), "from-max.bin".to_owned())
+    );
+    assert_eq!(field(&max.next("file-done").await, "name"), "from-max.bin");
+
+    // Lea sends a file to each of them: two ids; cancelling Max's leaves Ned's going.
+    let mut ids = Vec::new();
+    for (to, name) in [(&max, "to-max.bin"), (&ned, "to-ned.bin")] {
+        let id = JsFuture::from(
+            lea.call
+                .send_file(random_file(name, 3000), Some(to.id.clone())),
+        )
+        .await
+        .expect("offered");
+        ids.push(id.as_string().unwrap_or_default());
+    }
+    assert_ne!(ids[0], ids[1]);
+    assert_eq!(field(&max.next("file-offer").await, "name"), "to-max.bin");
+    lea.call.cancel_file(ids[0].clone());
+    assert_eq!(field(&max.next("file-cancelled").await, "by"), "peer");
+    let offer = ned.next("file-offer").await;
+    ned.call.accept_file(field(&offer, "id"));
+    assert_eq!(field(&ned.next("file-done").await, "name"), "to-ned.bin");
+    let sent = lea.next("file-done").await;
+    assert_eq!(
+        (field(&sent, "id"), field(&sent, "name")),
+        (ids[1].clone(), "to-ned.bin".to_owned())
+    );
+    for side in [&lea, &max, &ned] {
         side.call.leave_call();
     }
 }

@@ -142,8 +142,9 @@ impl CancelledBy {
     }
 }
 
-/// A transfer as pages name it: `out-3` is the third file we send in a call, `in-3` the
-/// file the other side numbered 3.
+/// A transfer as pages name it: `out-3` a file we send, `in-4` one we receive, numbered
+/// in the order they were sent or offered, over every call and connection of the session
+/// (the numbers on the wire are each sender's own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransferId {
     /// A file we send.

@@ -18,6 +18,7 @@ use super::{
     link::Link,
     live::{Live, PeerSetup, Role, Work},
     options::Options,
+    transfers::TransferNumbers,
 };
 use crate::{
     error::{Error, ErrorCode},
@@ -59,6 +60,8 @@ pub struct Connector<'a> {
     pub inputs: &'a Sender<Input>,
     /// The session's call numbers.
     pub numbers: &'a mut u32,
+    /// The session's transfer numbers.
+    pub transfer_numbers: &'a TransferNumbers,
 }
 
 impl Connector<'_> {
@@ -66,7 +69,7 @@ impl Connector<'_> {
     fn connect(&mut self, with: &PeerInfo, call: &CallId, role: Role) -> Result<Member, Error> {
         *self.numbers += 1;
         let number = *self.numbers;
-        let setup = PeerSetup::new(self.options, self.link, with).in_mesh();
+        let setup = PeerSetup::new(self.options, self.link, with, self.transfer_numbers).in_mesh();
         let wake = super::wake(self.inputs, number);
         let mut live = Live::start(&setup, role, self.local.cloned(), Some(call.clone()), wake)?;
         if let Some(screen) = self.screen {

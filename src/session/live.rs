@@ -13,7 +13,7 @@ use super::{
     link::Link,
     options::Options,
     recovery::{IceRecovery, Step, Verdict},
-    transfers::Transfers,
+    transfers::{TransferNumbers, Transfers},
 };
 use crate::{
     channel::{
@@ -56,6 +56,8 @@ pub struct PeerSetup<'a> {
     pub polite: bool,
     /// Where the other side is shown.
     pub show: Show<'a>,
+    /// Numbers its file transfers, as all of the session's.
+    pub transfer_numbers: &'a TransferNumbers,
 }
 
 /// Where a new connection's remote media goes.
@@ -70,14 +72,20 @@ pub enum Show<'a> {
 impl<'a> PeerSetup<'a> {
     /// How a connection with `with` is made: the lower id is polite, so both sides agree
     /// on perfect negotiation's roles without talking. The page's ICE servers if it gave
-    /// any, else the server's.
-    pub fn new(options: &'a Options, link: &'a Link, with: &PeerInfo) -> Self {
+    /// any, else the server's. Its transfers are numbered by `transfer_numbers`.
+    pub fn new(
+        options: &'a Options,
+        link: &'a Link,
+        with: &PeerInfo,
+        transfer_numbers: &'a TransferNumbers,
+    ) -> Self {
         let me = link.me();
         Self {
             ice_servers: options.ice_servers.as_ref().unwrap_or(link.ice_servers()),
             ice_transport_policy: options.ice_transport_policy.as_deref(),
             polite: me.is_some_and(|me| me.id < with.id),
             show: Show::Pair(options.remote_video.as_ref()),
+            transfer_numbers,
         }
     }
 
@@ -151,6 +159,7 @@ impl Live {
         let transfers = Transfers::new(
             files,
             Rc::new(move |input| on_transfer(CallInput::Transfer(input))),
+            setup.transfer_numbers.clone(),
         );
         Ok(Self {
             call,

@@ -9,7 +9,7 @@ mod incoming;
 mod outgoing;
 mod progress;
 
-use std::{collections::VecDeque, rc::Rc};
+use std::{cell::Cell, collections::VecDeque, rc::Rc};
 
 use js_sys::ArrayBuffer;
 use protocol::FileControl;
@@ -43,22 +43,36 @@ pub struct Checked {
 /// How the transfers' tasks reach the session.
 pub type Wake = Rc<dyn Fn(TransferInput)>;
 
+/// Numbers the session's transfers, over whichever call or connection they go, so that no
+/// two transfers the page hears of share an id (each connection counting its own would
+/// give two participants' first files the same one).
+#[derive(Clone, Default)]
+pub struct TransferNumbers(Rc<Cell<u32>>);
+
+impl TransferNumbers {
+    fn next(&self) -> u32 {
+        let number = self.0.get().wrapping_add(1);
+        self.0.set(number);
+        number
+    }
+}
+
 /// The file transfers of one call.
 pub struct Transfers {
     files: Rc<FileChannel>,
     wake: Wake,
-    next_id: u32,
+    numbers: TransferNumbers,
     outgoing: VecDeque<Outgoing>,
     incoming: Option<Incoming>,
 }
 
 impl Transfers {
-    /// Transfers over `files`, whose tasks report to `wake`.
-    pub fn new(files: FileChannel, wake: Wake) -> Self {
+    /// Transfers over `files`, whose tasks report to `wake`, numbered by `numbers`.
+    pub fn new(files: FileChannel, wake: Wake, numbers: TransferNumbers) -> Self {
         Self {
             files: Rc::new(files),
             wake,
-            next_id: 0,
+            numbers,
             outgoing: VecDeque::new(),
             incoming: None,
         }
@@ -66,8 +80,7 @@ impl Transfers {
 
     /// Queues `file`; returns its id.
     pub fn send(&mut self, file: File) -> TransferId {
-        self.next_id += 1;
-        let outgoing = Outgoing::new(self.next_id, file);
+        let outgoing = Outgoing::new(self.numbers.next(), file);
         let id = outgoing.id();
         self.outgoing.push_back(outgoing);
         self.offer_next();
@@ -124,7 +137,7 @@ impl Transfers {
                     size,
                     kind,
                 };
-                self.incoming = Some(Incoming::offered(offer, out));
+                self.incoming = Some(Incoming::offered(offer, self.numbers.next(), out));
             }
             FileControl::Accept { .. } => {
                 if let Some(head) = head {
@@ -225,18 +238,15 @@ impl Transfers {
 
     /// The page accepts the incoming file `id`.
     fn accept(&mut self, id: TransferId) {
-        if let (TransferId::In(id), Some(incoming)) = (id, &mut self.incoming)
-            && incoming.number() == id
-        {
+        if let Some(incoming) = self.incoming.as_mut().filter(|i| i.id() == id) {
             incoming.accept(&self.files);
         }
     }
 
     /// The page declines the incoming file `id`.
     fn decline(&mut self, id: TransferId, out: &mut Actions) {
-        if let TransferId::In(id) = id
-            && let Some(incoming) = self.incoming.take_if(|i| i.number() == id)
-        {
+        if let Some(incoming) = self.incoming.take_if(|i| i.id() == id) {
+            let id = incoming.number();
             self.files.send(&FileControl::Decline { id });
             out.emit(incoming.cancelled(CancelledBy::Declined));
         }
@@ -258,8 +268,9 @@ impl Transfers {
                     out.emit(queued.cancelled(CancelledBy::Me));
                 }
             }
-            TransferId::In(id) => {
-                if let Some(incoming) = self.incoming.take_if(|i| i.number() == id) {
+            TransferId::In(_) => {
+                if let Some(incoming) = self.incoming.take_if(|i| i.id() == id) {
+                    let id = incoming.number();
                     self.files.send(&FileControl::Cancel { id });
                     out.emit(incoming.cancelled(CancelledBy::Me));
                 }

@@ -16,6 +16,9 @@ use crate::{
 /// A file the other side offered.
 pub struct Incoming {
     offer: Offer,
+    /// Its number for the page (`in-<number>`): the sender's is only unique among the
+    /// sender's files.
+    number: u32,
     accepted: bool,
     parts: Array,
     /// The SHA-256 of each part, under way.
@@ -34,16 +37,17 @@ pub enum Chunk {
 }
 
 impl Incoming {
-    /// `offer`, made to the page.
-    pub fn offered(offer: Offer, out: &mut Actions) -> Self {
+    /// `offer`, made to the page as its file `number`.
+    pub fn offered(offer: Offer, number: u32, out: &mut Actions) -> Self {
         out.emit(Event::FileOffer {
-            id: TransferId::In(offer.id),
+            id: TransferId::In(number),
             name: offer.name.clone(),
             size: offer.size,
             kind: offer.kind.clone(),
         });
         Self {
             offer,
+            number,
             accepted: false,
             parts: Array::new(),
             hashes: Vec::new(),
@@ -101,8 +105,9 @@ impl Incoming {
         Chunk::Going
     }
 
-    fn id(&self) -> TransferId {
-        TransferId::In(self.offer.id)
+    /// Its id for the page.
+    pub fn id(&self) -> TransferId {
+        TransferId::In(self.number)
     }
 
     /// It stopped before it completed, `by` whom.
