@@ -636,16 +636,22 @@ async fn write_frames<K: Sink<Message> + Unpin>(
     deadline: std::time::Duration,
     evictor: Evictor,
 ) {
+    // The last write carried more than one frame: the socket is busy.
+    let mut busy = false;
     while let Some(first) = frames.recv().await {
-        // Other sockets' readers, already woken, may queue more for this one: let them
-        // run first, so that a busy socket gets its frames in fewer writes.
-        tokio::task::yield_now().await;
+        // On a busy socket other sockets' readers, already woken, may queue more for
+        // this one: let them run first, so that its frames go out in fewer writes. A
+        // socket that gets a frame at a time writes it at once: the turn would only
+        // add to its wait and to the server's work.
+        if busy {
+            tokio::task::yield_now().await;
+        }
         // What waits goes out together, flushed once.
         let mut closing = false;
         let mut cost_sent = 0;
+        let mut taken = 0;
         let write = async {
             let mut next = Some(first);
-            let mut taken = 0;
             while let Some(frame) = next.take() {
                 closing = matches!(frame, Message::Close(_));
                 cost_sent += cost(&frame);
@@ -658,6 +664,7 @@ async fn write_frames<K: Sink<Message> + Unpin>(
             sink.flush().await
         };
         let sent = tokio::time::timeout(deadline, write).await;
+        busy = taken > 1;
         frames.sent(cost_sent);
         match sent {
             Ok(Ok(())) if !closing => {}
