@@ -37,6 +37,16 @@ pub struct Config {
         value_delimiter = ','
     )]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// A TCP balancer (repeatable) that begins each connection with a PROXY protocol
+    /// header, version 1 or 2: for connections from it, the client's address is the one
+    /// the header gives. Its connections without one are closed.
+    #[arg(
+        long = "proxy-protocol-from",
+        value_name = "ADDR",
+        env = "PEERCALL_PROXY_PROTOCOL_FROM",
+        value_delimiter = ','
+    )]
+    pub proxy_protocol_from: Vec<std::net::IpAddr>,
     /// How long a socket may take to log in, in ms; then it is closed with code 1008.
     #[arg(long, env = "PEERCALL_LOGIN_TIMEOUT_MS", default_value_t = 10_000)]
     pub login_timeout_ms: u64,

@@ -21,6 +21,7 @@ mod listen;
 mod metrics;
 mod origin;
 mod outbox;
+mod proxy_protocol;
 mod rates;
 mod refusal;
 mod registry;
@@ -52,6 +53,7 @@ use listen::Listening;
 use metrics::Metrics;
 use origin::Origins;
 use protocol::ErrorCode;
+use proxy_protocol::Balancers;
 use refusal::Refusal;
 use registry::{Capacity, Limits, Registry};
 use tokio::{
@@ -220,6 +222,7 @@ pub async fn serve_prepared(
                 Listening {
                     app: operator,
                     tls: None,
+                    balancers: Balancers::default(),
                     deadline,
                     stop: stop_rx.clone(),
                     alive: alive_tx.clone(),
@@ -245,6 +248,7 @@ pub async fn serve_prepared(
         Listening {
             app,
             tls: tls.as_ref().map(|tls| tls.acceptor().clone()),
+            balancers: Balancers::new(&config.proxy_protocol_from),
             deadline,
             stop: stop_rx,
             alive: alive_tx,

@@ -1,5 +1,5 @@
-//! Taking connections: TCP, the TLS handshake when serving HTTPS, then HTTP/1.1 (with
-//! WebSocket upgrades) into the router. A connection that does not finish its handshake
+//! Taking connections: TCP, the PROXY header of a trusted balancer, the TLS handshake when
+//! serving HTTPS, then HTTP/1.1 (with WebSocket upgrades) into the router. A connection that does not finish its handshake
 //! or send a request head within the deadline is closed, so that idle sockets cannot pile
 //! up. On shutdown no new connection is taken and open ones finish their request.
 
@@ -16,7 +16,7 @@ use tokio::{
 use tokio_rustls::TlsAcceptor;
 use tower_service::Service as _;
 
-use crate::{connection::stopping, intake::Intake};
+use crate::{connection::stopping, intake::Intake, proxy_protocol::Balancers};
 
 /// Idle time before TCP keepalive probes start, and the time between probes.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
@@ -29,7 +29,9 @@ pub struct Listening {
     pub app: Router,
     /// The handshake, when serving HTTPS.
     pub tls: Option<TlsAcceptor>,
-    /// For the TLS handshake, and for each request head.
+    /// The balancers whose connections begin with a PROXY header.
+    pub balancers: Balancers,
+    /// For the PROXY header, the TLS handshake, and each request head.
     pub deadline: Duration,
     /// Turns `true` when the server stops.
     pub stop: watch::Receiver<bool>,
@@ -57,7 +59,7 @@ pub async fn accept(listener: TcpListener, listening: Listening) {
     }
 }
 
-async fn connection(socket: TcpStream, remote: SocketAddr, listening: Listening) {
+async fn connection(mut socket: TcpStream, mut remote: SocketAddr, listening: Listening) {
     // Signaling frames are small and each is worth sending at once: without
     // TCP_NODELAY, Nagle's algorithm held a frame written right after another (an `accept`
     // after an `answer`, candidates after both) until the peer's delayed ACK, 40 ms later.
@@ -70,6 +72,22 @@ async fn connection(socket: TcpStream, remote: SocketAddr, listening: Listening)
         .with_interval(KEEPALIVE_INTERVAL);
     if let Err(error) = socket2::SockRef::from(&socket).set_tcp_keepalive(&keepalive) {
         tracing::warn!("cannot turn TCP keepalive on: {error}");
+    }
+    if listening.balancers.sends(remote) {
+        let balancer = remote;
+        match tokio::time::timeout(listening.deadline, crate::proxy_protocol::read(&mut socket))
+            .await
+        {
+            Ok(Ok(client)) => remote = client.unwrap_or(balancer),
+            Ok(Err(error)) => {
+                tracing::info!(%balancer, %error, "PROXY header refused: closed");
+                return;
+            }
+            Err(_) => {
+                tracing::info!(%balancer, "no PROXY header in time: closed");
+                return;
+            }
+        }
     }
     let socket = Intake::new(socket);
     let Some(acceptor) = listening.tls.clone() else {

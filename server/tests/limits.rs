@@ -1,5 +1,5 @@
-//! What one client may hold: sockets per address, time to log in, and a socket that stops
-//! reading gives its place up.
+//! What one client may hold: sockets per address (also behind an HTTP proxy or a TCP
+//! balancer), time to log in, and a socket that stops reading gives its place up.
 
 mod common;
 
@@ -52,6 +52,68 @@ async fn behind_a_trusted_proxy_each_forwarded_client_counts_apart() {
     one.login("one").await;
     let mut two = Client::connect_with(server.addr, "x-forwarded-for", "192.0.2.2").await;
     two.expect_refusal("too-many-connections", 4430).await;
+    server.stop().await;
+}
+
+/// A PROXY protocol version 1 header for a client at `ip`.
+fn proxy_v1(ip: &str) -> Vec<u8> {
+    format!("PROXY TCP4 {ip} 127.0.0.1 40000 443\r\n").into_bytes()
+}
+
+/// A PROXY protocol version 2 header for a client at `ip`; `None`: the balancer's own
+/// connection (`LOCAL`, a health check).
+fn proxy_v2(ip: Option<[u8; 4]>) -> Vec<u8> {
+    let mut header = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    match ip {
+        Some(ip) => {
+            header.extend([0x21, 0x11, 0, 12]);
+            header.extend(ip);
+            header.extend([127, 0, 0, 1]);
+            header.extend(40_000u16.to_be_bytes());
+            header.extend(443u16.to_be_bytes());
+        }
+        None => header.extend([0x20, 0x00, 0, 0]),
+    }
+    header
+}
+
+#[tokio::test]
+async fn behind_a_tcp_balancer_each_client_of_its_proxy_headers_counts_apart() {
+    let server = TestServer::start_with(|c| {
+        c.max_connections_per_address = 1;
+        c.proxy_protocol_from = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    // Two clients through the balancer, one header of each version: each has its place.
+    let mut one = Client::after(server.addr, &proxy_v1("192.0.2.1"))
+        .await
+        .expect("upgraded");
+    one.login("one").await;
+    let mut two = Client::after(server.addr, &proxy_v2(Some([192, 0, 2, 2])))
+        .await
+        .expect("upgraded");
+    two.login("two").await;
+    // A second socket of one of them is refused, as any address's would be.
+    let mut same = Client::after(server.addr, &proxy_v1("192.0.2.2"))
+        .await
+        .expect("upgraded");
+    same.expect_refusal("too-many-connections", 4430).await;
+    // The balancer's own connection (a health check) counts as the balancer.
+    let mut own = Client::after(server.addr, &proxy_v2(None))
+        .await
+        .expect("upgraded");
+    own.login("balancer").await;
+    // From the balancer, a connection without a header is closed unanswered.
+    assert!(Client::after(server.addr, b"").await.is_err());
+    server.stop().await;
+
+    // From anyone else a PROXY header is the client's own word: a bad request.
+    let server = TestServer::start_with(|c| c.max_connections_per_address = 1).await;
+    assert!(
+        Client::after(server.addr, &proxy_v1("192.0.2.1"))
+            .await
+            .is_err()
+    );
     server.stop().await;
 }
 

@@ -215,6 +215,23 @@ impl Client {
         Self::connect_with(addr, "origin", origin).await
     }
 
+    /// A socket whose connection begins with `preface` (a balancer's PROXY header), then
+    /// its upgrade; the error if the server does not upgrade it.
+    pub async fn after(
+        addr: SocketAddr,
+        preface: &[u8],
+    ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(preface).await.unwrap();
+        let (socket, _) = tokio_tungstenite::client_async(
+            format!("ws://{addr}/ws"),
+            MaybeTlsStream::Plain(stream),
+        )
+        .await?;
+        Ok(Self { socket })
+    }
+
     /// A socket whose upgrade request carries the header `name: value`.
     pub async fn connect_with(addr: SocketAddr, name: &'static str, value: &str) -> Self {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
