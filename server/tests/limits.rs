@@ -118,6 +118,30 @@ async fn behind_a_tcp_balancer_each_client_of_its_proxy_headers_counts_apart() {
 }
 
 #[tokio::test]
+async fn behind_haproxy_sending_the_proxy_protocol_each_client_counts_apart() {
+    // haproxy reaches the server from an address of its own, which the server trusts;
+    // its clients come from two others.
+    let balancer = "127.0.0.2".parse().unwrap();
+    let server = TestServer::start_with(|c| {
+        c.max_connections_per_address = 1;
+        c.proxy_protocol_from = vec![balancer];
+    })
+    .await;
+    let dir = std::env::temp_dir().join(format!("peercall-haproxy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (_haproxy, door) = common::process::haproxy(&dir, server.addr, balancer).await;
+    let (ann, ben) = ("127.0.0.3".parse().unwrap(), "127.0.0.4".parse().unwrap());
+    let mut one = Client::connect_from_ip(door, ann).await;
+    one.login("ann").await;
+    let mut two = Client::connect_from_ip(door, ben).await;
+    two.login("ben").await;
+    let mut again = Client::connect_from_ip(door, ben).await;
+    again.expect_refusal("too-many-connections", 4430).await;
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
 async fn a_socket_that_never_logs_in_is_closed() {
     let server = TestServer::start_with(|c| c.login_timeout_ms = 300).await;
     let mut idle = server.client().await;

@@ -232,6 +232,20 @@ impl Client {
         Ok(Self { socket })
     }
 
+    /// A socket to `addr` from the loopback address `from`, as a client elsewhere.
+    pub async fn connect_from_ip(addr: SocketAddr, from: std::net::IpAddr) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(from, 0)).unwrap();
+        let stream = socket.connect(addr).await.unwrap();
+        let (socket, _) = tokio_tungstenite::client_async(
+            format!("ws://{addr}/ws"),
+            MaybeTlsStream::Plain(stream),
+        )
+        .await
+        .unwrap();
+        Self { socket }
+    }
+
     /// A socket whose upgrade request carries the header `name: value`.
     pub async fn connect_with(addr: SocketAddr, name: &'static str, value: &str) -> Self {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;

@@ -27,3 +27,38 @@ pub fn free_udp_port() -> u16 {
         .expect("a free UDP port")
         .port()
 }
+
+/// Debian's haproxy in TCP mode in front of `server`, sending the PROXY protocol
+/// (version 2) from the loopback address `source`; returns it and where it listens.
+pub async fn haproxy(
+    dir: &std::path::Path,
+    server: std::net::SocketAddr,
+    source: std::net::IpAddr,
+) -> (Running, std::net::SocketAddr) {
+    let door: std::net::SocketAddr = format!("127.0.0.1:{}", free_tcp_port()).parse().unwrap();
+    let conf = format!(
+        "defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 1m\n  timeout server 1m\n\
+         frontend door\n  bind {door}\n  default_backend node\n\
+         backend node\n  server only {server} send-proxy-v2 source {source}\n"
+    );
+    let path = dir.join("haproxy.cfg");
+    std::fs::write(&path, conf).expect("the haproxy configuration");
+    let child = std::process::Command::new("haproxy")
+        .arg("-db")
+        .arg("-f")
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("haproxy runs (cargo xtask setup installs it)");
+    let running = Running(child);
+    let started = std::time::Instant::now();
+    while tokio::net::TcpStream::connect(door).await.is_err() {
+        assert!(
+            started.elapsed() < super::PATIENCE,
+            "haproxy listens on {door}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    (running, door)
+}
