@@ -129,9 +129,10 @@ async fn run(
         }
     }
     // Offers at a rate: one task sends them all, woken by a pacing thread.
+    let mut sender = None;
     let pacer = rate.map(|rate| {
         let due = Arc::new(Notify::new());
-        tasks.push(tokio::spawn(send_paced(
+        sender = Some(tokio::spawn(send_paced(
             senders,
             rate / 2.0,
             epoch,
@@ -152,11 +153,24 @@ async fn run(
     measuring.store(false, Ordering::SeqCst);
     let took = began.elapsed().as_secs_f64();
     stop.store(true, Ordering::SeqCst);
-    for task in tasks {
-        task.abort();
-    }
     if let Some(pacer) = pacer {
         pacer.join().map_err(|_| "the pacing thread failed")?;
+    }
+    // A sender that ended early (a socket that failed) ends the run with its error, not
+    // with a lower rate.
+    if let Some(sender) = sender {
+        if sender.is_finished() {
+            sender.await??;
+            return Err("the paced sender stopped early".into());
+        }
+        sender.abort();
+    }
+    for task in tasks {
+        if task.is_finished() {
+            task.await??;
+        } else {
+            task.abort();
+        }
     }
     let mut trips = std::mem::take(&mut tally.lock().map_err(|_| "poisoned")?.round_trips_us);
     trips.sort_unstable();
@@ -304,7 +318,12 @@ struct Offers {
 impl Offers {
     /// Queues an offer stamped now; `flush` sends what is queued.
     async fn feed(&mut self, epoch: Instant) -> Result<(), Error> {
-        let offer = message(&self.head, epoch.elapsed().as_micros());
+        self.feed_stamped(epoch.elapsed().as_micros()).await
+    }
+
+    /// Queues an offer stamped `stamp` (microseconds since the epoch).
+    async fn feed_stamped(&mut self, stamp: u128) -> Result<(), Error> {
+        let offer = message(&self.head, stamp);
         self.tx.feed(Message::text(offer)).await?;
         Ok(())
     }
@@ -388,22 +407,25 @@ async fn record_answers(mut rx: SplitStream<Socket>, trips: Trips) -> Result<(),
 }
 
 /// Sends `offers_per_second` offers in all, evenly, to the callers in turn: each time `due`
-/// is notified, the offers due by then.
+/// is notified, the offers due by then. Each is stamped with the time it was due, not the
+/// time it went out, so that a round trip also counts any time the generator fell behind.
 async fn send_paced(
     mut callers: Vec<Offers>,
     offers_per_second: f64,
     epoch: Instant,
     due: Arc<Notify>,
 ) -> Result<(), Error> {
-    let began = Instant::now();
+    let began_us = epoch.elapsed().as_secs_f64() * 1e6;
     let count = callers.len() as u64;
     let mut sent: u64 = 0;
     loop {
         due.notified().await;
-        let until = (began.elapsed().as_secs_f64() * offers_per_second) as u64;
-        while sent < until {
+        let now_us = epoch.elapsed().as_secs_f64() * 1e6;
+        let until = ((now_us - began_us) / 1e6 * offers_per_second) as u64;
+        while sent < until && count > 0 {
+            let due_us = began_us + sent as f64 / offers_per_second * 1e6;
             let caller = &mut callers[(sent % count) as usize];
-            caller.feed(epoch).await?;
+            caller.feed_stamped(due_us as u128).await?;
             caller.tx.flush().await?;
             sent += 1;
         }

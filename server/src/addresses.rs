@@ -63,7 +63,7 @@ impl Addresses {
         Self {
             open: Mutex::default(),
             limit,
-            trusted_proxies,
+            trusted_proxies: trusted_proxies.iter().map(IpAddr::to_canonical).collect(),
         }
     }
 
@@ -76,7 +76,7 @@ impl Addresses {
     /// The client's address: the peer's, or for a trusted proxy the last address in
     /// `X-Forwarded-For` (the one the proxy itself saw).
     pub fn client(&self, remote: SocketAddr, headers: &HeaderMap) -> IpAddr {
-        let peer = remote.ip();
+        let peer = remote.ip().to_canonical();
         if !self.trusted_proxies.contains(&peer) {
             return peer;
         }

@@ -162,6 +162,8 @@ impl App {
         say(&self.page.quality_figures, &history.text());
         if history.push(&id, sample) {
             self.offer_graph_of(&id, history.series.len());
+        } else {
+            self.name_graph_of(&id);
         }
         if history.graphed().is_some_and(|(graphed, _)| *graphed == id) {
             self.draw_graphs(&history);
@@ -181,6 +183,21 @@ impl App {
         show(&self.page.quality_graph_label, count > 1);
     }
 
+    /// The menu's entry for `id` says their name as the page knows it now (their tile may
+    /// have come after their first figures).
+    fn name_graph_of(&self, id: &str) {
+        let menu = &self.page.quality_graph;
+        let name = self.name_of(id);
+        for at in 0..menu.length() {
+            if let Some(option) = menu.item(at)
+                && option.get_attribute("value").as_deref() == Some(id)
+                && option.text_content().as_deref() != Some(name.as_str())
+            {
+                option.set_text_content(Some(&name));
+            }
+        }
+    }
+
     /// Someone was picked from the menu: the graphs show them.
     pub(super) fn graph_picked(&self) {
         let mut history = self.quality.borrow_mut();
@@ -191,9 +208,13 @@ impl App {
     /// Draws the graphs of the connection `history` graphs, and names it.
     fn draw_graphs(&self, history: &History) {
         let Some((id, series)) = history.graphed() else {
+            self.clear_graphs();
             return;
         };
-        self.page.quality_graph.set_value(id);
+        // Only when it changed: the person may have the menu open.
+        if self.page.quality_graph.value() != *id {
+            self.page.quality_graph.set_value(id);
+        }
         let name = self.name_of(id);
         draw(
             &self.page.quality_rate,
@@ -242,6 +263,16 @@ impl App {
         self.page.quality_graph.set_text_content(None);
         show(&self.page.quality_graph_label, false);
         say(&self.page.quality_figures, WAITING);
+        self.clear_graphs();
+    }
+
+    /// Nobody to graph: blank graphs, named for what they will show.
+    fn clear_graphs(&self) {
+        clear(
+            &self.page.quality_rate,
+            "Sent and received kbps, last minute",
+        );
+        clear(&self.page.quality_delay, "Round trip and loss, last minute");
     }
 
     /// A connection's mark, on its tile (or beside the other side's name).
@@ -268,6 +299,24 @@ impl App {
         self.with_call(|call| call.watch_stats(false));
         say(&self.page.remote_quality, "");
         self.forget_quality();
+    }
+}
+
+/// Clears `canvas`, and labels it `label`.
+fn clear(canvas: &HtmlCanvasElement, label: &str) {
+    canvas.set_attribute("aria-label", label).ok();
+    if let Some(context) = canvas
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
+    {
+        context.clear_rect(
+            0.0,
+            0.0,
+            f64::from(canvas.width()),
+            f64::from(canvas.height()),
+        );
     }
 }
 
