@@ -201,6 +201,41 @@ async fn a_declined_file_sends_nothing() {
     alice.call.hangup();
 }
 
+/// Both sides offer their first file at once, so that each side has a transfer of the
+/// same number going each way: one side cancelling its own leaves the other's going.
+#[wasm_bindgen_test]
+async fn a_cancel_ends_only_its_own_transfer_when_both_ways_share_a_number() {
+    let (mut alice, mut bob) = connected_pair().await;
+    // Both sent before either offer can arrive: each is its sender's first.
+    let from_alice = alice
+        .call
+        .send_file(random_file("from-alice.bin", 5000), None);
+    let from_bob = bob.call.send_file(random_file("from-bob.bin", 5000), None);
+    let from_bob = JsFuture::from(from_bob).await.unwrap().as_string().unwrap();
+    JsFuture::from(from_alice).await.unwrap();
+    let to_alice = alice.next("file-offer").await;
+    assert_eq!(field(&to_alice, "name"), "from-bob.bin");
+    let to_bob = bob.next("file-offer").await;
+    assert_eq!(field(&to_bob, "name"), "from-alice.bin");
+    // Bob takes back his own file: Alice's offer to him stays.
+    bob.call.cancel_file(from_bob);
+    let cancelled = alice.next("file-cancelled").await;
+    assert_eq!(
+        (field(&cancelled, "id"), field(&cancelled, "by")),
+        (field(&to_alice, "id"), "peer".to_owned())
+    );
+    bob.call.accept_file(field(&to_bob, "id"));
+    assert_eq!(
+        field(&bob.next("file-done").await, "name"),
+        "from-alice.bin"
+    );
+    assert_eq!(
+        field(&alice.next("file-done").await, "name"),
+        "from-alice.bin"
+    );
+    alice.call.hangup();
+}
+
 #[wasm_bindgen_test]
 async fn either_side_can_cancel_mid_transfer() {
     let (mut alice, mut bob) = connected_pair().await;

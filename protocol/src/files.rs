@@ -33,6 +33,9 @@ pub enum FileControl {
     Cancel {
         /// The transfer.
         id: u32,
+        /// Which side of it stops it (`by`): both sides may have a transfer of the same
+        /// number under way, one each way. `None` from a peer that does not say.
+        by: Option<Party>,
     },
     /// All bytes are sent; `digest` is SHA-256 over the chunks' SHA-256 digests, as hex.
     End {
@@ -48,6 +51,33 @@ pub enum FileControl {
         /// Whether the digest matched.
         ok: bool,
     },
+}
+
+/// A side of a transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    /// The side sending the file.
+    Sender,
+    /// The side receiving it.
+    Receiver,
+}
+
+impl Party {
+    /// Its spelling on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sender => "sender",
+            Self::Receiver => "receiver",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "sender" => Some(Self::Sender),
+            "receiver" => Some(Self::Receiver),
+            _ => None,
+        }
+    }
 }
 
 /// Where a control message's fields come from, by their wire names. Absent fields are
@@ -93,7 +123,7 @@ impl FileControl {
             Self::Offer { id, .. }
             | Self::Accept { id }
             | Self::Decline { id }
-            | Self::Cancel { id }
+            | Self::Cancel { id, .. }
             | Self::End { id, .. }
             | Self::Received { id, .. } => *id,
         }
@@ -145,7 +175,15 @@ impl FileControl {
             }
             "accept" => Self::Accept { id },
             "decline" => Self::Decline { id },
-            "cancel" => Self::Cancel { id },
+            "cancel" => Self::Cancel {
+                id,
+                // A side this version does not know (a newer peer's) is not said.
+                by: fields
+                    .text("by")
+                    .ok()
+                    .flatten()
+                    .and_then(|by| Party::parse(&by)),
+            },
             "end" => Self::End {
                 id,
                 digest: fields.text("digest").ok().flatten(),
@@ -175,6 +213,7 @@ impl FileControl {
                 ..
             } => fields.push(("digest", Text(digest))),
             Self::Received { ok, .. } => fields.push(("ok", Flag(*ok))),
+            Self::Cancel { by: Some(by), .. } => fields.push(("by", Text(by.as_str()))),
             _ => {}
         }
         fields

@@ -11,7 +11,9 @@
 
 mod files;
 mod flat;
-pub use files::{ControlError, ControlField, ControlFields, FileControl, MAX_FILE_NAME_CHARS};
+pub use files::{
+    ControlError, ControlField, ControlFields, FileControl, MAX_FILE_NAME_CHARS, Party,
+};
 pub use flat::{Field, FlatClientMessage, MAX_EXACT, ServerFields};
 mod name;
 mod room;

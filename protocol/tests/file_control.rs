@@ -4,7 +4,7 @@
 mod json;
 
 use json::{Json, written};
-use protocol::{ControlError, FileControl};
+use protocol::{ControlError, FileControl, Party};
 use serde_json::{Value, json};
 
 fn read(value: Value) -> Result<FileControl, ControlError> {
@@ -30,7 +30,15 @@ fn every_message() -> Vec<FileControl> {
         },
         FileControl::Accept { id: 2 },
         FileControl::Decline { id: 3 },
-        FileControl::Cancel { id: 4 },
+        FileControl::Cancel { id: 4, by: None },
+        FileControl::Cancel {
+            id: 4,
+            by: Some(Party::Sender),
+        },
+        FileControl::Cancel {
+            id: 4,
+            by: Some(Party::Receiver),
+        },
         FileControl::End {
             id: 5,
             digest: Some("ab".repeat(32)),
@@ -60,7 +68,24 @@ fn the_wire_spells_each_kind_once() {
         json!({"t": "offer", "id": 1.0, "name": "holiday photos.zip", "size": 3_145_745.0,
                "type": "application/zip"})
     );
-    assert_eq!(written[7], json!({"t": "received", "id": 7.0, "ok": true}));
+    assert_eq!(written[4], json!({"t": "cancel", "id": 4.0}));
+    assert_eq!(
+        written[5],
+        json!({"t": "cancel", "id": 4.0, "by": "sender"})
+    );
+    assert_eq!(
+        written[6],
+        json!({"t": "cancel", "id": 4.0, "by": "receiver"})
+    );
+    assert_eq!(written[9], json!({"t": "received", "id": 7.0, "ok": true}));
+}
+
+#[test]
+fn a_cancel_by_a_side_this_version_does_not_know_does_not_say() {
+    assert_eq!(
+        read(json!({"t": "cancel", "id": 4, "by": "someone"})),
+        Ok(FileControl::Cancel { id: 4, by: None })
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ mod progress;
 use std::{cell::Cell, collections::VecDeque, rc::Rc};
 
 use js_sys::ArrayBuffer;
-use protocol::FileControl;
+use protocol::{FileControl, Party};
 use web_sys::{Blob, File};
 
 use self::{
@@ -149,10 +149,12 @@ impl Transfers {
             FileControl::Decline { .. } if head.is_some() => {
                 self.finish_outgoing(CancelledBy::Declined, out);
             }
-            FileControl::Cancel { .. } if head.is_some() => {
+            // A cancel that says its side goes to that transfer only: both ways may have
+            // one of this number. One that does not say ends ours first.
+            FileControl::Cancel { by, .. } if head.is_some() && by != Some(Party::Sender) => {
                 self.finish_outgoing(CancelledBy::Peer, out);
             }
-            FileControl::Cancel { .. } if theirs.is_some() => {
+            FileControl::Cancel { by, .. } if theirs.is_some() && by != Some(Party::Receiver) => {
                 if let Some(incoming) = self.incoming.take() {
                     out.emit(incoming.cancelled(CancelledBy::Peer));
                 }
@@ -261,7 +263,8 @@ impl Transfers {
                 };
                 if at == 0 {
                     if self.outgoing[0].offered() {
-                        self.files.send(&FileControl::Cancel { id });
+                        let by = Some(Party::Sender);
+                        self.files.send(&FileControl::Cancel { id, by });
                     }
                     self.finish_outgoing(CancelledBy::Me, out);
                 } else if let Some(queued) = self.outgoing.remove(at) {
@@ -270,8 +273,8 @@ impl Transfers {
             }
             TransferId::In(_) => {
                 if let Some(incoming) = self.incoming.take_if(|i| i.id() == id) {
-                    let id = incoming.number();
-                    self.files.send(&FileControl::Cancel { id });
+                    let (id, by) = (incoming.number(), Some(Party::Receiver));
+                    self.files.send(&FileControl::Cancel { id, by });
                     out.emit(incoming.cancelled(CancelledBy::Me));
                 }
             }

@@ -2,7 +2,7 @@
 //! buffers until the sender's `end`, then checked against its digest.
 
 use js_sys::{Array, ArrayBuffer};
-use protocol::FileControl;
+use protocol::{FileControl, Party};
 use web_sys::{Blob, BlobPropertyBag};
 
 use super::progress::{PROGRESS_EVERY_MS, progress};
@@ -86,7 +86,10 @@ impl Incoming {
         self.parts.push(&buffer);
         let (id, size) = (self.offer.id, self.offer.size);
         if self.received > size {
-            files.send(&FileControl::Cancel { id });
+            files.send(&FileControl::Cancel {
+                id,
+                by: Some(Party::Receiver),
+            });
             let error = Error::new(
                 ErrorCode::TransferFailed,
                 "more bytes came than were offered",

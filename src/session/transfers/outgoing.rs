@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use protocol::FileControl;
+use protocol::{FileControl, Party};
 use web_sys::File;
 
 use super::progress::{PROGRESS_EVERY_MS, progress};
@@ -140,7 +140,10 @@ impl Outgoing {
             // Done only when the other side says it arrived whole (`received`).
             PumpEvent::Sent => Pumped::Going,
             PumpEvent::Failed(error) => {
-                files.send(&FileControl::Cancel { id: self.id });
+                files.send(&FileControl::Cancel {
+                    id: self.id,
+                    by: Some(Party::Sender),
+                });
                 out.emit(self.failed(error));
                 Pumped::Failed
             }
