@@ -16,7 +16,11 @@ use tokio::{
 use tokio_rustls::TlsAcceptor;
 use tower_service::Service as _;
 
-use crate::{connection::stopping, intake::Intake, proxy_protocol::Balancers};
+use crate::{
+    connection::stopping,
+    intake::Intake,
+    proxy_protocol::{Balancers, Refused},
+};
 
 /// Idle time before TCP keepalive probes start, and the time between probes.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
@@ -79,7 +83,11 @@ async fn connection(mut socket: TcpStream, mut remote: SocketAddr, listening: Li
             .await
         {
             Ok(Ok(client)) => remote = client.unwrap_or(balancer),
-            Ok(Err(error)) => {
+            Ok(Err(Refused::Closed)) => {
+                tracing::debug!(%balancer, "closed before its PROXY header");
+                return;
+            }
+            Ok(Err(Refused::Bad(error))) => {
                 tracing::info!(%balancer, %error, "PROXY header refused: closed");
                 return;
             }

@@ -36,24 +36,34 @@ impl Balancers {
     }
 }
 
+/// Why a balancer's connection was not taken.
+#[derive(Debug)]
+pub enum Refused {
+    /// It closed before its header: a health check that only connects, say.
+    Closed,
+    /// What came is not a PROXY header, or could not be read.
+    Bad(String),
+}
+
 /// Where the client of `socket` is, as its PROXY header says; `None` where the header says
 /// the balancer speaks for itself (a health check: `LOCAL` in version 2, `UNKNOWN` in
 /// version 1), and the connection's own address stands. The header, and nothing after it,
 /// is taken from the socket. The caller bounds how long this may wait.
-pub async fn read(socket: &mut TcpStream) -> Result<Option<SocketAddr>, String> {
+pub async fn read(socket: &mut TcpStream) -> Result<Option<SocketAddr>, Refused> {
     let mut buffer = [0u8; MAX_HEADER_BYTES];
     loop {
         let seen = socket
             .peek(&mut buffer)
             .await
-            .map_err(|error| format!("cannot read the PROXY header: {error}"))?;
+            .map_err(|error| Refused::Bad(format!("cannot read the PROXY header: {error}")))?;
         if seen == 0 {
-            return Err("closed before its PROXY header".to_owned());
+            return Err(Refused::Closed);
         }
         let parsed = HeaderResult::parse(&buffer[..seen]);
         if parsed.is_incomplete() {
             if seen == buffer.len() {
-                return Err(format!("a PROXY header over {MAX_HEADER_BYTES} bytes"));
+                let why = format!("a PROXY header over {MAX_HEADER_BYTES} bytes");
+                return Err(Refused::Bad(why));
             }
             tokio::time::sleep(PARTIAL_WAIT).await;
             continue;
@@ -61,13 +71,17 @@ pub async fn read(socket: &mut TcpStream) -> Result<Option<SocketAddr>, String> 
         let (length, client) = match parsed {
             HeaderResult::V1(Ok(header)) => (header.header.len(), from_v1(&header.addresses)),
             HeaderResult::V2(Ok(header)) => (header.len(), from_v2(&header)),
-            HeaderResult::V1(Err(error)) => return Err(format!("no PROXY header: {error}")),
-            HeaderResult::V2(Err(error)) => return Err(format!("no PROXY header: {error}")),
+            HeaderResult::V1(Err(error)) => {
+                return Err(Refused::Bad(format!("no PROXY header: {error}")));
+            }
+            HeaderResult::V2(Err(error)) => {
+                return Err(Refused::Bad(format!("no PROXY header: {error}")));
+            }
         };
         socket
             .read_exact(&mut buffer[..length])
             .await
-            .map_err(|error| format!("cannot read the PROXY header: {error}"))?;
+            .map_err(|error| Refused::Bad(format!("cannot read the PROXY header: {error}")))?;
         return Ok(client);
     }
 }
