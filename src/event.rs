@@ -82,7 +82,7 @@ export interface PeerCallEvents {
   error: PeerCallError;
   datachannel: RTCDataChannel;
   text: { from: string; name: string; text: string; at: number };
-  "file-offer": { id: PeerCallTransferId; name: string; size: number; type: string };
+  "file-offer": { id: PeerCallTransferId; from: string; name: string; size: number; type: string };
   "file-progress": {
     id: PeerCallTransferId; direction: PeerCallDirection; name: string;
     bytes: number; size: number; rate: number; eta: number;
@@ -183,6 +183,8 @@ pub enum Event {
     FileOffer {
         /// The transfer.
         id: TransferId,
+        /// Who offers it.
+        from: protocol::PeerId,
         /// The file's name.
         name: String,
         /// Its size in bytes.
@@ -387,11 +389,13 @@ impl Event {
             ]),
             Self::FileOffer {
                 id,
+                from,
                 name,
                 size,
                 kind,
             } => object(&[
                 ("id", id.to_string().into()),
+                ("from", from.0.as_str().into()),
                 ("name", name.as_str().into()),
                 ("size", (*size).into()),
                 ("type", kind.as_str().into()),

@@ -46,6 +46,7 @@ async fn transfer(from: &mut Side, to: &mut Side, file: &File) -> Blob {
         .unwrap();
     let offer = to.next("file-offer").await;
     assert_eq!(field(&offer, "name"), file.name());
+    assert_eq!(field(&offer, "from"), from.id);
     assert_eq!(number(&offer, "size"), file.size());
     to.call.accept_file(field(&offer, "id"));
     let done = to.next("file-done").await;

@@ -197,6 +197,11 @@ async fn files_to_and_from_several_participants_have_ids_of_their_own() {
     };
     assert_eq!(field(&from_ned, "name"), "from-ned.bin");
     assert_ne!(field(&from_max, "id"), field(&from_ned, "id"));
+    // Each says who offers it.
+    assert_eq!(
+        (field(&from_max, "from"), field(&from_ned, "from")),
+        (max.id.clone(), ned.id.clone())
+    );
     // Lea declines Ned's and takes Max's: each answer reaches its own sender.
     lea.call.decline_file(field(&from_ned, "id"));
     lea.call.accept_file(field(&from_max, "id"));

@@ -320,7 +320,7 @@ impl Live {
             }
             CallInput::Files(event) => {
                 let chunk = chunk_size(self.peer.pc());
-                self.transfers.file_event(event, chunk, out);
+                self.transfers.file_event(event, chunk, &with.id, out);
             }
             CallInput::Transfer(input) => self.transfers.input(input, out),
             CallInput::Stats {

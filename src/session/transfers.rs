@@ -12,7 +12,7 @@ mod progress;
 use std::{cell::Cell, collections::VecDeque, rc::Rc};
 
 use js_sys::ArrayBuffer;
-use protocol::{FileControl, Party};
+use protocol::{FileControl, Party, PeerId};
 use web_sys::{Blob, File};
 
 use self::{
@@ -97,11 +97,12 @@ impl Transfers {
         }
     }
 
-    /// What the file channel heard; `chunk` is the size the pump of an accepted file uses.
-    pub fn file_event(&mut self, event: FileEvent, chunk: f64, out: &mut Actions) {
+    /// What the file channel with `with` heard; `chunk` is the size the pump of an
+    /// accepted file uses.
+    pub fn file_event(&mut self, event: FileEvent, chunk: f64, with: &PeerId, out: &mut Actions) {
         match event {
             FileEvent::Open => self.offer_next(),
-            FileEvent::Control(message) => self.control(message, chunk, out),
+            FileEvent::Control(message) => self.control(message, chunk, with, out),
             FileEvent::BadOffer(id, error) => {
                 self.files.send(&FileControl::Decline { id });
                 out.report(error);
@@ -113,7 +114,7 @@ impl Transfers {
         }
     }
 
-    fn control(&mut self, message: FileControl, chunk: f64, out: &mut Actions) {
+    fn control(&mut self, message: FileControl, chunk: f64, with: &PeerId, out: &mut Actions) {
         let id = message.id();
         let head = self
             .outgoing
@@ -137,7 +138,8 @@ impl Transfers {
                     size,
                     kind,
                 };
-                self.incoming = Some(Incoming::offered(offer, self.numbers.next(), out));
+                let number = self.numbers.next();
+                self.incoming = Some(Incoming::offered(offer, number, with, out));
             }
             FileControl::Accept { .. } => {
                 if let Some(head) = head {

@@ -180,8 +180,9 @@ impl App {
         let (id, name) = (text_field(&offer, "id"), text_field(&offer, "name"));
         let size = field(&offer, "size").as_f64().unwrap_or(0.0);
         if let Some(row) = self.row(&id, &name, size) {
-            let other = self.memory.borrow().other.clone();
-            let detail = format!("{other} sends you this");
+            // In a room call, the participant who offers it.
+            let from = self.name_of(&text_field(&offer, "from"));
+            let detail = format!("{from} sends you this");
             let buttons = [("accept", "Accept"), ("decline", "Decline")];
             self.paint_row(&row, "offered", &detail, &buttons);
         }

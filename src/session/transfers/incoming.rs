@@ -2,7 +2,7 @@
 //! buffers until the sender's `end`, then checked against its digest.
 
 use js_sys::{Array, ArrayBuffer};
-use protocol::{FileControl, Party};
+use protocol::{FileControl, Party, PeerId};
 use web_sys::{Blob, BlobPropertyBag};
 
 use super::progress::{PROGRESS_EVERY_MS, progress};
@@ -37,10 +37,11 @@ pub enum Chunk {
 }
 
 impl Incoming {
-    /// `offer`, made to the page as its file `number`.
-    pub fn offered(offer: Offer, number: u32, out: &mut Actions) -> Self {
+    /// `offer` from `from`, made to the page as its file `number`.
+    pub fn offered(offer: Offer, number: u32, from: &PeerId, out: &mut Actions) -> Self {
         out.emit(Event::FileOffer {
             id: TransferId::In(number),
+            from: from.clone(),
             name: offer.name.clone(),
             size: offer.size,
             kind: offer.kind.clone(),
