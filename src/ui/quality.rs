@@ -186,16 +186,21 @@ impl App {
     /// The menu's entry for `id` says their name as the page knows it now (their tile may
     /// have come after their first figures).
     fn name_graph_of(&self, id: &str) {
-        let menu = &self.page.quality_graph;
         let name = self.name_of(id);
-        for at in 0..menu.length() {
-            if let Some(option) = menu.item(at)
-                && option.get_attribute("value").as_deref() == Some(id)
-                && option.text_content().as_deref() != Some(name.as_str())
-            {
-                option.set_text_content(Some(&name));
-            }
+        if let Some((_, option)) = self.graph_option(id)
+            && option.text_content().as_deref() != Some(name.as_str())
+        {
+            option.set_text_content(Some(&name));
         }
+    }
+
+    /// The menu's entry for `id`, and where it is.
+    fn graph_option(&self, id: &str) -> Option<(u32, web_sys::Element)> {
+        let menu = &self.page.quality_graph;
+        (0..menu.length()).find_map(|at| {
+            let option = menu.item(at)?;
+            (option.get_attribute("value").as_deref() == Some(id)).then_some((at, option))
+        })
     }
 
     /// Someone was picked from the menu: the graphs show them.
@@ -239,14 +244,8 @@ impl App {
             return;
         }
         history.forget(id);
-        let menu = &self.page.quality_graph;
-        for at in (0..menu.length()).rev() {
-            let value = menu
-                .item(at)
-                .and_then(|option| option.get_attribute("value"));
-            if value.as_deref() == Some(id) {
-                menu.remove_with_index(at as i32);
-            }
+        if let Some((at, _)) = self.graph_option(id) {
+            self.page.quality_graph.remove_with_index(at as i32);
         }
         show(&self.page.quality_graph_label, history.series.len() > 1);
         let text = history.text();
@@ -302,15 +301,15 @@ impl App {
     }
 }
 
+/// The 2D drawing context of `canvas`.
+fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
+    canvas.get_context("2d").ok().flatten()?.dyn_into().ok()
+}
+
 /// Clears `canvas`, and labels it `label`.
 fn clear(canvas: &HtmlCanvasElement, label: &str) {
     canvas.set_attribute("aria-label", label).ok();
-    if let Some(context) = canvas
-        .get_context("2d")
-        .ok()
-        .flatten()
-        .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
-    {
+    if let Some(context) = context(canvas) {
         context.clear_rect(
             0.0,
             0.0,
@@ -330,12 +329,7 @@ fn draw(
     label: &str,
 ) {
     canvas.set_attribute("aria-label", label).ok();
-    let Some(context) = canvas
-        .get_context("2d")
-        .ok()
-        .flatten()
-        .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
-    else {
+    let Some(context) = context(canvas) else {
         return;
     };
     let (width, height) = (f64::from(canvas.width()), f64::from(canvas.height()));
