@@ -1,7 +1,8 @@
 //! Taking connections: TCP, the PROXY header of a trusted balancer, the TLS handshake when
-//! serving HTTPS, then HTTP/1.1 (with WebSocket upgrades) into the router. A connection that does not finish its handshake
-//! or send a request head within the deadline is closed, so that idle sockets cannot pile
-//! up. On shutdown no new connection is taken and open ones finish their request.
+//! serving HTTPS, then HTTP/1.1 (with WebSocket upgrades) into the router. A connection
+//! that does not send its header, finish its handshake or send a request head within the
+//! deadline is closed, so that idle sockets cannot pile up. On shutdown no new connection
+//! is taken and open ones finish their request.
 
 use std::{net::SocketAddr, time::Duration};
 
