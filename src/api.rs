@@ -76,6 +76,8 @@ impl PeerCall {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "PeerCallOptions")] options: JsValue,
     ) -> Result<PeerCall, JsValue> {
+        // A build whose panics abort at once (`/pkg`) has no message for the hook to show.
+        #[cfg(not(panic = "immediate-abort"))]
         console_error_panic_hook::set_once();
         let options = parse_options(&options)?;
         let emitter = Rc::new(Emitter::default());

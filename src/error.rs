@@ -140,8 +140,16 @@ pub fn js_message(value: &JsValue) -> String {
     } else if let Some(text) = value.as_string() {
         text
     } else {
-        format!("{value:?}")
+        // Anything else thrown (a number, a plain object), as JavaScript writes it.
+        text_of(value).unwrap_or_default()
     }
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// `String(value)`; it throws only for an object whose own `toString` throws.
+    #[wasm_bindgen(js_name = String, catch)]
+    fn text_of(value: &JsValue) -> Result<String, JsValue>;
 }
 
 /// The `name` of a thrown DOMException or Error (`NotAllowedError`, ...), or "".

@@ -1,7 +1,8 @@
 //! Signaling frames as the client handles them, without serde in the module: server frames
 //! read field by field from the browser's `JSON.parse`, client frames built field by field
 //! for `JSON.stringify`. Both agree with serde on every message; malformed server frames
-//! are refused in words that name the problem.
+//! are refused in words that name the problem. What the browser throws is read into words
+//! the same way, whatever its type.
 
 #![cfg(target_arch = "wasm32")]
 
@@ -275,4 +276,20 @@ fn every_client_message_is_written_as_serde_writes_it() {
             "{message:?}"
         );
     }
+}
+
+/// An error's message keeps what was thrown: an `Error`'s or a `DOMException`'s message, a
+/// string as it is, anything else as JavaScript writes it.
+#[wasm_bindgen_test]
+fn anything_thrown_is_told_in_words() {
+    use peercall::error::js_message;
+    use wasm_bindgen::JsValue;
+    let dom =
+        web_sys::DomException::new_with_message("the device is busy").expect("a DOMException");
+    assert_eq!(js_message(&dom.into()), "the device is busy");
+    assert_eq!(js_message(&js_sys::Error::new("no way").into()), "no way");
+    assert_eq!(js_message(&JsValue::from_str("plain words")), "plain words");
+    assert_eq!(js_message(&JsValue::from_f64(42.5)), "42.5");
+    assert_eq!(js_message(&JsValue::UNDEFINED), "undefined");
+    assert_eq!(js_message(&js_sys::Object::new().into()), "[object Object]");
 }

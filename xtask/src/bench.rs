@@ -351,7 +351,7 @@ pub fn fuzz() -> Result {
     for target in ["client_frame", "server_frame", "file_control"] {
         timed(&format!("fuzz {target} for {seconds} s"), || {
             run(command("cargo")
-                .args(["+nightly", "fuzz", "run", target, "--"])
+                .args([&format!("+{}", setup::NIGHTLY), "fuzz", "run", target, "--"])
                 .arg(format!("-max_total_time={seconds}"))
                 .current_dir(root().join("fuzz")))
         })?;

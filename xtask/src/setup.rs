@@ -33,6 +33,7 @@ pub fn geckodriver() -> std::path::PathBuf {
 pub fn all() -> Result {
     timed("set-up", || {
         wasm_target()?;
+        nightly()?;
         trunk()?;
         wasm_bindgen()?;
         geckodriver_install()?;
@@ -159,19 +160,49 @@ fn npm_package_version(name: &str) -> Option<String> {
     Some(version.to_owned())
 }
 
-/// cargo-fuzz's version, and the nightly toolchain it builds with (sanitizer flags).
+/// The toolchain that builds `/pkg` (see `build::pkg`) and the fuzz targets.
+pub const NIGHTLY: &str = "nightly";
+
+/// Nightly Rust with the standard library's source: `/pkg` is built with its own
+/// standard library, optimized for size and without panic messages (`build::pkg`).
+fn nightly() -> Result {
+    let components = output(command("rustup").args([
+        "component",
+        "list",
+        "--installed",
+        "--toolchain",
+        NIGHTLY,
+    ]));
+    match components {
+        Some(list) if list.lines().any(|line| line.starts_with("rust-src")) => {
+            println!("ok: {NIGHTLY} Rust with rust-src");
+            Ok(())
+        }
+        Some(_) => {
+            println!("installing: rust-src for {NIGHTLY} Rust, which builds /pkg");
+            run(command("rustup").args(["component", "add", "rust-src", "--toolchain", NIGHTLY]))
+        }
+        None => {
+            println!("installing: {NIGHTLY} Rust (minimal) and its rust-src, which build /pkg");
+            run(command("rustup").args([
+                "toolchain",
+                "install",
+                NIGHTLY,
+                "--profile",
+                "minimal",
+                "--component",
+                "rust-src",
+            ]))
+        }
+    }
+}
+
+/// cargo-fuzz's version; it builds with [`NIGHTLY`] (sanitizer flags).
 const CARGO_FUZZ_VERSION: &str = "0.13.1";
 
 /// What `cargo xtask bench fuzz` needs: nightly Rust and cargo-fuzz.
 pub fn fuzz_tools() -> Result {
-    let nightly = output(command("rustup").args(["toolchain", "list"]))
-        .is_some_and(|list| list.lines().any(|line| line.starts_with("nightly")));
-    if nightly {
-        println!("ok: nightly Rust");
-    } else {
-        println!("installing: nightly Rust (minimal), for cargo-fuzz");
-        run(command("rustup").args(["toolchain", "install", "nightly", "--profile", "minimal"]))?;
-    }
+    nightly()?;
     let wanted = format!("cargo-fuzz {CARGO_FUZZ_VERSION}");
     if output(command("cargo-fuzz").arg("--version")).as_deref() == Some(wanted.as_str()) {
         println!("ok: {wanted}");
