@@ -223,10 +223,14 @@ impl FileControl {
 /// The last path component of `name`, without control characters, at most
 /// [`MAX_FILE_NAME_CHARS`] long, and `file` if nothing is left.
 fn file_name(name: &str) -> String {
-    let name: String = name
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or("")
+    // Both separators are ASCII, so the byte after one begins a character (`get`, not
+    // indexing: no slicing panic, whose message would bring Unicode tables into the module).
+    let last = name
+        .bytes()
+        .rposition(|b| b == b'/' || b == b'\\')
+        .and_then(|at| name.get(at + 1..))
+        .unwrap_or(name);
+    let name: String = last
         .chars()
         .filter(|c| !c.is_control())
         .take(MAX_FILE_NAME_CHARS)

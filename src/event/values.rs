@@ -164,17 +164,16 @@ impl TransferId {
 
     /// The id a page gave back, if it is one.
     pub fn parse(id: &str) -> Option<Self> {
-        let (side, number) = id.split_once('-')?;
+        let (side, number): (fn(u32) -> Self, _) = if let Some(number) = id.strip_prefix("out-") {
+            (Self::Out, number)
+        } else {
+            (Self::In, id.strip_prefix("in-")?)
+        };
         // Digits only: `u32::from_str` would also take a leading `+`.
         if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        let number = number.parse().ok()?;
-        match side {
-            "out" => Some(Self::Out(number)),
-            "in" => Some(Self::In(number)),
-            _ => None,
-        }
+        number.parse().ok().map(side)
     }
 }
 

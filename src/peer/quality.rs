@@ -88,7 +88,13 @@ impl Meter {
             .and_then(|s| text_of(s, "codecId"))
             .and_then(|id| by_id(&stats, &id))
             .and_then(|codec| text_of(&codec, "mimeType"))
-            .and_then(|mime| mime.split_once('/').map(|(_, name)| name.to_owned()));
+            // `video/VP8`: the codec's name. '/' is ASCII, so the next byte begins a character.
+            .and_then(|mime| {
+                Some(
+                    mime.get(mime.bytes().position(|b| b == b'/')? + 1..)?
+                        .to_owned(),
+                )
+            });
         let path = pair.as_ref().and_then(|pair| {
             let kind = |key: &str| {
                 let candidate = by_id(&stats, &text_of(pair, key)?)?;
