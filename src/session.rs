@@ -406,9 +406,9 @@ impl Session {
         let with = with.clone();
         let mut own = Actions::default();
         live.handle(work, &with, &mut own).await;
-        match &mut self.engaged {
-            Some(Engaged::Group(group)) => group.contain(&with.id, own, out),
-            _ => {
+        match self.connector() {
+            (Some(group), mut connector) => group.contain(&with.id, own, &mut connector, out),
+            (None, _) => {
                 for action in own.take() {
                     out.push(action);
                 }
@@ -675,6 +675,21 @@ impl Session {
                 }
                 return None;
             }
+            // A hang-up in the room call concerns one connection, which it may make again.
+            Heard::Signal(from, call, Signal::Hangup { reason })
+                if matches!(self.engaged, Some(Engaged::Group(_))) =>
+            {
+                if let (Some(group), mut connector) = self.connector() {
+                    group.hung_up(
+                        &from.id,
+                        call.as_ref(),
+                        reason.as_deref(),
+                        &mut connector,
+                        out,
+                    );
+                }
+                return None;
+            }
             Heard::ParticipantLeft(call, id, reason) => {
                 if let Some(group) = self.group() {
                     group.participant_left(&call, &id, reason, out);
@@ -705,7 +720,7 @@ impl Session {
             Heard::Signal(from, id, Signal::Ring) => self.rung(from, id, out),
             Heard::Signal(from, id, signal) if group.is_some() => {
                 return group
-                    .and_then(|group| group.signal(&from, id.as_ref(), signal, out))
+                    .and_then(|group| group.signal(&from.id, id.as_ref(), signal))
                     .map(|work| (Target::Peer(from.id), work));
             }
             Heard::Signal(from, id, Signal::Accept) => match pair {

@@ -294,3 +294,104 @@ async fn a_room_call_member_whose_socket_goes_silent_keeps_its_media_and_meets_w
     }
     cat.call.leave_call();
 }
+
+/// The ids and states of the `participants` list `side` was told last.
+fn participants(side: &Side) -> Vec<(String, String)> {
+    let seen = side.seen.borrow();
+    let Some((_, list)) = seen.iter().rev().find(|(kind, _)| kind == "participants") else {
+        return Vec::new();
+    };
+    js_sys::Array::from(list)
+        .iter()
+        .map(|p| (common::field(&p, "id"), common::field(&p, "state")))
+        .collect()
+}
+
+/// How many `participant-stream` events from `id` `side` has seen.
+fn streams_from(side: &Side, id: &str) -> usize {
+    side.seen
+        .borrow()
+        .iter()
+        .filter(|(kind, payload)| {
+            kind == "participant-stream" && common::field(payload, "id") == id
+        })
+        .count()
+}
+
+#[wasm_bindgen_test]
+async fn a_room_call_connection_that_fails_for_good_is_made_again_and_nobody_leaves() {
+    // All media through the TURN relay, so that killing the relay breaks every path.
+    let relay =
+        format!(r#"[{{"urls":"{TURN}?transport=udp","username":"peer","credential":"call"}}]"#);
+    let room = unique("mend");
+    let in_room = |prefix: &'static str| {
+        let extra = [
+            ("room", JsValue::from(room.as_str())),
+            ("media", small_media()),
+            ("iceServers", js_sys::JSON::parse(&relay).unwrap()),
+            ("iceTransportPolicy", JsValue::from("relay")),
+        ];
+        async move { online_with(prefix, &extra).await }
+    };
+    let mut ann = in_room("ann").await;
+    let mut ben = in_room("ben").await;
+    join(&ann).await;
+    join(&ben).await;
+    decodes_from_all(&ben, &[&ann]).await;
+    decodes_from_all(&ann, &[&ben]).await;
+    let (ann_id, ben_id) = (ann.id.clone(), ben.id.clone());
+    let streams = (streams_from(&ann, &ben_id), streams_from(&ben, &ann_id));
+
+    fault("turn-kill").await;
+    let broken = js_sys::Date::now();
+    // The path is noticed dead (Chromium after about 6 s, Firefox after about 10 s), ICE
+    // restarts for 15 s, and then the connection is made again: its offer and answer go
+    // through signaling, so each side hears the other's media announced anew while the
+    // relay is still down.
+    for (side, other, before) in [
+        (&mut ann, &ben_id, streams.0),
+        (&mut ben, &ann_id, streams.1),
+    ] {
+        while streams_from(side, other) == before {
+            side.next_within("participant-stream", 60_000).await;
+        }
+        assert_eq!(
+            participants(side),
+            [(other.clone(), "reconnecting".to_owned())],
+            "{}: the participant stays, reconnecting",
+            side.name
+        );
+    }
+    wasm_bindgen_test::console_log!(
+        "connection made again {} ms after the relay died",
+        js_sys::Date::now() - broken
+    );
+
+    fault("turn-start").await;
+    let mended = js_sys::Date::now();
+    // A new connection whose relay was down while it started may need its own 30 s to
+    // give up and be made once more.
+    for (side, other) in [(&mut ann, &ben_id), (&mut ben, &ann_id)] {
+        while participants(side) != [(other.clone(), "connected".to_owned())] {
+            side.next_within("participants", 75_000).await;
+        }
+    }
+    wasm_bindgen_test::console_log!(
+        "connected again {} ms after the relay came back",
+        js_sys::Date::now() - mended
+    );
+    decodes_from_all(&ben, &[&ann]).await;
+    decodes_from_all(&ann, &[&ben]).await;
+    for side in [&ann, &ben] {
+        let seen = side.seen.borrow();
+        // Nobody left, and no failure was reported: the connection was mended.
+        let gone = seen
+            .iter()
+            .find(|(event, _)| ["participant-left", "ended", "error"].contains(&event.as_str()));
+        assert!(gone.is_none(), "{}: {:?}", side.name, side.history());
+    }
+    for side in [&mut ann, &mut ben] {
+        side.call.leave_call();
+        side.ended().await;
+    }
+}

@@ -4,6 +4,14 @@
 //!
 //! Each member's video uplink is shared out: every sender is capped at the budget divided
 //! by the number of others, and from four people on the resolution is halved.
+//!
+//! A connection that fails for good (it never connected, or ICE restarts did not bring it
+//! back) is made again, from scratch, with the member staying in the call: the side that
+//! failed says `hangup` with reason `reconnect`, the other answers with the same, both
+//! start a new connection in the roles they had, and the one who offered first offers
+//! again. A side that asked drops what the other sends until the answer comes: it came
+//! from their old connection. Two requests that cross answer each other. After
+//! [`MAX_REMAKES`] without connecting, the member is let go (reason `failed`).
 
 use crate::queue::Sender;
 use protocol::{CallId, ClientMessage, PeerId, PeerInfo, Signal};
@@ -29,6 +37,13 @@ use crate::{
 /// People from whom on each sender's resolution is halved.
 const HALVED_FROM: usize = 4;
 
+/// How often the connection with a member is made again without connecting in between;
+/// if it fails once more, they are let go.
+pub const MAX_REMAKES: u8 = 3;
+
+/// The `hangup` reason that asks the other side to start our connection afresh.
+pub const RECONNECT: &str = "reconnect";
+
 /// Where we are in the room call.
 enum Phase {
     /// `join-call` goes out once our devices are here; `reply` then hears who is in it.
@@ -44,6 +59,31 @@ struct Member {
     number: u32,
     info: PeerInfo,
     live: Live,
+    /// How often the connection was made again since it last connected.
+    remade: u8,
+    /// Our `reconnect`s they have not answered yet. Until they have, what they send comes
+    /// from a connection of theirs that our new one does not match, and is dropped.
+    unanswered: u8,
+}
+
+impl Member {
+    /// How the connection is, as the page hears it: one made again is `reconnecting`.
+    fn state(&self) -> State {
+        match self.live.state() {
+            State::Connecting if self.remade > 0 => State::Reconnecting,
+            state => state,
+        }
+    }
+}
+
+/// Why a connection is made again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// It failed here: the other side is asked to start afresh too.
+    FailedHere,
+    /// The other side asked: they are answered, so that they know where our old
+    /// connection's signals end.
+    TheyAsked,
 }
 
 /// What a new connection with a member is made with: the session's parts it needs.
@@ -79,6 +119,8 @@ impl Connector<'_> {
             number,
             info: with.clone(),
             live,
+            remade: 0,
+            unanswered: 0,
         })
     }
 }
@@ -122,6 +164,8 @@ impl Group {
                 number,
                 info: with,
                 live,
+                remade: 0,
+                unanswered: 0,
             }],
             budget_kbps,
             told: Vec::new(),
@@ -260,47 +304,125 @@ impl Group {
             .map(|m| (&mut m.live, &m.info))
     }
 
-    /// A signal of call `call` from `from`: a hang-up ends the connection with them;
-    /// the rest is returned for it.
-    pub fn signal(
-        &mut self,
-        from: &PeerInfo,
-        call: Option<&CallId>,
-        signal: Signal,
-        out: &mut Actions,
-    ) -> Option<Work> {
-        // A signal from someone not in the call finds no connection to go to.
-        if call != self.call_id() {
-            return None;
-        }
-        if let Signal::Hangup { reason } = &signal {
-            let failed = reason.as_deref() == Some(EndReason::Failed.as_str());
-            let reason = if failed {
-                LeftReason::Failed
-            } else {
-                LeftReason::Left
-            };
-            self.remove(&from.id, reason, out);
-            return None;
-        }
-        Some(Work::Signal(signal))
+    /// A signal of call `call` from `from`, for the connection with them (hang-ups go to
+    /// [`Group::hung_up`]).
+    pub fn signal(&self, from: &PeerId, call: Option<&CallId>, signal: Signal) -> Option<Work> {
+        // A signal from someone not in the call finds no connection to go to, and one
+        // from a connection they are replacing belongs to none of ours.
+        let current = self
+            .members
+            .iter()
+            .any(|m| m.info.id == *from && m.unanswered == 0);
+        (call == self.call_id() && current).then_some(Work::Signal(signal))
     }
 
-    /// Carries `own`, the actions of the connection with `id`, over to `out`: what would
-    /// end a two-person call ends only this connection.
-    pub fn contain(&mut self, id: &PeerId, mut own: Actions, out: &mut Actions) {
-        let mut ended = false;
-        for action in own.take() {
+    /// `from` hung up their connection with us in call `call`, for `reason`: `reconnect`
+    /// answers ours, or asks us to start afresh; anything else ends the connection.
+    pub fn hung_up(
+        &mut self,
+        from: &PeerId,
+        call: Option<&CallId>,
+        reason: Option<&str>,
+        connector: &mut Connector,
+        out: &mut Actions,
+    ) {
+        if call != self.call_id() {
+            return;
+        }
+        match reason {
+            Some(RECONNECT) => {
+                let Some(member) = self.members.iter_mut().find(|m| m.info.id == *from) else {
+                    return;
+                };
+                if member.unanswered > 0 {
+                    // Their answer to ours, or their request crossing it: from here on,
+                    // what they send is for our new connection.
+                    member.unanswered -= 1;
+                } else {
+                    self.remake(from, Cause::TheyAsked, connector, out);
+                }
+                self.changed(out);
+            }
+            Some(reason) if reason == EndReason::Failed.as_str() => {
+                self.remove(from, LeftReason::Failed, out);
+            }
+            _ => self.remove(from, LeftReason::Left, out),
+        }
+    }
+
+    /// Carries `own`, the actions of the connection with `id`, over to `out`. A connection
+    /// that ends is made again ([`Group::remake`]); its error is not reported then, as the
+    /// participant is `reconnecting`.
+    pub fn contain(
+        &mut self,
+        id: &PeerId,
+        mut own: Actions,
+        connector: &mut Connector,
+        out: &mut Actions,
+    ) {
+        let actions = own.take();
+        let ended = actions
+            .iter()
+            .any(|action| matches!(action, Action::End(_)));
+        let mending = ended
+            && self
+                .members
+                .iter()
+                .any(|m| m.info.id == *id && m.remade < MAX_REMAKES);
+        for action in actions {
             match action {
-                Action::End(_) => ended = true,
+                Action::End(_) => {}
+                Action::Emit(Event::Error(error))
+                    if mending && error.code == ErrorCode::NegotiationFailed => {}
                 action => out.push(action),
             }
         }
         if ended {
-            self.remove(id, LeftReason::Failed, out);
-        } else {
-            self.changed(out);
+            self.remake(id, Cause::FailedHere, connector, out);
         }
+        self.changed(out);
+    }
+
+    /// Makes the connection with `id` again, in the role it had, and tells them: a
+    /// `hangup` with reason `reconnect`, which goes out before anything of the new
+    /// connection. One made again [`MAX_REMAKES`] times without connecting, or that
+    /// cannot be made, ends instead, and they hear `failed`.
+    fn remake(&mut self, id: &PeerId, cause: Cause, connector: &mut Connector, out: &mut Actions) {
+        let (Some(call), Some(at)) = (
+            self.call_id().cloned(),
+            self.members.iter().position(|m| m.info.id == *id),
+        ) else {
+            return;
+        };
+        let hangup = |reason: &str| {
+            let reason = Some(reason.to_owned());
+            ClientMessage::signal(id.clone(), Some(call.clone()), Signal::Hangup { reason })
+        };
+        let old = &self.members[at];
+        let made = (old.remade < MAX_REMAKES)
+            .then(|| connector.connect(&old.info, &call, old.live.role()));
+        let mut member = match made {
+            Some(Ok(member)) => member,
+            Some(Err(error)) => {
+                out.report(error);
+                out.send(hangup(EndReason::Failed.as_str()));
+                return self.remove(id, LeftReason::Failed, out);
+            }
+            None => {
+                out.send(hangup(EndReason::Failed.as_str()));
+                return self.remove(id, LeftReason::Failed, out);
+            }
+        };
+        out.send(hangup(RECONNECT));
+        let old = &self.members[at];
+        member.remade = old.remade + 1;
+        member.unanswered = old.unanswered + u8::from(cause == Cause::FailedHere);
+        let old = std::mem::replace(&mut self.members[at], member);
+        // Their screen comes again with the new connection, and is announced then.
+        if old.live.shares_screen() {
+            out.emit(Event::ShareEnded(id.clone()));
+        }
+        old.live.finish(out);
     }
 
     /// After any change: caps the senders for the number of people, and tells the page
@@ -310,14 +432,17 @@ impl Group {
         if others > 0 {
             let kbps = self.budget_kbps / others as u32;
             let scale = if others + 1 >= HALVED_FROM { 2.0 } else { 1.0 };
-            for member in &self.members {
+            for member in &mut self.members {
                 cap_video(member.live.peer().pc(), kbps, scale);
+                if member.live.state() == State::Connected {
+                    member.remade = 0;
+                }
             }
         }
         let now: Vec<(PeerInfo, State)> = self
             .members
             .iter()
-            .map(|m| (m.info.clone(), m.live.state()))
+            .map(|m| (m.info.clone(), m.state()))
             .collect();
         if now != self.told {
             self.told = now.clone();

@@ -113,6 +113,8 @@ enum Shown {
 pub struct Live {
     /// The call's id on the wire.
     call: Option<CallId>,
+    /// Which side of it this is.
+    role: Role,
     peer: Peer,
     recovery: IceRecovery,
     /// The remote streams announced so far, and what each carries.
@@ -163,6 +165,7 @@ impl Live {
         );
         Ok(Self {
             call,
+            role,
             recovery: IceRecovery::new(&schedule(&wake)),
             peer,
             remote: Vec::new(),
@@ -292,6 +295,18 @@ impl Live {
         self.recovery.state()
     }
 
+    /// Which side of the call this is.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Whether the other side said it shares a screen.
+    pub fn shares_screen(&self) -> bool {
+        self.heard
+            .as_ref()
+            .is_some_and(|state| state.screen.is_some())
+    }
+
     /// Does `work`, for the connection with `with`.
     pub async fn handle(&mut self, work: Work, with: &PeerInfo, out: &mut Actions) {
         match work {
@@ -351,7 +366,7 @@ impl Live {
             PeerEvent::NegotiationNeeded => match self.peer.make_offer().await {
                 Ok(Some(sdp)) => out.send(self.to(with, Signal::Offer { sdp })),
                 Ok(None) => {}
-                Err(error) => fail(error, with, self.call.as_ref(), out),
+                Err(error) => self.give_up(error, with, out),
             },
             PeerEvent::Candidate(candidate) => {
                 out.send(self.to(with, Signal::Candidate { candidate }));
@@ -398,7 +413,7 @@ impl Live {
         match self.peer.receive(description).await {
             Ok(Some(sdp)) => out.send(self.to(with, Signal::Answer { sdp })),
             Ok(None) => {}
-            Err(error) => fail(error, with, self.call.as_ref(), out),
+            Err(error) => self.give_up(error, with, out),
         }
     }
 
@@ -432,7 +447,20 @@ impl Live {
             ),
         };
         let error = Error::new(ErrorCode::NegotiationFailed, message);
-        fail(error, with, self.call.as_ref(), out);
+        self.give_up(error, with, out);
+    }
+
+    /// The connection cannot go on. A two-person call ends ([`fail`]); a connection of
+    /// the room call says why and ends, and the room call decides what the other side
+    /// hears: it makes the connection again, or lets the member go.
+    fn give_up(&self, error: Error, with: &PeerInfo, out: &mut Actions) {
+        match self.shown {
+            Shown::Mesh => {
+                out.report(error);
+                out.end(EndReason::Failed);
+            }
+            Shown::Pair { .. } => fail(error, with, self.call.as_ref(), out),
+        }
     }
 
     /// The other side gave the call up as failed: so does this side, in the same words.
