@@ -22,6 +22,9 @@ use crate::{
 /// How long a call rings unless the options say otherwise.
 const DEFAULT_RING_TIMEOUT_MS: u32 = 30_000;
 
+/// How long an accepted call may take to connect unless the options say otherwise.
+const DEFAULT_CONNECT_TIMEOUT_MS: u32 = 30_000;
+
 /// How often the server is pinged unless the options say otherwise.
 const DEFAULT_HEARTBEAT_MS: u32 = 5_000;
 
@@ -54,6 +57,8 @@ export interface PeerCallOptions {
   media?: MediaStreamConstraints;
   /** How long an unanswered call rings, in ms; default 30000. */
   ringTimeoutMs?: number;
+  /** How long an accepted call (or a room call's connection) may take to connect, in ms; default 30000. */
+  connectTimeoutMs?: number;
   /** How often the server is pinged, in ms; silence for two pings means reconnecting. Default 5000. */
   heartbeatMs?: number;
   /** In a room call, the video uplink (kbps) shared among the others: each gets an equal part. Default 2500. */
@@ -421,6 +426,7 @@ fn parse_options(options: &JsValue) -> Result<Options, Error> {
         remote_video: video("remoteVideo")?,
         media: get("media").unwrap_or_else(media::default_constraints),
         ring_timeout_ms: millis("ringTimeoutMs", DEFAULT_RING_TIMEOUT_MS)?,
+        connect_timeout_ms: millis("connectTimeoutMs", DEFAULT_CONNECT_TIMEOUT_MS)?,
         heartbeat_ms: millis("heartbeatMs", DEFAULT_HEARTBEAT_MS)?,
         video_budget_kbps: match get("videoBudgetKbps") {
             None => DEFAULT_VIDEO_BUDGET_KBPS,

@@ -317,3 +317,75 @@ async fn twenty_joins_and_leaves_leave_no_listener_behind() {
     stay.call.leave_call();
     stay.ended().await;
 }
+
+#[wasm_bindgen_test]
+async fn a_connection_that_never_connects_is_made_again_three_times_then_its_participant_leaves() {
+    // Relayed candidates only, through a relay nobody runs (nothing listens on port 4 of
+    // the loopback; Firefox refuses the discard port, 9): the two can negotiate but never
+    // connect.
+    let room = unique("never");
+    let nowhere = r#"[{"urls":"turn:127.0.0.1:4?transport=udp","username":"u","credential":"c"}]"#;
+    let unreachable = [
+        ("room", wasm_bindgen::JsValue::from(room.as_str())),
+        ("media", small_media()),
+        ("iceServers", js_sys::JSON::parse(nowhere).unwrap()),
+        ("iceTransportPolicy", "relay".into()),
+        ("connectTimeoutMs", 1_500.into()),
+    ];
+    let mut ann = Side::online_with("ann", &unreachable).await;
+    let mut ben = Side::online_with("ben", &unreachable).await;
+    join(&ann).await;
+    join(&ben).await;
+    let (ann_id, ben_id) = (ann.id.clone(), ben.id.clone());
+    for (side, other) in [(&mut ann, &ben_id), (&mut ben, &ann_id)] {
+        let left = side.next_within("participant-left", 20_000).await;
+        assert_eq!(field(&left, "id"), *other);
+        assert_eq!(field(&left, "reason"), "failed", "{}", side.name);
+        let seen = side.seen.borrow();
+        // Made again in between: the participant was `reconnecting`, and their media was
+        // announced by each connection (the first and three more), each negotiated.
+        let reconnecting = seen.iter().any(|(event, list)| {
+            event == "participants"
+                && Array::from(list)
+                    .iter()
+                    .any(|p| field(&p, "id") == *other && field(&p, "state") == "reconnecting")
+        });
+        assert!(reconnecting, "{}: never reconnecting", side.name);
+        let announced = seen
+            .iter()
+            .filter(|(event, stream)| {
+                event == "participant-stream" && field(stream, "id") == *other
+            })
+            .count();
+        assert_eq!(
+            announced, 4,
+            "{}: one connection and three made again",
+            side.name
+        );
+        // Once, and in words.
+        let errors: Vec<String> = seen
+            .iter()
+            .filter(|(event, _)| event == "error")
+            .map(|(_, error)| format!("{}: {}", field(error, "code"), field(error, "message")))
+            .collect();
+        assert_eq!(errors.len(), 1, "{}: {errors:?}", side.name);
+        assert!(
+            errors[0].starts_with("negotiation-failed: could not connect to"),
+            "{errors:?}"
+        );
+        let lefts = seen
+            .iter()
+            .filter(|(event, _)| event == "participant-left")
+            .count();
+        assert_eq!(lefts, 1, "{}", side.name);
+        assert!(
+            !seen.iter().any(|(event, _)| event == "ended"),
+            "{}: the call goes on",
+            side.name
+        );
+    }
+    for side in [&mut ann, &mut ben] {
+        side.call.leave_call();
+        side.ended().await;
+    }
+}

@@ -344,6 +344,10 @@ impl Group {
                 self.changed(out);
             }
             Some(reason) if reason == EndReason::Failed.as_str() => {
+                // They gave up on our connection: so does this side, in its own words.
+                if let Some(member) = self.members.iter().find(|m| m.info.id == *from) {
+                    out.report(member.live.failure_there(&member.info));
+                }
                 self.remove(from, LeftReason::Failed, out);
             }
             _ => self.remove(from, LeftReason::Left, out),

@@ -58,6 +58,8 @@ pub struct PeerSetup<'a> {
     pub show: Show<'a>,
     /// Numbers its file transfers, as all of the session's.
     pub transfer_numbers: &'a TransferNumbers,
+    /// How long it may take to connect the first time (ms).
+    pub connect_ms: u32,
 }
 
 /// Where a new connection's remote media goes.
@@ -86,6 +88,7 @@ impl<'a> PeerSetup<'a> {
             polite: me.is_some_and(|me| me.id < with.id),
             show: Show::Pair(options.remote_video.as_ref()),
             transfer_numbers,
+            connect_ms: options.connect_timeout_ms,
         }
     }
 
@@ -166,7 +169,7 @@ impl Live {
         Ok(Self {
             call,
             role,
-            recovery: IceRecovery::new(&schedule(&wake)),
+            recovery: IceRecovery::new(setup.connect_ms, &schedule(&wake)),
             peer,
             remote: Vec::new(),
             heard: None,
@@ -465,6 +468,12 @@ impl Live {
 
     /// The other side gave the call up as failed: so does this side, in the same words.
     pub fn failed_there(&self, with: &PeerInfo, out: &mut Actions) {
+        out.report(self.failure_there(with));
+        out.end(EndReason::Failed);
+    }
+
+    /// Why the other side gave the connection up, in the words this side would use.
+    pub fn failure_there(&self, with: &PeerInfo) -> Error {
         let message = match self.state() {
             State::Connecting => format!("could not connect to {}", with.name),
             _ => format!(
@@ -472,8 +481,7 @@ impl Live {
                 with.name
             ),
         };
-        out.report(Error::new(ErrorCode::NegotiationFailed, message));
-        out.end(EndReason::Failed);
+        Error::new(ErrorCode::NegotiationFailed, message)
     }
 
     /// Sends a chat message; returns its timestamp.

@@ -28,6 +28,8 @@ pub struct Options {
     pub media: JsValue,
     /// How long a call rings before it ends as `no-answer`.
     pub ring_timeout_ms: u32,
+    /// How long an accepted call, or a connection of the room call, may take to connect.
+    pub connect_timeout_ms: u32,
     /// How often the server is pinged; silence for two of these drops the socket.
     pub heartbeat_ms: u32,
     /// The video uplink a member of a room call shares among the others, in kbps.

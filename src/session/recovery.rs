@@ -13,8 +13,6 @@ use crate::{event::State, js::Timer};
 const GRACE_MS: u32 = 3_000;
 /// How long a restart may take to bring the connection back (ms).
 const DEADLINE_MS: u32 = 15_000;
-/// How long an accepted call may take to connect the first time (ms).
-const CONNECT_MS: u32 = 30_000;
 
 /// What a recovery timer asks for when it fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,10 +54,10 @@ pub enum Verdict {
 }
 
 impl IceRecovery {
-    /// A new call's connection.
-    pub fn new(schedule: Schedule) -> Self {
+    /// A new call's connection, which may take `connect_ms` to connect the first time.
+    pub fn new(connect_ms: u32, schedule: Schedule) -> Self {
         Self::Connecting {
-            _deadline: schedule(CONNECT_MS, Step::NeverConnected),
+            _deadline: schedule(connect_ms, Step::NeverConnected),
         }
     }
 
