@@ -75,6 +75,36 @@ async fn connected_pair() -> (Side, Side) {
     (alice, bob)
 }
 
+/// Options that send all media through the fault proxy's TURN relay, so that killing the
+/// relay breaks every path.
+fn relay_only() -> [(&'static str, JsValue); 2] {
+    let relay =
+        format!(r#"[{{"urls":"{TURN}?transport=udp","username":"peer","credential":"call"}}]"#);
+    [
+        ("iceServers", js_sys::JSON::parse(&relay).unwrap()),
+        ("iceTransportPolicy", JsValue::from("relay")),
+    ]
+}
+
+/// Options for someone in `room`, with small media and `extra`.
+fn in_room(room: &str, extra: &[(&'static str, JsValue)]) -> Vec<(&'static str, JsValue)> {
+    let mut options = vec![("room", JsValue::from(room)), ("media", small_media())];
+    options.extend(extra.iter().cloned());
+    options
+}
+
+/// Ann and Ben in the room call of `room` on the faulty server, with `extra` options,
+/// each decoding the other.
+async fn meshed(room: &str, extra: &[(&'static str, JsValue)]) -> (Side, Side) {
+    let ann = online_with("ann", &in_room(room, extra)).await;
+    let ben = online_with("ben", &in_room(room, extra)).await;
+    join(&ann).await;
+    join(&ben).await;
+    decodes_from_all(&ben, &[&ann]).await;
+    decodes_from_all(&ann, &[&ben]).await;
+    (ann, ben)
+}
+
 #[wasm_bindgen_test]
 async fn a_call_outlives_a_server_restart() {
     let (mut alice, mut bob) = connected_pair().await;
@@ -206,15 +236,8 @@ async fn a_silent_server_is_noticed_and_left_for_a_new_connection() {
 
 #[wasm_bindgen_test]
 async fn a_call_whose_network_path_breaks_restarts_ice_by_itself() {
-    // All media through the TURN relay, so that killing the relay breaks the path.
-    let relay =
-        format!(r#"[{{"urls":"{TURN}?transport=udp","username":"peer","credential":"call"}}]"#);
-    let extra = [
-        ("iceServers", js_sys::JSON::parse(&relay).unwrap()),
-        ("iceTransportPolicy", JsValue::from("relay")),
-    ];
-    let mut alice = online_with("alice", &extra).await;
-    let mut bob = online_with("bob", &extra).await;
+    let mut alice = online_with("alice", &relay_only()).await;
+    let mut bob = online_with("bob", &relay_only()).await;
     alice.sees(&bob).await;
     alice.ring(&mut bob).await;
     bob.call.accept();
@@ -249,21 +272,12 @@ async fn a_call_whose_network_path_breaks_restarts_ice_by_itself() {
 async fn a_room_call_member_whose_socket_goes_silent_keeps_its_media_and_meets_who_joined_meanwhile()
  {
     let room = unique("mesh");
-    let in_room = |prefix: &'static str| {
-        let room = room.clone();
-        async move { online_with(prefix, &[("room", room.into()), ("media", small_media())]).await }
-    };
-    let mut ann = in_room("ann").await;
-    let mut ben = in_room("ben").await;
-    join(&ann).await;
-    join(&ben).await;
-    decodes_from_all(&ben, &[&ann]).await;
-    decodes_from_all(&ann, &[&ben]).await;
+    let (mut ann, mut ben) = meshed(&room, &[]).await;
 
     // Ben's socket goes silent. Cat joins meanwhile: the news that she came is written
     // into the dead socket.
     fault(&format!("freeze?tag={}", ben.name)).await;
-    let cat = in_room("cat").await;
+    let cat = online_with("cat", &in_room(&room, &[])).await;
     let before = join(&cat).await;
     assert_eq!(before, [ann.id.clone(), ben.id.clone()]);
     ben.reach("offline").await;
@@ -320,25 +334,7 @@ fn streams_from(side: &Side, id: &str) -> usize {
 
 #[wasm_bindgen_test]
 async fn a_room_call_connection_that_fails_for_good_is_made_again_and_nobody_leaves() {
-    // All media through the TURN relay, so that killing the relay breaks every path.
-    let relay =
-        format!(r#"[{{"urls":"{TURN}?transport=udp","username":"peer","credential":"call"}}]"#);
-    let room = unique("mend");
-    let in_room = |prefix: &'static str| {
-        let extra = [
-            ("room", JsValue::from(room.as_str())),
-            ("media", small_media()),
-            ("iceServers", js_sys::JSON::parse(&relay).unwrap()),
-            ("iceTransportPolicy", JsValue::from("relay")),
-        ];
-        async move { online_with(prefix, &extra).await }
-    };
-    let mut ann = in_room("ann").await;
-    let mut ben = in_room("ben").await;
-    join(&ann).await;
-    join(&ben).await;
-    decodes_from_all(&ben, &[&ann]).await;
-    decodes_from_all(&ann, &[&ben]).await;
+    let (mut ann, mut ben) = meshed(&unique("mend"), &relay_only()).await;
     let (ann_id, ben_id) = (ann.id.clone(), ben.id.clone());
     let streams = (streams_from(&ann, &ben_id), streams_from(&ben, &ann_id));
 
