@@ -8,7 +8,7 @@ use std::{
 use crate::{
     build,
     process::{Result, cargo, command, root, run, spawn_ready, timed},
-    server::{Redis, Server},
+    server::{Redis, Server, on_core},
     setup,
 };
 
@@ -155,9 +155,60 @@ struct RelayFigures {
     p99_ms: f64,
 }
 
+/// How the relay bench places the relay and its load generator on the machine's cores.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cores {
+    /// Wherever the scheduler puts them: the two take turns on the same cores.
+    Shared,
+    /// The relay alone on the first core (peercall with one worker thread), the load
+    /// generator on the second: as if the load came from another machine, as it does in
+    /// a deployment.
+    Apart,
+}
+
+impl Cores {
+    /// Both layouts where the machine has two cores or more; only [`Cores::Shared`] on one.
+    fn available() -> Vec<Self> {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        if cores >= 2 {
+            vec![Self::Apart, Self::Shared]
+        } else {
+            vec![Self::Shared]
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Shared => "relay and load generator sharing the cores",
+            Self::Apart => "relay on core 0 (one worker thread), load generator on core 1",
+        }
+    }
+
+    /// `program`, placed as the relay is.
+    fn relay(self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        match self {
+            Self::Shared => command(program),
+            Self::Apart => on_core(0, program),
+        }
+    }
+
+    /// `program`, placed as the load generator is.
+    fn load(self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        match self {
+            Self::Shared => command(program),
+            Self::Apart => on_core(1, program),
+        }
+    }
+}
+
 /// Runs `relay-load` against `url`; at `rate` messages per second, or flat out.
 fn relay_load(url: &str, flavor: &str, rate: Option<f64>) -> Result<RelayFigures> {
-    let mut load = command(root().join("target/release/relay-load"));
+    relay_load_on(Cores::Shared, url, flavor, rate)
+}
+
+/// [`relay_load`], placed by `cores`.
+fn relay_load_on(cores: Cores, url: &str, flavor: &str, rate: Option<f64>) -> Result<RelayFigures> {
+    let mut load = cores.load(root().join("target/release/relay-load"));
     load.args([url, flavor, RELAY_PAIRS, RELAY_IN_FLIGHT, RELAY_SECONDS]);
     if let Some(rate) = rate {
         load.arg(format!("{rate:.0}"));
@@ -199,24 +250,34 @@ fn build_server_and_load() -> Result {
 
 fn relay_throughput() -> Result {
     build_server_and_load()?;
+    for cores in Cores::available() {
+        println!("-- {}", cores.describe());
+        relay_throughput_on(cores)?;
+    }
+    Ok(())
+}
+
+fn relay_throughput_on(cores: Cores) -> Result {
     // Every protection stays on; only the per-address and rate limits are raised by their
     // flags, since all the load comes from one machine.
-    let server = Server::start_with(
-        "release",
-        &root().join("www"),
-        &[
-            "--max-connections-per-address",
-            "1000",
-            "--rate-limit-factor",
-            "1000",
-        ],
-    )?;
+    let www = root().join("www");
+    let flags = [
+        "--max-connections-per-address",
+        "1000",
+        "--rate-limit-factor",
+        "1000",
+    ];
+    let server = match cores {
+        Cores::Shared => Server::start_with("release", &www, &flags)?,
+        Cores::Apart => Server::start_on_core(0, "release", &www, &flags)?,
+    };
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map_err(|error| format!("no free port: {error}"))?
         .port();
     let (mut seed, _) = spawn_ready(
-        command("node")
+        cores
+            .relay("node")
             .arg(root().join("bench/fixtures/seed-relay.js"))
             .arg(port.to_string())
             .env("NODE_PATH", root().join("target/tools/node_modules")),
@@ -224,17 +285,18 @@ fn relay_throughput() -> Result {
     )?;
     let peercall_url = format!("ws://{}/ws", server.addr);
     let seed_url = format!("ws://127.0.0.1:{port}");
+    let load = |url: &str, flavor: &str, rate: Option<f64>| relay_load_on(cores, url, flavor, rate);
     let measured = (|| {
-        let peercall = relay_load(&peercall_url, "peercall", None)?;
-        let seed = relay_load(&seed_url, "seed", None)?;
+        let peercall = load(&peercall_url, "peercall", None)?;
+        let seed = load(&seed_url, "seed", None)?;
         // Round trips at fractions of peercall's flat-out rate, each server in turn.
         let mut paced = Vec::new();
         for fraction in PACED_FRACTIONS {
             let rate = peercall.per_second * fraction;
             paced.push((
                 fraction,
-                relay_load(&peercall_url, "peercall", Some(rate))?,
-                relay_load(&seed_url, "seed", Some(rate))?,
+                load(&peercall_url, "peercall", Some(rate))?,
+                load(&seed_url, "seed", Some(rate))?,
             ));
         }
         Ok::<_, String>((peercall, seed, paced))

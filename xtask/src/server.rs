@@ -3,7 +3,7 @@
 use std::{
     io::{BufRead, BufReader},
     path::Path,
-    process::{Child, ChildStdin, Stdio},
+    process::{Child, ChildStdin, Command, Stdio},
     thread,
 };
 
@@ -26,7 +26,26 @@ impl Server {
     /// As [`Server::start`], with `flags` added.
     pub fn start_with(profile: &str, static_dir: &Path, flags: &[&str]) -> Result<Self> {
         let binary = root().join("target").join(profile).join("peercall-server");
-        let mut child = command(&binary)
+        Self::spawn(command(&binary), static_dir, flags)
+    }
+
+    /// As [`Server::start_with`], on CPU core `core` alone, with one worker thread.
+    pub fn start_on_core(
+        core: usize,
+        profile: &str,
+        static_dir: &Path,
+        flags: &[&str],
+    ) -> Result<Self> {
+        let binary = root().join("target").join(profile).join("peercall-server");
+        let mut pinned = on_core(core, &binary);
+        pinned.env("TOKIO_WORKER_THREADS", "1");
+        Self::spawn(pinned, static_dir, flags)
+    }
+
+    /// Starts `server` (the server binary, maybe behind a launcher).
+    fn spawn(mut server: Command, static_dir: &Path, flags: &[&str]) -> Result<Self> {
+        let binary = server.get_program().to_string_lossy().into_owned();
+        let mut child = server
             .args(["--addr", "127.0.0.1:0", "--static-dir"])
             .arg(static_dir)
             .args(flags)
@@ -34,7 +53,7 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
-            .map_err(|error| format!("cannot start {}: {error}", binary.display()))?;
+            .map_err(|error| format!("cannot start {binary}: {error}"))?;
         let mut lines = child.stdout.take().map(|out| BufReader::new(out).lines());
         let addr = lines
             .as_mut()
@@ -200,4 +219,11 @@ impl Drop for Redis {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `program`, run by `taskset` on CPU core `core` alone (util-linux, in every Debian).
+pub fn on_core(core: usize, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut pinned = command("taskset");
+    pinned.args(["-c", &core.to_string()]).arg(program);
+    pinned
 }
