@@ -330,7 +330,7 @@ async fn a_connection_that_never_connects_is_made_again_three_times_then_its_par
         ("media", small_media()),
         ("iceServers", js_sys::JSON::parse(nowhere).unwrap()),
         ("iceTransportPolicy", "relay".into()),
-        ("connectTimeoutMs", 1_500.into()),
+        ("connectTimeoutMs", 3_000.into()),
     ];
     let mut ann = Side::online_with("ann", &unreachable).await;
     let mut ben = Side::online_with("ben", &unreachable).await;

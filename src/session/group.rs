@@ -7,7 +7,7 @@
 //!
 //! A connection that fails for good (it never connected, or ICE restarts did not bring it
 //! back) is made again, from scratch, with the member staying in the call: the side that
-//! failed says `hangup` with reason `reconnect`, the other answers with the same, both
+//! failed says `hangup` with reason `reconnect`, the other answers `reconnected`, both
 //! start a new connection in the roles they had, and the one who offered first offers
 //! again. A side that asked drops what the other sends until the answer comes: it came
 //! from their old connection. Two requests that cross answer each other. After
@@ -44,6 +44,9 @@ pub const MAX_REMAKES: u8 = 3;
 /// The `hangup` reason that asks the other side to start our connection afresh.
 pub const RECONNECT: &str = "reconnect";
 
+/// The `hangup` reason that answers [`RECONNECT`]: we started afresh too.
+pub const RECONNECTED: &str = "reconnected";
+
 /// Where we are in the room call.
 enum Phase {
     /// `join-call` goes out once our devices are here; `reply` then hears who is in it.
@@ -61,8 +64,9 @@ struct Member {
     live: Live,
     /// How often the connection was made again since it last connected.
     remade: u8,
-    /// Our `reconnect`s they have not answered yet. Until they have, what they send comes
-    /// from a connection of theirs that our new one does not match, and is dropped.
+    /// Our `reconnect`s they have not answered (`reconnected`, or a `reconnect` of theirs
+    /// that crossed ours) yet. Until they have, what they send comes from a connection of
+    /// theirs that our new one does not match, and is dropped.
     unanswered: u8,
 }
 
@@ -81,8 +85,8 @@ impl Member {
 enum Cause {
     /// It failed here: the other side is asked to start afresh too.
     FailedHere,
-    /// The other side asked: they are answered, so that they know where our old
-    /// connection's signals end.
+    /// The other side asked: they are answered (`reconnected`), so that they know where
+    /// our old connection's signals end.
     TheyAsked,
 }
 
@@ -317,7 +321,8 @@ impl Group {
     }
 
     /// `from` hung up their connection with us in call `call`, for `reason`: `reconnect`
-    /// answers ours, or asks us to start afresh; anything else ends the connection.
+    /// asks us to start afresh (or crosses ours), `reconnected` answers ours; anything else
+    /// ends the connection.
     pub fn hung_up(
         &mut self,
         from: &PeerId,
@@ -330,7 +335,7 @@ impl Group {
             return;
         }
         match reason {
-            Some(RECONNECT) => {
+            Some(reason @ (RECONNECT | RECONNECTED)) => {
                 let Some(member) = self.members.iter_mut().find(|m| m.info.id == *from) else {
                     return;
                 };
@@ -338,9 +343,11 @@ impl Group {
                     // Their answer to ours, or their request crossing it: from here on,
                     // what they send is for our new connection.
                     member.unanswered -= 1;
-                } else {
+                } else if reason == RECONNECT {
                     self.remake(from, Cause::TheyAsked, connector, out);
                 }
+                // An answer to nothing we asked (we let them go and they came back
+                // meanwhile) changes nothing.
                 self.changed(out);
             }
             Some(reason) if reason == EndReason::Failed.as_str() => {
@@ -388,9 +395,10 @@ impl Group {
     }
 
     /// Makes the connection with `id` again, in the role it had, and tells them: a
-    /// `hangup` with reason `reconnect`, which goes out before anything of the new
-    /// connection. One made again [`MAX_REMAKES`] times without connecting, or that
-    /// cannot be made, ends instead, and they hear `failed`.
+    /// `hangup` with reason `reconnect` (or `reconnected`, if they asked), which goes out
+    /// before anything of the new connection. One made again [`MAX_REMAKES`] times without
+    /// connecting, or that cannot be made, ends instead: they hear `failed`, and the page
+    /// hears why.
     fn remake(&mut self, id: &PeerId, cause: Cause, connector: &mut Connector, out: &mut Actions) {
         let (Some(call), Some(at)) = (
             self.call_id().cloned(),
@@ -413,11 +421,18 @@ impl Group {
                 return self.remove(id, LeftReason::Failed, out);
             }
             None => {
+                // A failure here was reported already; one there is told in our words.
+                if cause == Cause::TheyAsked {
+                    out.report(old.live.failure_there(&old.info));
+                }
                 out.send(hangup(EndReason::Failed.as_str()));
                 return self.remove(id, LeftReason::Failed, out);
             }
         };
-        out.send(hangup(RECONNECT));
+        out.send(hangup(match cause {
+            Cause::FailedHere => RECONNECT,
+            Cause::TheyAsked => RECONNECTED,
+        }));
         let old = &self.members[at];
         member.remade = old.remade + 1;
         member.unanswered = old.unanswered + u8::from(cause == Cause::FailedHere);

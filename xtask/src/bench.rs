@@ -160,27 +160,32 @@ struct RelayFigures {
 enum Cores {
     /// Wherever the scheduler puts them: the two take turns on the same cores.
     Shared,
-    /// The relay alone on the first core (peercall with one worker thread), the load
-    /// generator on the second: as if the load came from another machine, as it does in
-    /// a deployment.
-    Apart,
+    /// The relay pinned to one core (peercall with one worker thread), the load generator
+    /// to another: as if the load came from another machine, as it does in a deployment.
+    Apart {
+        /// The relay's core.
+        relay: usize,
+        /// The load generator's core.
+        load: usize,
+    },
 }
 
 impl Cores {
-    /// Both layouts where the machine has two cores or more; only [`Cores::Shared`] on one.
+    /// Both layouts where this process may run on two cores or more; only
+    /// [`Cores::Shared`] otherwise.
     fn available() -> Vec<Self> {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        if cores >= 2 {
-            vec![Self::Apart, Self::Shared]
-        } else {
-            vec![Self::Shared]
+        match allowed_cores()[..] {
+            [relay, load, ..] => vec![Self::Apart { relay, load }, Self::Shared],
+            _ => vec![Self::Shared],
         }
     }
 
-    fn describe(self) -> &'static str {
+    fn describe(self) -> String {
         match self {
-            Self::Shared => "relay and load generator sharing the cores",
-            Self::Apart => "relay on core 0 (one worker thread), load generator on core 1",
+            Self::Shared => "relay and load generator sharing the cores".to_owned(),
+            Self::Apart { relay, load } => format!(
+                "relay pinned to core {relay} (one worker thread), load generator to core {load}"
+            ),
         }
     }
 
@@ -188,7 +193,7 @@ impl Cores {
     fn relay(self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
         match self {
             Self::Shared => command(program),
-            Self::Apart => on_core(0, program),
+            Self::Apart { relay, .. } => on_core(relay, program),
         }
     }
 
@@ -196,9 +201,30 @@ impl Cores {
     fn load(self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
         match self {
             Self::Shared => command(program),
-            Self::Apart => on_core(1, program),
+            Self::Apart { load, .. } => on_core(load, program),
         }
     }
+}
+
+/// The cores this process may run on (`Cpus_allowed_list` in `/proc/self/status`, such
+/// as `0-3,8`); none if that cannot be read.
+fn allowed_cores() -> Vec<usize> {
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let Some(list) = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
+    else {
+        return Vec::new();
+    };
+    let mut cores = Vec::new();
+    for range in list.trim().split(',') {
+        let (first, last) = range.split_once('-').unwrap_or((range, range));
+        match (first.parse::<usize>(), last.parse::<usize>()) {
+            (Ok(first), Ok(last)) => cores.extend(first..=last),
+            _ => return Vec::new(),
+        }
+    }
+    cores
 }
 
 /// Runs `relay-load` against `url`; at `rate` messages per second, or flat out.
@@ -269,7 +295,7 @@ fn relay_throughput_on(cores: Cores) -> Result {
     ];
     let server = match cores {
         Cores::Shared => Server::start_with("release", &www, &flags)?,
-        Cores::Apart => Server::start_on_core(0, "release", &www, &flags)?,
+        Cores::Apart { relay, .. } => Server::start_on_core(relay, "release", &www, &flags)?,
     };
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())

@@ -45,6 +45,9 @@ fn pkg(out: &Path) -> Result {
         .arg("--target-dir")
         .arg(&target_dir)
         .env("RUSTFLAGS", "-Zunstable-options -Cpanic=immediate-abort")
+        // Nothing of an outer cargo's may choose another compiler or other flags.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTC")
         .env_remove("CARGO")
         .env_remove("RUSTC")
         .env_remove("RUSTUP_TOOLCHAIN"))?;

@@ -160,8 +160,9 @@ fn npm_package_version(name: &str) -> Option<String> {
     Some(version.to_owned())
 }
 
-/// The toolchain that builds `/pkg` (see `build::pkg`) and the fuzz targets.
-pub const NIGHTLY: &str = "nightly";
+/// The toolchain that builds `/pkg` (see `build::pkg`) and the fuzz targets: a dated
+/// nightly, so that the unstable flags `/pkg` is built with, and its size, stay put.
+pub const NIGHTLY: &str = "nightly-2026-05-20";
 
 /// Nightly Rust with the standard library's source: `/pkg` is built with its own
 /// standard library, optimized for size and without panic messages (`build::pkg`).
