@@ -393,7 +393,7 @@ fn parse_options(options: &JsValue) -> Result<Options, Error> {
             .map(|value| {
                 value
                     .dyn_into::<HtmlVideoElement>()
-                    .map_err(|_| bad(&format!("options.{key} must be a <video> element")))
+                    .map_err(|_| bad(&["options.", key, " must be a <video> element"].concat()))
             })
             .transpose()
     };
@@ -408,9 +408,12 @@ fn parse_options(options: &JsValue) -> Result<Options, Error> {
             .filter(|ms| ms.is_finite() && *ms >= 1.0 && *ms <= f64::from(i32::MAX))
             .map(|ms| ms as u32)
             .ok_or_else(|| {
-                bad(&format!(
-                    "options.{key} must be a positive number of milliseconds"
-                ))
+                bad(&[
+                    "options.",
+                    key,
+                    " must be a positive number of milliseconds",
+                ]
+                .concat())
             }),
     };
     Ok(Options {

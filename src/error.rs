@@ -112,7 +112,7 @@ impl Error {
 
     /// An error of `code`: `context`, followed by what the browser said in `cause`.
     pub fn from_js(code: ErrorCode, context: &str, cause: &JsValue) -> Self {
-        Self::new(code, format!("{context}: {}", js_message(cause)))
+        Self::new(code, [context, ": ", &js_message(cause)].concat())
     }
 }
 

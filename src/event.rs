@@ -394,7 +394,7 @@ impl Event {
                 size,
                 kind,
             } => object(&[
-                ("id", id.to_string().into()),
+                ("id", id.text().into()),
                 ("from", from.0.as_str().into()),
                 ("name", name.as_str().into()),
                 ("size", (*size).into()),
@@ -458,7 +458,7 @@ pub fn peer_list(peers: &[PeerInfo]) -> JsValue {
 /// The fields every `file-*` event but `file-offer` starts with.
 fn transfer(id: TransferId, name: &str) -> Vec<(&'static str, JsValue)> {
     vec![
-        ("id", id.to_string().into()),
+        ("id", id.text().into()),
         ("direction", id.direction().as_str().into()),
         ("name", name.into()),
     ]

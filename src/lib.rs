@@ -21,6 +21,7 @@ pub mod session;
 pub mod signaling;
 #[cfg(feature = "demo")]
 mod ui;
+pub mod words;
 
 pub use api::PeerCall;
 pub use error::{Error, ErrorCode};

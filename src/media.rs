@@ -179,7 +179,7 @@ fn classify(error: &JsValue) -> Error {
     if detail.is_empty() {
         Error::new(code, message)
     } else {
-        Error::new(code, format!("{message} ({detail})"))
+        Error::new(code, [message, " (", &detail, ")"].concat())
     }
 }
 

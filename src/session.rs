@@ -50,7 +50,7 @@ const NO_ROOM_CALL: &str = "the default room has no room call: use a named room"
 
 /// The refusal of a command that needs a call, outside one.
 fn no_call(what: &str) -> Error {
-    Error::new(ErrorCode::InvalidState, format!("no call to {what}"))
+    Error::new(ErrorCode::InvalidState, ["no call to ", what].concat())
 }
 
 /// How often the connections' statistics are read (ms).
@@ -560,7 +560,7 @@ impl Session {
             }
             Command::SendFile(file, who, reply) => answer(
                 reply,
-                one(connections, who.as_ref()).map(|live| live.send_file(file).to_string()),
+                one(connections, who.as_ref()).map(|live| live.send_file(file).text()),
             ),
             Command::File(command, id) => {
                 for (live, _) in connections {

@@ -21,6 +21,7 @@ use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use self::read::Incoming;
 
+use crate::words::decimal;
 use crate::{
     error::{Error, ErrorCode},
     js::Listener,
@@ -51,9 +52,9 @@ pub fn why_closed(code: Option<u16>) -> String {
         Some(1001) => "the server went away".to_owned(),
         Some(1009) => "a message was too large for the server".to_owned(),
         Some(code) if let Some(refusal) = protocol::ErrorCode::from_close_code(code) => {
-            format!("the server refused: {}", refusal.as_str())
+            ["the server refused: ", refusal.as_str()].concat()
         }
-        Some(code) => format!("close code {code}"),
+        Some(code) => ["close code ", &decimal(code.into())].concat(),
         None => "it went silent".to_owned(),
     }
 }
@@ -78,7 +79,7 @@ impl Signaling {
         let socket = WebSocket::new(url).map_err(|error| {
             Error::from_js(
                 ErrorCode::ConnectFailed,
-                &format!("cannot open the signaling socket at {url}"),
+                &["cannot open the signaling socket at ", url].concat(),
                 &error,
             )
         })?;
@@ -189,7 +190,7 @@ fn decode(text: &str) -> Result<Incoming, Error> {
     read::server_message(&value).map_err(|problem| {
         Error::new(
             ErrorCode::BadMessage,
-            format!("cannot read a message from the server: {problem}"),
+            ["cannot read a message from the server: ", &problem].concat(),
         )
     })
 }

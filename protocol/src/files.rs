@@ -156,7 +156,7 @@ impl FileControl {
             .ok_or_else(|| unreadable("no transfer `id`".to_owned()))? as u32;
         Ok(match kind.as_str() {
             "offer" => {
-                let bad = |why: &str| ControlError::BadOffer(id, format!("a file offer {why}"));
+                let bad = |why: &str| ControlError::BadOffer(id, ["a file offer ", why].concat());
                 let size = fields
                     .number("size")
                     .map_err(|_| bad("has no valid size"))?

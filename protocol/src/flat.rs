@@ -242,7 +242,7 @@ impl ServerFields for FlatServerMessage {
             _ => None,
         };
         match number {
-            Some(n) if n > MAX_EXACT => Err(format!("`{key}` is too large")),
+            Some(n) if n > MAX_EXACT => Err(["`", key, "` is too large"].concat()),
             n => Ok(n),
         }
     }

@@ -11,6 +11,7 @@ use wasm_bindgen::JsValue;
 use web_sys::{MessageEvent, RtcDataChannel, RtcDataChannelState, RtcPeerConnection};
 
 use super::{CHAT_ID, negotiated};
+use crate::words::decimal;
 use crate::{
     error::{Error, ErrorCode},
     js::{Listener, field, number_of, object, text_of},
@@ -118,11 +119,13 @@ impl Chat {
             return Err(Error::new(ErrorCode::InvalidState, "an empty message"));
         }
         if text.chars().count() > MAX_CHARS {
-            let message = format!("a message can have at most {MAX_CHARS} characters");
+            let max = decimal(MAX_CHARS as u64);
+            let message = ["a message can have at most ", &max, " characters"].concat();
             return Err(Error::new(ErrorCode::InvalidState, message));
         }
         if self.queued.len() >= MAX_QUEUED {
-            let message = format!("{MAX_QUEUED} messages wait for the chat to open already");
+            let max = decimal(MAX_QUEUED as u64);
+            let message = [&max, " messages wait for the chat to open already"].concat();
             return Err(Error::new(ErrorCode::InvalidState, message));
         }
         let at = js_sys::Date::now();

@@ -296,7 +296,7 @@ pub async fn transfer_digest(chunks: Vec<js_sys::Promise>) -> Result<String, Err
     }
     let all = Uint8Array::from(digests.as_slice());
     let digest = finish_sha256(start_sha256(&all)?).await?;
-    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::words::hex(&digest))
 }
 
 /// The largest message the connection takes, capped at [`MAX_CHUNK`].

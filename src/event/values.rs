@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::words::decimal;
+
 /// Where the client is, as `state` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -175,14 +177,20 @@ impl TransferId {
         }
         number.parse().ok().map(side)
     }
+
+    /// The id as pages see it: `out-3`, `in-1`.
+    pub fn text(self) -> String {
+        let (side, n) = match self {
+            Self::Out(n) => ("out-", n),
+            Self::In(n) => ("in-", n),
+        };
+        [side, &decimal(n.into())].concat()
+    }
 }
 
 impl fmt::Display for TransferId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Out(n) => write!(f, "out-{n}"),
-            Self::In(n) => write!(f, "in-{n}"),
-        }
+        f.write_str(&self.text())
     }
 }
 

@@ -66,9 +66,9 @@ pub fn cap_video(pc: &RtcPeerConnection, kbps: u32, scale_down: f64) {
     }
 }
 
-/// Where a new video stream's bitrate starts (kbps): a 640×480 camera's first frames go
-/// out whole.
-const START_KBPS: u32 = 1_500;
+/// Where a new video stream's bitrate starts, 1,500 kbps: a 640×480 camera's first frames
+/// go out whole.
+const START: &str = "x-google-start-bitrate=1500";
 
 /// `sdp` with a start bitrate for every video codec it offers or answers.
 pub fn with_start_bitrate(sdp: &str) -> String {
@@ -77,16 +77,15 @@ pub fn with_start_bitrate(sdp: &str) -> String {
     while let Some(found) = codecs.exec(sdp) {
         types.extend(found.get(1).as_string());
     }
-    let start = format!("x-google-start-bitrate={START_KBPS}");
     let mut munged = JsString::from(sdp);
     for kind in types {
         // A codec with parameters gets one more; one without gets a line of its own.
-        let parameters = RegExp::new(&format!(r"^a=fmtp:{kind} .*(?=\r\n)"), "m");
+        let parameters = RegExp::new(&["^a=fmtp:", &kind, r" .*(?=\r\n)"].concat(), "m");
         munged = if parameters.test(sdp) {
-            munged.replace_by_pattern(&parameters, &format!("$&;{start}"))
+            munged.replace_by_pattern(&parameters, &["$&;", START].concat())
         } else {
-            let codec = RegExp::new(&format!(r"^a=rtpmap:{kind} .*\r\n"), "m");
-            munged.replace_by_pattern(&codec, &format!("$&a=fmtp:{kind} {start}\r\n"))
+            let codec = RegExp::new(&["^a=rtpmap:", &kind, r" .*\r\n"].concat(), "m");
+            munged.replace_by_pattern(&codec, &["$&a=fmtp:", &kind, " ", START, "\r\n"].concat())
         };
     }
     munged.into()

@@ -453,7 +453,7 @@ impl Link {
                 // Logging in again after a drop was refused (the server restarted with
                 // another key and someone took the name meanwhile, the token expired, a
                 // moderator removed us).
-                let message = format!("could not log in again: {}", error.message);
+                let message = ["could not log in again: ", &error.message].concat();
                 Some(self.refused(Error::new(error.code, message), out))
             }
             _ if code == WireCode::NotInCall => to.map(|to| Heard::NotInCall(error, to)),
@@ -496,7 +496,7 @@ impl Link {
             ) => {
                 // The first connection never came up: say so, and do not insist.
                 let error = refusal.unwrap_or_else(|| {
-                    let message = format!("cannot reach the signaling server at {}", self.url);
+                    let message = ["cannot reach the signaling server at ", &self.url].concat();
                     Error::new(ErrorCode::ConnectFailed, message)
                 });
                 answer(reply, Err::<String, _>(error));
@@ -507,8 +507,12 @@ impl Link {
             (State::Connecting { attempts, .. }, None) => self.retry(attempts),
             (State::Online { .. }, None) => {
                 let why = crate::signaling::why_closed(code);
-                let message =
-                    format!("lost the connection to the signaling server ({why}): reconnecting");
+                let message = [
+                    "lost the connection to the signaling server (",
+                    &why,
+                    "): reconnecting",
+                ]
+                .concat();
                 out.report(Error::new(ErrorCode::SignalingClosed, message));
                 self.presence.replace(Vec::new(), out);
                 self.retry(0);

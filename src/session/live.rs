@@ -15,6 +15,7 @@ use super::{
     recovery::{IceRecovery, Step, Verdict},
     transfers::{TransferNumbers, Transfers},
 };
+use crate::words::decimal;
 use crate::{
     channel::{
         chat::{Chat, ChatEvent, MediaState},
@@ -443,14 +444,10 @@ impl Live {
         let message = match verdict {
             Verdict::Wait => return,
             Verdict::Restart => return self.restart(with, out),
-            Verdict::NeverConnected => format!("could not connect to {}", with.name),
-            Verdict::Lost => format!(
-                "the connection to {} dropped and did not come back",
-                with.name
-            ),
+            Verdict::NeverConnected => never_connected(with),
+            Verdict::Lost => dropped(with),
         };
-        let error = Error::new(ErrorCode::NegotiationFailed, message);
-        self.give_up(error, with, out);
+        self.give_up(message, with, out);
     }
 
     /// The connection cannot go on. A two-person call ends ([`fail`]); a connection of
@@ -474,14 +471,10 @@ impl Live {
 
     /// Why the other side gave the connection up, in the words this side would use.
     pub fn failure_there(&self, with: &PeerInfo) -> Error {
-        let message = match self.state() {
-            State::Connecting => format!("could not connect to {}", with.name),
-            _ => format!(
-                "the connection to {} dropped and did not come back",
-                with.name
-            ),
-        };
-        Error::new(ErrorCode::NegotiationFailed, message)
+        match self.state() {
+            State::Connecting => never_connected(with),
+            _ => dropped(with),
+        }
     }
 
     /// Sends a chat message; returns its timestamp.
@@ -531,7 +524,11 @@ impl Live {
         transfers.end(out);
         let undelivered = chat.undelivered();
         if undelivered > 0 {
-            let message = format!("{undelivered} chat message(s) could not be delivered");
+            let message = [
+                &decimal(undelivered as u64),
+                " chat message(s) could not be delivered",
+            ]
+            .concat();
             out.report(Error::new(ErrorCode::InvalidState, message));
         }
         // The channels close before the connection does.
@@ -542,6 +539,23 @@ impl Live {
 
 /// The call cannot go on: say why, tell the other side (a `hangup` with reason `failed`),
 /// end it.
+/// A connection that never came up, in words.
+fn never_connected(with: &PeerInfo) -> Error {
+    let message = ["could not connect to ", &with.name].concat();
+    Error::new(ErrorCode::NegotiationFailed, message)
+}
+
+/// A connection that was up and is gone, in words.
+fn dropped(with: &PeerInfo) -> Error {
+    let message = [
+        "the connection to ",
+        &with.name,
+        " dropped and did not come back",
+    ]
+    .concat();
+    Error::new(ErrorCode::NegotiationFailed, message)
+}
+
 pub fn fail(error: Error, with: &PeerInfo, call: Option<&CallId>, out: &mut Actions) {
     out.report(error);
     let reason = Some(EndReason::Failed.as_str().to_owned());

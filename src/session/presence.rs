@@ -44,7 +44,10 @@ impl Presence {
             return refused("you cannot call yourself");
         }
         let peer = self.peers.iter().find(|peer| &peer.id == to);
-        let offline = || Error::new(ErrorCode::PeerUnavailable, format!("{to} is not online"));
+        let offline = || {
+            let message = [to.0.as_str(), " is not online"].concat();
+            Error::new(ErrorCode::PeerUnavailable, message)
+        };
         peer.cloned().ok_or_else(offline)
     }
 }

@@ -224,7 +224,7 @@ impl Transfers {
         } else {
             let error = Error::new(
                 ErrorCode::IntegrityFailed,
-                format!("{} arrived damaged at the other side", head.name()),
+                [&head.name(), " arrived damaged at the other side"].concat(),
             );
             out.emit(head.failed(error));
         }

@@ -19,13 +19,17 @@ pub fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// Where `cargo install` puts binaries.
-pub fn cargo_bin() -> PathBuf {
+/// Cargo's home: its registry, and the binaries `cargo install` puts there.
+pub fn cargo_home() -> PathBuf {
     env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")))
         .unwrap_or_else(|| PathBuf::from(".cargo"))
-        .join("bin")
+}
+
+/// Where `cargo install` puts binaries.
+pub fn cargo_bin() -> PathBuf {
+    cargo_home().join("bin")
 }
 
 /// Where the embeddable module is built (served at `/pkg`), apart from trunk's `dist/`.

@@ -271,9 +271,13 @@ impl Devices {
             let what = kind.as_str();
             out.report(Error::new(
                 ErrorCode::NoDevice,
-                format!(
-                    "the {what} in use was disconnected: the call goes on with the default {what}"
-                ),
+                [
+                    "the ",
+                    what,
+                    " in use was disconnected: the call goes on with the default ",
+                    what,
+                ]
+                .concat(),
             ));
             self.fetch(kind, None, None, inputs);
         }

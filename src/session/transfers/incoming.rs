@@ -6,6 +6,7 @@ use protocol::{FileControl, Party, PeerId};
 use web_sys::{Blob, BlobPropertyBag};
 
 use super::progress::{PROGRESS_EVERY_MS, progress};
+use crate::words::decimal;
 use crate::{
     channel::files::{self, FileChannel, Offer},
     error::{Error, ErrorCode},
@@ -136,20 +137,19 @@ impl Incoming {
         let offer = &self.offer;
         if self.received != offer.size {
             // Whole numbers of bytes: printed as integers, not through float formatting.
-            let message = format!(
-                "{} bytes arrived of {}",
-                self.received as u64, offer.size as u64
-            );
+            let (received, size) = (decimal(self.received as u64), decimal(offer.size as u64));
+            let message = [&received, " bytes arrived of ", &size].concat();
             return Err(Error::new(ErrorCode::TransferFailed, message));
         }
         let ours = files::transfer_digest(std::mem::take(&mut self.hashes)).await?;
         if digest != Some(ours.as_str()) {
             return Err(Error::new(
                 ErrorCode::IntegrityFailed,
-                format!(
-                    "{} arrived damaged (its SHA-256 differs): not saved",
-                    offer.name
-                ),
+                [
+                    &offer.name,
+                    " arrived damaged (its SHA-256 differs): not saved",
+                ]
+                .concat(),
             ));
         }
         // Never the type the peer claims: a file from a peer must not open as a page (or
