@@ -389,3 +389,61 @@ async fn a_connection_that_never_connects_is_made_again_three_times_then_its_par
         side.ended().await;
     }
 }
+
+#[wasm_bindgen_test]
+async fn a_participant_whose_browser_refuses_the_connection_is_let_go_at_once_on_both_sides() {
+    // A TURN server without a username and credential: both engines refuse such a
+    // configuration when the connection is made (InvalidAccessError), not before.
+    let room = unique("refused");
+    let refused = r#"[{"urls":"turn:127.0.0.1:3478?transport=udp"}]"#;
+    let ann_options = [("room", room.as_str().into()), ("media", small_media())];
+    let ben_options = [
+        ("room", room.as_str().into()),
+        ("media", small_media()),
+        ("iceServers", js_sys::JSON::parse(refused).unwrap()),
+    ];
+    let mut ann = Side::online_with("ann", &ann_options).await;
+    let mut ben = Side::online_with("ben", &ben_options).await;
+    join(&ann).await;
+    join(&ben).await;
+    // Ben's browser says why; Ann hears at once that the connection failed, long before
+    // it could have timed out (30 s by default), and says so too.
+    let error = ben.next_within("error", 10_000).await;
+    assert_eq!(field(&error, "code"), "negotiation-failed");
+    assert!(
+        field(&error, "message").starts_with("cannot create the connection"),
+        "{}",
+        field(&error, "message")
+    );
+    let left = ann.next_within("participant-left", 10_000).await;
+    assert_eq!(field(&left, "id"), ben.id);
+    assert_eq!(field(&left, "reason"), "failed");
+    let errors: Vec<String> = (ann.seen.borrow().iter())
+        .filter(|(event, _)| event == "error")
+        .map(|(_, error)| format!("{}: {}", field(error, "code"), field(error, "message")))
+        .collect();
+    let expected = format!("negotiation-failed: could not connect to {}", ben.name);
+    assert_eq!(errors, [expected]);
+    // Neither call ends; Ben never saw Ann as a participant.
+    for side in [&ann, &ben] {
+        let seen = side.seen.borrow();
+        assert!(
+            !seen.iter().any(|(event, _)| event == "ended"),
+            "{}",
+            side.name
+        );
+    }
+    let announced_ann = ben
+        .seen
+        .borrow()
+        .iter()
+        .any(|(event, peer)| event == "participant-joined" && field(peer, "id") == ann.id);
+    assert!(
+        !announced_ann,
+        "ben announced a participant without a connection"
+    );
+    for side in [&mut ann, &mut ben] {
+        side.call.leave_call();
+        side.ended().await;
+    }
+}

@@ -129,6 +129,12 @@ impl Connector<'_> {
     }
 }
 
+/// A `hangup` to `to` in room call `call`, with `reason`.
+fn hangup(to: &PeerId, call: &CallId, reason: &str) -> ClientMessage {
+    let reason = Some(reason.to_owned());
+    ClientMessage::signal(to.clone(), Some(call.clone()), Signal::Hangup { reason })
+}
+
 /// The room call, as one member holds it.
 pub struct Group {
     phase: Phase,
@@ -261,7 +267,12 @@ impl Group {
                 out.emit(Event::ParticipantJoined(peer));
                 self.members.push(member);
             }
-            Err(error) => out.report(error),
+            Err(error) => {
+                // The browser would not make the connection (its configuration was
+                // refused): they would wait for it in vain, so they hear that it failed.
+                out.report(error);
+                out.send(hangup(&peer.id, call, EndReason::Failed.as_str()));
+            }
         }
     }
 
@@ -406,10 +417,7 @@ impl Group {
         ) else {
             return;
         };
-        let hangup = |reason: &str| {
-            let reason = Some(reason.to_owned());
-            ClientMessage::signal(id.clone(), Some(call.clone()), Signal::Hangup { reason })
-        };
+        let hangup = |reason: &str| hangup(id, &call, reason);
         let old = &self.members[at];
         let made = (old.remade < MAX_REMAKES)
             .then(|| connector.connect(&old.info, &call, old.live.role()));
