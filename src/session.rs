@@ -427,8 +427,12 @@ impl Session {
             (Some(Engaged::Pair(call)), input) if call.id() == id => call
                 .input(input, out)
                 .map(|work| (Target::Number(id), work)),
-            (Some(Engaged::Group(_)), input) => Some((Target::Number(id), Work::Input(input))),
-            // A file checked after its call ended is handed over all the same: it is whole.
+            (Some(Engaged::Group(group)), input) if group.has_number(id) => {
+                Some((Target::Number(id), Work::Input(input)))
+            }
+            // A file checked after its call ended, or after its connection of the room call
+            // ended (the sender left, the connection was made again), is handed over all
+            // the same: it is whole.
             (_, CallInput::Transfer(TransferInput::Checked(checked))) => {
                 transfers::handed_over(*checked, out);
                 None

@@ -336,6 +336,25 @@ async fn a_screen_shared_in_a_room_call_reaches_everyone_and_newcomers() {
             }
         }
     }
+    // The newcomer's connection brought the screen before the word that it is one, so the
+    // screen came first as a camera: the camera comes again after it, and the last stream
+    // Carol heard of as Alice's camera is her camera, with her sound.
+    let last_camera = (carol.seen.borrow().iter().rev())
+        .find(|(event, stream)| {
+            event == "participant-stream"
+                && field(stream, "id") == alice.id
+                && field(stream, "kind") == "camera"
+        })
+        .map(|(_, stream)| stream.clone())
+        .expect("alice's camera");
+    let camera: MediaStream = Reflect::get(&last_camera, &"stream".into())
+        .unwrap()
+        .unchecked_into();
+    assert_eq!(
+        camera.get_audio_tracks().length(),
+        1,
+        "alice's last camera stream is her screen"
+    );
     alice.call.stop_share();
     share_news(&mut bob, "share-ended", &alice.id).await;
     share_news(&mut carol, "share-ended", &alice.id).await;

@@ -303,6 +303,11 @@ impl Group {
         self.changed(out);
     }
 
+    /// Whether a connection numbered `number` is one of the call's.
+    pub fn has_number(&self, number: u32) -> bool {
+        self.members.iter().any(|m| m.number == number)
+    }
+
     /// The connection numbered `number`, and who it is with.
     pub fn numbered(&mut self, number: u32) -> Option<(&mut Live, &PeerInfo)> {
         self.members

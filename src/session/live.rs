@@ -260,6 +260,9 @@ impl Live {
         if let Some(screen) = &state.screen {
             out.emit(Event::ShareStarted(id()));
             // Its media came first and was taken for a camera: announced again, rightly.
+            // So is the camera after it (on a new connection the screen's media always
+            // comes before the word): the last stream the page heard of as the camera is
+            // the camera, with its sound.
             let known = self
                 .remote
                 .iter_mut()
@@ -268,6 +271,13 @@ impl Live {
                 *kind = StreamKind::Screen;
                 let stream = Clone::clone(stream);
                 self.announce(stream, StreamKind::Screen, with, out);
+                let cameras: Vec<MediaStream> = (self.remote.iter())
+                    .filter(|(_, kind)| *kind == StreamKind::Camera)
+                    .map(|(stream, _)| Clone::clone(stream))
+                    .collect();
+                for camera in cameras {
+                    self.announce(camera, StreamKind::Camera, with, out);
+                }
             }
         }
     }
