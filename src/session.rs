@@ -517,6 +517,13 @@ impl Session {
                 }
             }
             Command::Close => {}
+            Command::AddTrack(track, stream) => {
+                // A room call's later connections get the track too.
+                if let Some(group) = self.group() {
+                    group.keep_track(&track, &stream);
+                }
+                self.connection_command(Command::AddTrack(track, stream), out);
+            }
             command => self.connection_command(command, out),
         }
     }

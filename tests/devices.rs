@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Side, connected_pair, field};
+use common::{Side, connected_pair, field, stand_in};
 use js_sys::{Array, Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -39,31 +39,6 @@ fn track_of(stream: &MediaStream, kind: &str) -> MediaStreamTrack {
 /// The device a track comes from.
 fn device_of(track: &MediaStreamTrack) -> String {
     field(&track.get_settings(), "deviceId")
-}
-
-/// A stand-in of `kind` made by the page: a canvas drawn on for video, a tone for audio.
-fn stand_in(kind: &str) -> MediaStreamTrack {
-    let make = Function::new_with_args(
-        "kind",
-        "if (kind === 'video') {
-           const c = document.createElement('canvas');
-           c.width = 160; c.height = 120;
-           const g = c.getContext('2d');
-           let n = 0;
-           const draw = () => { g.fillStyle = `hsl(${n++ % 360} 80% 50%)`; g.fillRect(0, 0, 160, 120); };
-           draw();
-           c.dataset.timer = setInterval(draw, 50);
-           return c.captureStream(20).getVideoTracks()[0];
-         }
-         const a = new AudioContext();
-         const o = a.createOscillator();
-         const d = a.createMediaStreamDestination();
-         o.connect(d); o.start();
-         return d.stream.getAudioTracks()[0];",
-    );
-    make.call1(&JsValue::NULL, &kind.into())
-        .expect("a stand-in track")
-        .unchecked_into()
 }
 
 /// What `side` switches its `kind` to: a second device of that kind where the browser has

@@ -5,12 +5,16 @@
 
 mod common;
 
-use common::{Side, decodes_from_all, field, join, random_file, small_media, unique};
+use common::{
+    Side, decodes_from_all, decodes_past, field, join, random_file, small_media, stand_in, unique,
+};
 use futures::future::join_all;
 use js_sys::{Array, Reflect};
 use peercall::live_callbacks;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use web_sys::MediaStream;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -445,5 +449,46 @@ async fn a_participant_whose_browser_refuses_the_connection_is_let_go_at_once_on
     for side in [&mut ann, &mut ben] {
         side.call.leave_call();
         side.ended().await;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_track_added_in_a_room_call_reaches_those_who_join_later() {
+    let room = unique("added");
+    let options = [("room", room.as_str().into()), ("media", small_media())];
+    let alice = Side::online_with("alice", &options).await;
+    let mut bob = Side::online_with("bob", &options).await;
+    join(&alice).await;
+    join(&bob).await;
+    decodes_from_all(&bob, &[&alice]).await;
+    // A second video of Alice's, drawn on a canvas by the page.
+    let track = stand_in("video");
+    let stream = MediaStream::new().unwrap();
+    stream.add_track(&track);
+    alice
+        .call
+        .add_track(Clone::clone(&track), Clone::clone(&stream));
+    // Bob, in the call already, and Carol, who joins after it was added, both get it
+    // (Carol's connection is made after the track was added), and it decodes.
+    let mut carol = Side::online_with("carol", &options).await;
+    join(&carol).await;
+    for side in [&mut bob, &mut carol] {
+        loop {
+            let arrived = side.next("participant-stream").await;
+            let arrived: MediaStream = Reflect::get(&arrived, &"stream".into())
+                .unwrap()
+                .unchecked_into();
+            if arrived.id() == stream.id() {
+                let video: web_sys::MediaStreamTrack =
+                    arrived.get_video_tracks().get(0).unchecked_into();
+                let frames = decodes_past(side, Some(&alice.id), &video.id(), 0.0).await;
+                decodes_past(side, Some(&alice.id), &video.id(), frames).await;
+                break;
+            }
+        }
+    }
+    track.stop();
+    for side in [&alice, &bob, &carol] {
+        side.call.leave_call();
     }
 }

@@ -7,8 +7,8 @@ mod common;
 use std::{cell::RefCell, rc::Rc};
 
 use common::{
-    Engine, PATIENCE_MS, Side, connected_pair, decodes_from_all, field, join, pair, skipped_in,
-    small_media, unique,
+    Engine, PATIENCE_MS, Side, connected_pair, decodes_from_all, decodes_past, field, join, pair,
+    skipped_in, small_media, unique,
 };
 use gloo_timers::future::TimeoutFuture;
 use js_sys::{Function, Reflect};
@@ -131,44 +131,6 @@ impl Streams {
             // The handler above fills the list; look again soon.
             TimeoutFuture::new(50).await;
         }
-    }
-}
-
-/// Frames decoded so far of the remote video track `track` (on the connection with
-/// participant `with`, in a room call).
-async fn frames_of(side: &Side, with: Option<&str>, track: &str) -> f64 {
-    let report = JsFuture::from(side.call.get_stats(with.map(str::to_owned)))
-        .await
-        .expect("stats");
-    let report: js_sys::Map = report.unchecked_into();
-    let mut frames = 0.0;
-    report.for_each(&mut |stat, _| {
-        if field(&stat, "type") == "inbound-rtp" && field(&stat, "trackIdentifier") == track {
-            frames = Reflect::get(&stat, &"framesDecoded".into())
-                .ok()
-                .and_then(|v| v.as_f64())
-                .unwrap_or(0.0);
-        }
-    });
-    frames
-}
-
-/// Waits until the remote track `track` (of participant `with`) has decoded past
-/// `frames`; returns the count.
-async fn decodes_past(side: &Side, with: Option<&str>, track: &str, frames: f64) -> f64 {
-    let started = js_sys::Date::now();
-    loop {
-        let now = frames_of(side, with, track).await;
-        if now > frames {
-            return now;
-        }
-        assert!(
-            js_sys::Date::now() - started < f64::from(PATIENCE_MS),
-            "{}: the track {track} decodes no frames past {frames}",
-            side.name
-        );
-        // getStats has no change event: look again after a frame or so.
-        TimeoutFuture::new(100).await;
     }
 }
 

@@ -55,14 +55,7 @@ pub fn cap_video(pc: &RtcPeerConnection, kbps: u32, scale_down: f64) {
         if !first.is_object() {
             continue;
         }
-        // Capped so already: asked again on every change of the room call, it costs no
-        // `setParameters`.
-        let bps = f64::from(kbps * 1000);
-        let now = |key: &str| Reflect::get(&first, &key.into()).ok()?.as_f64();
-        if now("maxBitrate") == Some(bps) && now("scaleResolutionDownBy") == Some(scale_down) {
-            continue;
-        }
-        let _ = Reflect::set(&first, &"maxBitrate".into(), &bps.into());
+        let _ = Reflect::set(&first, &"maxBitrate".into(), &f64::from(kbps * 1000).into());
         let _ = Reflect::set(&first, &"scaleResolutionDownBy".into(), &scale_down.into());
         if let Ok(done) = sender.set_parameters(&parameters) {
             // A refusal is not worth an unhandled rejection: the cap is applied again on

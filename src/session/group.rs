@@ -16,7 +16,7 @@
 use crate::queue::Sender;
 use protocol::{CallId, ClientMessage, PeerId, PeerInfo, Signal};
 use wasm_bindgen::JsValue;
-use web_sys::MediaStream;
+use web_sys::{MediaStream, MediaStreamTrack, MediaStreamTrackState};
 
 use super::{
     action::{Action, Actions},
@@ -109,8 +109,15 @@ pub struct Connector<'a> {
 }
 
 impl Connector<'_> {
-    /// A connection with `with` in call `call`, as `role`.
-    fn connect(&mut self, with: &PeerInfo, call: &CallId, role: Role) -> Result<Member, Error> {
+    /// A connection with `with` in call `call`, as `role`, sending those of `tracks` that
+    /// are live too.
+    fn connect(
+        &mut self,
+        with: &PeerInfo,
+        call: &CallId,
+        role: Role,
+        tracks: &[(MediaStreamTrack, MediaStream)],
+    ) -> Result<Member, Error> {
         *self.numbers += 1;
         let number = *self.numbers;
         let setup = PeerSetup::new(self.options, self.link, with, self.transfer_numbers).in_mesh();
@@ -118,6 +125,11 @@ impl Connector<'_> {
         let mut live = Live::start(&setup, role, self.local.cloned(), Some(call.clone()), wake)?;
         if let Some(screen) = self.screen {
             live.add_track(&screen.track, &screen.stream);
+        }
+        for (track, stream) in tracks {
+            if track.ready_state() == MediaStreamTrackState::Live {
+                live.add_track(track, stream);
+            }
         }
         Ok(Member {
             number,
@@ -143,6 +155,9 @@ pub struct Group {
     budget_kbps: u32,
     /// The participant list the page was told last.
     told: Vec<(PeerInfo, State)>,
+    /// The tracks the page added during the call (`addTrack`), sent on every connection:
+    /// those made later too, while the track is live.
+    tracks: Vec<(MediaStreamTrack, MediaStream)>,
 }
 
 impl Group {
@@ -153,6 +168,7 @@ impl Group {
             members: Vec::new(),
             budget_kbps,
             told: Vec::new(),
+            tracks: Vec::new(),
         }
     }
 
@@ -179,6 +195,7 @@ impl Group {
             }],
             budget_kbps,
             told: Vec::new(),
+            tracks: Vec::new(),
         };
         group.changed(out);
         group
@@ -198,6 +215,12 @@ impl Group {
             Phase::Joining { .. } => State::Connecting,
             Phase::In(_) => State::Connected,
         }
+    }
+
+    /// The page sends `track` of `stream` on every connection: on those made later too.
+    pub fn keep_track(&mut self, track: &MediaStreamTrack, stream: &MediaStream) {
+        self.tracks
+            .push((Clone::clone(track), Clone::clone(stream)));
     }
 
     /// Whether `member` is in the call with us.
@@ -262,7 +285,7 @@ impl Group {
         if self.has(&peer.id) {
             return;
         }
-        match connector.connect(&peer, call, role) {
+        match connector.connect(&peer, call, role, &self.tracks) {
             Ok(member) => {
                 out.emit(Event::ParticipantJoined(peer));
                 self.members.push(member);
@@ -425,7 +448,7 @@ impl Group {
         let hangup = |reason: &str| hangup(id, &call, reason);
         let old = &self.members[at];
         let made = (old.remade < MAX_REMAKES)
-            .then(|| connector.connect(&old.info, &call, old.live.role()));
+            .then(|| connector.connect(&old.info, &call, old.live.role(), &self.tracks));
         let mut member = match made {
             Some(Ok(member)) => member,
             Some(Err(error)) => {

@@ -260,9 +260,6 @@ impl Live {
         if let Some(screen) = &state.screen {
             out.emit(Event::ShareStarted(id()));
             // Its media came first and was taken for a camera: announced again, rightly.
-            // So is the camera after it (on a new connection the screen's media always
-            // comes before the word): the last stream the page heard of as the camera is
-            // the camera, with its sound.
             let known = self
                 .remote
                 .iter_mut()
@@ -271,11 +268,15 @@ impl Live {
                 *kind = StreamKind::Screen;
                 let stream = Clone::clone(stream);
                 self.announce(stream, StreamKind::Screen, with, out);
-                let cameras: Vec<MediaStream> = (self.remote.iter())
-                    .filter(|(_, kind)| *kind == StreamKind::Camera)
-                    .map(|(stream, _)| Clone::clone(stream))
-                    .collect();
-                for camera in cameras {
+                // On a room call's new connection the screen's media always comes before
+                // the word, after the camera's: the camera (the first stream) is announced
+                // again, so that the last stream the page heard of as the participant's
+                // camera is their camera, with its sound. (A two-person call's screen
+                // starts in a call whose camera plays already.)
+                let camera = (self.remote.iter())
+                    .find(|(_, kind)| *kind == StreamKind::Camera)
+                    .map(|(stream, _)| Clone::clone(stream));
+                if let (Shown::Mesh, Some(camera)) = (&self.shown, camera) {
                     self.announce(camera, StreamKind::Camera, with, out);
                 }
             }
@@ -547,8 +548,6 @@ impl Live {
     }
 }
 
-/// The call cannot go on: say why, tell the other side (a `hangup` with reason `failed`),
-/// end it.
 /// A connection that never came up, in words.
 fn never_connected(with: &PeerInfo) -> Error {
     let message = ["could not connect to ", &with.name].concat();
@@ -566,6 +565,8 @@ fn dropped(with: &PeerInfo) -> Error {
     Error::new(ErrorCode::NegotiationFailed, message)
 }
 
+/// The call cannot go on: say why, tell the other side (a `hangup` with reason `failed`),
+/// end it.
 pub fn fail(error: Error, with: &PeerInfo, call: Option<&CallId>, out: &mut Actions) {
     out.report(error);
     let reason = Some(EndReason::Failed.as_str().to_owned());

@@ -478,3 +478,66 @@ pub async fn decodes_from_all(side: &Side, others: &[&Side]) {
             .await;
     }
 }
+
+/// Frames decoded so far of the remote video track `track` (on the connection with
+/// participant `with`, in a room call).
+pub async fn frames_of(side: &Side, with: Option<&str>, track: &str) -> f64 {
+    let report = JsFuture::from(side.call.get_stats(with.map(str::to_owned)))
+        .await
+        .expect("stats");
+    let report: js_sys::Map = report.unchecked_into();
+    let mut frames = 0.0;
+    report.for_each(&mut |stat, _| {
+        if field(&stat, "type") == "inbound-rtp" && field(&stat, "trackIdentifier") == track {
+            frames = Reflect::get(&stat, &"framesDecoded".into())
+                .ok()
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0);
+        }
+    });
+    frames
+}
+
+/// Waits until the remote track `track` (of participant `with`) has decoded past
+/// `frames`; returns the count.
+pub async fn decodes_past(side: &Side, with: Option<&str>, track: &str, frames: f64) -> f64 {
+    let started = js_sys::Date::now();
+    loop {
+        let now = frames_of(side, with, track).await;
+        if now > frames {
+            return now;
+        }
+        assert!(
+            js_sys::Date::now() - started < f64::from(PATIENCE_MS),
+            "{}: the track {track} decodes no frames past {frames}",
+            side.name
+        );
+        // getStats has no change event: look again after a frame or so.
+        TimeoutFuture::new(100).await;
+    }
+}
+
+/// A stand-in of `kind` made by the page: a canvas drawn on for video, a tone for audio.
+pub fn stand_in(kind: &str) -> web_sys::MediaStreamTrack {
+    let make = Function::new_with_args(
+        "kind",
+        "if (kind === 'video') {
+           const c = document.createElement('canvas');
+           c.width = 160; c.height = 120;
+           const g = c.getContext('2d');
+           let n = 0;
+           const draw = () => { g.fillStyle = `hsl(${n++ % 360} 80% 50%)`; g.fillRect(0, 0, 160, 120); };
+           draw();
+           c.dataset.timer = setInterval(draw, 50);
+           return c.captureStream(20).getVideoTracks()[0];
+         }
+         const a = new AudioContext();
+         const o = a.createOscillator();
+         const d = a.createMediaStreamDestination();
+         o.connect(d); o.start();
+         return d.stream.getAudioTracks()[0];",
+    );
+    make.call1(&JsValue::NULL, &kind.into())
+        .expect("a stand-in track")
+        .unchecked_into()
+}

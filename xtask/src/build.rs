@@ -76,7 +76,12 @@ fn pkg_rustflags() -> Result<Vec<String>> {
         "--print",
         "sysroot",
     ]))
-    .ok_or("rustc cannot say where its sysroot is")?;
+    .ok_or_else(|| {
+        format!(
+            "{} cannot say where its sysroot is (`cargo xtask setup` installs it)",
+            crate::setup::NIGHTLY
+        )
+    })?;
     let mut prefixes = vec![Path::new(&sysroot).join("lib/rustlib/src/rust")];
     let registry = cargo_home().join("registry/src");
     if let Ok(indexes) = std::fs::read_dir(&registry) {
