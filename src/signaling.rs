@@ -21,10 +21,10 @@ use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use self::read::Incoming;
 
-use crate::words::decimal;
 use crate::{
     error::{Error, ErrorCode},
     js::Listener,
+    words::decimal,
 };
 
 /// The largest server frame read: room for the `peers` list of a room of 10,000 people;

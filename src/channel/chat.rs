@@ -11,10 +11,10 @@ use wasm_bindgen::JsValue;
 use web_sys::{MessageEvent, RtcDataChannel, RtcDataChannelState, RtcPeerConnection};
 
 use super::{CHAT_ID, negotiated};
-use crate::words::decimal;
 use crate::{
     error::{Error, ErrorCode},
     js::{Listener, field, number_of, object, text_of},
+    words::decimal,
 };
 
 /// The longest message, in characters.

@@ -15,7 +15,6 @@ use super::{
     recovery::{IceRecovery, Step, Verdict},
     transfers::{TransferNumbers, Transfers},
 };
-use crate::words::decimal;
 use crate::{
     channel::{
         chat::{Chat, ChatEvent, MediaState},
@@ -26,6 +25,7 @@ use crate::{
     js::Timer,
     media::playback::Playback,
     peer::{Description, IceRestart, IceRole, Peer, PeerEvent, quality::Meter},
+    words::decimal,
 };
 
 /// What a live connection is handed: an input of its own, or a signal from the other
@@ -452,13 +452,13 @@ impl Live {
     }
 
     fn follow(&mut self, verdict: Verdict, with: &PeerInfo, out: &mut Actions) {
-        let message = match verdict {
+        let error = match verdict {
             Verdict::Wait => return,
             Verdict::Restart => return self.restart(with, out),
             Verdict::NeverConnected => never_connected(with),
             Verdict::Lost => dropped(with),
         };
-        self.give_up(message, with, out);
+        self.give_up(error, with, out);
     }
 
     /// The connection cannot go on. A two-person call ends ([`fail`]); a connection of

@@ -6,12 +6,12 @@ use protocol::{FileControl, Party, PeerId};
 use web_sys::{Blob, BlobPropertyBag};
 
 use super::progress::{PROGRESS_EVERY_MS, progress};
-use crate::words::decimal;
 use crate::{
     channel::files::{self, FileChannel, Offer},
     error::{Error, ErrorCode},
     event::{CancelledBy, Event, TransferId},
     session::action::Actions,
+    words::decimal,
 };
 
 /// A file the other side offered.
