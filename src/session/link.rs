@@ -78,6 +78,21 @@ pub struct Credentials {
     pub password: Option<String>,
 }
 
+/// A socket's heartbeat: the timer of its next beat, and when its last ping went out.
+struct Heartbeat {
+    _next: Timer,
+    /// When the last ping went out (ms since the epoch); `None` before the first.
+    pinged: Option<f64>,
+}
+
+/// Whether a socket is dead at `now`: nothing heard since its last ping went out (at
+/// `pinged`; the server was last heard at `heard`), and nothing for longer than `limit`.
+/// Silence alone says nothing: a hidden tab's timers may fire a minute late, long after
+/// the last ping was answered.
+fn is_dead(now: f64, heard: f64, pinged: Option<f64>, limit: f64) -> bool {
+    pinged.is_some_and(|pinged| heard < pinged) && now - heard > limit
+}
+
 /// Where the link is; each state owns its socket and timers.
 enum State {
     /// Not wanted: before `connect()`, after `close()`, or after a refused login.
@@ -85,14 +100,14 @@ enum State {
     /// A socket logging in; `first` is the `connect()` waiting for the first login.
     Connecting {
         socket: Signaling,
-        _heartbeat: Timer,
+        heartbeat: Heartbeat,
         first: Option<Reply>,
         attempts: u32,
     },
     /// Logged in, with the list of who is online.
     Online {
         socket: Signaling,
-        _heartbeat: Timer,
+        heartbeat: Heartbeat,
     },
     /// The socket dropped; trying again when the timer fires.
     Reconnecting { _retry: Timer, attempts: u32 },
@@ -230,7 +245,7 @@ impl Link {
             Ok(socket) => {
                 self.state = State::Connecting {
                     socket,
-                    _heartbeat: self.heartbeat_timer(),
+                    heartbeat: self.heartbeat_start(),
                     first,
                     attempts,
                 };
@@ -407,7 +422,7 @@ impl Link {
         };
         self.state = State::Online {
             socket,
-            _heartbeat: self.heartbeat_timer(),
+            heartbeat: self.heartbeat_start(),
         };
         // The login said what was handled.
         self.acked = self.handled;
@@ -538,6 +553,14 @@ impl Link {
         };
     }
 
+    /// The heartbeat of a new socket.
+    fn heartbeat_start(&self) -> Heartbeat {
+        Heartbeat {
+            _next: self.heartbeat_timer(),
+            pinged: None,
+        }
+    }
+
     fn heartbeat_timer(&self) -> Timer {
         let (generation, wake) = (self.generation, self.wake.clone());
         Timer::new(self.heartbeat_ms, move || {
@@ -545,30 +568,29 @@ impl Link {
         })
     }
 
-    /// Pings the server, or gives the socket up if it has said nothing for too long.
+    /// Pings the server, or gives the socket up if its last ping went unanswered and it
+    /// has said nothing for too long ([`is_dead`]).
     fn heartbeat(&mut self, out: &mut Actions) -> Option<Heard> {
         let timer = self.heartbeat_timer();
         let limit = 2.0 * f64::from(self.heartbeat_ms);
         let (State::Connecting {
-            socket,
-            _heartbeat: beat,
-            ..
+            socket, heartbeat, ..
         }
-        | State::Online {
-            socket,
-            _heartbeat: beat,
-            ..
-        }) = &mut self.state
+        | State::Online { socket, heartbeat }) = &mut self.state
         else {
             return None;
         };
-        if js_sys::Date::now() - socket.last_heard() > limit {
+        let now = js_sys::Date::now();
+        if is_dead(now, socket.last_heard(), heartbeat.pinged, limit) {
             // Close it saying we mean to come back, then treat it as lost.
             socket.abandon();
             return self.lost(None, out);
         }
         let _ = socket.send(&ClientMessage::Ping);
-        *beat = timer;
+        *heartbeat = Heartbeat {
+            _next: timer,
+            pinged: Some(now),
+        };
         self.acknowledge();
         None
     }
@@ -619,5 +641,33 @@ impl Link {
             State::Offline | State::Reconnecting { .. } => {}
         }
         self.me = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_dead;
+
+    /// Two heartbeats of 5 s.
+    const LIMIT: f64 = 10_000.0;
+
+    #[test]
+    fn a_hidden_tab_whose_timer_fires_a_minute_late_keeps_its_answered_socket() {
+        // Pinged at 0, answered at 20 ms; the next beat comes a minute later.
+        assert!(!is_dead(60_000.0, 20.0, Some(0.0), LIMIT));
+    }
+
+    #[test]
+    fn a_ping_unanswered_past_the_limit_gives_the_socket_up() {
+        // Last heard at 0, pinged at 5 s, nothing since: dead at 10 s and after.
+        assert!(!is_dead(10_000.0, 0.0, Some(5_000.0), LIMIT));
+        assert!(is_dead(10_001.0, 0.0, Some(5_000.0), LIMIT));
+        // The same after a late timer: a minute of silence after an unanswered ping.
+        assert!(is_dead(65_000.0, 0.0, Some(5_000.0), LIMIT));
+    }
+
+    #[test]
+    fn a_socket_not_yet_pinged_is_not_given_up() {
+        assert!(!is_dead(60_000.0, 0.0, None, LIMIT));
     }
 }
