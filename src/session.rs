@@ -786,20 +786,6 @@ impl Session {
                     out.end(EndReason::Failed);
                 }
             }
-            // A call still ringing cannot be answered without signaling; one that is
-            // connected keeps its media flowing until someone hangs up, and so do the
-            // connections of the room call.
-            Heard::Lost => {
-                if let Some(call) = pair.filter(|call| call.is_ringing()) {
-                    if call.heard_of() {
-                        // Queued for when the socket is back, so the other side stops too.
-                        let hangup = Signal::Hangup { reason: None };
-                        let (to, id) = (call.with().id.clone(), call.call_id().cloned());
-                        out.send(ClientMessage::signal(to, id, hangup));
-                    }
-                    out.end(EndReason::Failed);
-                }
-            }
             Heard::IceServers
             | Heard::CallJoined(..)
             | Heard::ParticipantJoined(..)

@@ -166,11 +166,22 @@ impl Drop for Signaling {
     }
 }
 
-/// `message` as the text of a frame.
+/// `message` as the text of a frame. A frame the server would refuse (and close the
+/// socket for, with 1009) is refused here: sent again after each reconnection, it would
+/// close every new socket too.
 pub fn encode(message: &ClientMessage) -> Result<String, Error> {
-    js_sys::JSON::stringify(&write::client_message(message))
+    let text = js_sys::JSON::stringify(&write::client_message(message))
         .map(String::from)
-        .map_err(|error| Error::from_js(ErrorCode::BadMessage, "cannot encode a message", &error))
+        .map_err(|error| {
+            Error::from_js(ErrorCode::BadMessage, "cannot encode a message", &error)
+        })?;
+    if text.len() > protocol::MAX_FRAME_BYTES {
+        return Err(Error::new(
+            ErrorCode::BadMessage,
+            "not sent: a message larger than the server's 64 KiB",
+        ));
+    }
+    Ok(text)
 }
 
 fn decode(text: &str) -> Result<Incoming, Error> {

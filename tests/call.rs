@@ -187,3 +187,26 @@ async fn an_unreachable_server_is_reported() {
     let error = JsFuture::from(lost.call.connect()).await.unwrap_err();
     assert_eq!(field(&error, "code"), "connect-failed");
 }
+
+#[wasm_bindgen_test]
+async fn a_message_too_large_for_the_server_is_refused_unsent_and_costs_no_connection() {
+    let (mut alice, mut bob) = pair().await;
+    // The server closes a socket that sends a frame past 64 KiB; sent again after each
+    // reconnection, such a frame would close every new socket too.
+    let before = alice.seen.borrow().len();
+    alice.call.remove_peer("x".repeat(70 * 1024));
+    let error = alice.next("error").await;
+    assert_eq!(field(&error, "code"), "bad-message");
+    assert!(field(&error, "message").contains("64 KiB"), "{error:?}");
+    // The socket is still the one it was: a ring goes through it.
+    alice.ring(&mut bob).await;
+    let offline = alice
+        .seen
+        .borrow()
+        .iter()
+        .skip(before)
+        .any(|(event, state)| event == "state" && state.as_string().as_deref() == Some("offline"));
+    assert!(!offline, "{:?}", alice.history());
+    alice.call.hangup();
+    bob.ended().await;
+}

@@ -219,6 +219,34 @@ async fn signals_lost_to_a_silent_cut_are_delivered_after_the_resume_and_the_cal
 }
 
 #[wasm_bindgen_test]
+async fn a_ringing_call_rings_on_through_a_silent_cut_on_either_side_and_connects() {
+    let mut alice = online("alice").await;
+    let mut bob = online("bob").await;
+    alice.sees(&bob).await;
+    alice.ring(&mut bob).await;
+
+    // The caller's socket goes silent while it rings: she notices, resumes, and her call
+    // still rings.
+    fault(&format!("freeze?tag={}", alice.name)).await;
+    alice.reach("offline").await;
+    alice.reach("calling").await;
+    // Then the callee's: he is still rung once he is back, and can answer.
+    fault(&format!("freeze?tag={}", bob.name)).await;
+    bob.reach("offline").await;
+    bob.reach("ringing").await;
+    bob.call.accept();
+    alice.reach("connected").await;
+    bob.reach("connected").await;
+    alice.media_flows_past(0.0, 0.0).await;
+    for side in [&alice, &bob] {
+        let ended = side.seen.borrow().iter().any(|(event, _)| event == "ended");
+        assert!(!ended, "{:?}", side.history());
+    }
+    bob.call.hangup();
+    assert_eq!(alice.ended().await, "remote-hangup");
+}
+
+#[wasm_bindgen_test]
 async fn a_silent_server_is_noticed_and_left_for_a_new_connection() {
     let mut alice = online("alice").await;
     let id = alice.id.clone();

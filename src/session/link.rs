@@ -48,8 +48,6 @@ pub enum Heard {
     NewId,
     /// Fresh TURN credentials: the old ones are about to expire.
     IceServers,
-    /// The socket dropped: a call still ringing cannot be answered.
-    Lost,
     /// Logging in again after a drop was refused: there is no way back on our own.
     Refused,
     /// The server knows no peer `.0` to relay to.
@@ -532,12 +530,9 @@ impl Link {
                 self.presence.replace(Vec::new(), out);
                 self.retry(0);
             }
-            (state @ (State::Offline | State::Reconnecting { .. }), _) => {
-                self.state = state;
-                return None;
-            }
+            (state @ (State::Offline | State::Reconnecting { .. }), _) => self.state = state,
         }
-        Some(Heard::Lost)
+        None
     }
 
     /// Tries again after a pause that grows with `attempts`.
@@ -614,6 +609,8 @@ impl Link {
                     }
                     socket.send_text(text)
                 });
+                // A frame refused unsent leaves a gap in the numbers, which the server
+                // does not mind: it only drops what it has had.
                 if let Err(error) = sent {
                     out.report(error);
                 }
