@@ -518,9 +518,12 @@ impl Session {
             }
             Command::Close => {}
             Command::AddTrack(track, stream) => {
-                // A room call's later connections get the track too.
-                if let Some(group) = self.group() {
-                    group.keep_track(&track, &stream);
+                // A room call's later connections get the track too, and so do those
+                // of the room call a two-person call grows into.
+                match &mut self.engaged {
+                    Some(Engaged::Group(group)) => group.keep_track(&track, &stream),
+                    Some(Engaged::Pair(call)) if call.is_live() => call.keep_track(&track, &stream),
+                    _ => {}
                 }
                 self.connection_command(Command::AddTrack(track, stream), out);
             }
@@ -622,9 +625,9 @@ impl Session {
             return;
         };
         self.engaged = Some(match call.into_live() {
-            Ok((number, with, id, live)) => {
+            Ok(grown) => {
                 let budget = self.options.video_budget_kbps;
-                Engaged::Group(Group::grown(id, number, with, live, budget, out))
+                Engaged::Group(Group::grown(grown, budget, out))
             }
             Err(call) => Engaged::Pair(call),
         });

@@ -178,7 +178,7 @@ pub fn encode(message: &ClientMessage) -> Result<String, Error> {
     if text.len() > protocol::MAX_FRAME_BYTES {
         return Err(Error::new(
             ErrorCode::BadMessage,
-            "not sent: a message larger than the server's 64 KiB",
+            "a message over 64 KiB was not sent",
         ));
     }
     Ok(text)

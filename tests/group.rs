@@ -128,6 +128,13 @@ async fn a_two_person_call_grows_by_invitation_and_chat_reaches_everyone() {
     jon.call.accept();
     ivy.reach("connected").await;
     jon.reach("connected").await;
+    // A second video of Ivy's, drawn on a canvas by the page, added to the two-person
+    // call: Kim, who comes when it grows, gets it too.
+    let track = stand_in("video");
+    let stream = MediaStream::new().unwrap();
+    stream.add_track(&track);
+    ivy.call
+        .add_track(Clone::clone(&track), Clone::clone(&stream));
 
     // Ivy invites Kim: a ring, as any call's.
     ivy.call.invite(kim.id.clone());
@@ -151,6 +158,20 @@ async fn a_two_person_call_grows_by_invitation_and_chat_reaches_everyone() {
     decodes_from_all(&kim, &[&ivy, &jon]).await;
     decodes_from_all(&jon, &[&kim, &ivy]).await;
     decodes_from_all(&ivy, &[&kim, &jon]).await;
+    loop {
+        let arrived = kim.next("participant-stream").await;
+        let arrived: MediaStream = Reflect::get(&arrived, &"stream".into())
+            .unwrap()
+            .unchecked_into();
+        if arrived.id() == stream.id() {
+            let video: web_sys::MediaStreamTrack =
+                arrived.get_video_tracks().get(0).unchecked_into();
+            let frames = decodes_past(&kim, Some(&ivy.id), &video.id(), 0.0).await;
+            decodes_past(&kim, Some(&ivy.id), &video.id(), frames).await;
+            break;
+        }
+    }
+    track.stop();
 
     // A chat message goes to everyone in the call.
     JsFuture::from(jon.call.send_text("hello all".into()))

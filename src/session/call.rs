@@ -3,7 +3,7 @@
 
 use protocol::{CallId, ClientMessage, DeclineReason, PeerInfo, Signal};
 use wasm_bindgen::JsValue;
-use web_sys::MediaStream;
+use web_sys::{MediaStream, MediaStreamTrack};
 
 use super::{
     action::Actions,
@@ -34,7 +34,13 @@ pub struct Call {
     call: Option<CallId>,
     phase: Phase,
     wake: Wake,
+    /// The tracks the page added (`addTrack`): a room call it grows into sends them to
+    /// those who join.
+    added: Tracks,
 }
+
+/// Tracks the page added to a call, each with its stream.
+pub type Tracks = Vec<(MediaStreamTrack, MediaStream)>;
 
 impl Call {
     /// A call we place, number `id`; it rings once our devices are here ([`Call::ring`]).
@@ -45,6 +51,7 @@ impl Call {
             call: Some(CallId(crate::js::unique_name())),
             phase: Phase::Calling { rang: None },
             wake,
+            added: Vec::new(),
         }
     }
 
@@ -66,6 +73,7 @@ impl Call {
             },
             with,
             wake,
+            added: Vec::new(),
         }
     }
 
@@ -138,12 +146,17 @@ impl Call {
         matches!(self.phase, Phase::Live(_))
     }
 
-    /// The call's number, the other side, its id and its connection, once accepted: what
-    /// the room call it grows into keeps. `Err(self)` before.
-    #[allow(clippy::result_large_err)]
-    pub fn into_live(self) -> Result<(u32, PeerInfo, CallId, Live), Self> {
+    /// The page sends `track` of `stream` too (on the connection, by the caller).
+    pub fn keep_track(&mut self, track: &MediaStreamTrack, stream: &MediaStream) {
+        self.added.push((Clone::clone(track), Clone::clone(stream)));
+    }
+
+    /// The call's number, the other side, its id, its connection and the tracks the page
+    /// added, once accepted: what the room call it grows into keeps. `Err(self)` before.
+    #[allow(clippy::result_large_err, clippy::type_complexity)]
+    pub fn into_live(self) -> Result<(u32, PeerInfo, CallId, Live, Tracks), Self> {
         match (self.phase, self.call) {
-            (Phase::Live(live), Some(call)) => Ok((self.id, self.with, call, *live)),
+            (Phase::Live(live), Some(call)) => Ok((self.id, self.with, call, *live, self.added)),
             (phase, call) => Err(Self {
                 phase,
                 call,

@@ -20,6 +20,7 @@ use web_sys::{MediaStream, MediaStreamTrack, MediaStreamTrackState};
 
 use super::{
     action::{Action, Actions},
+    call::Tracks,
     command::{Reply, answer},
     devices::Screen,
     input::Input,
@@ -116,7 +117,7 @@ impl Connector<'_> {
         with: &PeerInfo,
         call: &CallId,
         role: Role,
-        tracks: &[(MediaStreamTrack, MediaStream)],
+        tracks: &Tracks,
     ) -> Result<Member, Error> {
         *self.numbers += 1;
         let number = *self.numbers;
@@ -157,7 +158,7 @@ pub struct Group {
     told: Vec<(PeerInfo, State)>,
     /// The tracks the page added during the call (`addTrack`), sent on every connection:
     /// those made later too, while the track is live.
-    tracks: Vec<(MediaStreamTrack, MediaStream)>,
+    tracks: Tracks,
 }
 
 impl Group {
@@ -173,12 +174,9 @@ impl Group {
     }
 
     /// A two-person call with `with`, connection number `number`, grown into room call
-    /// `call`.
+    /// `call`; the page added `tracks` to it.
     pub fn grown(
-        call: CallId,
-        number: u32,
-        with: PeerInfo,
-        mut live: Live,
+        (number, with, call, mut live, tracks): (u32, PeerInfo, CallId, Live, Tracks),
         budget_kbps: u32,
         out: &mut Actions,
     ) -> Self {
@@ -195,7 +193,7 @@ impl Group {
             }],
             budget_kbps,
             told: Vec::new(),
-            tracks: Vec::new(),
+            tracks,
         };
         group.changed(out);
         group
