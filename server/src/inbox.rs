@@ -25,6 +25,8 @@ struct Kept {
     from: PeerId,
     frame: Message,
     cost: usize,
+    /// For a signal a node that died recorded: the number it had given it.
+    recorded: Option<u64>,
 }
 
 /// The numbered signals of one user.
@@ -89,6 +91,7 @@ impl Inbox {
                 from,
                 frame: frame.clone(),
                 cost,
+                recorded: None,
             });
         }
         self.next_seq += 1;
@@ -139,6 +142,9 @@ impl Inbox {
     /// again when the user is back, see [`Inbox::restart`]).
     pub fn keep_waiting(&mut self, waiting: Vec<(PeerId, String)>) {
         for (from, text) in waiting {
+            let recorded = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|message| message.get("seq")?.as_u64());
             let frame = Message::Text(text.into());
             let cost = cost(&frame);
             self.bytes += cost;
@@ -148,6 +154,7 @@ impl Inbox {
                 from,
                 frame,
                 cost,
+                recorded,
             });
             self.next_seq += 1;
         }
@@ -156,10 +163,17 @@ impl Inbox {
     /// The user is back in a session this node starts afresh (it took over the room from a
     /// node that died): numbers go on after `acked` and the user's own after `sent`, as
     /// for a new session, and what waits for the user is numbered again in that order.
+    /// What the dead node recorded that the user says it handled (its number at most
+    /// `acked`: it came before the socket died, the acknowledgement did not) is dropped.
     pub fn restart(&mut self, acked: Option<u64>, sent: Option<u64>) {
         let kept = std::mem::take(&mut self.kept);
         *self = Self::new(acked, sent);
-        for Kept { from, frame, .. } in kept {
+        let handled = |kept: &Kept| {
+            kept.recorded
+                .zip(acked)
+                .is_some_and(|(seq, acked)| seq <= acked)
+        };
+        for Kept { from, frame, .. } in kept.into_iter().filter(|kept| !handled(kept)) {
             let seq = self.next_seq;
             self.next_seq += 1;
             let frame = renumbered(frame, seq);
@@ -171,6 +185,7 @@ impl Inbox {
                 from,
                 frame,
                 cost,
+                recorded: None,
             });
         }
     }

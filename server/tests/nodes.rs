@@ -519,3 +519,63 @@ async fn a_ring_waiting_for_someone_away_outlives_the_node_that_kept_it() {
         (&json!(bob.id), &json!(call))
     );
 }
+
+#[tokio::test]
+async fn a_signal_handled_before_the_socket_died_is_not_delivered_again_by_the_node_that_takes_over()
+ {
+    let redis = Redis::start(free_tcp_port());
+    let (a, b) = (node(&redis.url()).await, node(&redis.url()).await);
+    let mut alice = person(&a, "alice").await;
+    // Bob acknowledges what he handles: what he has not acknowledged is kept for him.
+    let mut bob_client = b.client().await;
+    let (welcome, _) = bob_client
+        .join_with(json!({"type": "login", "name": "bob", "room": "team", "ack": 0}))
+        .await;
+    let bob_id = welcome["id"].as_str().unwrap().to_owned();
+    let token = welcome["resume"].as_str().unwrap().to_owned();
+    while !alice.sees.contains(&bob_id) {
+        assert!(alice.read().await, "alice's socket stays open");
+    }
+    alice
+        .client
+        .send(json!({"type": "ring", "to": bob_id, "call": "handled"}))
+        .await;
+    let ring = bob_client.expect("ring").await;
+    assert_eq!(ring["call"], "handled");
+    let seq = ring["seq"].as_u64().expect("a numbered signal");
+    // His socket dies before his acknowledgement goes out: the ring stays kept, and the
+    // room's home records it as waiting for him.
+    drop(bob_client);
+    let started = std::time::Instant::now();
+    while !redis
+        .field("peercall:members:team", &bob_id)
+        .await
+        .is_some_and(|record| record.contains("handled"))
+    {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the ring waiting for bob is recorded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    a.stop().await;
+    alice.client.expect_closed().await;
+    // Bob comes back through the node that took the room over, saying he handled it.
+    let mut bob_client = b.client().await;
+    let (welcome, _) = bob_client
+        .join_with(json!({
+            "type": "login", "name": "bob", "room": "team", "resume": token, "ack": seq,
+        }))
+        .await;
+    assert_eq!(welcome["id"], bob_id.as_str());
+    alice.resume(&b).await;
+    alice
+        .client
+        .send(json!({"type": "ring", "to": bob_id, "call": "after"}))
+        .await;
+    // The next ring he gets is the new one: the one he handled is not delivered again.
+    let ring = bob_client.expect("ring").await;
+    assert_eq!(ring["call"], "after");
+    assert!(ring["seq"].as_u64() > Some(seq), "numbers go on: {ring}");
+}
