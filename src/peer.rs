@@ -130,9 +130,11 @@ impl Peer {
             {
                 let on_event = on_event.clone();
                 Listener::new(target, "icecandidate", move |event| {
+                    // The connection's own events, each of its one kind: the page never
+                    // holds the connection to dispatch others.
                     let candidate = event
-                        .dyn_ref::<RtcPeerConnectionIceEvent>()
-                        .and_then(RtcPeerConnectionIceEvent::candidate)
+                        .unchecked_ref::<RtcPeerConnectionIceEvent>()
+                        .candidate()
                         .and_then(|c| crate::signaling::read::candidate(&c.to_json().into()).ok());
                     on_event(PeerEvent::Candidate(candidate));
                 })
@@ -140,7 +142,7 @@ impl Peer {
             {
                 let on_event = on_event.clone();
                 Listener::new(target, "track", move |event| {
-                    if let Some(stream) = event.dyn_ref::<RtcTrackEvent>().and_then(stream_of) {
+                    if let Some(stream) = stream_of(event.unchecked_ref::<RtcTrackEvent>()) {
                         on_event(PeerEvent::Track(stream));
                     }
                 })
@@ -148,11 +150,10 @@ impl Peer {
             {
                 let on_event = on_event.clone();
                 Listener::new(target, "datachannel", move |event| {
-                    if let Some(event) = event.dyn_ref::<RtcDataChannelEvent>() {
-                        on_event(PeerEvent::DataChannel(binary_as_array_buffers(
-                            event.channel(),
-                        )));
-                    }
+                    let event = event.unchecked_ref::<RtcDataChannelEvent>();
+                    on_event(PeerEvent::DataChannel(binary_as_array_buffers(
+                        event.channel(),
+                    )));
                 })
             },
             {

@@ -1,4 +1,5 @@
-//! A damaged file is reported, never handed over. The sender here is a bare peer built
+//! A damaged file is reported, never handed over, and a flood of pieces is cut short.
+//! The sender here is a bare peer built
 //! from the browser's own RTCPeerConnection and a plain protocol socket, so that it can
 //! lie about the digest.
 
@@ -118,6 +119,26 @@ async fn a_file_whose_digest_does_not_match_is_refused() {
     assert!(field(&payload, "message").contains("bad.bin"));
     // And the sender is told.
     assert_eq!(receipt_rx.await.unwrap(), "JsValue(false)");
+
+    // Mallory offers 4 KiB and sends it a byte at a time: each piece would cost alice a
+    // buffer and a hash, far past the file's size. Alice ends it at the sixth.
+    files
+        .send_with_str(r#"{"t":"offer","id":2,"name":"flood.bin","size":4096,"type":""}"#)
+        .unwrap();
+    let offered = alice.next("file-offer").await;
+    alice.call.accept_file(field(&offered, "id"));
+    for _ in 0..6 {
+        files
+            .send_with_u8_array(&Uint8Array::from(&[7u8][..]).to_vec())
+            .unwrap();
+    }
+    let (event, payload) = alice.next_of(&["file-done", "file-error"]).await;
+    assert_eq!(event, "file-error");
+    assert_eq!(
+        (field(&payload, "name"), field(&payload, "code")),
+        ("flood.bin".into(), "transfer-failed".into())
+    );
+    assert_eq!(alice.call.state(), "connected");
     drop((on_message, on_candidate));
     alice.call.hangup();
     pc.close();

@@ -97,10 +97,9 @@ impl Chat {
                 let on_event = on_event.clone();
                 Listener::new(&channel, "open", move |_| on_event(ChatEvent::Open))
             },
+            // As the file channel's: only its own `message` events.
             Listener::new(&channel, "message", move |event| {
-                let data = wasm_bindgen::JsCast::dyn_ref::<MessageEvent>(event)
-                    .map(MessageEvent::data)
-                    .unwrap_or(JsValue::UNDEFINED);
+                let data = wasm_bindgen::JsCast::unchecked_ref::<MessageEvent>(event).data();
                 on_event(decode(&data));
             }),
         ];

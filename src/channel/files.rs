@@ -61,12 +61,10 @@ impl FileChannel {
                 let on_event = on_event.clone();
                 Listener::new(&channel, "open", move |_| on_event(FileEvent::Open))
             },
+            // The channel's own `message` events: never another kind (nobody else can
+            // reach the channel to dispatch one).
             Listener::new(&channel, "message", move |event| {
-                let data = event
-                    .dyn_ref::<MessageEvent>()
-                    .map(MessageEvent::data)
-                    .unwrap_or(JsValue::UNDEFINED);
-                on_event(decode(data));
+                on_event(decode(event.unchecked_ref::<MessageEvent>().data()));
             }),
         ];
         Self {

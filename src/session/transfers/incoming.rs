@@ -14,6 +14,10 @@ use crate::{
     words::decimal,
 };
 
+/// The smallest piece a sender sends a file in, but for the last: far below what any
+/// connection carries (64 KiB where it does not say).
+const MIN_CHUNK: f64 = 1024.0;
+
 /// A file the other side offered.
 pub struct Incoming {
     offer: Offer,
@@ -78,24 +82,23 @@ impl Incoming {
         }
     }
 
-    /// Keeps the bytes of `buffer` (and starts hashing them).
+    /// Keeps the bytes of `buffer` (and starts hashing them). More bytes than offered, or
+    /// more pieces than a file of that size comes in, end it: each piece costs memory
+    /// and a hash of its own, empty or not.
     pub fn chunk(&mut self, buffer: ArrayBuffer, files: &FileChannel, out: &mut Actions) -> Chunk {
         self.received += f64::from(buffer.byte_length());
         // A hash that cannot start leaves a gap, and the digest check then fails.
         if let Ok(hash) = files::start_sha256(&buffer) {
             self.hashes.push(hash);
         }
-        self.parts.push(&buffer);
+        let pieces = self.parts.push(&buffer);
         let (id, size) = (self.offer.id, self.offer.size);
-        if self.received > size {
+        if self.received > size || f64::from(pieces) > size / MIN_CHUNK + 1.0 {
             files.send(&FileControl::Cancel {
                 id,
                 by: Some(Party::Receiver),
             });
-            let error = Error::new(
-                ErrorCode::TransferFailed,
-                "more bytes came than were offered",
-            );
+            let error = Error::new(ErrorCode::TransferFailed, "more came than was offered");
             out.emit(self.failed(error));
             return Chunk::TooMuch;
         }
