@@ -1,5 +1,7 @@
-//! Sockets per client address: no address may hold more than its share of the server.
-//! An IPv6 client is counted by its /64, which one host or home usually has whole.
+//! Sockets and login attempts per client address: no address may hold more than its
+//! share of the server, nor make everyone's presence list churn by logging in over and
+//! over on fresh sockets. An IPv6 client is counted by its /64, which one host or home
+//! usually has whole.
 
 use std::{
     collections::HashMap,
@@ -8,6 +10,12 @@ use std::{
 };
 
 use axum::http::HeaderMap;
+
+use crate::rates::Bucket;
+
+/// Past this many addresses with a login bucket (at the least), the full ones are
+/// forgotten.
+const PRUNE_AT: usize = 1024;
 
 /// Where a client is, as counted: an IPv4 address, or the /64 of an IPv6 one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,11 +39,47 @@ impl AddressKey {
     }
 }
 
-/// The open sockets of every address, within a limit.
+/// The open sockets and the login attempts of every address, within limits.
 pub struct Addresses {
-    open: Mutex<HashMap<AddressKey, usize>>,
+    counts: Mutex<Counts>,
     limit: usize,
+    /// Login attempts per minute from one address, and as many at once.
+    logins_per_minute: f64,
     trusted_proxies: Vec<IpAddr>,
+}
+
+#[derive(Default)]
+struct Counts {
+    open: HashMap<AddressKey, usize>,
+    /// Addresses that logged in lately; a full bucket is as good as none, and goes.
+    logins: HashMap<AddressKey, Bucket>,
+    /// How many buckets there may be before the full ones are looked for; it grows with
+    /// the buckets that stay, so that the search costs each login a constant share.
+    prune_at: usize,
+}
+
+/// A socket's way to count its login attempts against its address.
+pub struct AddressLogins {
+    addresses: Arc<Addresses>,
+    key: AddressKey,
+}
+
+impl AddressLogins {
+    /// Takes one login attempt from the address's share; false if it has none left.
+    pub fn take(&self) -> bool {
+        let addresses = &self.addresses;
+        let mut counts = addresses.lock();
+        if counts.logins.len() >= counts.prune_at.max(PRUNE_AT) {
+            counts.logins.retain(|_, bucket| !bucket.is_full());
+            counts.prune_at = 2 * counts.logins.len();
+        }
+        let per_minute = addresses.logins_per_minute;
+        counts
+            .logins
+            .entry(self.key)
+            .or_insert_with(|| Bucket::new(per_minute, per_minute / 60.0, 1.0))
+            .take(1.0)
+    }
 }
 
 /// One socket counted against its address, until dropped.
@@ -44,9 +88,19 @@ pub struct Slot {
     key: AddressKey,
 }
 
+impl Slot {
+    /// What counts the socket's login attempts against its address.
+    pub fn logins(&self) -> AddressLogins {
+        AddressLogins {
+            addresses: Arc::clone(&self.addresses),
+            key: self.key,
+        }
+    }
+}
+
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut open = self.addresses.lock();
+        let open = &mut self.addresses.lock().open;
         if let Some(count) = open.get_mut(&self.key) {
             *count -= 1;
             if *count == 0 {
@@ -57,18 +111,19 @@ impl Drop for Slot {
 }
 
 impl Addresses {
-    /// At most `limit` sockets per address; `trusted_proxies` name the client in
-    /// `X-Forwarded-For`.
-    pub fn new(limit: usize, trusted_proxies: Vec<IpAddr>) -> Self {
+    /// At most `limit` sockets per address, and `logins_per_minute` login attempts (as
+    /// many at once); `trusted_proxies` name the client in `X-Forwarded-For`.
+    pub fn new(limit: usize, logins_per_minute: f64, trusted_proxies: Vec<IpAddr>) -> Self {
         Self {
-            open: Mutex::default(),
+            counts: Mutex::default(),
             limit,
+            logins_per_minute,
             trusted_proxies: trusted_proxies.iter().map(IpAddr::to_canonical).collect(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<AddressKey, usize>> {
-        self.open
+    fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
+        self.counts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -93,8 +148,8 @@ impl Addresses {
     /// A slot for one more socket from `ip`, unless its address has all it may.
     pub fn take(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
         let key = AddressKey::of(ip);
-        let mut open = self.lock();
-        let count = open.entry(key).or_default();
+        let mut counts = self.lock();
+        let count = counts.open.entry(key).or_default();
         if *count >= self.limit {
             return None;
         }
@@ -133,7 +188,7 @@ mod tests {
 
     #[test]
     fn slots_are_given_back() {
-        let addresses = Arc::new(Addresses::new(2, Vec::new()));
+        let addresses = Arc::new(Addresses::new(2, 60.0, Vec::new()));
         let ip: IpAddr = [192, 0, 2, 1].into();
         let first = addresses.take(ip);
         let second = addresses.take(ip);
@@ -141,6 +196,6 @@ mod tests {
         assert!(addresses.take(ip).is_none());
         drop(first);
         assert!(addresses.take(ip).is_some());
-        assert!(addresses.lock().len() == 1);
+        assert!(addresses.lock().open.len() == 1);
     }
 }

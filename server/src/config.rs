@@ -28,6 +28,11 @@ pub struct Config {
         default_value_t = 64
     )]
     pub max_connections_per_address: usize,
+    /// Login attempts per minute from one address (one /64 for IPv6), and as many at
+    /// once; one more is refused with `rate-limited`. Each login on a fresh socket tells
+    /// everyone in the room: this keeps one address from making their lists churn.
+    #[arg(long, env = "PEERCALL_LOGINS_PER_ADDRESS", default_value_t = 120)]
+    pub logins_per_address: u32,
     /// A reverse proxy (repeatable): for connections from it, the client's address is the
     /// last one in `X-Forwarded-For`.
     #[arg(

@@ -16,6 +16,7 @@ use tokio::{sync::watch, time::Instant};
 
 use crate::{
     AppState,
+    addresses::AddressLogins,
     identity::display_name,
     outbox::{Eviction, Evictor, Frames, Outbox, cost, frame},
     rates::Rates,
@@ -113,7 +114,8 @@ enum Via {
 }
 
 /// Serves one socket until it closes; `refused`: a socket from a page the server does not
-/// serve, told so and closed at once.
+/// serve, told so and closed at once. Its login attempts count against its address too,
+/// through `logins`.
 ///
 /// Not an `async fn`: one would keep its arguments beside the connection's future, which
 /// holds them already, and every idle connection would pay for both.
@@ -122,9 +124,11 @@ pub fn run(
     remote: SocketAddr,
     state: AppState,
     refused: Option<Refusal>,
+    logins: Option<AddressLogins>,
 ) -> impl Future<Output = ()> + Send {
     let (sink, stream) = socket.split();
-    serve(stream, sink, remote, state, refused, Via::Socket)
+    let rates = Rates::new(state.rate_factor, logins);
+    serve(stream, sink, remote, state, refused, Via::Socket, rates)
 }
 
 /// Serves another node's socket whose room lives here, until it ends.
@@ -139,6 +143,8 @@ pub async fn visit(visit: Visit, state: AppState) {
         frames,
     } = visit;
     let sink = VisitorSink::new(Arc::clone(&cluster.bus), edge.clone(), conn);
+    // Its node counted its logins against its address.
+    let rates = Rates::new(state.rate_factor, None);
     serve(
         VisitorFrames(frames),
         sink,
@@ -146,6 +152,7 @@ pub async fn visit(visit: Visit, state: AppState) {
         state,
         None,
         Via::Tunnel,
+        rates,
     )
     .await;
     cluster.bus.visitor_ended(&edge, conn);
@@ -158,6 +165,7 @@ async fn serve<S, K>(
     state: AppState,
     refused: Option<Refusal>,
     via: Via,
+    mut rates: Rates,
 ) where
     S: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
     K: Sink<Message> + Unpin + Send + 'static,
@@ -190,7 +198,6 @@ async fn serve<S, K>(
     // When a fresh resume token goes out, once logged in.
     let mut resume_at: Option<Instant> = None;
     let resume_every = state.resume_refresh;
-    let mut rates = Rates::new(state.rate_factor);
 
     let ending = if let Some(refusal) = refused {
         Ending::Refused(

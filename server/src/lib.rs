@@ -171,6 +171,7 @@ pub async fn serve_prepared(
         slots: Arc::new(Semaphore::new(config.max_connections)),
         addresses: Arc::new(Addresses::new(
             config.max_connections_per_address,
+            f64::from(config.logins_per_address),
             config.trusted_proxies.clone(),
         )),
         login_timeout: Duration::from_millis(config.login_timeout_ms.max(1)),
@@ -353,7 +354,8 @@ async fn upgrade(
         // A combinator rather than an `async` block, which would keep the connection's
         // arguments a second time beside its future.
         .on_upgrade(move |socket| {
-            connection::run(socket, remote, state, refused)
+            let logins = address_slot.as_ref().map(addresses::Slot::logins);
+            connection::run(socket, remote, state, refused, logins)
                 .map(move |()| drop((slot, address_slot)))
         })
 }

@@ -6,10 +6,10 @@
 use protocol::{ClientMessage, ErrorCode};
 use tokio::time::Instant;
 
-use crate::refusal::Refusal;
+use crate::{addresses::AddressLogins, refusal::Refusal};
 
 /// A token bucket: `burst` tokens at most, refilled at `per_sec`.
-struct Bucket {
+pub struct Bucket {
     tokens: f64,
     burst: f64,
     per_sec: f64,
@@ -17,7 +17,7 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn new(burst: f64, per_sec: f64, factor: f64) -> Self {
+    pub fn new(burst: f64, per_sec: f64, factor: f64) -> Self {
         Self {
             tokens: burst * factor,
             burst: burst * factor,
@@ -27,11 +27,8 @@ impl Bucket {
     }
 
     /// Takes `n` tokens if there are that many.
-    fn take(&mut self, n: f64) -> bool {
-        let now = Instant::now();
-        let elapsed = now.duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + elapsed * self.per_sec).min(self.burst);
+    pub fn take(&mut self, n: f64) -> bool {
+        self.refill();
         if self.tokens >= n {
             self.tokens -= n;
             true
@@ -39,11 +36,26 @@ impl Bucket {
             false
         }
     }
+
+    /// Whether it is full again: as good as a new one.
+    pub fn is_full(&mut self) -> bool {
+        self.refill();
+        self.tokens >= self.burst
+    }
+
+    fn refill(&mut self) {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.per_sec).min(self.burst);
+    }
 }
 
 /// The rates of one connection.
 pub struct Rates {
     logins: Bucket,
+    /// The logins of every connection from the same address.
+    address: Option<AddressLogins>,
     rings: Bucket,
     relays: Bucket,
     relay_bytes: Bucket,
@@ -53,11 +65,14 @@ pub struct Rates {
 }
 
 impl Rates {
-    /// The default rates, each multiplied by `factor` (`--rate-limit-factor`).
-    pub fn new(factor: f64) -> Self {
+    /// The default rates, each multiplied by `factor` (`--rate-limit-factor`); login
+    /// attempts also count against `address`, where the socket has one (a visitor from
+    /// another node was counted there).
+    pub fn new(factor: f64, address: Option<AddressLogins>) -> Self {
         Self {
             // Login attempts on one socket: a person retyping a taken name.
             logins: Bucket::new(10.0, 1.0, factor),
+            address,
             // Rings and moderation: a person's clicks, and a page that calls back at once
             // after a busy or a glare, dozens of times in a row.
             rings: Bucket::new(100.0, 2.0, factor),
@@ -73,7 +88,14 @@ impl Rates {
     /// Whether `message`, `bytes` long on the wire, is within its rate.
     pub fn allow(&mut self, message: &ClientMessage, bytes: usize) -> Result<(), Refusal> {
         let (within, what) = match message {
-            ClientMessage::Login { .. } => (self.logins.take(1.0), "logins"),
+            ClientMessage::Login { .. } => {
+                if !self.logins.take(1.0) {
+                    (false, "logins")
+                } else {
+                    let from_address = self.address.as_ref().is_none_or(AddressLogins::take);
+                    (from_address, "logins from your address")
+                }
+            }
             ClientMessage::Ping => (self.pings.take(1.0), "pings"),
             ClientMessage::Ring { .. }
             | ClientMessage::LockRoom

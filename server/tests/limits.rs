@@ -271,3 +271,54 @@ async fn a_client_that_keeps_being_refused_is_closed() {
     alice.expect("pong").await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn logging_in_over_and_over_on_fresh_sockets_is_refused_past_the_address_share() {
+    let server = TestServer::start().await;
+    let elsewhere = |last: u8| std::net::IpAddr::from([127, 0, 0, last]);
+    let mut carol = Client::connect_from_ip(server.addr, elsewhere(2)).await;
+    carol.login("carol").await;
+    // From one address: connect, log in, leave, again and again, until refused.
+    let mut logged_in = 0;
+    loop {
+        let mut client = Client::connect(server.addr).await;
+        client
+            .send(json!({"type": "login", "name": format!("churn-{logged_in}")}))
+            .await;
+        let answer = client.recv().await;
+        if answer["type"] == "error" {
+            assert_eq!(answer["code"], "rate-limited", "{answer}");
+            assert!(
+                answer["message"].as_str().unwrap().contains("address"),
+                "{answer}"
+            );
+            break;
+        }
+        assert_eq!(answer["type"], "welcome", "{answer}");
+        logged_in += 1;
+        assert!(logged_in <= 200, "never refused");
+        client.close().await;
+    }
+    // The default share is 120 at once (and 2 a second after).
+    assert!(
+        (120..=130).contains(&logged_in),
+        "{logged_in} logins let in"
+    );
+    // Someone at another address logs in as ever; carol heard of each login let in, and
+    // of nothing refused, before that one.
+    let mut dave = Client::connect_from_ip(server.addr, elsewhere(3)).await;
+    dave.login("dave").await;
+    let mut joined = 0;
+    loop {
+        let frame = carol.recv().await;
+        if frame["type"] != "peer-joined" {
+            continue;
+        }
+        if frame["name"] == "dave" {
+            break;
+        }
+        joined += 1;
+    }
+    assert_eq!(joined, logged_in);
+    server.stop().await;
+}

@@ -350,10 +350,11 @@ async fn a_user_who_left_cannot_come_back_with_their_token_through_another_node(
 #[tokio::test]
 async fn presence_is_the_same_on_every_node_after_two_hundred_logins() {
     let redis = Redis::start(free_tcp_port());
-    // All 200 sockets come from this machine: the per-address limit is raised by its flag,
-    // and so is the capacity of a named room.
+    // All 200 sockets come from this machine: the per-address limits (sockets and logins)
+    // are raised by their flags, and so is the capacity of a named room.
     let raised = |config: &mut peercall_server::Config| {
         config.max_connections_per_address = 1_000;
+        config.logins_per_address = 1_000;
         config.room_capacity = 200;
     };
     let nodes = [

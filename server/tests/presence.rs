@@ -95,8 +95,13 @@ async fn a_dropped_connection_is_announced_too() {
 #[tokio::test]
 async fn two_hundred_simultaneous_logins_agree_on_who_is_online() {
     const CLIENTS: usize = 200;
-    // All of them come from this one machine: its share of sockets is raised by its flag.
-    let server = TestServer::start_with(|c| c.max_connections_per_address = CLIENTS).await;
+    // All of them come from this one machine: its share of sockets and of logins is
+    // raised by their flags.
+    let server = TestServer::start_with(|c| {
+        c.max_connections_per_address = CLIENTS;
+        c.logins_per_address = CLIENTS as u32;
+    })
+    .await;
     let addr = server.addr;
     let logins = (0..CLIENTS).map(|i| {
         tokio::spawn(async move {

@@ -284,12 +284,14 @@ fn relay_throughput() -> Result {
 }
 
 fn relay_throughput_on(cores: Cores) -> Result {
-    // Every protection stays on; only the per-address and rate limits are raised by their
-    // flags, since all the load comes from one machine.
+    // Every protection stays on; only the per-address limits (sockets and logins) and the
+    // rates are raised by their flags, since all the load comes from one machine.
     let www = root().join("www");
     let flags = [
         "--max-connections-per-address",
         "1000",
+        "--logins-per-address",
+        "100000",
         "--rate-limit-factor",
         "1000",
     ];
@@ -371,6 +373,8 @@ fn cluster_relay() -> Result {
     let flags = [
         "--max-connections-per-address",
         "1000",
+        "--logins-per-address",
+        "100000",
         "--rate-limit-factor",
         "1000",
     ];
@@ -548,8 +552,8 @@ fn idle_memory(dist: &Path) -> Result {
 /// KiB of server RSS per connection with [`IDLE_CONNECTIONS`] idle logged-in connections,
 /// in rooms of `room_size` (or all in the default room).
 fn idle_rss(dist: &Path, room_size: Option<usize>) -> Result<f64> {
-    // Every connection comes from this one machine: the per-address limit is raised by its
-    // flag (see "Server memory with idle connections" in BENCHMARKS.md), and so is the
+    // Every connection comes from this one machine: the per-address limits (sockets and
+    // logins) are raised by their flags (see "Server memory with idle connections" in BENCHMARKS.md), and so is the
     // room capacity, to the room size measured.
     let connections = (IDLE_CONNECTIONS + 100).to_string();
     let capacity = room_size.unwrap_or(8).to_string();
@@ -558,6 +562,8 @@ fn idle_rss(dist: &Path, room_size: Option<usize>) -> Result<f64> {
         dist,
         &[
             "--max-connections-per-address",
+            &connections,
+            "--logins-per-address",
             &connections,
             "--max-connections",
             &connections,
