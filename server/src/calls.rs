@@ -471,7 +471,7 @@ impl Calls {
             .filter(|(other, _)| **other != id)
             .map(|(other, _)| other.clone())
             .collect();
-        others.iter().for_each(|other| self.remove(other));
+        others.iter().for_each(|other| self.end_call(other));
         if let Some(call) = self.calls.get_mut(&id) {
             call.phase = Phase::Accepted;
         }
@@ -488,8 +488,7 @@ impl Calls {
         let id = self
             .find(from, to, call.as_ref(), |_| true)
             .ok_or_else(|| not_in_call("no call with that peer to end"))?;
-        self.remove(&id);
-        self.invitations.retain(|i| i.call != id);
+        self.end_call(&id);
         Ok(id)
     }
 
@@ -549,7 +548,7 @@ impl Calls {
                     })
                     .cloned()
                     .collect();
-                earlier.iter().for_each(|id| self.remove(id));
+                earlier.iter().for_each(|id| self.end_call(id));
                 self.rings += 1;
                 self.insert(
                     call,
@@ -567,8 +566,7 @@ impl Calls {
     /// `member` left the room: its calls end.
     pub fn leave(&mut self, member: &PeerId) {
         for id in self.of.remove(member).unwrap_or_default() {
-            self.remove(&id);
-            self.invitations.retain(|i| i.call != id);
+            self.end_call(&id);
         }
         self.invitations
             .retain(|i| i.callee != *member && i.by != *member);
@@ -618,6 +616,13 @@ impl Calls {
         self.calls.insert(id, call);
     }
 
+    /// Call `id` ends: it goes, and so do the invitations into it.
+    fn end_call(&mut self, id: &CallId) {
+        self.remove(id);
+        self.invitations.retain(|i| i.call != *id);
+    }
+
+    /// Call `id` goes (its invitations stay: it may be growing into the room call).
     fn remove(&mut self, id: &CallId) {
         let Some(call) = self.calls.remove(id) else {
             return;

@@ -269,3 +269,27 @@ async fn a_declined_invitation_leaves_the_two_person_call_as_it_was() {
     assert_ne!(joined["call"], call.as_str());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_invitation_ends_with_a_call_that_a_new_call_between_the_two_replaced() {
+    let server = TestServer::start().await;
+    let (mut room, all, call, _) = an_invitation(&server, "again", &["ann", "ben", "cat"]).await;
+    // Ann and Ben start over with a new call: the one Cat was invited into is over.
+    let again = {
+        let (first, rest) = room.split_at_mut(1);
+        rest[0].0.call(&all[1], &mut first[0].0, &all[0]).await
+    };
+    assert_ne!(again, call);
+    // So is the invitation: Cat's answer to it goes nowhere, and she is told.
+    room[2]
+        .0
+        .send(json!({"type": "decline", "to": all[0], "call": call, "reason": "declined"}))
+        .await;
+    room[2].0.expect_error("not-in-call").await;
+    room[2]
+        .0
+        .send(json!({"type": "accept", "to": all[0], "call": call}))
+        .await;
+    room[2].0.expect_error("not-in-call").await;
+    server.stop().await;
+}
