@@ -85,6 +85,9 @@ struct AppState {
     ping_interval: Duration,
     /// One permit per open socket: the connection limit.
     slots: Arc<Semaphore>,
+    /// One permit per socket upgraded only to be refused (and closed): never one of
+    /// `slots`, which a flood of refused sockets would otherwise take from everyone.
+    refusal_slots: Arc<Semaphore>,
     /// The sockets of each client address, within their own limit.
     addresses: Arc<Addresses>,
     /// How long a socket may take to log in.
@@ -169,6 +172,7 @@ pub async fn serve_prepared(
         metrics: Arc::clone(&metrics),
         ping_interval: Duration::from_millis(config.ping_interval_ms.max(1)),
         slots: Arc::new(Semaphore::new(config.max_connections)),
+        refusal_slots: Arc::new(Semaphore::new(REFUSAL_SLOTS)),
         addresses: Arc::new(Addresses::new(
             config.max_connections_per_address,
             f64::from(config.logins_per_address),
@@ -314,6 +318,10 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Sockets upgraded only to be told why they are refused, open at once (each for at
+/// most the time its close takes): past this, refusals are plain HTTP 503.
+const REFUSAL_SLOTS: usize = 256;
+
 /// `GET /ws`: upgrade to a signaling socket, within the connection limit. A socket from
 /// a page on a site the server does not serve is upgraded only to be told so and closed:
 /// a page never sees why an upgrade failed, but it sees a close code.
@@ -342,8 +350,12 @@ async fn upgrade(
     } else {
         None
     };
-    let Ok(slot) = state.slots.clone().try_acquire_owned() else {
-        tracing::warn!(%remote, "refused: connection limit reached");
+    let slots = match refused {
+        Some(_) => &state.refusal_slots,
+        None => &state.slots,
+    };
+    let Ok(slot) = Arc::clone(slots).try_acquire_owned() else {
+        tracing::warn!(%remote, refused = refused.is_some(), "refused: connection limit reached");
         state.metrics.refused("server-full");
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
     };

@@ -28,6 +28,31 @@ async fn an_address_holds_only_its_share_of_sockets() {
 }
 
 #[tokio::test]
+async fn sockets_refused_for_their_address_take_no_place_from_anyone_else() {
+    let server = TestServer::start_with(|c| {
+        c.max_connections = 2;
+        c.max_connections_per_address = 1;
+    })
+    .await;
+    let mut held = Client::connect(server.addr).await;
+    held.login("held").await;
+    // More from the same address: each is refused, and none answers its close, so the
+    // server waits a moment on each before it lets go.
+    let mut refused = Vec::new();
+    for _ in 0..3 {
+        refused.push(Client::connect(server.addr).await);
+    }
+    // Meanwhile someone at another address takes the server's last place.
+    let elsewhere = std::net::IpAddr::from([127, 0, 0, 2]);
+    let mut other = Client::connect_from_ip(server.addr, elsewhere).await;
+    other.login("other").await;
+    for mut client in refused {
+        client.expect_refusal("too-many-connections", 4430).await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn behind_a_trusted_proxy_each_forwarded_client_counts_apart() {
     let server = TestServer::start_with(|c| {
         c.max_connections_per_address = 1;
