@@ -586,7 +586,13 @@ impl Registry {
         }
         let mut state = self.lock();
         state.note_change(seat.room.clone());
-        let Some(room) = state.rooms.get_mut(&seat.room) else {
+        // Removed (or gone) while this was on its way: no place in the call for a member
+        // nobody would ever see leave it.
+        let Some(room) = state
+            .rooms
+            .get_mut(&seat.room)
+            .filter(|room| room.members.contains_key(&seat.id))
+        else {
             return Err(Refusal::new(ErrorCode::NotLoggedIn, "log in again"));
         };
         if room.repeated(&seat.id, seq) {
@@ -1002,4 +1008,81 @@ fn new_id() -> PeerId {
         .map(char::from)
         .collect();
     PeerId(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::extract::ws::Message;
+    use serde_json::Value;
+
+    use super::*;
+    use crate::outbox::Frames;
+
+    fn registry() -> Arc<Registry> {
+        Arc::new(Registry::new(
+            Limits {
+                outbox_bytes: 1 << 20,
+                backlog_bytes: 1 << 20,
+            },
+            Tokens::new(vec![7; 32], Duration::from_secs(3600)),
+            Duration::from_secs(30),
+            Capacity {
+                named: 100,
+                default: None,
+                default_room: true,
+                call: 4,
+            },
+        ))
+    }
+
+    /// `name` logged in to room `team`, and what its socket would be sent.
+    fn log_in(registry: &Registry, name: &str, conn: u64) -> (Seat, Frames) {
+        let (outbox, frames) = Outbox::new(registry.outbox_bytes());
+        let ice = IceServers::new(Vec::new(), Vec::new(), None, Duration::from_secs(60))
+            .expect("no ICE servers");
+        let login = Login {
+            name,
+            room: RoomKey::named("team"),
+            resume: None,
+            password: None,
+            admin: false,
+            token_current: true,
+            ack: None,
+            sent: None,
+            claim: None,
+        };
+        let welcomed = registry
+            .login(login, conn, &outbox, &ice)
+            .expect("logged in");
+        (welcomed.seat, frames)
+    }
+
+    /// The frames of `kind` queued for a socket so far.
+    fn sent(frames: &Frames, kind: &str) -> Vec<Value> {
+        std::iter::from_fn(|| frames.try_recv())
+            .filter_map(|frame| match frame {
+                Message::Text(text) => serde_json::from_str::<Value>(text.as_str()).ok(),
+                _ => None,
+            })
+            .filter(|frame| frame["type"] == kind)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_join_from_someone_removed_meanwhile_leaves_nobody_in_the_call() {
+        let registry = registry();
+        let (ann, ann_frames) = log_in(&registry, "ann", 1);
+        let (ben, _ben_frames) = log_in(&registry, "ben", 2);
+        registry
+            .remove(&ann, &ben.id)
+            .expect("the first in the room moderates it");
+        // Ben's join-call was on its way when he was removed.
+        let refused = registry.join_call(&ben, None).err().map(|r| r.code);
+        assert_eq!(refused, Some(ErrorCode::NotLoggedIn));
+        // Ann starts the call alone: nobody is in it before her.
+        registry.join_call(&ann, None).expect("ann joins");
+        let joined = sent(&ann_frames, "call-joined");
+        assert_eq!(joined.len(), 1, "{joined:?}");
+        assert_eq!(joined[0]["peers"], serde_json::json!([]));
+    }
 }
