@@ -348,8 +348,9 @@ async fn serve<S, K>(
     };
 
     if let Some(seat) = &me {
-        state.registry.depart(seat, conn, ending.is_clean());
-        if ending.is_clean() {
+        // Only a leave that took effect is told to the other nodes: a connection a resume
+        // took over may end cleanly without its user leaving.
+        if state.registry.depart(seat, conn, ending.is_clean()) {
             state
                 .routing
                 .note_left(&seat.id, state.registry.token_lifetime())

@@ -687,26 +687,27 @@ impl Registry {
         Ok(())
     }
 
-    /// Connection `conn` of `seat` ended. On purpose (`clean`): the user leaves now.
-    /// Otherwise it is away, and leaves when the grace period ends without a resume.
-    pub fn depart(self: &Arc<Self>, seat: &Seat, conn: u64, clean: bool) {
+    /// Connection `conn` of `seat` ended. On purpose (`clean`): the user leaves now, and
+    /// the answer is true. Otherwise it is away, and leaves when the grace period ends
+    /// without a resume. A connection a resume has taken over changes nothing.
+    pub fn depart(self: &Arc<Self>, seat: &Seat, conn: u64, clean: bool) -> bool {
         let mut state = self.lock();
         let Some(member) = state
             .rooms
             .get_mut(&seat.room)
             .and_then(|room| room.members.get_mut(&seat.id))
         else {
-            return;
+            return false;
         };
         // A resume on another connection has taken this user over: nothing to do.
         if !matches!(member.link, Link::Connected { conn: c, .. } if c == conn) {
-            return;
+            return false;
         }
         if clean {
             let until = now_ms() + self.tokens.lifetime().as_millis() as u64;
             state.left.insert(seat.id.clone(), until);
             leave(&mut state, seat, self.limits.backlog_bytes);
-            return;
+            return true;
         }
         member.link = Link::Away { conn: Some(conn) };
         // What it has not acknowledged waits for it now: the record must say so.
@@ -716,6 +717,7 @@ impl Registry {
             tokio::time::sleep(registry.grace).await;
             registry.expire(&seat, Some(conn));
         });
+        false
     }
 
     /// `seat`'s grace is over: it leaves if it is still away since connection `conn`.
@@ -1066,6 +1068,41 @@ mod tests {
             })
             .filter(|frame| frame["type"] == kind)
             .collect()
+    }
+
+    #[tokio::test]
+    async fn a_connection_a_resume_took_over_that_then_closes_cleanly_is_no_leave() {
+        let registry = registry();
+        let (ann, _old) = log_in(&registry, "ann", 1);
+        // Ann resumes on connection 2 while connection 1 still looks open.
+        let token = registry.resume_token(&ann);
+        let claim = registry.resumable(Some(&token), &ann.room, "ann");
+        assert!(claim.is_some(), "a fresh token is good");
+        let (outbox, _new) = Outbox::new(registry.outbox_bytes());
+        let ice = IceServers::new(Vec::new(), Vec::new(), None, Duration::from_secs(60))
+            .expect("no ICE servers");
+        let login = Login {
+            name: "ann",
+            room: RoomKey::named("team"),
+            resume: claim,
+            password: None,
+            admin: false,
+            token_current: true,
+            ack: None,
+            sent: None,
+            claim: None,
+        };
+        let welcomed = registry.login(login, 2, &outbox, &ice).expect("resumed");
+        assert!(welcomed.resumed);
+        // The old connection then ends as if the person left: she did not.
+        assert!(!registry.depart(&ann, 1, true));
+        let token = registry.resume_token(&ann);
+        assert!(
+            registry.resumable(Some(&token), &ann.room, "ann").is_some(),
+            "her tokens still resume"
+        );
+        // Her current connection's clean end is a leave.
+        assert!(registry.depart(&ann, 2, true));
     }
 
     #[tokio::test]
