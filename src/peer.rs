@@ -92,6 +92,10 @@ pub struct Peer {
     deferred: Vec<(MediaStreamTrack, MediaStream)>,
     /// The DTLS role the last negotiation settled on (see [`dtls`]).
     dtls_role: Option<DtlsRole>,
+    /// The track each sender was last told to send: `replaceTrack` settles later, and
+    /// until then the sender still names the track before. Only the camera's and the
+    /// microphone's are ever replaced, and they stay for the connection's life.
+    replaced: Vec<(web_sys::RtcRtpSender, MediaStreamTrack)>,
     _listeners: [Listener; 5],
 }
 
@@ -171,6 +175,7 @@ impl Peer {
             awaiting_first_offer: false,
             pending_candidates: Vec::new(),
             deferred: Vec::new(),
+            replaced: Vec::new(),
             dtls_role: None,
             _listeners: listeners,
         })
@@ -355,10 +360,18 @@ impl Peer {
             // Switched as the promise settles; a refusal (a track the connection cannot
             // send) leaves the sender with nothing to send until the next switch.
             let _ = sender.replace_track(Some(new));
+            match self.replaced.iter_mut().find(|(known, _)| *known == sender) {
+                Some((_, sent)) => *sent = Clone::clone(new),
+                None => self.replaced.push((sender, Clone::clone(new))),
+            }
         }
     }
 
+    /// The sender of `track`: the one last told to send it, or the one that does.
     fn sender_of(&self, track: &MediaStreamTrack) -> Option<web_sys::RtcRtpSender> {
+        if let Some((sender, _)) = self.replaced.iter().find(|(_, sent)| sent == track) {
+            return Some(Clone::clone(sender));
+        }
         self.pc
             .get_senders()
             .iter()

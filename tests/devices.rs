@@ -154,6 +154,19 @@ async fn a_new_camera_keeps_the_video_going_and_stays_off_if_it_was() {
     // Bob is told once the new camera is on.
     told_video(&mut bob, off + 1, true).await;
     assert!(after.enabled());
+    let received = still_receives(&bob, received).await;
+
+    // Two switches in a row, the second before the browser has settled the first: the
+    // last one chosen is sent, not the one stopped in between.
+    let (second, third) = (stand_in("video"), stand_in("video"));
+    JsFuture::from(alice.call.use_camera(Clone::clone(&second).into()))
+        .await
+        .expect("switched");
+    JsFuture::from(alice.call.use_camera(Clone::clone(&third).into()))
+        .await
+        .expect("switched again");
+    assert_eq!(track_of(&stream, "video").id(), third.id());
+    assert_eq!(field(&second, "readyState"), "ended");
     still_receives(&bob, received).await;
     assert_eq!(alice.call.state(), "connected");
     alice.call.hangup();
