@@ -75,6 +75,8 @@ enum Ending {
     ServerShutdown,
     /// A visitor whose room has moved on from this node: its socket goes back to find it.
     Moved,
+    /// A login refused for its address's share: the client comes back later.
+    TryLater,
 }
 
 impl Ending {
@@ -96,6 +98,7 @@ impl Ending {
                 | Self::NoLogin
                 | Self::Abusive
                 | Self::ServerShutdown
+                | Self::TryLater
                 | Self::Refused(_)
                 | Self::Moved
                 | Self::Evicted(Eviction::Replaced | Eviction::Removed | Eviction::Ended)
@@ -240,6 +243,12 @@ async fn serve<S, K>(
                             Ok(Handled::Moved) => {
                                 outbox.push(close(close_code::RESTART, MOVED));
                                 break Ending::Moved;
+                            }
+                            // A socket that will not log in now has no use: it closes, and
+                            // the client comes back (1013: try again later).
+                            Ok(Handled::TryLater) => {
+                                outbox.push(close(close_code::AGAIN, "too many logins from your address"));
+                                break Ending::TryLater;
                             }
                             Err(refusal) => {
                             // A connection that just ended still has candidates on their
@@ -413,6 +422,8 @@ enum Handled {
     Tunnelled(Tunnel),
     /// A visitor's login to a room that lives on another node by now.
     Moved,
+    /// A login over its address's share: told so, and the socket is to close.
+    TryLater,
 }
 
 /// Acts on one text frame; `Err` is the refusal to send back.
@@ -426,6 +437,16 @@ async fn handle(
 ) -> Result<Handled, Refusal> {
     let message = read(text)?;
     rates.allow(&message, text.len())?;
+    // Logins on fresh sockets count against their address too (a second login on this
+    // one is refused below, and costs it nothing).
+    if me.is_none() && matches!(message, ClientMessage::Login { .. }) && !rates.address_allows() {
+        let refusal = Refusal::new(
+            ErrorCode::RateLimited,
+            "too many logins from your address: try again in a moment",
+        );
+        refuse(state, outbox, at.remote, None, refusal);
+        return Ok(Handled::TryLater);
+    }
     match me {
         Some(seat) => act(state, outbox, seat, message).map(|()| Handled::Done),
         // Only a frame before the login awaits anything (the cluster, for the room's

@@ -356,7 +356,10 @@ async fn upgrade(
     };
     let Ok(slot) = Arc::clone(slots).try_acquire_owned() else {
         tracing::warn!(%remote, refused = refused.is_some(), "refused: connection limit reached");
-        state.metrics.refused("server-full");
+        state.metrics.refused(match refused {
+            Some(_) => "refusals-full",
+            None => "server-full",
+        });
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
     };
     ws.read_buffer_size(connection::READ_BUFFER_BYTES)

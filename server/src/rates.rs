@@ -66,8 +66,8 @@ pub struct Rates {
 
 impl Rates {
     /// The default rates, each multiplied by `factor` (`--rate-limit-factor`); login
-    /// attempts also count against `address`, where the socket has one (a visitor from
-    /// another node was counted there).
+    /// attempts on a fresh socket also count against `address` ([`Rates::address_allows`]),
+    /// where the socket has one (a visitor from another node was counted there).
     pub fn new(factor: f64, address: Option<AddressLogins>) -> Self {
         Self {
             // Login attempts on one socket: a person retyping a taken name.
@@ -88,14 +88,7 @@ impl Rates {
     /// Whether `message`, `bytes` long on the wire, is within its rate.
     pub fn allow(&mut self, message: &ClientMessage, bytes: usize) -> Result<(), Refusal> {
         let (within, what) = match message {
-            ClientMessage::Login { .. } => {
-                if !self.logins.take(1.0) {
-                    (false, "logins")
-                } else {
-                    let from_address = self.address.as_ref().is_none_or(AddressLogins::take);
-                    (from_address, "logins from your address")
-                }
-            }
+            ClientMessage::Login { .. } => (self.logins.take(1.0), "logins"),
             ClientMessage::Ping => (self.pings.take(1.0), "pings"),
             ClientMessage::Ring { .. }
             | ClientMessage::LockRoom
@@ -116,6 +109,13 @@ impl Rates {
                 format!("too many {what}: slow down"),
             ))
         }
+    }
+
+    /// Takes a login attempt from the address's share (see [`AddressLogins`]); false if
+    /// it has none left. A socket with no address of its own (a visitor from another
+    /// node, counted there) always may.
+    pub fn address_allows(&self) -> bool {
+        self.address.as_ref().is_none_or(AddressLogins::take)
     }
 
     /// Counts one refusal; false once the connection has been refused too often.
