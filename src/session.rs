@@ -789,6 +789,13 @@ impl Session {
                     out.end(EndReason::Failed);
                 }
             }
+            // A live call was claimed with the login and goes on; the server never heard
+            // of a ringing one, and nobody could answer it.
+            Heard::Forgotten => {
+                if pair.is_some_and(|call| call.is_ringing()) {
+                    out.end(EndReason::Failed);
+                }
+            }
             Heard::IceServers
             | Heard::CallJoined(..)
             | Heard::ParticipantJoined(..)

@@ -247,6 +247,38 @@ async fn a_ringing_call_rings_on_through_a_silent_cut_on_either_side_and_connect
 }
 
 #[wasm_bindgen_test]
+async fn a_call_still_ringing_when_the_server_restarts_ends_as_failed_on_both_sides() {
+    let mut alice = online("alice").await;
+    let mut bob = online("bob").await;
+    alice.sees(&bob).await;
+    alice.ring(&mut bob).await;
+
+    // The restarted server gives both their ids back, in sessions it starts afresh: it
+    // never heard of the ring, and nobody could answer it.
+    fault("kill").await;
+    // Lists of who is online from here on are the restarted server's.
+    let since = alice.seen.borrow().len();
+    fault("start").await;
+    assert_eq!(alice.ended().await, "failed");
+    assert_eq!(bob.ended().await, "failed");
+    alice.reach("idle").await;
+    bob.reach("idle").await;
+    assert_eq!(alice.call.id().as_deref(), Some(alice.id.as_str()));
+    // A new call goes through, once Bob is back in Alice's list.
+    let lists_bob = |peers: &JsValue| {
+        js_sys::Array::from(peers)
+            .iter()
+            .any(|p| common::field(&p, "id") == bob.id)
+    };
+    alice.seen_where(since, "peers", lists_bob).await;
+    alice.ring(&mut bob).await;
+    bob.call.accept();
+    alice.reach("connected").await;
+    alice.call.hangup();
+    bob.ended().await;
+}
+
+#[wasm_bindgen_test]
 async fn a_silent_server_is_noticed_and_left_for_a_new_connection() {
     let mut alice = online("alice").await;
     let id = alice.id.clone();

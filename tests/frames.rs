@@ -54,6 +54,7 @@ fn every_server_message_reads_back_as_itself() {
             resume: Some("t".to_owned()),
             ice_servers: Vec::new(),
             received: Some(12),
+            resumed: true,
         },
         ServerMessage::Welcome {
             id: alice.clone(),
@@ -65,6 +66,7 @@ fn every_server_message_reads_back_as_itself() {
                 credential: None,
             }],
             received: None,
+            resumed: false,
         },
         ServerMessage::IceServers {
             ice_servers: vec![IceServer {

@@ -101,6 +101,7 @@ impl ServerMessage {
                 resume: fields.text("resume")?,
                 ice_servers: fields.ice_servers()?.unwrap_or_default(),
                 received: fields.number("received")?,
+                resumed: fields.flag("resumed")?.unwrap_or(false),
             },
             "room" => Self::Room {
                 room: text("room")?,
@@ -190,6 +191,7 @@ pub(crate) struct FlatServerMessage {
     room: Option<String>,
     locked: Option<bool>,
     moderator: Option<bool>,
+    resumed: Option<bool>,
     call: Option<String>,
     seq: Option<u64>,
     received: Option<u64>,
@@ -231,6 +233,7 @@ impl ServerFields for FlatServerMessage {
         Ok(match key {
             "locked" => self.locked.take(),
             "moderator" => self.moderator.take(),
+            "resumed" => self.resumed.take(),
             _ => None,
         })
     }

@@ -647,6 +647,11 @@ pub enum ServerMessage {
         /// client's signals it has taken; the client sends the later ones again.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         received: Option<u64>,
+        /// The login took the place of a session the server still held (or recorded):
+        /// nobody saw the user leave, and its calls, ringing ones too, go on. Absent for
+        /// a session started afresh: a call that was still ringing is gone with the old.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        resumed: bool,
     },
     /// The room you are in, and your part in it: sent after `welcome` in a named room, and
     /// again whenever it changes.

@@ -47,6 +47,7 @@ fn the_documented_session() {
             resume: None,
             ice_servers: Vec::new(),
             received: None,
+            resumed: false,
         },
     );
     round_trip(
@@ -256,6 +257,7 @@ fn the_additions_of_this_implementation() {
             resume: Some("k3J9x2LqP0c.00ff".into()),
             ice_servers: Vec::new(),
             received: None,
+            resumed: false,
         },
     );
     round_trip(
@@ -435,13 +437,14 @@ fn calls_and_delivery() {
         ServerMessage::Pong { received: Some(5) },
     );
     round_trip(
-        r#"{"type":"welcome","id":"k3J9x2LqP0c","name":"alice","resume":"k3J9x2LqP0c.00ff","received":5}"#,
+        r#"{"type":"welcome","id":"k3J9x2LqP0c","name":"alice","resume":"k3J9x2LqP0c.00ff","received":5,"resumed":true}"#,
         ServerMessage::Welcome {
             id: id("k3J9x2LqP0c"),
             name: "alice".into(),
             resume: Some("k3J9x2LqP0c.00ff".into()),
             ice_servers: Vec::new(),
             received: Some(5),
+            resumed: true,
         },
     );
     round_trip(

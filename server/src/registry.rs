@@ -334,7 +334,7 @@ impl Registry {
                 .get(&claim.id)
                 .filter(|_| login.ack.is_some())
                 .map(|member| member.inbox.received);
-            self.welcome(room, &seat, outbox, ice, received);
+            self.welcome(room, &seat, outbox, ice, received, true);
             // The old socket has not noticed it is dead yet: it goes now.
             if let Link::Connected { outbox: old, .. } = previous {
                 old.evict(Eviction::Replaced);
@@ -437,7 +437,7 @@ impl Registry {
             .members
             .get(&seat.id)
             .and_then(|member| member.inbox.acks().then_some(member.inbox.received));
-        self.welcome(room, &seat, outbox, ice, received);
+        self.welcome(room, &seat, outbox, ice, received, false);
         Ok(Welcomed {
             seat,
             resumed: false,
@@ -458,6 +458,7 @@ impl Registry {
         outbox: &Outbox,
         ice: &IceServers,
         received: Option<u64>,
+        resumed: bool,
     ) {
         outbox.push(frame(&ServerMessage::Welcome {
             id: seat.id.clone(),
@@ -465,6 +466,7 @@ impl Registry {
             resume: Some(self.resume_token(seat)),
             ice_servers: ice.for_peer(&seat.id),
             received,
+            resumed,
         }));
         if let Some(message) = room.state_for(&seat.room, &seat.id) {
             outbox.push(frame(&message));

@@ -302,6 +302,8 @@ async fn what_the_client_sends_again_after_a_resume_is_taken_once() {
         .login_with(json!({"type": "login", "name": "alice", "resume": token, "ack": 1}))
         .await;
     assert_eq!(welcome["received"], 1);
+    // The server held her session: it says so, and her calls go on.
+    assert_eq!(welcome["resumed"], true);
     alice.send(numbered(1, "one again")).await;
     alice.send(numbered(2, "two")).await;
     assert_eq!(bob.expect("offer").await["sdp"], "two");
@@ -313,6 +315,7 @@ async fn what_the_client_sends_again_after_a_resume_is_taken_once() {
         .login_with(json!({"type": "login", "name": "carol", "ack": 0, "sent": 9}))
         .await;
     assert_eq!(welcome["received"], 9);
+    assert_eq!(welcome.get("resumed"), None, "a fresh session is no resume");
     // A client of the original contract hears nothing of it.
     let (welcome, _) = server
         .client()

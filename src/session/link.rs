@@ -48,6 +48,9 @@ pub enum Heard {
     NewId,
     /// Fresh TURN credentials: the old ones are about to expire.
     IceServers,
+    /// Logged in again under our id, into a session the server started afresh (it
+    /// restarted): a call still ringing is unknown to it.
+    Forgotten,
     /// Logging in again after a drop was refused: there is no way back on our own.
     Refused,
     /// The server knows no peer `.0` to relay to.
@@ -318,6 +321,7 @@ impl Link {
                 resume,
                 ice_servers,
                 received,
+                resumed,
             } => {
                 match received {
                     // The server held our session: it has everything up to `received`.
@@ -328,12 +332,17 @@ impl Link {
                 let had = self.me.replace(PeerInfo { id, name });
                 self.resume = resume;
                 self.ice_servers = ice_servers_js(&ice_servers);
-                let new = had.is_some_and(|had| Some(&had.id) != self.me.as_ref().map(|me| &me.id));
+                let new = had
+                    .as_ref()
+                    .is_some_and(|had| Some(&had.id) != self.me.as_ref().map(|me| &me.id));
                 if new {
                     // Signals addressed from our old id mean nothing any more.
                     self.outgoing.clear();
                     self.unconfirmed.clear();
                     return Some(Heard::NewId);
+                }
+                if had.is_some() && !resumed {
+                    return Some(Heard::Forgotten);
                 }
             }
             // `connect()` resolves once the list of who is online is in too (it follows

@@ -288,9 +288,13 @@ impl Side {
 
     /// Places a call to `peer` and waits until it rings there.
     pub async fn ring(&mut self, peer: &mut Side) {
-        JsFuture::from(self.call.call(peer.id.clone()))
-            .await
-            .expect("the call is placed");
+        if let Err(error) = JsFuture::from(self.call.call(peer.id.clone())).await {
+            panic!(
+                "the call is not placed: {}; {:?}",
+                field(&error, "message"),
+                self.history()
+            );
+        }
         let incoming = peer.next("incoming").await;
         assert_eq!(field(&incoming, "from"), self.id);
         assert_eq!(field(&incoming, "name"), self.name);
