@@ -19,6 +19,12 @@ use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;
 use web_sys::{Event, EventTarget};
 
+/// The page's window: the module runs in pages, whose global object is their window (no
+/// `instanceof` test, whose glue every download would carry).
+pub fn window() -> Option<web_sys::Window> {
+    Some(wasm_bindgen::JsCast::unchecked_into(js_sys::global()))
+}
+
 /// Characters of random names; 64 of them, so each random byte gives 6 bits evenly.
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -28,7 +34,7 @@ pub const RANDOM_NAME_CHARS: usize = 22;
 /// A name of [`RANDOM_NAME_CHARS`] characters from the browser's cryptographic random
 /// numbers: what must be unguessable, such as a room's name.
 pub fn random_name() -> Option<String> {
-    let crypto = web_sys::window()?.crypto().ok()?;
+    let crypto = window()?.crypto().ok()?;
     let mut bytes = [0u8; RANDOM_NAME_CHARS];
     crypto.get_random_values_with_u8_array(&mut bytes).ok()?;
     Some(bytes.iter().map(|byte| name_char(*byte)).collect())

@@ -47,10 +47,8 @@ impl LocalMedia {
 
 /// The tracks of `stream`.
 pub fn tracks_of(stream: &MediaStream) -> impl Iterator<Item = MediaStreamTrack> + use<> {
-    stream
-        .get_tracks()
-        .into_iter()
-        .filter_map(|track| track.dyn_into().ok())
+    // A stream's tracks are tracks.
+    stream.get_tracks().into_iter().map(JsCast::unchecked_into)
 }
 
 /// Stops every track of `stream`.
@@ -124,7 +122,7 @@ pub(crate) fn request(constraints: &JsValue, then: Box<dyn FnOnce(Requested)>) {
         )
     };
     // `navigator.mediaDevices` is missing on insecure pages in every browser.
-    let devices = web_sys::window()
+    let devices = crate::js::window()
         .filter(web_sys::Window::is_secure_context)
         .and_then(|window| window.navigator().media_devices().ok());
     let Some(devices) = devices else {

@@ -187,9 +187,10 @@ impl Peer {
         self.ice_role = IceRole::Controlling;
         let tracks = local.map(MediaStream::get_tracks).unwrap_or_default();
         for kind in ["audio", "video"] {
+            // A stream's tracks are tracks.
             let track = tracks
                 .iter()
-                .filter_map(|t| t.dyn_into::<MediaStreamTrack>().ok())
+                .map(JsCast::unchecked_into::<MediaStreamTrack>)
                 .find(|t| t.kind() == kind);
             match (track, local) {
                 (Some(track), Some(stream)) => {
@@ -375,7 +376,7 @@ impl Peer {
         self.pc
             .get_senders()
             .iter()
-            .filter_map(|sender| sender.dyn_into::<web_sys::RtcRtpSender>().ok())
+            .map(JsCast::unchecked_into::<web_sys::RtcRtpSender>)
             .find(|sender| sender.track().as_ref() == Some(track))
     }
 
@@ -458,12 +459,12 @@ fn connection_state(pc: &RtcPeerConnection) -> String {
 
 /// The stream a remote track belongs to, or a new one holding just the track.
 fn stream_of(event: &RtcTrackEvent) -> Option<MediaStream> {
-    let streams: Array = event.streams();
-    streams
-        .get(0)
-        .dyn_into::<MediaStream>()
-        .ok()
-        .or_else(|| MediaStream::new_with_tracks(&Array::of1(&event.track())).ok())
+    // The event's streams are streams; a track may come without one.
+    let first = event.streams().get(0);
+    if first.is_undefined() {
+        return MediaStream::new_with_tracks(&Array::of1(&event.track())).ok();
+    }
+    Some(first.unchecked_into())
 }
 
 async fn await_promise(promise: Promise, context: &str) -> Result<JsValue, Error> {

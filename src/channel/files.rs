@@ -268,7 +268,7 @@ async fn buffer_low(channel: &RtcDataChannel) {
 /// thread, so callers collect the promises and carry on.
 pub fn start_sha256(buffer: &JsValue) -> Result<js_sys::Promise, Error> {
     let failed = |e: &JsValue| Error::from_js(ErrorCode::TransferFailed, "cannot hash the file", e);
-    let subtle = web_sys::window()
+    let subtle = crate::js::window()
         .ok_or_else(|| failed(&JsValue::NULL))?
         .crypto()
         .map_err(|e| failed(&e))?

@@ -56,7 +56,7 @@ impl DeviceKind {
 
 /// Whether the browser lets a page choose the speaker (`HTMLMediaElement.setSinkId`).
 pub fn speaker_choice() -> bool {
-    let Some(window) = web_sys::window() else {
+    let Some(window) = crate::js::window() else {
         return false;
     };
     let prototype = field(&field(&window, "HTMLMediaElement"), "prototype");
@@ -68,7 +68,7 @@ pub fn speaker_choice() -> bool {
 /// device.
 pub fn list(then: Box<dyn FnOnce(Result<Array, Error>)>) {
     let failed = || Error::new(ErrorCode::MediaFailed, "the devices cannot be listed");
-    let promise = web_sys::window()
+    let promise = crate::js::window()
         .and_then(|window| window.navigator().media_devices().ok())
         .and_then(|devices| devices.enumerate_devices().ok());
     let Some(promise) = promise else {

@@ -62,7 +62,7 @@ async fn play(video: HtmlVideoElement, blocked: impl FnOnce(Error)) {
         "the browser holds back the call's sound until you click or tap the page",
     );
     blocked(error);
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+    let Some(document) = crate::js::window().and_then(|w| w.document()) else {
         return;
     };
     let (tx, rx) = crate::queue::queue();

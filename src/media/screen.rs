@@ -12,7 +12,7 @@ use crate::error::{Error, ErrorCode, js_error_name};
 /// or why there is none.
 pub fn capture(then: Box<dyn FnOnce(super::Requested)>) {
     let unsupported = || Error::new(ErrorCode::MediaFailed, "this browser cannot share a screen");
-    let devices = web_sys::window().and_then(|window| window.navigator().media_devices().ok());
+    let devices = crate::js::window().and_then(|window| window.navigator().media_devices().ok());
     // A browser without getDisplayMedia (iOS) throws here.
     let Some(promise) = devices.and_then(|devices| devices.get_display_media().ok()) else {
         return then(Err(unsupported()));

@@ -53,7 +53,7 @@ pub enum Swap {
 
 /// Tells `inputs` whenever a device is plugged in or out.
 pub fn watch(inputs: &Sender<Input>) -> Option<Listener> {
-    let devices = web_sys::window()?.navigator().media_devices().ok()?;
+    let devices = crate::js::window()?.navigator().media_devices().ok()?;
     let inputs = inputs.clone();
     Some(Listener::new(&devices, "devicechange", move |_| {
         let _ = inputs.send(Input::DevicesChanged);
