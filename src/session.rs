@@ -796,6 +796,13 @@ impl Session {
                     out.end(EndReason::Failed);
                 }
             }
+            // Whoever rings us, or whom we ring, and is not on the list the login brought
+            // left while we were away: the news went to a socket that was gone.
+            Heard::Listed => {
+                if pair.is_some_and(|call| call.is_ringing() && !self.link.lists(&call.with().id)) {
+                    out.end(EndReason::PeerLeft);
+                }
+            }
             Heard::IceServers
             | Heard::CallJoined(..)
             | Heard::ParticipantJoined(..)

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Side, decodes_from_all, join, small_media, unique};
+use common::{Side, decodes_from_all, join, raw, small_media, unique};
 use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::{JsValue, prelude::wasm_bindgen};
 use wasm_bindgen_futures::JsFuture;
@@ -244,6 +244,29 @@ async fn a_ringing_call_rings_on_through_a_silent_cut_on_either_side_and_connect
     }
     bob.call.hangup();
     assert_eq!(alice.ended().await, "remote-hangup");
+}
+
+#[wasm_bindgen_test]
+async fn a_ringing_call_ends_when_the_callee_left_while_the_caller_was_cut_off() {
+    let mut alice = online("alice").await;
+    // Bob: a bare client on the same server, which will leave without a word.
+    let mut bob = gloo_net::websocket::futures::WebSocket::open(FAULTY_WS).unwrap();
+    let login = format!(r#"{{"type":"login","name":"{}"}}"#, unique("bob"));
+    raw::send(&mut bob, &raw::json(&login)).await;
+    let bob_id = common::field(&raw::next_frame(&mut bob, "welcome").await, "id");
+    alice.sees_id(&bob_id).await;
+    JsFuture::from(alice.call.call(bob_id.clone()))
+        .await
+        .expect("the call is placed");
+    raw::next_frame(&mut bob, "ring").await;
+
+    // Alice's socket goes silent, and Bob closes his page meanwhile: the news that he left
+    // goes into the dead socket. Back, Alice's list has no Bob, and her call ends.
+    fault(&format!("freeze?tag={}", alice.name)).await;
+    bob.close(Some(1000), Some("bye")).unwrap();
+    alice.reach("offline").await;
+    assert_eq!(alice.ended().await, "peer-left");
+    alice.reach("idle").await;
 }
 
 #[wasm_bindgen_test]

@@ -51,6 +51,9 @@ pub enum Heard {
     /// Logged in again under our id, into a session the server started afresh (it
     /// restarted): a call still ringing is unknown to it.
     Forgotten,
+    /// Logged in (again): who is online is what the server just said, and whoever left
+    /// meanwhile is not on it.
+    Listed,
     /// Logging in again after a drop was refused: there is no way back on our own.
     Refused,
     /// The server knows no peer `.0` to relay to.
@@ -189,6 +192,11 @@ impl Link {
     /// Logs in with `token` from the next login on.
     pub fn set_token(&mut self, token: String) {
         self.credentials.token = Some(token);
+    }
+
+    /// Whether `id` is online, as the server last said.
+    pub fn lists(&self, id: &PeerId) -> bool {
+        self.presence.lists(id)
     }
 
     /// Whether we are logged in and hear the server.
@@ -350,6 +358,7 @@ impl Link {
             ServerMessage::Peers { peers } => {
                 self.presence.replace(peers, out);
                 self.logged_in(out);
+                return Some(Heard::Listed);
             }
             ServerMessage::PeerJoined { id, name } => {
                 self.presence.joined(PeerInfo { id, name }, out);

@@ -34,6 +34,11 @@ impl Presence {
         out.emit(Event::Peers(self.peers.clone()));
     }
 
+    /// Whether `id` is online.
+    pub fn lists(&self, id: &PeerId) -> bool {
+        self.peers.iter().any(|peer| &peer.id == id)
+    }
+
     /// Who `to` is, if `me` may call them now (`busy`: in a call already).
     pub fn callee(&self, me: &PeerInfo, to: &PeerId, busy: bool) -> Result<PeerInfo, Error> {
         let refused = |why: &str| Err(Error::new(ErrorCode::InvalidState, why));
