@@ -130,8 +130,7 @@ pub fn run(
     logins: Option<AddressLogins>,
 ) -> impl Future<Output = ()> + Send {
     let (sink, stream) = socket.split();
-    let rates = Rates::new(state.rate_factor, logins);
-    serve(stream, sink, remote, state, refused, Via::Socket, rates)
+    serve(stream, sink, remote, state, refused, Via::Socket, logins)
 }
 
 /// Serves another node's socket whose room lives here, until it ends.
@@ -147,7 +146,6 @@ pub async fn visit(visit: Visit, state: AppState) {
     } = visit;
     let sink = VisitorSink::new(Arc::clone(&cluster.bus), edge.clone(), conn);
     // Its node counted its logins against its address.
-    let rates = Rates::new(state.rate_factor, None);
     serve(
         VisitorFrames(frames),
         sink,
@@ -155,7 +153,7 @@ pub async fn visit(visit: Visit, state: AppState) {
         state,
         None,
         Via::Tunnel,
-        rates,
+        None,
     )
     .await;
     cluster.bus.visitor_ended(&edge, conn);
@@ -168,7 +166,7 @@ async fn serve<S, K>(
     state: AppState,
     refused: Option<Refusal>,
     via: Via,
-    mut rates: Rates,
+    logins: Option<AddressLogins>,
 ) where
     S: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
     K: Sink<Message> + Unpin + Send + 'static,
@@ -201,6 +199,9 @@ async fn serve<S, K>(
     // When a fresh resume token goes out, once logged in.
     let mut resume_at: Option<Instant> = None;
     let resume_every = state.resume_refresh;
+    // Made here, not passed in: an async fn keeps its arguments beside its locals, and
+    // every idle connection would hold the rates twice.
+    let mut rates = Rates::new(state.rate_factor, logins);
 
     let ending = if let Some(refusal) = refused {
         Ending::Refused(
