@@ -46,6 +46,24 @@ fn participants(side: &Side) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Waits until `side` hears of `from`'s stream `stream` (its `participant-stream`), and
+/// its video decodes there, frames rising.
+async fn decodes_stream(side: &mut Side, from: &Side, stream: &MediaStream) {
+    loop {
+        let arrived = side.next("participant-stream").await;
+        let arrived: MediaStream = Reflect::get(&arrived, &"stream".into())
+            .unwrap()
+            .unchecked_into();
+        if arrived.id() == stream.id() {
+            let video: web_sys::MediaStreamTrack =
+                arrived.get_video_tracks().get(0).unchecked_into();
+            let frames = decodes_past(side, Some(&from.id), &video.id(), 0.0).await;
+            decodes_past(side, Some(&from.id), &video.id(), frames).await;
+            return;
+        }
+    }
+}
+
 #[wasm_bindgen_test]
 async fn four_see_each_other_one_leaves_a_fifth_is_turned_away_then_comes_in() {
     let room = unique("mesh");
@@ -158,19 +176,7 @@ async fn a_two_person_call_grows_by_invitation_and_chat_reaches_everyone() {
     decodes_from_all(&kim, &[&ivy, &jon]).await;
     decodes_from_all(&jon, &[&kim, &ivy]).await;
     decodes_from_all(&ivy, &[&kim, &jon]).await;
-    loop {
-        let arrived = kim.next("participant-stream").await;
-        let arrived: MediaStream = Reflect::get(&arrived, &"stream".into())
-            .unwrap()
-            .unchecked_into();
-        if arrived.id() == stream.id() {
-            let video: web_sys::MediaStreamTrack =
-                arrived.get_video_tracks().get(0).unchecked_into();
-            let frames = decodes_past(&kim, Some(&ivy.id), &video.id(), 0.0).await;
-            decodes_past(&kim, Some(&ivy.id), &video.id(), frames).await;
-            break;
-        }
-    }
+    decodes_stream(&mut kim, &ivy, &stream).await;
     track.stop();
 
     // A chat message goes to everyone in the call.
@@ -494,19 +500,7 @@ async fn a_track_added_in_a_room_call_reaches_those_who_join_later() {
     let mut carol = Side::online_with("carol", &options).await;
     join(&carol).await;
     for side in [&mut bob, &mut carol] {
-        loop {
-            let arrived = side.next("participant-stream").await;
-            let arrived: MediaStream = Reflect::get(&arrived, &"stream".into())
-                .unwrap()
-                .unchecked_into();
-            if arrived.id() == stream.id() {
-                let video: web_sys::MediaStreamTrack =
-                    arrived.get_video_tracks().get(0).unchecked_into();
-                let frames = decodes_past(side, Some(&alice.id), &video.id(), 0.0).await;
-                decodes_past(side, Some(&alice.id), &video.id(), frames).await;
-                break;
-            }
-        }
+        decodes_stream(side, &alice, &stream).await;
     }
     track.stop();
     for side in [&alice, &bob, &carol] {

@@ -1039,15 +1039,26 @@ mod tests {
         ))
     }
 
-    /// `name` logged in to room `team`, and what its socket would be sent.
     fn log_in(registry: &Registry, name: &str, conn: u64) -> (Seat, Frames) {
+        let (welcomed, frames) = log_in_as(registry, name, conn, None);
+        (welcomed.seat, frames)
+    }
+
+    /// `name` logged in to room `team` on connection `conn` (resuming `resume`, if given),
+    /// and what its socket would be sent.
+    fn log_in_as(
+        registry: &Registry,
+        name: &str,
+        conn: u64,
+        resume: Option<Resumable>,
+    ) -> (Welcomed, Frames) {
         let (outbox, frames) = Outbox::new(registry.outbox_bytes());
         let ice = IceServers::new(Vec::new(), Vec::new(), None, Duration::from_secs(60))
             .expect("no ICE servers");
         let login = Login {
             name,
             room: RoomKey::named("team"),
-            resume: None,
+            resume,
             password: None,
             admin: false,
             token_current: true,
@@ -1058,7 +1069,7 @@ mod tests {
         let welcomed = registry
             .login(login, conn, &outbox, &ice)
             .expect("logged in");
-        (welcomed.seat, frames)
+        (welcomed, frames)
     }
 
     /// The frames of `kind` queued for a socket so far.
@@ -1080,21 +1091,7 @@ mod tests {
         let token = registry.resume_token(&ann);
         let claim = registry.resumable(Some(&token), &ann.room, "ann");
         assert!(claim.is_some(), "a fresh token is good");
-        let (outbox, _new) = Outbox::new(registry.outbox_bytes());
-        let ice = IceServers::new(Vec::new(), Vec::new(), None, Duration::from_secs(60))
-            .expect("no ICE servers");
-        let login = Login {
-            name: "ann",
-            room: RoomKey::named("team"),
-            resume: claim,
-            password: None,
-            admin: false,
-            token_current: true,
-            ack: None,
-            sent: None,
-            claim: None,
-        };
-        let welcomed = registry.login(login, 2, &outbox, &ice).expect("resumed");
+        let (welcomed, _new) = log_in_as(&registry, "ann", 2, claim);
         assert!(welcomed.resumed);
         // The old connection then ends as if the person left: she did not.
         assert!(!registry.depart(&ann, 1, true));
