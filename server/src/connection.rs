@@ -389,6 +389,11 @@ async fn serve<S, K>(
     }
     // The writer ends once every handle on the outbox is gone (ours and the registry's).
     drop(outbox);
+    if matches!(ending, Ending::Evicted(Eviction::TooSlow)) {
+        // Too slow to take its frames: what waits goes with the socket, unsent, and no
+        // close frame follows (it may resume, as after any lost connection).
+        writer.abort();
+    }
     let _ = writer.await;
 }
 

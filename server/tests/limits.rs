@@ -232,6 +232,48 @@ async fn a_client_that_stops_reading_is_closed_and_the_sender_goes_on() {
 }
 
 #[tokio::test]
+async fn a_client_whose_queue_overflows_is_dropped_at_once_without_a_close_frame() {
+    let server = TestServer::start_with(|c| {
+        // A short queue, and a write deadline far off: only the queue can end the victim.
+        c.outbox_bytes = 64 * 1024;
+        c.backlog_bytes = 64 * 1024;
+        c.write_timeout_ms = 600_000;
+        c.rate_limit_factor = 1_000.0;
+    })
+    .await;
+    // A client of the original contract: nothing is kept for it, all goes to its queue.
+    let (mut victim, victim_id, _) = server.login("victim").await;
+    let (mut sender, sender_id, _) = server.login("sender").await;
+    victim.expect("peer-joined").await;
+    sender.call(&sender_id, &mut victim, &victim_id).await;
+    // The victim reads nothing from here on; 60 KB offers fill its socket, then its queue.
+    let sdp = "v".repeat(60_000);
+    let dropped = async {
+        loop {
+            sender
+                .send(json!({"type": "offer", "to": victim_id, "sdp": sdp}))
+                .await;
+            sender.send(json!({"type": "ping"})).await;
+            while sender.recv().await["type"] != "pong" {}
+            if server.metric("peercall_sockets").await == Some(1.0) {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, dropped)
+        .await
+        .expect("the victim is dropped once its queue overflows");
+    // What had reached its socket it may still read; then the connection ends, with no
+    // close frame, as a lost one does (its user may resume).
+    let mut closed_by_frame = false;
+    while let Some(frame) = victim.next_message().await {
+        closed_by_frame |= matches!(frame, tokio_tungstenite::tungstenite::Message::Close(_));
+    }
+    assert!(!closed_by_frame, "no close frame after a queue overflow");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_ring_flood_is_rate_limited_and_others_still_get_through() {
     let server = TestServer::start().await;
     let (mut bob, bob_id, _) = server.login("bob").await;
