@@ -180,6 +180,16 @@ async fn a_socket_that_never_logs_in_is_closed() {
     server.stop().await;
 }
 
+/// A victim and a sender, logged in (without `ack`) and in a call the sender placed: the
+/// victim, its id, and the sender.
+async fn in_a_call(server: &TestServer) -> (Client, String, Client) {
+    let (mut victim, victim_id, _) = server.login("victim").await;
+    let (mut sender, sender_id, _) = server.login("sender").await;
+    victim.expect("peer-joined").await;
+    sender.call(&sender_id, &mut victim, &victim_id).await;
+    (victim, victim_id, sender)
+}
+
 #[tokio::test]
 async fn a_client_that_stops_reading_is_closed_and_the_sender_goes_on() {
     let server = TestServer::start_with(|c| {
@@ -191,10 +201,7 @@ async fn a_client_that_stops_reading_is_closed_and_the_sender_goes_on() {
         c.resume_grace_ms = 60_000;
     })
     .await;
-    let (mut victim, victim_id, _) = server.login("victim").await;
-    let (mut sender, sender_id, _) = server.login("sender").await;
-    victim.expect("peer-joined").await;
-    sender.call(&sender_id, &mut victim, &victim_id).await;
+    let (mut victim, victim_id, mut sender) = in_a_call(&server).await;
     // The victim reads nothing from here on; 60 KB offers pile up in its socket buffers.
     let sdp = "v".repeat(60_000);
     let mut sent = 0;
@@ -242,10 +249,7 @@ async fn a_client_whose_queue_overflows_is_dropped_at_once_without_a_close_frame
     })
     .await;
     // A client of the original contract: nothing is kept for it, all goes to its queue.
-    let (mut victim, victim_id, _) = server.login("victim").await;
-    let (mut sender, sender_id, _) = server.login("sender").await;
-    victim.expect("peer-joined").await;
-    sender.call(&sender_id, &mut victim, &victim_id).await;
+    let (mut victim, victim_id, mut sender) = in_a_call(&server).await;
     // The victim reads nothing from here on; 60 KB offers fill its socket, then its queue.
     let sdp = "v".repeat(60_000);
     let dropped = async {
