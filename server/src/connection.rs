@@ -667,7 +667,7 @@ fn is_too_large(error: &axum::Error) -> bool {
 /// connection, so that it holds neither its slot nor its queue.
 async fn write_frames<K: Sink<Message> + Unpin>(
     mut sink: K,
-    frames: Frames,
+    mut frames: Frames,
     deadline: std::time::Duration,
     evictor: Evictor,
 ) {

@@ -4,15 +4,20 @@
 //! A user who sends `ack` (its login carried one) has every signal kept until it
 //! acknowledges it; one who never does (the original contract) has signals kept only while
 //! it is away. Either way the backlog is bounded in bytes, and each sender may fill only a
-//! part of it, so that nobody can crowd out the signals of anyone else.
+//! part of it, so that nobody can crowd out the signals of anyone else. The same part
+//! bounds what one sender has waiting in the queue of a connected user who does not
+//! acknowledge, so that nobody can fill that queue and have its owner dropped.
 
-use std::collections::{HashMap, VecDeque};
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Arc, atomic::Ordering},
+};
 
 use axum::extract::ws::Message;
 use protocol::{ErrorCode, PeerId, ServerMessage};
 
 use crate::{
-    outbox::{Outbox, cost, frame},
+    outbox::{Claim, Outbox, Waiting, cost, frame},
     refusal::Refusal,
 };
 
@@ -42,6 +47,8 @@ pub struct Inbox {
     /// Bytes kept, in all and by sender.
     bytes: usize,
     by_sender: HashMap<PeerId, usize>,
+    /// For a connected user who does not acknowledge: each sender's bytes in its queue.
+    queued: Vec<(PeerId, Waiting)>,
 }
 
 impl Inbox {
@@ -56,6 +63,7 @@ impl Inbox {
             received: sent.unwrap_or(0),
             bytes: 0,
             by_sender: HashMap::new(),
+            queued: Vec::new(),
         }
     }
 
@@ -74,15 +82,19 @@ impl Inbox {
             *slot = Some(seq);
         }
         let frame = frame(&message);
-        let keep = self.acks || outbox.is_none();
-        if keep {
-            let cost = cost(&frame);
+        let cost = cost(&frame);
+        let share = limit / SENDER_SHARE;
+        let full = || {
+            Refusal::new(
+                ErrorCode::RateLimited,
+                "too many signals wait for that peer already",
+            )
+        };
+        let mut claim = None;
+        if self.acks || outbox.is_none() {
             let sender = self.by_sender.get(&from).copied().unwrap_or(0);
-            if sender + cost > limit / SENDER_SHARE || self.bytes + cost > limit {
-                return Err(Refusal::new(
-                    ErrorCode::RateLimited,
-                    "too many signals wait for that peer already",
-                ));
+            if sender + cost > share || self.bytes + cost > limit {
+                return Err(full());
             }
             self.bytes += cost;
             *self.by_sender.entry(from.clone()).or_default() += cost;
@@ -93,12 +105,32 @@ impl Inbox {
                 cost,
                 recorded: None,
             });
+        } else {
+            // Nothing is kept; what waits in the queue counts instead, until it is sent.
+            let waiting = self.queued_from(from);
+            if waiting.load(Ordering::Relaxed) + cost > share {
+                return Err(full());
+            }
+            claim = Some(Claim::new(&waiting, cost));
         }
         self.next_seq += 1;
         if let Some(outbox) = outbox {
-            outbox.push(frame);
+            outbox.push_claimed(frame, claim);
         }
         Ok(())
+    }
+
+    /// The count of `from`'s bytes waiting in the user's queue; senders with none waiting
+    /// are forgotten.
+    fn queued_from(&mut self, from: PeerId) -> Waiting {
+        self.queued
+            .retain(|(id, waiting)| *id == from || waiting.load(Ordering::Relaxed) > 0);
+        if let Some((_, waiting)) = self.queued.iter().find(|(id, _)| *id == from) {
+            return Arc::clone(waiting);
+        }
+        let waiting = Waiting::default();
+        self.queued.push((from, Arc::clone(&waiting)));
+        waiting
     }
 
     /// Whether the user acknowledges what it handled.

@@ -40,9 +40,36 @@ const FRAME_OVERHEAD: usize = 64;
 /// an idle connection holds no queue at all.
 const KEPT_ROOM: usize = 8;
 
+/// The bytes one sender has waiting in a connection's queue (see [`Outbox::push_claimed`]).
+pub type Waiting = Arc<AtomicUsize>;
+
+/// A queued frame's part of its sender's [`Waiting`] bytes, given back when the frame has
+/// gone out or is dropped unsent.
+pub struct Claim {
+    waiting: Waiting,
+    cost: usize,
+}
+
+impl Claim {
+    /// Counts `cost` more bytes of the sender's waiting.
+    pub fn new(waiting: &Waiting, cost: usize) -> Self {
+        waiting.fetch_add(cost, Ordering::Relaxed);
+        Self {
+            waiting: Arc::clone(waiting),
+            cost,
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.waiting.fetch_sub(self.cost, Ordering::Relaxed);
+    }
+}
+
 /// The frames waiting for a connection's writer.
 struct Queue {
-    frames: Mutex<VecDeque<Message>>,
+    frames: Mutex<VecDeque<(Message, Option<Claim>)>>,
     /// Bytes waiting or being written, and how many may.
     bytes: AtomicUsize,
     limit: usize,
@@ -52,7 +79,7 @@ struct Queue {
 }
 
 impl Queue {
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Message>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Message, Option<Claim>)>> {
         // Every change under the lock is a single push or pop: a poisoned lock is usable.
         self.frames
             .lock()
@@ -85,35 +112,46 @@ impl Drop for Outbox {
 }
 
 /// The receiving end: what the connection's writer takes frames from.
-pub struct Frames(Arc<Queue>);
+pub struct Frames {
+    queue: Arc<Queue>,
+    /// The claims of frames taken and not yet sent.
+    taken: Vec<Claim>,
+}
 
 impl Frames {
     /// The next frame, once there is one; `None` once no sender is left and all is taken.
-    pub async fn recv(&self) -> Option<Message> {
+    pub async fn recv(&mut self) -> Option<Message> {
         loop {
             if let Some(frame) = self.try_recv() {
                 return Some(frame);
             }
-            if self.0.senders.load(Ordering::Acquire) == 0 {
+            if self.queue.senders.load(Ordering::Acquire) == 0 {
                 return self.try_recv();
             }
-            self.0.ready.notified().await;
+            self.queue.ready.notified().await;
         }
     }
 
-    /// The next frame, if one waits.
-    pub fn try_recv(&self) -> Option<Message> {
-        let mut frames = self.0.lock();
-        let frame = frames.pop_front();
+    /// The next frame, if one waits. Its sender's claim lasts until [`Frames::sent`].
+    pub fn try_recv(&mut self) -> Option<Message> {
+        let mut frames = self.queue.lock();
+        let (frame, claim) = frames.pop_front()?;
         if frames.is_empty() && frames.capacity() > KEPT_ROOM {
             *frames = VecDeque::new();
         }
-        frame
+        drop(frames);
+        self.taken.extend(claim);
+        Some(frame)
     }
 
-    /// A frame of `cost` bytes has gone out.
-    pub fn sent(&self, cost: usize) {
-        self.0.bytes.fetch_sub(cost, Ordering::Relaxed);
+    /// The frames taken, `cost` bytes in all, have gone out.
+    pub fn sent(&mut self, cost: usize) {
+        self.queue.bytes.fetch_sub(cost, Ordering::Relaxed);
+        if self.taken.capacity() > KEPT_ROOM {
+            self.taken = Vec::new();
+        } else {
+            self.taken.clear();
+        }
     }
 }
 
@@ -146,13 +184,22 @@ impl Outbox {
                 queue: Arc::clone(&queue),
                 evicted,
             },
-            Frames(queue),
+            Frames {
+                queue,
+                taken: Vec::new(),
+            },
         )
     }
 
     /// Queues `frame` without waiting; an outbox that would hold more bytes than its limit
     /// evicts its (too slow) owner instead.
     pub fn push(&self, frame: Message) {
+        self.push_claimed(frame, None);
+    }
+
+    /// Queues `frame` as [`Outbox::push`] does, counted in its sender's waiting bytes by
+    /// `claim` until it has gone out.
+    pub fn push_claimed(&self, frame: Message, claim: Option<Claim>) {
         let cost = cost(&frame);
         let before = self.queue.bytes.fetch_add(cost, Ordering::Relaxed);
         if before + cost > self.queue.limit && !matches!(frame, Message::Close(_)) {
@@ -160,7 +207,7 @@ impl Outbox {
             self.evict(Eviction::TooSlow);
             return;
         }
-        self.queue.lock().push_back(frame);
+        self.queue.lock().push_back((frame, claim));
         wake(&self.queue);
     }
 

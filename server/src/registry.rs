@@ -1073,7 +1073,7 @@ mod tests {
     }
 
     /// The frames of `kind` queued for a socket so far.
-    fn sent(frames: &Frames, kind: &str) -> Vec<Value> {
+    fn sent(frames: &mut Frames, kind: &str) -> Vec<Value> {
         std::iter::from_fn(|| frames.try_recv())
             .filter_map(|frame| match frame {
                 Message::Text(text) => serde_json::from_str::<Value>(text.as_str()).ok(),
@@ -1107,7 +1107,7 @@ mod tests {
     #[tokio::test]
     async fn a_join_from_someone_removed_meanwhile_leaves_nobody_in_the_call() {
         let registry = registry();
-        let (ann, ann_frames) = log_in(&registry, "ann", 1);
+        let (ann, mut ann_frames) = log_in(&registry, "ann", 1);
         let (ben, _ben_frames) = log_in(&registry, "ben", 2);
         registry
             .remove(&ann, &ben.id)
@@ -1117,7 +1117,7 @@ mod tests {
         assert_eq!(refused, Some(ErrorCode::NotLoggedIn));
         // Ann starts the call alone: nobody is in it before her.
         registry.join_call(&ann, None).expect("ann joins");
-        let joined = sent(&ann_frames, "call-joined");
+        let joined = sent(&mut ann_frames, "call-joined");
         assert_eq!(joined.len(), 1, "{joined:?}");
         assert_eq!(joined[0]["peers"], serde_json::json!([]));
     }

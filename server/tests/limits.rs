@@ -242,25 +242,42 @@ async fn a_client_that_stops_reading_is_closed_and_the_sender_goes_on() {
 async fn a_client_whose_queue_overflows_is_dropped_at_once_without_a_close_frame() {
     let server = TestServer::start_with(|c| {
         // A short queue, and a write deadline far off: only the queue can end the victim.
-        c.outbox_bytes = 64 * 1024;
-        c.backlog_bytes = 64 * 1024;
+        // Five senders may each have a quarter of the backlog waiting in it: together more
+        // than it holds.
+        c.outbox_bytes = 16 * 1024;
+        c.backlog_bytes = 256 * 1024;
+        c.call_capacity = 6;
         c.write_timeout_ms = 600_000;
         c.rate_limit_factor = 1_000.0;
     })
     .await;
-    // A client of the original contract: nothing is kept for it, all goes to its queue.
-    let (mut victim, victim_id, mut sender) = in_a_call(&server).await;
+    // A client of the original contract (nothing is kept for it, all goes to its queue),
+    // in a room call with five senders.
+    let mut victim = server.client().await;
+    let login = json!({"type": "login", "name": "victim", "room": "flood"});
+    let (welcome, _) = victim.join_with(login).await;
+    let victim_id = welcome["id"].as_str().expect("an id").to_owned();
+    victim.send(json!({"type": "join-call"})).await;
+    let call = victim.expect("call-joined").await["call"].clone();
+    let mut senders = Vec::new();
+    for name in ["s1", "s2", "s3", "s4", "s5"] {
+        let (mut sender, _, _) = server.join(name, "flood").await;
+        sender.send(json!({"type": "join-call"})).await;
+        sender.expect("call-joined").await;
+        senders.push(sender);
+    }
     // The victim reads nothing from here on; 60 KB offers fill its socket, then its queue.
     let sdp = "v".repeat(60_000);
     let dropped = async {
         loop {
-            sender
-                .send(json!({"type": "offer", "to": victim_id, "sdp": sdp}))
-                .await;
-            sender.send(json!({"type": "ping"})).await;
-            while sender.recv().await["type"] != "pong" {}
-            if server.metric("peercall_sockets").await == Some(1.0) {
-                return;
+            for sender in &mut senders {
+                let offer = json!({"type": "offer", "to": victim_id, "call": call, "sdp": sdp});
+                sender.send(offer).await;
+                sender.send(json!({"type": "ping"})).await;
+                while sender.recv().await["type"] != "pong" {}
+                if server.metric("peercall_sockets").await == Some(5.0) {
+                    return;
+                }
             }
         }
     };
@@ -274,6 +291,76 @@ async fn a_client_whose_queue_overflows_is_dropped_at_once_without_a_close_frame
         closed_by_frame |= matches!(frame, tokio_tungstenite::tungstenite::Message::Close(_));
     }
     assert!(!closed_by_frame, "no close frame after a queue overflow");
+    // Dropped, not gone: it resumes with its id, still in the call, and hears from it.
+    let mut victim = server.client().await;
+    let resume = json!({"type": "login", "name": "victim", "room": "flood",
+        "resume": welcome["resume"]});
+    let (resumed, _) = victim.join_with(resume).await;
+    assert_eq!(resumed["id"], victim_id.as_str());
+    let after = json!({"type": "offer", "to": victim_id, "call": call, "sdp": "after"});
+    senders[0].send(after).await;
+    while victim.recv().await["sdp"] != "after" {}
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn one_sender_cannot_fill_the_queue_of_a_client_that_does_not_acknowledge() {
+    let server = TestServer::start_with(|c| {
+        // Rates and a write deadline that cannot end the flood: only the sender's part of
+        // the victim's queue can.
+        c.rate_limit_factor = 1_000.0;
+        c.write_timeout_ms = 600_000;
+    })
+    .await;
+    // A client of the original contract: nothing is kept for it, all goes to its queue.
+    let (mut victim, victim_id, mut sender) = in_a_call(&server).await;
+    let (mut carol, carol_id, _) = server.login("carol").await;
+    // The victim reads nothing for now; 60 KB offers fill its socket, then its queue.
+    let sdp = "v".repeat(60_000);
+    let mut offers = 0;
+    let refused = async {
+        loop {
+            sender
+                .send(json!({"type": "offer", "to": victim_id, "sdp": sdp}))
+                .await;
+            sender.send(json!({"type": "ping"})).await;
+            loop {
+                let frame = sender.recv().await;
+                match frame["type"].as_str() {
+                    Some("pong") => break,
+                    Some("error") => return frame,
+                    _ => {}
+                }
+            }
+            offers += 1;
+            assert_eq!(
+                server.metric("peercall_sockets").await,
+                Some(3.0),
+                "the victim was dropped after {offers} offers"
+            );
+        }
+    };
+    let refusal = tokio::time::timeout(PATIENCE, refused)
+        .await
+        .expect("the sender is refused within the patience");
+    assert_eq!(refusal["code"], "rate-limited", "{refusal}");
+    assert_eq!(refusal["to"], victim_id.as_str(), "{refusal}");
+    // Someone else still reaches the victim, behind every offer let through.
+    carol.send(json!({"type": "ring", "to": victim_id})).await;
+    let mut delivered = 0;
+    loop {
+        let frame = victim.recv().await;
+        match frame["type"].as_str() {
+            Some("offer") => delivered += 1,
+            Some("ring") => {
+                assert_eq!(frame["from"], carol_id.as_str());
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(delivered, offers, "every offer let through arrives");
+    assert_eq!(server.metric("peercall_sockets").await, Some(3.0));
     server.stop().await;
 }
 
