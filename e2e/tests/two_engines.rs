@@ -51,12 +51,84 @@ async fn exchange(one: &Person, other: &Person, round: &str) {
     }
 }
 
+/// Files the demo page keeps in its list of transfers.
+const TRANSFERS_KEPT: usize = 50;
+
+/// `from` drops two files more than the page keeps on the call, all at once; `to` accepts
+/// them all. Each page then lists the latest it keeps, and `to`'s two oldest downloads
+/// are gone from its memory (their links no longer load) while the latest still saves.
+async fn more_files_than_the_page_keeps(from: &Person, to: &Person) {
+    let count = TRANSFERS_KEPT + 2;
+    to.browser
+        .execute(
+            "window.downloads = [];
+             const make = URL.createObjectURL.bind(URL);
+             URL.createObjectURL = blob => {
+                 const url = make(blob);
+                 window.downloads.push(url);
+                 return url;
+             };",
+            vec![],
+        )
+        .await
+        .expect("downloads counted");
+    from.browser
+        .execute(
+            "const files = new DataTransfer();
+             for (let i = 0; i < arguments[0]; i++) {
+                 files.items.add(new File([`file ${i}`], `small-${i}.txt`, {type: 'text/plain'}));
+             }
+             const call = document.getElementById('call');
+             call.dispatchEvent(new DragEvent('drop', {dataTransfer: files, bubbles: true, cancelable: true}));",
+            vec![count.into()],
+        )
+        .await
+        .expect("files dropped");
+    wait_for_js(
+        &to.browser,
+        &format!(
+            "document.querySelectorAll('#transfers li.offered button.accept')
+                 .forEach(button => button.click());
+             return window.downloads.length === {count};"
+        ),
+        &format!("{} receives {count} files", to.name),
+    )
+    .await;
+    let latest = format!(
+        "const names = [...document.querySelectorAll('#transfers li.done .name')]
+             .map(name => name.textContent);
+         const latest = Array.from({{length: {TRANSFERS_KEPT}}}, (_, i) => `small-${{i + 2}}.txt`);
+         return JSON.stringify(names) === JSON.stringify(latest);"
+    );
+    for person in [from, to] {
+        let what = format!("{} lists the latest {TRANSFERS_KEPT} files", person.name);
+        wait_for_js(&person.browser, &latest, &what).await;
+    }
+    let loads = to
+        .browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const load = url => fetch(url).then(r => r.text(), () => null);
+             Promise.all([0, 1, window.downloads.length - 1].map(i => load(window.downloads[i])))
+                 .then(done);",
+            vec![],
+        )
+        .await
+        .expect("downloads loaded");
+    assert_eq!(
+        loads,
+        serde_json::json!([null, null, format!("file {}", count - 1)]),
+        "the two oldest downloads are released, the latest still saves"
+    );
+}
+
 /// `caller` calls `callee`; chat and files go both ways; `caller` hangs up while one
 /// more file waits for an answer, and both pages say the call's end stopped it.
 async fn one_call(caller: &Person, callee: &Person, label: &str) {
     caller.calls(callee).await;
     caller.keep_screenshot(label).await;
     exchange(caller, callee, label).await;
+    more_files_than_the_page_keeps(caller, callee).await;
 
     let name = format!("peercall-{label}-unanswered-{}.bin", std::process::id());
     let (path, _) = random_file(&name, 1024, 3);

@@ -11,6 +11,10 @@ use super::{
 };
 use crate::js::field;
 
+/// Transfer rows the page keeps: past this the oldest finished one goes, and the memory
+/// of its download with it, so that a peer sending file after file cannot fill the page.
+const TRANSFERS_KEPT: u32 = 50;
+
 /// `1.2 MB`, `512 B`: sizes the way people read them.
 ///
 /// Whole numbers only go through formatting: float formatting would add kilobytes of
@@ -69,6 +73,7 @@ impl App {
             row.append_child(&part).ok();
         }
         list.append_child(&row).ok();
+        self.forget_finished_transfers();
         Some(row)
     }
 
@@ -220,6 +225,7 @@ impl App {
         let blob = field(&done, "blob").dyn_into::<Blob>().ok();
         let Some(url) = blob.and_then(|blob| Url::create_object_url_with_blob(&blob).ok()) else {
             self.paint_row(&row, "done", "sent", &[]);
+            self.forget_finished_transfers();
             return;
         };
         self.paint_row(&row, "done", "received", &[]);
@@ -234,6 +240,7 @@ impl App {
             actions.append_child(&link).ok();
         }
         self.memory.borrow_mut().downloads.push(url);
+        self.forget_finished_transfers();
     }
 
     pub(super) fn on_file_cancelled(&self, cancelled: JsValue) {
@@ -252,12 +259,34 @@ impl App {
             _ => format!("{other} cancelled"),
         };
         self.paint_row(&row, "cancelled", &detail, &[]);
+        self.forget_finished_transfers();
     }
 
     pub(super) fn on_file_error(&self, error: JsValue) {
         let id = text_field(&error, "id");
         if let Some(row) = self.row(&id, &text_field(&error, "name"), 0.0) {
             self.paint_row(&row, "failed", &text_field(&error, "message"), &[]);
+            self.forget_finished_transfers();
+        }
+    }
+
+    /// Removes the oldest finished rows while there are more than the page keeps.
+    fn forget_finished_transfers(&self) {
+        let list = &self.page.transfers;
+        while list.child_element_count() > TRANSFERS_KEPT {
+            let Ok(Some(oldest)) = list.query_selector("li.done, li.cancelled, li.failed") else {
+                return;
+            };
+            if let Ok(Some(link)) = oldest.query_selector("a.download")
+                && let Some(url) = link.get_attribute("href")
+            {
+                let _ = Url::revoke_object_url(&url);
+                self.memory
+                    .borrow_mut()
+                    .downloads
+                    .retain(|kept| *kept != url);
+            }
+            oldest.remove();
         }
     }
 
