@@ -325,7 +325,7 @@ impl PeerCall {
         self.snapshot.borrow().state.as_str().to_owned()
     }
 
-    /// Your id while logged in.
+    /// Your id while logged in, and while reconnecting after a drop.
     #[wasm_bindgen(getter)]
     pub fn id(&self) -> Option<String> {
         self.snapshot.borrow().id.clone()

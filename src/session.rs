@@ -259,6 +259,9 @@ impl Session {
         self.link.close();
         self.run_deferred();
         self.publish_state();
+        // Nothing more is told: the page's handlers, which may hold the page's `PeerCall`,
+        // are let go, so that a closed one is freed.
+        self.emitter.clear();
         // Devices, screens and tracks that came too late for anyone are let go.
         queue.close();
         while let Some(input) = queue.try_next() {
@@ -534,6 +537,8 @@ impl Session {
     /// A command for the live connections: the two-person call's one, or the room
     /// call's, all of them or the one with the participant named.
     fn connection_command(&mut self, command: Command, out: &mut Actions) {
+        // A room call keeps what it is given for the connections still to come.
+        let grouped = matches!(self.engaged, Some(Engaged::Group(_)));
         let mut connections = self.connections();
         match command {
             // The outer promise adopts the stats promise; outside a call it is `null`.
@@ -551,7 +556,7 @@ impl Session {
                 }
             }
             Command::AddTrack(track, stream) => {
-                if connections.is_empty() {
+                if connections.is_empty() && !grouped {
                     out.report(no_call("add a track to"));
                 }
                 for (live, _) in &mut connections {
@@ -943,11 +948,7 @@ impl Session {
         };
         self.link.set_claim(claim);
         let state = self.state();
-        let id = self
-            .link
-            .me()
-            .filter(|_| self.link.is_online())
-            .map(|me| me.id.0.clone());
+        let id = self.link.me().map(|me| me.id.0.clone());
         let changed = {
             let mut snapshot = self.snapshot.borrow_mut();
             snapshot.id = id;

@@ -5,10 +5,11 @@
 
 mod common;
 
-use common::{Side, connected_pair, field, pair};
+use common::{Engine, Side, connected_pair, field, pair, skipped_in};
 use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::{Message, futures::WebSocket};
-use wasm_bindgen::JsValue;
+use js_sys::{Function, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -94,6 +95,50 @@ async fn closing_the_other_side_hangs_up_its_call() {
     bob.call.close();
     assert_eq!(alice.ended().await, "remote-hangup");
     alice.reach("idle").await;
+}
+
+#[wasm_bindgen_test]
+async fn a_closed_call_lets_go_of_the_pages_handlers() {
+    let test = "a_closed_call_lets_go_of_the_pages_handlers";
+    if skipped_in(
+        Engine::Firefox,
+        test,
+        "a page cannot force a garbage collection",
+    ) {
+        return;
+    }
+    let mut alice = Side::online("alice").await;
+    // A handler nothing but the call holds, watched through a WeakRef.
+    let made =
+        Function::new_no_args("const handler = () => {}; return [handler, new WeakRef(handler)];")
+            .call0(&JsValue::NULL)
+            .unwrap();
+    let (handler, weak) = (
+        Reflect::get_u32(&made, 0).unwrap(),
+        Reflect::get_u32(&made, 1).unwrap(),
+    );
+    drop(made);
+    alice.call.on("state".to_owned(), handler.unchecked_into());
+    alice.call.close();
+    alice.reach("offline").await;
+    // A WeakRef holds its target until the task that made it ends; then a full
+    // collection frees the handler, unless the call still holds it.
+    let next_task =
+        Function::new_no_args("return new Promise(done => setTimeout(() => done(), 0))");
+    JsFuture::from(Promise::from(next_task.call0(&JsValue::NULL).unwrap()))
+        .await
+        .unwrap();
+    let gc: Function = Reflect::get(&js_sys::global(), &"gc".into())
+        .unwrap()
+        .unchecked_into();
+    gc.call0(&JsValue::NULL).unwrap();
+    let deref: Function = Reflect::get(&weak, &"deref".into())
+        .unwrap()
+        .unchecked_into();
+    assert!(
+        deref.call0(&weak).unwrap().is_undefined(),
+        "the closed call still holds the page's handler"
+    );
 }
 
 #[wasm_bindgen_test]

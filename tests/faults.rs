@@ -161,6 +161,9 @@ async fn one_cut_socket_comes_back_with_its_id_and_nobody_sees_it_leave() {
 
     fault(&format!("drop?tag={}", bob.name)).await;
     bob.reach("offline").await;
+    // While the socket is down the page still knows bob by his id (what the others
+    // know him by, and what his resume keeps).
+    assert_eq!(bob.call.id().as_deref(), Some(bob.id.as_str()));
     bob.reach("connected").await;
     assert_eq!(
         bob.call.id().as_deref(),

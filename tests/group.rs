@@ -8,10 +8,12 @@ mod common;
 use common::{
     Side, decodes_from_all, decodes_past, field, join, random_file, small_media, stand_in, unique,
 };
+use std::{cell::Cell, rc::Rc};
+
 use futures::future::join_all;
-use js_sys::{Array, Reflect};
+use js_sys::{Array, Function, Reflect};
 use peercall::live_callbacks;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue, prelude::Closure};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::MediaStream;
@@ -484,11 +486,26 @@ async fn a_track_added_in_a_room_call_reaches_those_who_join_later() {
     let room = unique("added");
     let options = [("room", room.as_str().into()), ("media", small_media())];
     let alice = Side::online_with("alice", &options).await;
-    let mut bob = Side::online_with("bob", &options).await;
+    let errors = Rc::new(Cell::new(0));
+    let count_errors = Closure::<dyn FnMut(JsValue)>::new({
+        let errors = Rc::clone(&errors);
+        move |_| errors.set(errors.get() + 1)
+    });
+    alice.call.on(
+        "error".to_owned(),
+        count_errors.as_ref().unchecked_ref::<Function>().clone(),
+    );
     join(&alice).await;
+    // Drawn on a canvas by the page: one video added while Alice is alone in the call,
+    // which is no mistake (it is kept for whoever joins), another once Bob is in it.
+    let (alone, alone_stream) = (stand_in("video"), MediaStream::new().unwrap());
+    alone_stream.add_track(&alone);
+    alice
+        .call
+        .add_track(Clone::clone(&alone), Clone::clone(&alone_stream));
+    let mut bob = Side::online_with("bob", &options).await;
     join(&bob).await;
-    decodes_from_all(&bob, &[&alice]).await;
-    // A second video of Alice's, drawn on a canvas by the page.
+    decodes_stream(&mut bob, &alice, &alone_stream).await;
     let track = stand_in("video");
     let stream = MediaStream::new().unwrap();
     stream.add_track(&track);
@@ -502,6 +519,8 @@ async fn a_track_added_in_a_room_call_reaches_those_who_join_later() {
     for side in [&mut bob, &mut carol] {
         decodes_stream(side, &alice, &stream).await;
     }
+    assert_eq!(errors.get(), 0, "no error for either track");
+    alone.stop();
     track.stop();
     for side in [&alice, &bob, &carol] {
         side.call.leave_call();

@@ -275,11 +275,14 @@ impl Side {
                 .iter()
                 .any(|p| field(&p, "id") == id)
         };
+        // The latest list is what the page shows now; earlier ones may be stale.
         if self
             .seen
             .borrow()
             .iter()
-            .any(|(n, p)| n == "peers" && listed(p))
+            .rev()
+            .find(|(n, _)| n == "peers")
+            .is_some_and(|(_, p)| listed(p))
         {
             return;
         }
