@@ -770,15 +770,18 @@ impl Registry {
 
     /// The rooms that changed since they were last taken and that `wanted` takes now,
     /// each with its state and who is in it (nobody for a room that has gone); the others
-    /// wait for a later call.
+    /// wait for a later call, except rooms gone from here that `wanted` does not take:
+    /// their record is no longer this node's to write.
     pub fn take_changed(
         &self,
         wanted: impl Fn(&RoomKey) -> bool,
     ) -> Vec<(RoomKey, RoomState, Vec<Record>)> {
         let mut state = self.lock();
-        let Some(changed) = &mut state.changed else {
+        let Rooms { changed, rooms, .. } = &mut *state;
+        let Some(changed) = changed else {
             return Vec::new();
         };
+        changed.retain(|room| wanted(room) || rooms.contains_key(room));
         let taken: Vec<RoomKey> = changed
             .iter()
             .filter(|room| wanted(room))
@@ -1102,6 +1105,19 @@ mod tests {
         );
         // Her current connection's clean end is a leave.
         assert!(registry.depart(&ann, 2, true));
+    }
+
+    #[tokio::test]
+    async fn a_room_that_went_before_its_record_was_written_is_forgotten() {
+        let registry = registry();
+        registry.record_changes();
+        let (ann, _frames) = log_in(&registry, "ann", 1);
+        // Ann leaves, and her room goes with her, before the next upkeep: the upkeep holds
+        // it no more, and lets it go in Redis its own way.
+        assert!(registry.depart(&ann, 1, true));
+        assert!(registry.take_changed(|_| false).is_empty());
+        // Nothing of it is kept for later upkeeps.
+        assert!(registry.take_changed(|_| true).is_empty());
     }
 
     #[tokio::test]

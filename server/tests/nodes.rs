@@ -252,6 +252,29 @@ async fn recorded(redis: &Redis, count: usize) {
 }
 
 #[tokio::test]
+async fn a_record_redis_lost_is_written_again_and_the_room_outlives_its_home() {
+    let redis = Redis::start(free_tcp_port());
+    // Nobody is dropped for not answering pings meanwhile: nothing changes in the room.
+    let quiet = |config: &mut peercall_server::Config| config.ping_interval_ms = 600_000;
+    let a = node_with(&redis.url(), quiet).await;
+    let mut alice = person(&a, "alice").await;
+    let bob = person(&a, "bob").await;
+    meet(&mut alice, &bob).await;
+    recorded(&redis, 2).await;
+    // Redis loses everything (flushed, or restarted without its data) while the node
+    // stays connected to it, and nothing changes in the room: its home records it again
+    // by itself.
+    redis.flush().await;
+    recorded(&redis, 2).await;
+    // So a node that takes the room over knows everyone who was in it.
+    let b = node(&redis.url()).await;
+    a.stop().await;
+    alice.client.expect_closed().await;
+    alice.resume(&b).await;
+    assert!(alice.sees.contains(&bob.id), "alice still sees bob");
+}
+
+#[tokio::test]
 async fn someone_who_never_comes_back_from_a_dead_home_leaves_after_the_grace() {
     let redis = Redis::start(free_tcp_port());
     let short = |config: &mut peercall_server::Config| config.resume_grace_ms = 1_500;
@@ -323,6 +346,53 @@ async fn redis_restarting_mid_call_drops_no_call_and_presence_comes_back() {
         !alice.saw_someone_leave && !bob.saw_someone_leave,
         "nobody left"
     );
+    offer_arrives(&mut bob, &mut alice).await;
+    offer_arrives(&mut alice, &mut bob).await;
+}
+
+/// Waits until every node's key in Redis has been renewed `times` times by its heartbeat.
+async fn heartbeats(redis: &Redis, times: usize) {
+    let started = std::time::Instant::now();
+    let mut last: Vec<(String, i64)> = redis.keys("peercall:node:*").await;
+    let mut renewed = vec![0; last.len()];
+    while renewed.iter().any(|count| *count < times) {
+        assert!(started.elapsed() < PATIENCE, "heartbeats: {renewed:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let now = redis.keys("peercall:node:*").await;
+        for (at, (key, ttl)) in last.iter_mut().enumerate() {
+            if let Some((_, fresh)) = now.iter().find(|(k, _)| k == key) {
+                if fresh > ttl {
+                    renewed[at] += 1;
+                }
+                *ttl = *fresh;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_lost_subscription_is_made_again_once_and_tunnels_through_it_stay_open() {
+    let redis = Redis::start(free_tcp_port());
+    let (a, b) = (node(&redis.url()).await, node(&redis.url()).await);
+    // Alice's room lives on a; bob's socket on b goes through a tunnel to it.
+    let mut alice = person(&a, "alice").await;
+    let mut bob = person(&b, "bob").await;
+    meet(&mut alice, &bob).await;
+    call(&mut alice, &mut bob).await;
+
+    // Redis drops both nodes' subscriptions (as it does to a subscriber too far behind):
+    // the tunnel goes with them, and bob comes back through b once both listen again.
+    assert_eq!(redis.kill_subscribers().await, 2);
+    bob.client.expect_closed().await;
+    let started = std::time::Instant::now();
+    while redis.channels("peercall:bus:*").await < 2 {
+        assert!(started.elapsed() < PATIENCE, "both nodes listen again");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    bob.resume(&b).await;
+    // The subscriptions stay: a few heartbeats later the tunnel still carries the call.
+    heartbeats(&redis, 3).await;
+    assert_eq!(redis.channels("peercall:bus:*").await, 2);
     offer_arrives(&mut bob, &mut alice).await;
     offer_arrives(&mut alice, &mut bob).await;
 }

@@ -3,7 +3,7 @@
 
 use std::{collections::HashSet, sync::Arc};
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::{Notify, watch};
 
 use super::redis::{PATIENCE, Redis};
@@ -84,6 +84,9 @@ pub async fn listen(
             redis::RedisResult::Ok(pubsub)
         };
         if let Ok(Ok(pubsub)) = tokio::time::timeout(PATIENCE, subscribed).await {
+            // A loss the upkeep saw while this was away is over now: subscribed again,
+            // a word left from then would only end this subscription too.
+            let _ = again.notified().now_or_never();
             let mut messages = pubsub.into_on_message();
             loop {
                 tokio::select! {

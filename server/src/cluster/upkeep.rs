@@ -87,7 +87,7 @@ pub async fn look_after(cluster: Arc<Cluster>, mut stop: watch::Receiver<bool>) 
 
 /// Claims the rooms held here (again, after Redis lost them) and gives up those another
 /// node holds; takes over those whose home died meanwhile; frees those emptied; records
-/// who is in those whose members changed; asks the edges of its visitors whether their
+/// who is in those whose members changed or whose record Redis lost; asks the edges of its visitors whether their
 /// sockets are still there; ends the tunnels of nodes that are gone; and subscribes again
 /// if its subscription was lost without a word.
 async fn upkeep(cluster: &Cluster, held: &mut HashSet<RoomKey>) -> Result<(), String> {
@@ -115,11 +115,7 @@ async fn upkeep(cluster: &Cluster, held: &mut HashSet<RoomKey>) -> Result<(), St
         pipeline.cmd("EXISTS").arg(node_key(peer));
     }
     for room in &rooms {
-        pipeline
-            .cmd("PEXPIRE")
-            .arg(members_key(room))
-            .arg(&lease)
-            .ignore();
+        pipeline.cmd("PEXPIRE").arg(members_key(room)).arg(&lease);
     }
     for room in &freed {
         pipeline
@@ -142,7 +138,7 @@ async fn upkeep(cluster: &Cluster, held: &mut HashSet<RoomKey>) -> Result<(), St
         cluster.resubscribe.notify_one();
     }
     held.clear();
-    for room in rooms {
+    for room in rooms.iter().cloned() {
         let claim = answers
             .next()
             .and_then(|answer| <(String, String)>::from_redis_value(answer).ok());
@@ -171,6 +167,17 @@ async fn upkeep(cluster: &Cluster, held: &mut HashSet<RoomKey>) -> Result<(), St
             cluster.bus.node_gone(&peer);
         }
     }
+    // A room held here whose record Redis no longer has (flushed, or evicted under
+    // memory pressure) is recorded again now, not at its next change.
+    let lost: Vec<RoomKey> = rooms
+        .into_iter()
+        .zip(answers)
+        .filter(|(room, renewed)| {
+            held.contains(room) && i64::from_redis_value(renewed.clone()).ok() == Some(0)
+        })
+        .map(|(room, _)| room)
+        .collect();
+    registry.mark_changed(lost);
     cluster.bus.probe();
     record(cluster, held).await
 }

@@ -99,4 +99,38 @@ impl Redis {
             .await
             .expect("HGET")
     }
+
+    /// Drops every subscriber's connection (as Redis does to one that falls too far
+    /// behind); how many there were.
+    pub async fn kill_subscribers(&self) -> usize {
+        let mut connection = self.connection().await;
+        redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("pubsub")
+            .query_async(&mut connection)
+            .await
+            .expect("CLIENT KILL")
+    }
+
+    /// The channels matching `pattern` that someone listens on.
+    pub async fn channels(&self, pattern: &str) -> usize {
+        let mut connection = self.connection().await;
+        let channels: Vec<String> = redis::cmd("PUBSUB")
+            .arg("CHANNELS")
+            .arg(pattern)
+            .query_async(&mut connection)
+            .await
+            .expect("PUBSUB CHANNELS");
+        channels.len()
+    }
+
+    /// Forgets everything it holds (`FLUSHALL`), as a restart without persistence would.
+    pub async fn flush(&self) {
+        let mut connection = self.connection().await;
+        redis::cmd("FLUSHALL")
+            .query_async::<()>(&mut connection)
+            .await
+            .expect("FLUSHALL");
+    }
 }
