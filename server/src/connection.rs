@@ -219,10 +219,19 @@ async fn serve<S, K>(
                     }
                     Some(Ok(Message::Text(text))) if let Some(tunnel) = &tunnel => {
                         // The rates hold here too, before anything crosses Redis.
-                        let allowed = read(text.as_str())
-                            .and_then(|message| rates.allow(&message, text.len()));
+                        let allowed = read(text.as_str()).and_then(|message| {
+                            rates.allow(&message, text.len())?;
+                            Ok(matches!(message, ClientMessage::Login { .. }))
+                        });
                         match allowed {
-                            Ok(()) => tunnel.forward(text.as_str()),
+                            // A login again (the room's home refused the first: a name
+                            // taken, say) counts against the address, as on one node.
+                            Ok(true) if !rates.address_allows() => {
+                                refuse(&state, &outbox, remote, None, address_refusal());
+                                outbox.push(close(close_code::AGAIN, TOO_MANY_LOGINS));
+                                break Ending::TryLater;
+                            }
+                            Ok(_) => tunnel.forward(text.as_str()),
                             Err(refusal) => {
                                 refuse(&state, &outbox, remote, None, refusal);
                                 if struck_out(&mut rates, &outbox) {
@@ -248,7 +257,7 @@ async fn serve<S, K>(
                             // A socket that will not log in now has no use: it closes, and
                             // the client comes back (1013: try again later).
                             Ok(Handled::TryLater) => {
-                                outbox.push(close(close_code::AGAIN, "too many logins from your address"));
+                                outbox.push(close(close_code::AGAIN, TOO_MANY_LOGINS));
                                 break Ending::TryLater;
                             }
                             Err(refusal) => {
@@ -432,6 +441,17 @@ enum Handled {
     TryLater,
 }
 
+/// The close reason of a socket whose login was over its address's share.
+const TOO_MANY_LOGINS: &str = "too many logins from your address";
+
+/// A login over its address's share.
+fn address_refusal() -> Refusal {
+    Refusal::new(
+        ErrorCode::RateLimited,
+        "too many logins from your address: try again in a moment",
+    )
+}
+
 /// Acts on one text frame; `Err` is the refusal to send back.
 async fn handle(
     state: &AppState,
@@ -446,11 +466,7 @@ async fn handle(
     // Logins on fresh sockets count against their address too (a second login on this
     // one is refused below, and costs it nothing).
     if me.is_none() && matches!(message, ClientMessage::Login { .. }) && !rates.address_allows() {
-        let refusal = Refusal::new(
-            ErrorCode::RateLimited,
-            "too many logins from your address: try again in a moment",
-        );
-        refuse(state, outbox, at.remote, None, refusal);
+        refuse(state, outbox, at.remote, None, address_refusal());
         return Ok(Handled::TryLater);
     }
     match me {

@@ -398,6 +398,32 @@ async fn a_lost_subscription_is_made_again_once_and_tunnels_through_it_stay_open
 }
 
 #[tokio::test]
+async fn logins_again_through_a_tunnel_count_against_the_address_as_on_one_node() {
+    let redis = Redis::start(free_tcp_port());
+    let a = node(&redis.url()).await;
+    let b = node_with(&redis.url(), |config| config.logins_per_address = 3).await;
+    // Alice's room lives on a; from b, one socket tries her name over and over (as a
+    // client probing for names would): each try goes through to a, and counts.
+    let _alice = person(&a, "alice").await;
+    let mut prober = b.client().await;
+    for _ in 0..3 {
+        prober
+            .send(json!({"type": "login", "name": "alice", "room": "team"}))
+            .await;
+        prober.expect_error("name-taken").await;
+    }
+    prober
+        .send(json!({"type": "login", "name": "alice", "room": "team"}))
+        .await;
+    let refused = prober.expect_error("rate-limited").await;
+    assert!(
+        refused["message"].as_str().unwrap().contains("address"),
+        "{refused}"
+    );
+    assert_eq!(u16::from(prober.expect_close().await.code), 1013);
+}
+
+#[tokio::test]
 async fn a_user_who_left_cannot_come_back_with_their_token_through_another_node() {
     let redis = Redis::start(free_tcp_port());
     let (a, b) = (node(&redis.url()).await, node(&redis.url()).await);
