@@ -223,15 +223,15 @@ async fn serve<S, K>(
                             rates.allow(&message, text.len())?;
                             Ok(matches!(message, ClientMessage::Login { .. }))
                         });
-                        match allowed {
-                            // A login again (the room's home refused the first: a name
-                            // taken, say) counts against the address, as on one node.
-                            Ok(true) if !rates.address_allows() => {
-                                refuse(&state, &outbox, remote, None, address_refusal());
-                                outbox.push(close(close_code::AGAIN, TOO_MANY_LOGINS));
-                                break Ending::TryLater;
-                            }
-                            Ok(_) => tunnel.forward(text.as_str()),
+                        // A login again (the room's home refused the first: a name
+                        // taken, say) counts against the address, as on one node.
+                        if matches!(allowed, Ok(true)) && !rates.address_allows() {
+                            refuse(&state, &outbox, remote, None, address_refusal());
+                            outbox.push(close(close_code::AGAIN, TOO_MANY_LOGINS));
+                            break Ending::TryLater;
+                        }
+                        match allowed.and_then(|_| tunnel.forward(text.as_str())) {
+                            Ok(()) => {}
                             Err(refusal) => {
                                 refuse(&state, &outbox, remote, None, refusal);
                                 if struck_out(&mut rates, &outbox) {

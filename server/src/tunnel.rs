@@ -36,9 +36,12 @@ use futures_util::{Sink, Stream};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+use protocol::ErrorCode;
+
 use crate::{
     metrics::Crossings,
-    outbox::{Eviction, Outbox},
+    outbox::{Claim, Eviction, Outbox, Waiting},
+    refusal::Refusal,
 };
 
 /// A node's id (see `cluster::Cluster`).
@@ -51,6 +54,11 @@ const VISITOR_BACKLOG: usize = 1024;
 /// Bytes waiting for the publisher; past this Redis cannot keep up, and what would
 /// cross gives up instead (its tunnel closes).
 const PUBLISH_BYTES: usize = 32 * 1024 * 1024;
+
+/// Bytes of one socket's frames waiting for the publisher; past this its frames are
+/// refused (`rate-limited`) until Redis has taken what waits, so that no one client
+/// fills what every tunnel of the node shares.
+const TUNNEL_BYTES: usize = 256 * 1024;
 
 /// The reason sent with the close that ends a tunnel whose room moved.
 pub const MOVED: &str = "the room moved to another server: reconnecting";
@@ -101,6 +109,9 @@ pub struct Outgoing {
     pub to: NodeId,
     /// The envelope, as JSON.
     pub payload: String,
+    /// For a client's frame: its part of what its socket has waiting, given back once
+    /// it has gone out.
+    _claim: Option<Claim>,
 }
 
 /// A frame from the home to a client.
@@ -192,6 +203,12 @@ impl Bus {
 
     /// Queues `envelope` for node `to`; `false` when it cannot go (Redis cannot keep up).
     fn send(&self, to: &str, envelope: &Envelope) -> bool {
+        self.send_counted(to, envelope, None)
+    }
+
+    /// Queues `envelope` as [`Bus::send`] does, its bytes counted in `waiting` until it
+    /// has gone out.
+    fn send_counted(&self, to: &str, envelope: &Envelope, waiting: Option<&Waiting>) -> bool {
         let Ok(payload) = serde_json::to_string(envelope) else {
             return false;
         };
@@ -204,6 +221,7 @@ impl Bus {
         let outgoing = Outgoing {
             to: to.to_owned(),
             payload,
+            _claim: waiting.map(|waiting| Claim::new(waiting, bytes)),
         };
         if self.publisher.send(outgoing).is_err() {
             self.waiting.fetch_sub(bytes, Ordering::Relaxed);
@@ -243,6 +261,7 @@ impl Bus {
             bus: Arc::clone(self),
             home,
             conn,
+            waiting: Waiting::default(),
         }
     }
 
@@ -451,19 +470,32 @@ pub struct Tunnel {
     bus: Arc<Bus>,
     home: NodeId,
     conn: u64,
+    /// Bytes of its frames waiting for the publisher.
+    waiting: Waiting,
 }
 
 impl Tunnel {
-    /// Forwards the client's frame `text` to the home.
-    pub fn forward(&self, text: &str) {
+    /// Forwards the client's frame `text` to the home; refused while too much of what the
+    /// socket sent still waits to cross.
+    pub fn forward(&self, text: &str) -> Result<(), Refusal> {
+        if self.waiting.load(Ordering::Relaxed) + text.len() > TUNNEL_BYTES {
+            return Err(Refusal::new(
+                ErrorCode::RateLimited,
+                "too much of what you sent is still on its way: slow down",
+            ));
+        }
         let frame = Envelope::Frame {
             edge: self.bus.node.clone(),
             conn: self.conn,
             text: text.to_owned(),
         };
-        if !self.bus.send(&self.home, &frame) {
+        if !self
+            .bus
+            .send_counted(&self.home, &frame, Some(&self.waiting))
+        {
             self.bus.close_tunnel(self.conn);
         }
+        Ok(())
     }
 
     /// The socket ended (`clean`: its user left on purpose); the home is told, unless it

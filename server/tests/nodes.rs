@@ -424,6 +424,40 @@ async fn logins_again_through_a_tunnel_count_against_the_address_as_on_one_node(
 }
 
 #[tokio::test]
+async fn one_client_cannot_fill_what_every_tunnel_of_its_node_shares() {
+    let redis = Redis::start(free_tcp_port());
+    let a = node(&redis.url()).await;
+    // Rates high enough that only what waits to cross can hold the flood back.
+    let b = node_with(&redis.url(), |config| config.rate_limit_factor = 20.0).await;
+    // The room lives on a; alice and mallory reach it through b.
+    let mut bob = person(&a, "bob").await;
+    let mut alice = person(&b, "alice").await;
+    let mut mallory = person(&b, "mallory").await;
+    meet(&mut bob, &alice).await;
+    meet(&mut bob, &mallory).await;
+    meet(&mut alice, &mallory).await;
+    call(&mut alice, &mut bob).await;
+
+    // Redis is slow for a moment, and mallory sends 36 MB meanwhile: more than b keeps
+    // waiting for Redis for all its sockets.
+    redis.pause(1_500).await;
+    let sdp = "v".repeat(60_000);
+    for _ in 0..600 {
+        let offer = json!({"type": "offer", "to": "nobody", "call": "none", "sdp": sdp});
+        mallory.client.send(offer).await;
+    }
+    // Past mallory's own share, b refuses the rest to mallory...
+    let refused = mallory.client.expect_error("rate-limited").await;
+    assert!(
+        refused["message"].as_str().unwrap().contains("on its way"),
+        "{refused}"
+    );
+    // ... and alice's offer still crosses, once Redis answers again.
+    offer_arrives(&mut alice, &mut bob).await;
+    offer_arrives(&mut bob, &mut alice).await;
+}
+
+#[tokio::test]
 async fn a_user_who_left_cannot_come_back_with_their_token_through_another_node() {
     let redis = Redis::start(free_tcp_port());
     let (a, b) = (node(&redis.url()).await, node(&redis.url()).await);

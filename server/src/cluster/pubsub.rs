@@ -12,6 +12,10 @@ use crate::tunnel::{Bus, Publications, channel};
 /// Messages the publisher sends in one pipeline at most.
 const PUBLISH_BATCH: usize = 512;
 
+/// Bytes the publisher sends in one pipeline at most (one message may pass it alone): a
+/// pipeline of large frames is not to take Redis longer than its patience.
+const PUBLISH_BATCH_BYTES: usize = 1024 * 1024;
+
 /// How long the listener waits before subscribing again after a loss.
 const AGAIN_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -33,11 +37,13 @@ pub async fn publish(
         let Some(first) = first else {
             return;
         };
+        let mut bytes = first.payload.len();
         let mut batch = vec![first];
-        while batch.len() < PUBLISH_BATCH {
+        while batch.len() < PUBLISH_BATCH && bytes < PUBLISH_BATCH_BYTES {
             let Ok(next) = publications.queue.try_recv() else {
                 break;
             };
+            bytes += next.payload.len();
             batch.push(next);
         }
         let mut pipeline = redis::pipe();
@@ -47,7 +53,6 @@ pub async fn publish(
                 .arg(channel(&outgoing.to))
                 .arg(&outgoing.payload);
         }
-        let bytes = batch.iter().map(|outgoing| outgoing.payload.len()).sum();
         let sent = redis.pipeline::<Vec<i64>>(&pipeline).await;
         publications.sent(bytes);
         match sent {

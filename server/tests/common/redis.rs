@@ -133,4 +133,17 @@ impl Redis {
             .await
             .expect("FLUSHALL");
     }
+
+    /// Holds every client's commands for `ms` (`CLIENT PAUSE`), as a Redis too busy to
+    /// answer would.
+    pub async fn pause(&self, ms: u64) {
+        let mut connection = self.connection().await;
+        redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(ms)
+            .arg("ALL")
+            .query_async::<()>(&mut connection)
+            .await
+            .expect("CLIENT PAUSE");
+    }
 }
