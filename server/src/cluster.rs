@@ -32,7 +32,7 @@ use std::{
 };
 
 use protocol::PeerId;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 use self::redis::Redis;
 use crate::{
@@ -166,8 +166,8 @@ pub struct Cluster {
     registry: Arc<Registry>,
     /// Rooms this node took for a login, until the upkeep counts them among its own.
     claimed: Mutex<HashSet<RoomKey>>,
-    /// Tells the listener its subscription is gone.
-    resubscribe: Arc<Notify>,
+    /// The listener's subscription, which the upkeep checks.
+    subscription: Arc<pubsub::Subscription>,
     /// The heartbeat, which says goodbye once the node has left.
     heartbeat: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Stops the publisher and the listener once every connection has ended (so that
@@ -192,7 +192,7 @@ impl Cluster {
         let id = format!("{:016x}", rand::random::<u64>());
         let (bus, publications, visits) = Bus::new(id.clone(), crossings);
         let (quit, quitting) = watch::channel(false);
-        let resubscribe = Arc::new(Notify::new());
+        let subscription = Arc::new(pubsub::Subscription::default());
         tokio::spawn(pubsub::publish(
             Redis::new(client.clone()),
             publications,
@@ -203,7 +203,7 @@ impl Cluster {
             client.clone(),
             Arc::clone(&bus),
             channel(&id),
-            Arc::clone(&resubscribe),
+            Arc::clone(&subscription),
             quitting.clone(),
         ));
         registry.record_changes();
@@ -214,7 +214,7 @@ impl Cluster {
             redis: Redis::new(client),
             registry,
             claimed: Mutex::default(),
-            resubscribe,
+            subscription,
             heartbeat: Mutex::default(),
             quit,
         });

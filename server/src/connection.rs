@@ -221,17 +221,25 @@ async fn serve<S, K>(
                         // The rates hold here too, before anything crosses Redis.
                         let allowed = read(text.as_str()).and_then(|message| {
                             rates.allow(&message, text.len())?;
-                            Ok(matches!(message, ClientMessage::Login { .. }))
+                            Ok(message)
                         });
-                        // A login again (the room's home refused the first: a name
-                        // taken, say) counts against the address, as on one node.
-                        if matches!(allowed, Ok(true)) && !rates.address_allows() {
-                            refuse(&state, &outbox, remote, None, address_refusal());
-                            outbox.push(close(close_code::AGAIN, TOO_MANY_LOGINS));
-                            break Ending::TryLater;
-                        }
-                        match allowed.and_then(|_| tunnel.forward(text.as_str())) {
-                            Ok(()) => {}
+                        match allowed {
+                            // A login again (the room's home refused the first: a name
+                            // taken, say) counts against the address, as on one node.
+                            Ok(ClientMessage::Login { .. }) if !rates.address_allows() => {
+                                refuse(&state, &outbox, remote, None, address_refusal());
+                                outbox.push(close(close_code::AGAIN, TOO_MANY_LOGINS));
+                                break Ending::TryLater;
+                            }
+                            Ok(message) => {
+                                // Pings and acknowledgements are small and keep the session
+                                // alive: they cross whatever waits. A frame held back while
+                                // Redis is slow is no abuse, and costs no strike.
+                                let bounded = !matches!(message, ClientMessage::Ping | ClientMessage::Ack { .. });
+                                if let Err(refusal) = tunnel.forward(text.as_str(), bounded) {
+                                    refuse(&state, &outbox, remote, None, refusal);
+                                }
+                            }
                             Err(refusal) => {
                                 refuse(&state, &outbox, remote, None, refusal);
                                 if struck_out(&mut rates, &outbox) {

@@ -230,6 +230,8 @@ impl Inbox {
             self.ack(acked);
         }
         self.acks = acked.is_some();
+        // What waits in the queue of the connection this one replaces is that one's.
+        self.queued.clear();
         for kept in &self.kept {
             outbox.push(kept.frame.clone());
         }

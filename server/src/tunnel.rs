@@ -475,10 +475,10 @@ pub struct Tunnel {
 }
 
 impl Tunnel {
-    /// Forwards the client's frame `text` to the home; refused while too much of what the
-    /// socket sent still waits to cross.
-    pub fn forward(&self, text: &str) -> Result<(), Refusal> {
-        if self.waiting.load(Ordering::Relaxed) + text.len() > TUNNEL_BYTES {
+    /// Forwards the client's frame `text` to the home; a `bounded` one is refused while
+    /// too much of what the socket sent still waits to cross.
+    pub fn forward(&self, text: &str, bounded: bool) -> Result<(), Refusal> {
+        if bounded && self.waiting.load(Ordering::Relaxed) + text.len() > TUNNEL_BYTES {
             return Err(Refusal::new(
                 ErrorCode::RateLimited,
                 "too much of what you sent is still on its way: slow down",

@@ -1,7 +1,13 @@
 //! The bus's way through Redis: one publisher per node, in order and pipelined, and one
 //! subscription to the node's own channel, made again whenever it is lost.
 
-use std::{collections::HashSet, sync::Arc};
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use futures_util::{FutureExt, StreamExt};
 use tokio::sync::{Notify, watch};
@@ -73,13 +79,37 @@ pub async fn publish(
     }
 }
 
-/// Listens on the node's channel, again after every loss, and whenever `again` says the
-/// subscription is gone though its stream did not end; a loss cuts every tunnel.
+/// The node's subscription to its channel, as the upkeep checks it: which one it is, and
+/// the word that it is gone.
+#[derive(Default)]
+pub struct Subscription {
+    /// How many times it was made.
+    made: AtomicU64,
+    gone: Notify,
+}
+
+impl Subscription {
+    /// Which one is up (or being made): what the upkeep checks it under.
+    pub fn current(&self) -> u64 {
+        self.made.load(Ordering::Acquire)
+    }
+
+    /// The subscription `current` was, when the upkeep asked, is gone: the listener makes
+    /// it again, unless it made a new one since.
+    pub fn lost(&self, current: u64) {
+        if self.current() == current {
+            self.gone.notify_one();
+        }
+    }
+}
+
+/// Listens on the node's channel, again after every loss, and whenever `subscription`
+/// says it is gone though its stream did not end; a loss cuts every tunnel.
 pub async fn listen(
     client: redis::Client,
     bus: Arc<Bus>,
     channel: String,
-    again: Arc<Notify>,
+    subscription: Arc<Subscription>,
     mut quit: watch::Receiver<bool>,
 ) {
     loop {
@@ -90,8 +120,10 @@ pub async fn listen(
         };
         if let Ok(Ok(pubsub)) = tokio::time::timeout(PATIENCE, subscribed).await {
             // A loss the upkeep saw while this was away is over now: subscribed again,
-            // a word left from then would only end this subscription too.
-            let _ = again.notified().now_or_never();
+            // a word left from then would only end this subscription too, and so would
+            // the answer to a check it sent before this one was made.
+            subscription.made.fetch_add(1, Ordering::AcqRel);
+            let _ = subscription.gone.notified().now_or_never();
             let mut messages = pubsub.into_on_message();
             loop {
                 tokio::select! {
@@ -102,7 +134,7 @@ pub async fn listen(
                         },
                         None => break,
                     },
-                    () = again.notified() => break,
+                    () = subscription.gone.notified() => break,
                     _ = quit.wait_for(|quit| *quit) => return,
                 }
             }

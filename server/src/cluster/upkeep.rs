@@ -102,6 +102,7 @@ async fn upkeep(cluster: &Cluster, held: &mut HashSet<RoomKey>) -> Result<(), St
     );
     let freed: Vec<RoomKey> = held.difference(&rooms).cloned().collect();
     let peers = cluster.bus.peers();
+    let subscription = cluster.subscription.current();
     let mut pipeline = ::redis::pipe();
     pipeline
         .cmd("PUBSUB")
@@ -135,7 +136,7 @@ async fn upkeep(cluster: &Cluster, held: &mut HashSet<RoomKey>) -> Result<(), St
         .is_some_and(|(_, subscribers)| subscribers > 0);
     if !listening {
         tracing::warn!("the node's subscription is gone: subscribing again");
-        cluster.resubscribe.notify_one();
+        cluster.subscription.lost(subscription);
     }
     held.clear();
     for room in rooms.iter().cloned() {
