@@ -483,6 +483,20 @@ impl Session {
                 Some(call) => {
                     let from = call.with().clone();
                     self.want(Then::Answer(from), out);
+                    // The devices are still to come (the permission prompt open, say): the
+                    // call is taken now, so that it rings no more on either side, and they
+                    // join its connection when they come.
+                    if let Some(Engaged::Pair(call)) = &mut self.engaged
+                        && call.is_incoming()
+                    {
+                        let setup = PeerSetup::new(
+                            &self.options,
+                            &self.link,
+                            call.with(),
+                            &self.transfer_numbers,
+                        );
+                        call.answer(&setup, None, out);
+                    }
                 }
                 None => out.report(no_call("accept")),
             },
@@ -869,12 +883,25 @@ impl Session {
                 call.ring(self.options.ring_timeout_ms, out);
                 answer(reply, Ok(JsValue::UNDEFINED));
             }
+            // Not taken yet (ours yields to theirs): taken now, with the devices.
             (Some(Engaged::Pair(call)), Then::Answer(from))
-                if call.with().id == from.id && call.is_ringing() =>
+                if call.with().id == from.id && !call.is_live() =>
             {
                 let setup =
                     PeerSetup::new(&self.options, &self.link, &from, &self.transfer_numbers);
                 call.answer(&setup, self.devices.stream().cloned(), out);
+            }
+            // Taken before they came: they join its connection, or every connection of
+            // the room call it led to (an invitation).
+            (Some(_), Then::Answer(_)) => {
+                let Some(local) = self.devices.stream().cloned() else {
+                    return;
+                };
+                for (live, _) in self.connections() {
+                    for track in crate::media::tracks_of(&local) {
+                        live.add_track(&track, &local);
+                    }
+                }
             }
             (_, then) => then.abandon(),
         }

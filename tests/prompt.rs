@@ -236,7 +236,9 @@ async fn what_the_callee_does_right_after_accepting_waits_for_the_devices() {
     let (mut alice, mut bob) = pair().await;
     let grant = accepted_at_the_prompt(&mut prompt, &mut alice, &mut bob).await;
     let chat = bob.call.send_text("hello from behind the prompt".into());
-    assert_eq!(bob.call.state(), "ringing");
+    // Taken: the call rings no more on either side.
+    bob.reach("connecting").await;
+    alice.reach("connecting").await;
 
     prompt.grant(grant).await;
     JsFuture::from(chat)
@@ -249,5 +251,37 @@ async fn what_the_callee_does_right_after_accepting_waits_for_the_devices() {
     bob.call.hangup();
     assert_eq!(bob.ended().await, "hangup");
     assert_eq!(alice.ended().await, "remote-hangup");
+    prompt.all_let_go().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_call_taken_at_the_prompt_rings_no_more_and_connects_when_the_devices_come() {
+    let mut prompt = Prompt::open();
+    // Each side rings for 1.5 s at most.
+    let short = [("ringTimeoutMs", JsValue::from(1_500))];
+    let mut alice = Side::online_with("alice", &short).await;
+    let mut bob = Side::online_with("bob", &short).await;
+    alice.sees(&bob).await;
+    let grant = accepted_at_the_prompt(&mut prompt, &mut alice, &mut bob).await;
+    // Bob reads the prompt for longer than a call rings.
+    TimeoutFuture::new(2_500).await;
+    // Still in the call, connecting or already connected (its channels need no devices).
+    for side in [&alice, &bob] {
+        let state = side.call.state();
+        assert!(
+            state == "connecting" || state == "connected",
+            "{}: {state}, {:?}",
+            side.name,
+            side.history()
+        );
+    }
+    prompt.grant(grant).await;
+    // His camera and microphone join the call: each side sees and hears the other.
+    alice.reach("connected").await;
+    bob.reach("connected").await;
+    alice.media_flows_past(0.0, 0.0).await;
+    bob.media_flows_past(0.0, 0.0).await;
+    alice.call.hangup();
+    assert_eq!(bob.ended().await, "remote-hangup");
     prompt.all_let_go().await;
 }
