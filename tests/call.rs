@@ -12,6 +12,7 @@ use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use web_sys::HtmlVideoElement;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -95,6 +96,43 @@ async fn closing_the_other_side_hangs_up_its_call() {
     bob.call.close();
     assert_eq!(alice.ended().await, "remote-hangup");
     alice.reach("idle").await;
+}
+
+#[wasm_bindgen_test]
+async fn a_remote_video_the_page_muted_stays_muted_after_the_call() {
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .expect("a page");
+    let video: HtmlVideoElement = document
+        .create_element("video")
+        .expect("a video element")
+        .unchecked_into();
+    document
+        .body()
+        .expect("a body")
+        .append_child(&video)
+        .expect("shown");
+    // The page wants this call's video without its sound.
+    video.set_muted(true);
+    let options = [("remoteVideo", JsValue::from(video.clone()))];
+    let mut alice = Side::online_with("alice", &options).await;
+    let mut bob = Side::online("bob").await;
+    alice.sees(&bob).await;
+    alice.ring(&mut bob).await;
+    bob.call.accept();
+    alice.reach("connected").await;
+    let started = js_sys::Date::now();
+    while video.ready_state() < 2 {
+        assert!(
+            js_sys::Date::now() - started < 10_000.0,
+            "the call never played"
+        );
+        gloo_timers::future::TimeoutFuture::new(50).await;
+    }
+    bob.call.hangup();
+    assert_eq!(alice.ended().await, "remote-hangup");
+    assert!(video.muted(), "the page's own mute was undone");
+    video.remove();
 }
 
 #[wasm_bindgen_test]

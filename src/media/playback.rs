@@ -20,9 +20,9 @@ use crate::{
 };
 
 /// The remote video of a call; dropping it lets go of the wait for a gesture and gives the
-/// element its sound back.
+/// element back its sound, if the browser's refusal had muted it (the page's own choice
+/// stays).
 pub struct Playback {
-    video: HtmlVideoElement,
     _watch: Task,
 }
 
@@ -31,16 +31,18 @@ impl Playback {
     /// then tells `blocked`.
     pub fn start(video: HtmlVideoElement, blocked: impl FnOnce(Error) + 'static) -> Self {
         Self {
-            _watch: Task::spawn(play(video.clone(), blocked)),
-            video,
+            _watch: Task::spawn(play(video, blocked)),
         }
     }
 }
 
-impl Drop for Playback {
+/// The sound of a video muted for the browser's sake, given back when this goes (with the
+/// wait for a gesture, or the call).
+struct Muted(HtmlVideoElement);
+
+impl Drop for Muted {
     fn drop(&mut self) {
-        // The wait for a gesture stops as the watch is dropped, right after this.
-        self.video.set_muted(false);
+        self.0.set_muted(false);
     }
 }
 
@@ -54,6 +56,7 @@ async fn play(video: HtmlVideoElement, blocked: impl FnOnce(Error)) {
         return;
     }
     video.set_muted(true);
+    let _muted = Muted(video.clone());
     if started(&video).await.is_err() {
         return;
     }
