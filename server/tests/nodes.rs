@@ -213,15 +213,21 @@ async fn one_room_spans_two_nodes_with_the_same_rules_as_one() {
     assert_eq!(alice.expect("peer-left").await["id"], bob_id.as_str());
 }
 
-#[tokio::test]
-async fn a_stopped_node_hands_its_rooms_over_and_everyone_keeps_their_id() {
-    let redis = Redis::start(free_tcp_port());
+/// Two nodes of `redis`: alice in room `team` on a, its home, and bob reaching it through
+/// b, in a call bob placed.
+async fn across_two_nodes(redis: &Redis) -> (TestServer, TestServer, Person, Person) {
     let (a, b) = (node(&redis.url()).await, node(&redis.url()).await);
-    // The room's home is a, where alice came in; bob reaches it through b.
     let mut alice = person(&a, "alice").await;
     let mut bob = person(&b, "bob").await;
     meet(&mut alice, &bob).await;
     call(&mut bob, &mut alice).await;
+    (a, b, alice, bob)
+}
+
+#[tokio::test]
+async fn a_stopped_node_hands_its_rooms_over_and_everyone_keeps_their_id() {
+    let redis = Redis::start(free_tcp_port());
+    let (a, b, mut alice, mut bob) = across_two_nodes(&redis).await;
     recorded(&redis, 2).await;
 
     a.stop().await;
@@ -373,12 +379,7 @@ async fn heartbeats(redis: &Redis, times: usize) {
 #[tokio::test]
 async fn a_lost_subscription_is_made_again_once_and_tunnels_through_it_stay_open() {
     let redis = Redis::start(free_tcp_port());
-    let (a, b) = (node(&redis.url()).await, node(&redis.url()).await);
-    // Alice's room lives on a; bob's socket on b goes through a tunnel to it.
-    let mut alice = person(&a, "alice").await;
-    let mut bob = person(&b, "bob").await;
-    meet(&mut alice, &bob).await;
-    call(&mut alice, &mut bob).await;
+    let (_a, b, mut alice, mut bob) = across_two_nodes(&redis).await;
 
     // Redis drops both nodes' subscriptions (as it does to a subscriber too far behind):
     // the tunnel goes with them, and bob comes back through b once both listen again.
