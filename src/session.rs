@@ -301,6 +301,10 @@ impl Session {
 
     /// Every connection tells the other side what we send, if that changed.
     fn tell_media(&mut self) {
+        // Nothing is said while the devices are still coming: not yet off, nor muted.
+        if self.devices.is_answering() {
+            return;
+        }
         let state = self.devices.media_state();
         for (live, _) in self.connections() {
             live.tell_media(&state);
@@ -446,9 +450,12 @@ impl Session {
     }
 
     fn command(&mut self, command: Command, out: &mut Actions) {
-        if self.devices.is_answering() && command.needs_call() {
-            // After accept() the page may use the call at once; it begins once the
-            // camera and microphone are here.
+        if self.devices.is_answering()
+            && command.needs_call()
+            && (command.needs_devices() || self.connections().is_empty())
+        {
+            // After accept() the page may use the call at once: what needs the camera and
+            // microphone (or a connection not made yet) waits until they are here.
             if self.deferred.len() < MAX_DEFERRED {
                 self.deferred.push(command);
             } else {
@@ -479,6 +486,8 @@ impl Session {
             // Whatever call we are in.
             Command::LeaveCall | Command::Hangup => self.hang_up(out),
             Command::Invite(to) => self.invite(to, out),
+            // Taken already, its devices still coming: nothing more to do.
+            Command::Accept if self.devices.is_answering() => {}
             Command::Accept => match self.pair().filter(|call| call.is_incoming()) {
                 Some(call) => {
                     let from = call.with().clone();
@@ -501,8 +510,12 @@ impl Session {
                 None => out.report(no_call("accept")),
             },
             Command::Decline => {
-                if let Some(call) = self.pair().filter(|call| call.is_incoming()) {
-                    call.decline(out);
+                let answering = self.devices.is_answering();
+                match self.pair().filter(|call| call.is_incoming()) {
+                    Some(call) => call.decline(out),
+                    // Taken, its devices still coming: the person changed their mind.
+                    None if answering => self.hang_up(out),
+                    None => {}
                 }
             }
             Command::SetMic(enabled) => self.devices.set_mic(enabled),

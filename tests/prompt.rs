@@ -211,14 +211,16 @@ async fn the_caller_giving_up_reaches_a_callee_whose_prompt_is_open() {
     let mut prompt = Prompt::open();
     let (mut alice, mut bob) = pair().await;
     let grant = accepted_at_the_prompt(&mut prompt, &mut alice, &mut bob).await;
-    let chat = bob.call.send_text("are you there?".into());
+    // What needs bob's devices waits for them, and is refused once the call is over.
+    let share = bob.call.share_screen();
 
     alice.call.hangup();
     assert_eq!(alice.ended().await, "hangup");
     assert_eq!(bob.ended().await, "remote-hangup");
     assert_eq!(bob.call.state(), "idle");
-    // What bob asked of the call meanwhile is refused, as outside any call.
-    let refused = JsFuture::from(chat).await.expect_err("no call to chat in");
+    let refused = JsFuture::from(share)
+        .await
+        .expect_err("no call to share in");
     assert_eq!(field(&refused, "code"), "invalid-state");
 
     // Alice's devices went with her call; bob's come too late for his.
@@ -231,26 +233,60 @@ async fn the_caller_giving_up_reaches_a_callee_whose_prompt_is_open() {
 }
 
 #[wasm_bindgen_test]
-async fn what_the_callee_does_right_after_accepting_waits_for_the_devices() {
+async fn what_the_callee_does_right_after_accepting_goes_on_while_the_prompt_is_open() {
     let mut prompt = Prompt::open();
     let (mut alice, mut bob) = pair().await;
     let grant = accepted_at_the_prompt(&mut prompt, &mut alice, &mut bob).await;
-    let chat = bob.call.send_text("hello from behind the prompt".into());
     // Taken: the call rings no more on either side.
     bob.reach("connecting").await;
     alice.reach("connecting").await;
-
-    prompt.grant(grant).await;
-    JsFuture::from(chat)
-        .await
-        .expect("sent once the call begins");
+    // A second click on Accept does nothing more.
+    bob.call.accept();
+    // The chat needs no camera: it reaches alice while bob still reads the prompt.
+    let chat = bob.call.send_text("hello from behind the prompt".into());
+    JsFuture::from(chat).await.expect("sent");
     let text = alice.next("text").await;
     assert_eq!(field(&text, "text"), "hello from behind the prompt");
+
+    prompt.grant(grant).await;
     alice.reach("connected").await;
     bob.reach("connected").await;
+    alice.media_flows_past(0.0, 0.0).await;
+    // Alice was never told bob's camera was off or his microphone muted: his devices
+    // were only on their way.
+    let told_off = alice.seen.borrow().iter().any(|(event, media)| {
+        event == "participant-media"
+            && ["audio", "video"].iter().any(|kind| {
+                Reflect::get(media, &(*kind).into())
+                    .ok()
+                    .and_then(|v| v.as_bool())
+                    == Some(false)
+            })
+    });
+    assert!(!told_off, "{:?}", alice.history());
     bob.call.hangup();
     assert_eq!(bob.ended().await, "hangup");
     assert_eq!(alice.ended().await, "remote-hangup");
+    let errors = bob
+        .seen
+        .borrow()
+        .iter()
+        .filter(|(event, _)| event == "error")
+        .count();
+    assert_eq!(errors, 0, "{:?}", bob.history());
+    prompt.all_let_go().await;
+}
+
+#[wasm_bindgen_test]
+async fn declining_a_call_taken_at_the_prompt_hangs_it_up() {
+    let mut prompt = Prompt::open();
+    let (mut alice, mut bob) = pair().await;
+    let grant = accepted_at_the_prompt(&mut prompt, &mut alice, &mut bob).await;
+    bob.call.decline();
+    assert_eq!(bob.ended().await, "hangup");
+    assert_eq!(alice.ended().await, "remote-hangup");
+    // Allowed after all: too late for that call.
+    prompt.grant(grant).await;
     prompt.all_let_go().await;
 }
 

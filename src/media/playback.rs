@@ -55,8 +55,10 @@ async fn play(video: HtmlVideoElement, blocked: impl FnOnce(Error)) {
         // Replaced by a new stream, say: nothing to do.
         return;
     }
+    // Muted here only if the page had not muted it itself: only then is the sound given
+    // back.
+    let _muted = (!video.muted()).then(|| Muted(video.clone()));
     video.set_muted(true);
-    let _muted = Muted(video.clone());
     if started(&video).await.is_err() {
         return;
     }

@@ -141,6 +141,11 @@ impl Command {
         }
     }
 
+    /// Whether it needs the camera and microphone the call is waiting for.
+    pub fn needs_devices(&self) -> bool {
+        matches!(self, Self::ShareScreen(_) | Self::UseDevice(..))
+    }
+
     /// Whether the command acts on the current call.
     pub fn needs_call(&self) -> bool {
         matches!(
