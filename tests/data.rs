@@ -91,26 +91,26 @@ async fn chat_goes_both_ways_in_order_as_plain_text_even_before_the_channel_open
 }
 
 #[wasm_bindgen_test]
-async fn commands_waiting_for_a_call_to_begin_are_bounded_and_kept_in_order() {
+async fn messages_sent_before_the_chat_opens_are_bounded_and_kept_in_order() {
     let (mut alice, mut bob) = pair().await;
     alice.ring(&mut bob).await;
-    // Bob's page sends far more than the call can hold before it begins.
+    // Bob's page sends far more than the call's chat keeps before its channel opens.
     bob.call.accept();
     let sent = futures::future::join_all(
-        (0..100).map(|i| JsFuture::from(bob.call.send_text(format!("message {i}")))),
+        (0..300).map(|i| JsFuture::from(bob.call.send_text(format!("message {i}")))),
     )
     .await;
-    let refused: Vec<usize> = (0..100).filter(|i| sent[*i].is_err()).collect();
+    let refused: Vec<usize> = (0..300).filter(|i| sent[*i].is_err()).collect();
     assert_eq!(
         refused,
-        (64..100).collect::<Vec<_>>(),
-        "the first 64 are kept"
+        (256..300).collect::<Vec<_>>(),
+        "the first 256 are kept"
     );
     assert_eq!(
-        field(&sent[99].clone().unwrap_err(), "code"),
+        field(&sent[299].clone().unwrap_err(), "code"),
         "invalid-state"
     );
-    for i in 0..64 {
+    for i in 0..256 {
         assert_eq!(
             field(&alice.next("text").await, "text"),
             format!("message {i}")
