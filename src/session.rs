@@ -742,11 +742,14 @@ impl Session {
                 }
                 return None;
             }
-            Heard::CallFull(error) => {
+            Heard::CallRefused(error) => {
                 match &mut self.engaged {
                     Some(Engaged::Group(group)) => group.refused(error, out),
                     // We took an invitation into a call that filled meanwhile.
-                    Some(Engaged::Pair(call)) if call.state() == State::Connecting => {
+                    Some(Engaged::Pair(call))
+                        if call.state() == State::Connecting
+                            && error.code != ErrorCode::Refused =>
+                    {
                         out.report(error);
                         out.end(EndReason::Failed);
                     }
@@ -798,6 +801,12 @@ impl Session {
                     out.report(error);
                 }
             }
+            // Our ring never reached them.
+            Heard::Undelivered(id) => {
+                if pair.is_some_and(|call| call.is_placing() && call.with().id == id) {
+                    out.end(EndReason::Failed);
+                }
+            }
             Heard::PeerLeft(id) | Heard::Unavailable(id) => {
                 if pair.is_some_and(|call| call.with().id == id) {
                     out.end(EndReason::PeerLeft);
@@ -839,7 +848,7 @@ impl Session {
             | Heard::CallJoined(..)
             | Heard::ParticipantJoined(..)
             | Heard::ParticipantLeft(..)
-            | Heard::CallFull(_) => {}
+            | Heard::CallRefused(_) => {}
         }
         None
     }

@@ -526,3 +526,33 @@ async fn a_track_added_in_a_room_call_reaches_those_who_join_later() {
         side.call.leave_call();
     }
 }
+
+#[wasm_bindgen_test]
+async fn a_join_refused_for_going_too_fast_settles_and_leaves_no_call_behind() {
+    let room = unique("hasty");
+    let ann = member("ann", &room).await;
+    // Locking the room and joining its call share one rate, 100 at once (docs/PROTOCOL.md,
+    // "How peercall-server applies it"): 96 locks leave a few for joining and leaving, then a join is refused.
+    for _ in 0..96 {
+        ann.call.lock_room();
+    }
+    let mut joins = 0;
+    let refusal = loop {
+        match JsFuture::from(ann.call.join_call()).await {
+            Ok(_) => ann.call.leave_call(),
+            Err(refusal) => break refusal,
+        }
+        joins += 1;
+        assert!(joins < 40, "never refused");
+    };
+    assert_eq!(field(&refusal, "code"), "refused");
+    assert!(
+        field(&refusal, "message").contains("too many"),
+        "{refusal:?}"
+    );
+    // Not left half-joined: the page may ask again, and is not told it is in a call.
+    assert_eq!(ann.call.state(), "idle");
+    if let Err(again) = JsFuture::from(ann.call.join_call()).await {
+        assert_eq!(field(&again, "code"), "refused", "{again:?}");
+    }
+}

@@ -156,3 +156,41 @@ async fn a_bad_room_name_is_refused_by_the_server() {
     assert_eq!(code, "bad-room");
     assert_eq!(side.call.state(), "offline");
 }
+
+#[wasm_bindgen_test]
+async fn a_ring_refused_for_going_too_fast_ends_the_call_at_once() {
+    use futures::future::{Either, select};
+    let ours = room();
+    let mut alice = in_room("alice", &ours, &[]).await;
+    let mut bob = in_room("bob", &ours, &[]).await;
+    alice.sees(&bob).await;
+    // Locking the room and ringing share one rate, 100 at once (docs/PROTOCOL.md,
+    // "How peercall-server applies it"): 97 locks leave a few rings, then one is refused.
+    for _ in 0..97 {
+        alice.call.lock_room();
+    }
+    let mut rings = 0;
+    let refusal = loop {
+        if let Err(error) = JsFuture::from(alice.call.call(bob.id.clone())).await {
+            panic!("the call is not placed: {error:?}");
+        }
+        let rang = Box::pin(bob.next("incoming"));
+        let refused = Box::pin(alice.next("error"));
+        if let Either::Right((refusal, _)) = select(rang, refused).await {
+            break refusal;
+        }
+        alice.call.hangup();
+        assert_eq!(bob.ended().await, "remote-hangup");
+        assert_eq!(alice.ended().await, "hangup");
+        rings += 1;
+        assert!(rings < 40, "never refused");
+    };
+    assert_eq!(field(&refusal, "code"), "refused");
+    assert!(
+        field(&refusal, "message").contains("too many"),
+        "{refusal:?}"
+    );
+    // The ring never reached bob: alice's call ends now, not when nobody answers.
+    assert_eq!(alice.ended().await, "failed");
+    assert_eq!(alice.call.state(), "idle");
+}

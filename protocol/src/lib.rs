@@ -544,6 +544,21 @@ impl ClientMessage {
         }
     }
 
+    /// The recipient of a relayed frame; `None` for the messages to the server itself.
+    pub fn recipient(&self) -> Option<&PeerId> {
+        match self {
+            Self::Ring { to, .. }
+            | Self::Accept { to, .. }
+            | Self::Decline { to, .. }
+            | Self::Offer { to, .. }
+            | Self::Answer { to, .. }
+            | Self::Candidate { to, .. }
+            | Self::Hangup { to, .. }
+            | Self::RestartIce { to, .. } => Some(to),
+            _ => None,
+        }
+    }
+
     /// The recipient, the call, the number and the signal of a relayed frame; `Err(self)`
     /// for the messages to the server itself.
     #[allow(clippy::result_large_err)]

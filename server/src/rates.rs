@@ -104,10 +104,14 @@ impl Rates {
         if within {
             Ok(())
         } else {
-            Err(Refusal::new(
+            // A relayed frame's refusal names its recipient, so that the sender knows
+            // which call it concerns.
+            let mut refusal = Refusal::new(
                 ErrorCode::RateLimited,
                 format!("too many {what}: slow down"),
-            ))
+            );
+            refusal.to = message.recipient().cloned();
+            Err(refusal)
         }
     }
 

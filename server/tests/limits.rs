@@ -384,6 +384,8 @@ async fn a_ring_flood_is_rate_limited_and_others_still_get_through() {
             Some("pong") => break,
             Some("error") => {
                 assert_eq!(frame["code"], "rate-limited", "{frame}");
+                // It names the callee: the caller knows which call it concerns.
+                assert_eq!(frame["to"], bob_id.as_str(), "{frame}");
                 limited += 1;
             }
             _ => {}

@@ -66,8 +66,10 @@ pub enum Heard {
     ParticipantJoined(CallId, PeerInfo),
     /// Someone is no longer in room call `.0`.
     ParticipantLeft(CallId, PeerId, LeftReason),
-    /// The room call is full.
-    CallFull(Error),
+    /// The room call is full, or we asked to join it too fast.
+    CallRefused(Error),
+    /// A signal of ours to this peer was refused for going too fast.
+    Undelivered(PeerId),
 }
 
 /// What a login says about who we are and where we go.
@@ -488,11 +490,18 @@ impl Link {
                 Some(self.refused(Error::new(error.code, message), out))
             }
             _ if code == WireCode::NotInCall => to.map(|to| Heard::NotInCall(error, to)),
-            _ if code == WireCode::CallFull => Some(Heard::CallFull(error)),
+            // A refusal for going too fast that names nobody is of a request to the server
+            // itself: in a call, our asking to join it.
+            _ if code == WireCode::CallFull || (code == WireCode::RateLimited && to.is_none()) => {
+                Some(Heard::CallRefused(error))
+            }
             _ => {
                 out.report(error);
-                to.filter(|_| code == WireCode::PeerUnavailable)
-                    .map(Heard::Unavailable)
+                match code {
+                    WireCode::PeerUnavailable => to.map(Heard::Unavailable),
+                    WireCode::RateLimited => to.map(Heard::Undelivered),
+                    _ => None,
+                }
             }
         }
     }
