@@ -128,8 +128,10 @@ impl Addresses {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The client's address: the peer's, or for a trusted proxy the last address in
-    /// `X-Forwarded-For` (the one the proxy itself saw).
+    /// The client's address: the peer's, or for a trusted proxy the last entry of
+    /// `X-Forwarded-For`, the one the proxy itself added. Only that entry: those before it
+    /// are whatever the client wrote. An entry the proxy wrote in a form not read here
+    /// counts as the proxy's own address, never as an earlier one.
     pub fn client(&self, remote: SocketAddr, headers: &HeaderMap) -> IpAddr {
         let peer = remote.ip().to_canonical();
         if !self.trusted_proxies.contains(&peer) {
@@ -138,11 +140,11 @@ impl Addresses {
         headers
             .get_all("x-forwarded-for")
             .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
             .next_back()
-            .unwrap_or(peer)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.rsplit(',').next())
+            .and_then(|entry| forwarded_address(entry.trim()))
+            .map_or(peer, |ip| ip.to_canonical())
     }
 
     /// A slot for one more socket from `ip`, unless its address has all it may.
@@ -161,9 +163,55 @@ impl Addresses {
     }
 }
 
+/// An address as proxies write it in `X-Forwarded-For`: `192.0.2.1`, `2001:db8::1`,
+/// with a port (`192.0.2.1:4711`, `[2001:db8::1]:4711`), or bracketed (`[2001:db8::1]`).
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .or_else(|_| entry.parse::<SocketAddr>().map(|address| address.ip()))
+        .ok()
+        .or_else(|| {
+            let bracketed = entry.strip_prefix('[')?.strip_suffix(']')?;
+            bracketed.parse::<IpAddr>().ok()
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `client` makes of `forwarded` from a trusted proxy at 127.0.0.1.
+    fn forwarded_for(forwarded: &[&str]) -> IpAddr {
+        let addresses = Addresses::new(1, 1.0, vec!["127.0.0.1".parse().expect("an address")]);
+        let mut headers = HeaderMap::new();
+        for value in forwarded {
+            headers.append("x-forwarded-for", value.parse().expect("a header value"));
+        }
+        addresses.client("127.0.0.1:5000".parse().expect("an address"), &headers)
+    }
+
+    #[test]
+    fn only_the_entry_the_proxy_added_is_believed() {
+        let ip = |text: &str| text.parse::<IpAddr>().expect("an address");
+        assert_eq!(forwarded_for(&["198.51.100.7, 192.0.2.1"]), ip("192.0.2.1"));
+        assert_eq!(
+            forwarded_for(&["198.51.100.7", "192.0.2.1"]),
+            ip("192.0.2.1")
+        );
+        // Proxies that write a port, or brackets.
+        assert_eq!(
+            forwarded_for(&["198.51.100.7, 192.0.2.1:4711"]),
+            ip("192.0.2.1")
+        );
+        assert_eq!(forwarded_for(&["[2001:db8::1]:4711"]), ip("2001:db8::1"));
+        assert_eq!(forwarded_for(&["[2001:db8::1]"]), ip("2001:db8::1"));
+        assert_eq!(forwarded_for(&["::ffff:192.0.2.1"]), ip("192.0.2.1"));
+        // An entry the proxy wrote that is not read here is never taken for the client's
+        // own word before it: the proxy's address counts.
+        assert_eq!(forwarded_for(&["192.0.2.66, unknown"]), ip("127.0.0.1"));
+        assert_eq!(forwarded_for(&["192.0.2.66, "]), ip("127.0.0.1"));
+        assert_eq!(forwarded_for(&[]), ip("127.0.0.1"));
+    }
 
     #[test]
     fn an_ipv6_host_is_counted_by_its_slash_64() {
