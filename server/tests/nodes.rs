@@ -460,6 +460,8 @@ async fn one_client_cannot_fill_what_every_tunnel_of_its_node_shares() {
         refused["message"].as_str().unwrap().contains("on its way"),
         "{refused}"
     );
+    // It names the offers' recipient, as every refused signal does.
+    assert_eq!(refused["to"], bob.id.as_str(), "{refused}");
     // ... and alice's offer still crosses, once Redis answers again.
     offer_arrives(&mut alice, &mut bob).await;
     offer_arrives(&mut bob, &mut alice).await;
