@@ -843,6 +843,13 @@ impl Session {
                 if pair.is_some_and(|call| call.is_ringing() && !self.link.lists(&call.with().id)) {
                     out.end(EndReason::PeerLeft);
                 }
+                // A join asked for and not answered may have been lost with a session the
+                // server did not keep: asked again, it is answered as the first would be.
+                if let Some(group) = group
+                    && !self.devices.is_asking()
+                {
+                    group.ask_again(out);
+                }
             }
             Heard::IceServers
             | Heard::CallJoined(..)

@@ -477,3 +477,25 @@ async fn a_room_call_connection_that_fails_for_good_is_made_again_and_nobody_lea
         side.ended().await;
     }
 }
+
+#[wasm_bindgen_test]
+async fn a_join_lost_with_a_restarted_server_is_asked_again_and_settles() {
+    let room = unique("rejoin");
+    let mut ann = online_with("ann", &in_room(&room, &[])).await;
+    // What ann sends from here on is held, and never reaches the server.
+    fault(&format!("freeze?tag={}", ann.name)).await;
+    let joined = JsFuture::from(ann.call.join_call());
+    // Her devices are here: her join has gone out, into the held socket.
+    ann.next("local-stream").await;
+    // The restarted server gives her id back in a session it starts afresh, as if it had
+    // had everything she sent: the join is asked again, and answered.
+    fault("kill").await;
+    fault("start").await;
+    let before = joined.await.expect("the join settles, and is let in");
+    assert_eq!(js_sys::Array::from(&before).length(), 0);
+    ann.reach("connected").await;
+    // Someone joining after her meets her in the call.
+    let ben = online_with("ben", &in_room(&room, &[])).await;
+    assert_eq!(join(&ben).await, vec![ann.id.clone()]);
+    decodes_from_all(&ben, &[&ann]).await;
+}

@@ -232,6 +232,11 @@ impl Devices {
         }
     }
 
+    /// Whether the camera and microphone are still coming.
+    pub fn is_asking(&self) -> bool {
+        matches!(self.state, State::Asking { .. })
+    }
+
     /// Whether a call was accepted and waits for the devices to begin.
     pub fn is_answering(&self) -> bool {
         matches!(

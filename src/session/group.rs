@@ -231,6 +231,13 @@ impl Group {
         out.send(ClientMessage::JoinCall { seq: None });
     }
 
+    /// Asks to join again if the server has not answered yet.
+    pub fn ask_again(&self, out: &mut Actions) {
+        if matches!(self.phase, Phase::Joining { .. }) {
+            self.join(out);
+        }
+    }
+
     /// We are in call `call`, which `peers` were in already: each of them offers to us.
     pub fn joined(
         &mut self,

@@ -473,6 +473,8 @@ impl Link {
             // Removed, or replaced by a resume elsewhere: over, and not to be retried.
             return Some(self.refused(error, out));
         }
+        // While logging in, a refusal is the login's.
+        let online = self.is_online();
         match &mut self.state {
             State::Connecting { first, .. } if first.is_some() => {
                 // A refused login: the socket has no further use.
@@ -492,7 +494,9 @@ impl Link {
             _ if code == WireCode::NotInCall => to.map(|to| Heard::NotInCall(error, to)),
             // A refusal for going too fast that names nobody is of a request to the server
             // itself: in a call, our asking to join it.
-            _ if code == WireCode::CallFull || (code == WireCode::RateLimited && to.is_none()) => {
+            _ if code == WireCode::CallFull
+                || (code == WireCode::RateLimited && to.is_none() && online) =>
+            {
                 Some(Heard::CallRefused(error))
             }
             _ => {
