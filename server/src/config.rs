@@ -189,7 +189,7 @@ pub struct Config {
     /// Redis to join a cluster of nodes through (`redis://host:port`; a password in the
     /// URL is better given as `PEERCALL_REDIS_URL` than as a flag). Without it the node
     /// stands alone.
-    #[arg(long, env = "PEERCALL_REDIS_URL")]
+    #[arg(long, env = "PEERCALL_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
     /// Serve `/healthz` and `/metrics` on this address instead of on `--addr`.
@@ -228,5 +228,22 @@ impl Config {
         let mut config = <Self as clap::Parser>::parse_from(["peercall-server"]);
         config.static_dir = static_dir.into();
         config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// `--help` shows the value of an environment variable it reads, unless told not to:
+    /// a Redis URL may hold a password.
+    #[test]
+    fn help_never_shows_the_redis_url() {
+        let command = super::Config::command();
+        let redis = command
+            .get_arguments()
+            .find(|argument| argument.get_id() == "redis_url")
+            .expect("the --redis-url flag");
+        assert!(redis.is_hide_env_values_set());
     }
 }

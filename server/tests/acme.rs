@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
@@ -186,12 +187,18 @@ async fn pebble_issues_a_certificate_that_is_served_and_cached() {
         std::fs::read_dir(&cache).unwrap().count() >= 2,
         "the account and the certificate are cached"
     );
+    // The keys in it are the server's user's alone.
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&cache), 0o700);
 
-    // Restarted with pebble gone: the cached certificate is served.
+    // Restarted with pebble gone: the cached certificate is served. A cache folder others
+    // could enter is made private again.
     drop(pebble);
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o755)).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = acme_server(listener, &directory, &dir.join("ca.pem"), &cache);
     until_certified(&server, &root, PATIENCE).await;
     server.stop().await;
+    assert_eq!(mode(&cache), 0o700);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -32,12 +32,22 @@ pub fn start(config: &Config) -> Result<(Arc<ResolvesServerCertAcme>, State), St
             )));
         }
     }
-    std::fs::create_dir_all(&config.acme_cache).map_err(|error| {
-        StartError::new(format!(
-            "cannot make the ACME cache folder {}: {error}",
-            config.acme_cache.display()
-        ))
-    })?;
+    // The cache holds the certificate's private key and the account's key, written as
+    // plain files: only the server's own user may enter the folder, one made before too.
+    let mut folder = std::fs::DirBuilder::new();
+    std::os::unix::fs::DirBuilderExt::mode(folder.recursive(true), 0o700);
+    folder
+        .create(&config.acme_cache)
+        .and_then(|()| {
+            let private = std::os::unix::fs::PermissionsExt::from_mode(0o700);
+            std::fs::set_permissions(&config.acme_cache, private)
+        })
+        .map_err(|error| {
+            StartError::new(format!(
+                "cannot make the ACME cache folder {} private: {error}",
+                config.acme_cache.display()
+            ))
+        })?;
     let mut acme = AcmeConfig::new_with_client_config(
         config.acme_domains.iter(),
         client_config(config.acme_ca.as_deref())?,
