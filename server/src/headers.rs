@@ -6,7 +6,7 @@
 
 use axum::{
     body::Body,
-    http::{HeaderMap, HeaderValue, Response, Uri, header},
+    http::{HeaderMap, HeaderValue, Response, StatusCode, Uri, header},
 };
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
@@ -36,6 +36,9 @@ pub async fn secure(uri: Uri, response: Response<Body>, hsts: bool) -> Response<
     let path = uri.path();
     if parts.status.is_success() {
         fix_content_type(headers, path);
+    }
+    if parts.status.is_success() || parts.status == StatusCode::NOT_MODIFIED {
+        set_caching(headers, path);
     }
     let html = headers
         .get(header::CONTENT_TYPE)
@@ -82,6 +85,33 @@ pub async fn secure(uri: Uri, response: Response<Body>, hsts: bool) -> Response<
         );
     }
     Response::from_parts(parts, body)
+}
+
+/// How long browsers keep a file. One whose name carries its content's hash (trunk
+/// names the demo page's files so) never changes: a year, unasked. Anything else (the
+/// page, `/pkg`'s fixed names) is asked after each time, so that after an update no
+/// cached page points at files that are gone and no cached glue meets a newer module.
+fn set_caching(headers: &mut HeaderMap, path: &str) {
+    if headers.contains_key(header::CACHE_CONTROL) {
+        return;
+    }
+    let policy = if is_fingerprinted(path) {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+}
+
+/// Whether the file `path` names has a content hash in its name, as trunk writes it:
+/// `name-<16 hex digits>` and then its extension (`peercall-b338b702f5089761_bg.wasm`).
+fn is_fingerprinted(path: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or_default();
+    file.rsplit_once('-').is_some_and(|(_, rest)| {
+        rest.len() > 16
+            && rest.as_bytes()[..16].iter().all(u8::is_ascii_hexdigit)
+            && matches!(rest.as_bytes()[16], b'.' | b'_')
+    })
 }
 
 /// Types the static file service's extension table gets wrong.
@@ -145,6 +175,30 @@ fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_names_with_a_content_hash_are_kept_unasked() {
+        for kept in [
+            "/peercall-b338b702f5089761_bg.wasm",
+            "/peercall-b338b702f5089761.js",
+            "/style-0123456789abcdef.css",
+        ] {
+            assert!(is_fingerprinted(kept), "{kept}");
+        }
+        for asked in [
+            "/",
+            "/index.html",
+            "/pkg/peercall.js",
+            "/pkg/peercall_bg.wasm",
+            "/peercall-b338b702f508976.js",
+            "/peercall-b338b702f5089761",
+            "/peercall-b338b702f508976x.js",
+            "/embed-page.html",
+            "/a-\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}.js",
+        ] {
+            assert!(!is_fingerprinted(asked), "{asked}");
+        }
+    }
 
     #[test]
     fn inline_scripts_are_hashed_and_external_ones_are_not() {

@@ -131,3 +131,34 @@ async fn every_response_has_security_headers_and_the_page_may_run_only_its_own_i
     server.stop().await;
     let _ = std::fs::remove_dir_all(site);
 }
+
+#[tokio::test]
+async fn pages_and_the_module_are_asked_after_and_files_named_by_their_hash_are_kept() {
+    let (pkg, site) = (folder("cache-pkg"), folder("cache-site"));
+    std::fs::write(pkg.join("peercall.js"), "export default 1;\n").expect("writes");
+    std::fs::write(site.join("index.html"), "<!doctype html>").expect("writes");
+    std::fs::write(site.join("peercall-0123456789abcdef_bg.wasm"), "\0asm").expect("writes");
+    let server = TestServer::start_with(|config| {
+        config.pkg_dir = Some(pkg.clone());
+        config.static_dir = site.clone();
+    })
+    .await;
+    for (path, wanted) in [
+        // After an update, the page must not point at files that are gone, nor the glue
+        // meet another module: both are asked after each time.
+        ("/", "no-cache"),
+        ("/pkg/peercall.js", "no-cache"),
+        (
+            "/peercall-0123456789abcdef_bg.wasm",
+            "public, max-age=31536000, immutable",
+        ),
+    ] {
+        let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let reply = common::web::get(tcp, path).await;
+        assert_eq!(reply.status, 200, "{path}");
+        assert_eq!(reply.header("cache-control"), Some(wanted), "{path}");
+    }
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(pkg);
+    let _ = std::fs::remove_dir_all(site);
+}
