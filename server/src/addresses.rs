@@ -147,6 +147,11 @@ impl Addresses {
             .map_or(peer, |ip| ip.to_canonical())
     }
 
+    /// Whether `ip` is one of the trusted reverse proxies.
+    pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.contains(&ip.to_canonical())
+    }
+
     /// A slot for one more socket from `ip`, unless its address has all it may.
     pub fn take(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
         let key = AddressKey::of(ip);
@@ -159,6 +164,46 @@ impl Addresses {
         Some(Slot {
             addresses: Arc::clone(self),
             key,
+        })
+    }
+}
+
+/// Connections still speaking HTTP (a page's files, a WebSocket not yet upgraded): as
+/// many from one address as it may have sockets, and as many in all as the server takes
+/// sockets. One more is closed at once. A trusted proxy's own connections carry many
+/// clients and count only in all.
+#[derive(Clone)]
+pub struct Admission {
+    addresses: Arc<Addresses>,
+    all: Arc<tokio::sync::Semaphore>,
+}
+
+/// A connection let in, until it is upgraded or ends.
+pub struct Admitted {
+    _slot: Option<Slot>,
+    _place: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Admission {
+    /// `per_address` from one address, `in_all` in all; `trusted_proxies` uncounted.
+    pub fn new(per_address: usize, in_all: usize, trusted_proxies: Vec<IpAddr>) -> Self {
+        Self {
+            addresses: Arc::new(Addresses::new(per_address, 0.0, trusted_proxies)),
+            all: Arc::new(tokio::sync::Semaphore::new(in_all)),
+        }
+    }
+
+    /// A place for a connection from `ip`, unless its address or the server has none.
+    pub fn admit(&self, ip: IpAddr) -> Option<Admitted> {
+        let place = Arc::clone(&self.all).try_acquire_owned().ok()?;
+        let slot = if self.addresses.is_trusted_proxy(ip) {
+            None
+        } else {
+            Some(self.addresses.take(ip.to_canonical())?)
+        };
+        Some(Admitted {
+            _slot: slot,
+            _place: place,
         })
     }
 }

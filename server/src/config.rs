@@ -56,7 +56,8 @@ pub struct Config {
     #[arg(long, env = "PEERCALL_LOGIN_TIMEOUT_MS", default_value_t = 10_000)]
     pub login_timeout_ms: u64,
     /// How long one frame may take to go out, in ms: a socket that takes its frames no
-    /// faster is closed.
+    /// faster is closed. Any write of a connection (a file too) that makes no progress
+    /// for this long ends it.
     #[arg(long, env = "PEERCALL_WRITE_TIMEOUT_MS", default_value_t = 10_000)]
     pub write_timeout_ms: u64,
     /// What every per-connection rate limit (logins, rings, call signals by count and by

@@ -6,15 +6,24 @@
 //! reads what the socket has into a buffer shared by the thread, hands the caller what it
 //! asked for, and keeps the rest until it is asked again: one system call for everything
 //! that came in, and nothing held once it is all handed out.
+//!
+//! Its writes have a deadline too: a client that stops reading (a page's file half
+//! downloaded, a socket that never takes its frames) has its connection ended once a
+//! write has made no progress for that long, and gives back its place.
 
 use std::{
     cell::RefCell,
+    future::Future,
     io,
     pin::Pin,
     task::{Context, Poll},
+    time::Duration,
 };
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    time::Sleep,
+};
 
 /// The most one read from the socket takes.
 const READ_AT_ONCE: usize = 16 * 1024;
@@ -24,21 +33,52 @@ thread_local! {
     static LANDING: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_AT_ONCE].into_boxed_slice());
 }
 
-/// A socket whose reads take everything it has in one go.
+/// A socket whose reads take everything it has in one go, and whose writes may not stall.
 pub struct Intake<I> {
     inner: I,
     /// Read from the socket, not yet handed out; empty (and holding no memory) otherwise.
     kept: Vec<u8>,
     /// How much of `kept` is handed out already.
     handed: usize,
+    /// How long a write may wait for the socket without any progress.
+    patience: Duration,
+    /// While a write waits: when the connection ends.
+    stalled: Option<Pin<Box<Sleep>>>,
 }
 
 impl<I> Intake<I> {
-    pub fn new(inner: I) -> Self {
+    /// `inner`, whose writes may wait `patience` at most without progress.
+    pub fn new(inner: I, patience: Duration) -> Self {
         Self {
             inner,
             kept: Vec::new(),
             handed: 0,
+            patience,
+            stalled: None,
+        }
+    }
+
+    /// Passes on what a write (or flush) of the socket gave: its progress clears the
+    /// deadline; waiting starts it, and past it the write fails.
+    fn within<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        done: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if done.is_ready() {
+            self.stalled = None;
+            return done;
+        }
+        let patience = self.patience;
+        let deadline = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(patience)));
+        match deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client took nothing for too long",
+            ))),
+            Poll::Pending => Poll::Pending,
         }
     }
 
@@ -95,7 +135,9 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Intake<I> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        let done = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.within(cx, done)
     }
 
     fn poll_write_vectored(
@@ -103,7 +145,9 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Intake<I> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let done = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.within(cx, done)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -111,7 +155,9 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Intake<I> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        let done = Pin::new(&mut this.inner).poll_flush(cx);
+        this.within(cx, done)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -131,7 +177,7 @@ mod tests {
         let sent: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
         writer.write_all(&sent).await.unwrap();
         drop(writer);
-        let mut intake = Intake::new(reader);
+        let mut intake = Intake::new(reader, Duration::from_secs(1));
         let mut got = Vec::new();
         let mut chunk = [0; 300];
         loop {
@@ -147,5 +193,27 @@ mod tests {
             0,
             "a drained intake holds no memory"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_the_other_side_never_takes_fails_after_the_patience_and_not_before() {
+        let (near, mut far) = tokio::io::duplex(1024);
+        let mut intake = Intake::new(near, Duration::from_secs(10));
+        // The other side reads slowly, a little every 9 s: the write goes on.
+        let slow = tokio::spawn(async move {
+            let mut chunk = [0; 1024];
+            for _ in 0..3 {
+                tokio::time::sleep(Duration::from_secs(9)).await;
+                far.read_exact(&mut chunk).await.unwrap();
+            }
+            // Then nothing more.
+            far
+        });
+        let started = tokio::time::Instant::now();
+        let error = intake.write_all(&[7; 64 * 1024]).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        // Three reads of 9 s kept it going; the fourth wait of 10 s ended it.
+        assert_eq!(started.elapsed(), Duration::from_secs(37));
+        drop(slow.await.unwrap());
     }
 }

@@ -217,6 +217,12 @@ pub async fn serve_prepared(
         .fallback_service(ServeDir::new(&config.static_dir).append_index_html_on_directories(true))
         .with_state(state);
     let deadline = Duration::from_millis(config.handshake_timeout_ms.max(1));
+    let write_patience = Duration::from_millis(config.write_timeout_ms.max(1));
+    let admission = addresses::Admission::new(
+        config.max_connections_per_address,
+        config.max_connections,
+        config.trusted_proxies.clone(),
+    );
     let operator = metrics::routes(metrics);
     match metrics_listener {
         Some(metrics_listener) => {
@@ -231,6 +237,8 @@ pub async fn serve_prepared(
                     deadline,
                     stop: stop_rx.clone(),
                     alive: alive_tx.clone(),
+                    write_patience,
+                    admission: admission.clone(),
                 },
             ));
         }
@@ -257,6 +265,8 @@ pub async fn serve_prepared(
             deadline,
             stop: stop_rx,
             alive: alive_tx,
+            write_patience,
+            admission,
         },
     )
     .await;

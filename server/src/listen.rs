@@ -2,7 +2,9 @@
 //! serving HTTPS, then HTTP/1.1 (with WebSocket upgrades) into the router. A connection
 //! that does not send its header, finish its handshake or send a request head within the
 //! deadline is closed, so that idle sockets cannot pile up. On shutdown no new connection
-//! is taken and open ones finish their request.
+//! is taken and open ones finish their request. Connections still speaking HTTP are
+//! bounded per address and in all ([`Admission`]), and a write that makes no progress
+//! for `--write-timeout-ms` ends its connection.
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -18,6 +20,7 @@ use tokio_rustls::TlsAcceptor;
 use tower_service::Service as _;
 
 use crate::{
+    addresses::Admission,
     connection::stopping,
     intake::Intake,
     proxy_protocol::{Balancers, Refused},
@@ -42,6 +45,10 @@ pub struct Listening {
     pub stop: watch::Receiver<bool>,
     /// Held by every connection; the server waits for all to be dropped.
     pub alive: mpsc::Sender<()>,
+    /// How long a write may make no progress before its connection ends.
+    pub write_patience: Duration,
+    /// Who may open one more connection.
+    pub admission: Admission,
 }
 
 /// Takes connections on `listener` until `stop` turns true.
@@ -98,7 +105,12 @@ async fn connection(mut socket: TcpStream, mut remote: SocketAddr, listening: Li
             }
         }
     }
-    let socket = Intake::new(socket);
+    // Held until the connection is upgraded to a WebSocket (counted apart) or ends.
+    let Some(_admitted) = listening.admission.admit(remote.ip()) else {
+        tracing::debug!(%remote, "too many connections at once: closed");
+        return;
+    };
+    let socket = Intake::new(socket, listening.write_patience);
     let Some(acceptor) = listening.tls.clone() else {
         return http(socket, remote, listening).await;
     };

@@ -162,3 +162,67 @@ async fn pages_and_the_module_are_asked_after_and_files_named_by_their_hash_are_
     let _ = std::fs::remove_dir_all(pkg);
     let _ = std::fs::remove_dir_all(site);
 }
+
+/// A connection to `server` from `ip`.
+async fn connect_from(server: &TestServer, ip: [u8; 4]) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind(std::net::SocketAddr::from((ip, 0)))
+        .expect("binds");
+    socket.connect(server.addr).await.expect("connects")
+}
+
+/// What `GET path` on `stream` brings before the connection ends.
+async fn fetch_bytes(mut stream: tokio::net::TcpStream, path: &str) -> Vec<u8> {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: peercall\r\nConnection: close\r\n\r\n");
+    let mut bytes = Vec::new();
+    if stream.write_all(request.as_bytes()).await.is_ok() {
+        let _ = stream.read_to_end(&mut bytes).await;
+    }
+    bytes
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_a_file_gives_its_place_back_and_others_are_not_kept_out() {
+    let site = folder("stalled");
+    let big = vec![b'x'; 16 * 1024 * 1024];
+    std::fs::write(site.join("big.bin"), &big).expect("writes");
+    std::fs::write(site.join("index.html"), "<!doctype html>").expect("writes");
+    let server = TestServer::start_with(|config| {
+        config.static_dir = site.clone();
+        config.max_connections_per_address = 1;
+        config.write_timeout_ms = 500;
+    })
+    .await;
+    // One connection asks for a large file and reads none of it.
+    let mut stalled = connect_from(&server, [127, 0, 0, 1]).await;
+    let request = "GET /big.bin HTTP/1.1\r\nHost: peercall\r\n\r\n";
+    stalled.write_all(request.as_bytes()).await.expect("sends");
+    // Its address has no place for another meanwhile: closed at once, unanswered...
+    let refused = fetch_bytes(connect_from(&server, [127, 0, 0, 1]).await, "/").await;
+    assert!(refused.is_empty(), "{}", String::from_utf8_lossy(&refused));
+    // ... while someone else is served.
+    let other = fetch_bytes(connect_from(&server, [127, 0, 0, 2]).await, "/").await;
+    assert!(other.starts_with(b"HTTP/1.1 200"));
+    // Once its writes have waited long enough, the stalled connection ends and its
+    // address is served again.
+    let served = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            let reply = fetch_bytes(connect_from(&server, [127, 0, 0, 1]).await, "/").await;
+            if reply.starts_with(b"HTTP/1.1 200") {
+                break;
+            }
+            assert!(reply.is_empty(), "{}", String::from_utf8_lossy(&reply));
+        }
+    });
+    served.await.expect("the address is served again");
+    let mut taken = Vec::new();
+    let _ = stalled.read_to_end(&mut taken).await;
+    assert!(
+        taken.len() < big.len(),
+        "the stalled download was cut: {} bytes",
+        taken.len()
+    );
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(site);
+}
