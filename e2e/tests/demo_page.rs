@@ -27,11 +27,35 @@ async fn alice_calls_bob_they_see_each_other_and_bob_hangs_up() {
 
     alice.keep_screenshot("connected-call").await;
 
+    // alice mutes herself: bob sees it on her video.
+    alice.click("mic-button").await;
+    bob.wait_for_text("remote-marks", "muted").await;
+
     bob.click("hangup-button").await;
     alice
         .wait_for_text("status", &format!("{} hung up", bob.name))
         .await;
     bob.wait_for_text("status", "call ended").await;
+
+    // Muted stays muted into the next call, and her button says so.
+    alice.call(&bob.name).await;
+    bob.wait_for_text("incoming-name", &alice.name).await;
+    bob.click("accept-button").await;
+    bob.wait_for_text("status", &format!("in a call with {}", alice.name))
+        .await;
+    bob.wait_for_text("remote-marks", "muted").await;
+    alice.wait_for_text("mic-button", "Unmute").await;
+    alice.click("mic-button").await;
+    alice.wait_for_text("mic-button", "Mute").await;
+    wait_for_js(
+        &bob.browser,
+        "return document.getElementById('remote-marks').hidden;",
+        "bob sees alice unmuted",
+    )
+    .await;
+    alice.click("hangup-button").await;
+    bob.wait_for_text("status", &format!("{} hung up", alice.name))
+        .await;
 
     alice.browser.close().await.ok();
     bob.browser.close().await.ok();

@@ -80,6 +80,13 @@ async fn three_people_in_a_room_call_see_each_other_in_the_grid() {
             &format!("{}: the pre-join self view", person.name),
         )
         .await;
+        // Keyboard and screen-reader users land in the check.
+        wait_for_js(
+            &person.browser,
+            "return document.activeElement && document.activeElement.id === 'prejoin-join';",
+            &format!("{}: Join now has the focus", person.name),
+        )
+        .await;
         if person.name == cat.name {
             person.click("prejoin-mic-off").await;
         }
@@ -106,6 +113,47 @@ async fn three_people_in_a_room_call_see_each_other_in_the_grid() {
     )
     .await;
     ann.keep_screenshot("room-call-grid").await;
+    // A file ann drops on the room call is offered to each of the two others, and she
+    // sees whom each copy waits for.
+    ann.browser
+        .execute(
+            "const files = new DataTransfer();
+             files.items.add(new File(['for all'], 'notes.txt', {type: 'text/plain'}));
+             const call = document.getElementById('call');
+             call.dispatchEvent(new DragEvent('drop', {dataTransfer: files, bubbles: true, cancelable: true}));",
+            vec![],
+        )
+        .await
+        .expect("a file dropped");
+    for other in [&ben, &cat] {
+        wait_for_js(
+            &other.browser,
+            &format!(
+                "return [...document.querySelectorAll('#transfers li.offered')]
+                   .some(li => li.querySelector('.name').textContent === 'notes.txt'
+                     && li.querySelector('.detail').textContent === {:?});",
+                format!("{} sends you this", ann.name)
+            ),
+            &format!("{} is offered ann's file", other.name),
+        )
+        .await;
+    }
+    let mut waiting = [
+        format!("waiting for {}", ben.name),
+        format!("waiting for {}", cat.name),
+    ];
+    waiting.sort_unstable();
+    wait_for_js(
+        &ann.browser,
+        &format!(
+            "const details = [...document.querySelectorAll('#transfers li.sending .detail')]
+               .map(d => d.textContent).sort();
+             return JSON.stringify(details) === {:?};",
+            serde_json::to_string(&waiting).expect("as JSON")
+        ),
+        "ann's file waits for ben and for cat",
+    )
+    .await;
     // Ben mutes: Ann's grid marks him muted.
     ben.click("mic-button").await;
     wait_for_js(
@@ -158,6 +206,8 @@ async fn three_people_in_a_room_call_see_each_other_in_the_grid() {
     cat.wait_for_text("status", "you left the room call").await;
     sees_tiles_of(&ann, &[&ben.name]).await;
     sees_tiles_of(&ben, &[&ann.name]).await;
+    ann.wait_for_text("notice", &format!("{} left the call", cat.name))
+        .await;
     wait_for_js(
         &ann.browser,
         "return document.getElementById('grid').dataset.count === '1';",

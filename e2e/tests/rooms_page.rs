@@ -79,6 +79,14 @@ async fn two_people_join_a_room_from_its_link_and_call_and_others_stay_out() {
     // bob, in Firefox, opens the copied link; carol stays in the default room.
     let bob = Person::log_in_at(firefox.browser().await, &link, &format!("bob-{suffix}")).await;
     bob.wait_for_text("room-name", &room).await;
+    // Only a moderator may lock the room: bob is not offered it.
+    assert!(
+        bob.browser
+            .find(Locator::Css("#lock-button[hidden]"))
+            .await
+            .is_ok(),
+        "bob sees no Lock room button"
+    );
     let carol =
         Person::log_in_at(chromium.browser().await, &home, &format!("carol-{suffix}")).await;
 

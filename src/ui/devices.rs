@@ -27,6 +27,10 @@ impl App {
     /// "Join the room call": the pre-join check first, with a self view.
     pub(super) fn open_prejoin(self: &Rc<Self>) {
         show(&self.page.prejoin, true);
+        // Keyboard and screen-reader users land in it; Escape cancels it.
+        if let Some(join) = self.page.document.get_element_by_id("prejoin-join") {
+            join.unchecked_ref::<web_sys::HtmlElement>().focus().ok();
+        }
         self.preview(None, None);
     }
 
@@ -185,9 +189,14 @@ impl App {
         Some(self.select(id)?.value()).filter(|value| !value.is_empty())
     }
 
-    /// The device our `kind` (`camera`, `microphone`) track comes from, in the call.
+    /// The device our `kind` (`camera`, `microphone`) track comes from, in the call; a
+    /// speaker is no track of ours.
     fn in_use(&self, kind: &str) -> Option<String> {
-        let track_kind = if kind == "camera" { "video" } else { "audio" };
+        let track_kind = match kind {
+            "camera" => "video",
+            "microphone" => "audio",
+            _ => return None,
+        };
         let stream = self.page.local_video.src_object()?;
         let track = tracks_of(&stream).find(|t| t.kind() == track_kind)?;
         crate::media::choice::device_of(&track)

@@ -105,25 +105,39 @@ impl App {
         }
     }
 
-    /// Offers every file of `files` to the other side.
+    /// Offers every file of `files` to the other side; in the room call, to everyone in
+    /// it.
     pub(super) fn send_files(self: &Rc<Self>, files: Option<FileList>) {
         let Some(files) = files else {
             return;
         };
         let list: Vec<File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
+        // Who gets them: each participant by id and name, or the other side of the call.
+        let to: Vec<(Option<String>, String)> = if self.memory.borrow().group {
+            self.grid
+                .borrow()
+                .participants()
+                .into_iter()
+                .map(|(id, name)| (Some(id), name))
+                .collect()
+        } else {
+            vec![(None, self.memory.borrow().other.clone())]
+        };
         for file in list {
-            let offered = file.clone();
-            self.settle(
-                |call| call.send_file(offered, None),
-                move |app, id| {
-                    let id = id.as_string().unwrap_or_default();
-                    if let Some(row) = app.row(&id, &file.name(), file.size()) {
-                        let other = app.memory.borrow().other.clone();
-                        let waiting = format!("waiting for {other}");
-                        app.paint_row(&row, "sending", &waiting, &[("cancel", "Cancel")]);
-                    }
-                },
-            );
+            for (id, name) in &to {
+                let (offered, file, name) = (file.clone(), file.clone(), name.clone());
+                self.settle(
+                    |call| call.send_file(offered, id.clone()),
+                    move |app, id| {
+                        let id = id.as_string().unwrap_or_default();
+                        if let Some(row) = app.row(&id, &file.name(), file.size()) {
+                            row.set_attribute("data-with", &name).ok();
+                            let waiting = format!("waiting for {name}");
+                            app.paint_row(&row, "sending", &waiting, &[("cancel", "Cancel")]);
+                        }
+                    },
+                );
+            }
         }
     }
 
@@ -187,6 +201,7 @@ impl App {
         if let Some(row) = self.row(&id, &name, size) {
             // In a room call, the participant who offers it.
             let from = self.name_of(&text_field(&offer, "from"));
+            row.set_attribute("data-with", &from).ok();
             let detail = format!("{from} sends you this");
             let buttons = [("accept", "Accept"), ("decline", "Decline")];
             self.paint_row(&row, "offered", &detail, &buttons);
@@ -248,7 +263,10 @@ impl App {
         let Some(row) = self.row(&id, &text_field(&cancelled, "name"), 0.0) else {
             return;
         };
-        let other = self.memory.borrow().other.clone();
+        // Who the transfer is with, as its row was told.
+        let other = row
+            .get_attribute("data-with")
+            .unwrap_or_else(|| self.memory.borrow().other.clone());
         let detail = match text_field(&cancelled, "by").as_str() {
             "me" => "cancelled".to_owned(),
             "declined" if text_field(&cancelled, "direction") == "send" => {

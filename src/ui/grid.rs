@@ -159,6 +159,16 @@ impl Grid {
         self.tiles.borrow().first().map(|tile| tile.video.clone())
     }
 
+    /// Everyone in the call, by id and name, in the order they came.
+    pub fn participants(&self) -> Vec<(String, String)> {
+        let tiles = self.tiles.borrow();
+        tiles
+            .iter()
+            .filter(|t| !t.screen)
+            .map(|t| (t.id.clone(), t.name.clone()))
+            .collect()
+    }
+
     /// The name of participant `id`.
     pub fn name_of(&self, id: &str) -> Option<String> {
         let tiles = self.tiles.borrow();

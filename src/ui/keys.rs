@@ -29,7 +29,12 @@ pub fn pressed(app: &Rc<App>, event: &Event) {
             let open = help.unchecked_ref::<HtmlElement>().hidden();
             show(help, open);
         }
-        "Escape" => show(&app.page.shortcuts, false),
+        "Escape" => {
+            show(&app.page.shortcuts, false);
+            if !app.page.prejoin.unchecked_ref::<HtmlElement>().hidden() {
+                app.cancel_prejoin();
+            }
+        }
         "m" if in_call => app.toggle(false),
         "v" if in_call => app.toggle(true),
         "s" if in_call => app.toggle_share(),

@@ -64,6 +64,8 @@ struct Memory {
     hang_up_asked: Option<f64>,
     /// We share our screen.
     sharing: bool,
+    /// The alert says the connection to the server was lost.
+    connection_lost: bool,
 }
 
 /// A function handed to `PeerCall::on`.
@@ -402,15 +404,37 @@ impl App {
 
     /// "Join the room call": everyone in it connects to us, tile by tile.
     fn join_call(self: &Rc<Self>) {
-        let app = Rc::clone(self);
-        let asked = self.settle(PeerCall::join_call, move |_, _| app.grid_started());
-        if asked {
+        let Some(promise) = self.call.borrow().as_ref().map(PeerCall::join_call) else {
+            return;
+        };
+        {
             let mut memory = self.memory.borrow_mut();
             memory.group = true;
             memory.callee = false;
-            drop(memory);
-            say(&self.page.status, "starting your camera and microphone…");
         }
+        // A new call: the last one's words, chat and files go.
+        self.clear_call_leftovers();
+        say(&self.page.status, "starting your camera and microphone…");
+        let app = Rc::clone(self);
+        spawn_local(async move {
+            match JsFuture::from(promise).await {
+                Ok(_) => app.grid_started(),
+                Err(error) => {
+                    // Not in it: a later two-person call is not taken for the room call.
+                    app.memory.borrow_mut().group = false;
+                    app.alert(&error);
+                }
+            }
+        });
+    }
+
+    /// What the last call left on the page: its alert, notice, chat and files.
+    fn clear_call_leftovers(&self) {
+        say(&self.page.alert, "");
+        say(&self.page.notice, "");
+        self.memory.borrow_mut().connection_lost = false;
+        self.clear_chat();
+        self.clear_transfers();
     }
 
     /// The call is (or became) the room call: the grid takes the stage, and its levels
@@ -419,6 +443,8 @@ impl App {
         self.memory.borrow_mut().group = true;
         show(self.page.remote_video.unchecked_ref(), false);
         say(&self.page.remote_name, "");
+        // A two-person call that grew: its screen and marks are the grid's now.
+        self.clear_remote();
         say(&self.page.status, "in the room call");
         let app = Rc::downgrade(self);
         self.grid.borrow_mut().watch(move |id| {
@@ -449,7 +475,11 @@ impl App {
     fn on_participant_left(self: &Rc<Self>, payload: JsValue) {
         let id = text_field(&payload, "id");
         self.quality_left(&id);
+        let name = self.grid.borrow().name_of(&id);
         self.grid.borrow_mut().left(&id);
+        if let Some(name) = name {
+            say(&self.page.notice, &format!("{name} left the call"));
+        }
     }
 
     fn on_participants(self: &Rc<Self>, payload: JsValue) {
@@ -501,11 +531,10 @@ impl App {
         say(&page.room_name, &name);
         page.room_link.set_value(&room::link(&name, password));
         show(&page.room_locked, locked);
+        // Only a moderator sees it: its words change, never whether it shows.
+        page.lock_button
+            .set_text_content(Some(if locked { "Unlock room" } else { "Lock room" }));
         show(&page.lock_button, moderator);
-        say(
-            &page.lock_button,
-            if locked { "Unlock room" } else { "Lock room" },
-        );
         show(&page.room_bar, true);
         let peers = {
             let mut memory = self.memory.borrow_mut();
@@ -587,10 +616,11 @@ impl App {
         };
         say(&page.status, &status);
         if matches!(state.as_str(), "calling" | "ringing") {
+            self.clear_call_leftovers();
+        }
+        // Back in touch with the server: its loss is no longer news.
+        if std::mem::take(&mut self.memory.borrow_mut().connection_lost) {
             say(&page.alert, "");
-            say(&page.notice, "");
-            self.clear_chat();
-            self.clear_transfers();
         }
         show(&page.incoming, state == "ringing");
         self.tones.borrow_mut().play(match state.as_str() {
@@ -676,12 +706,11 @@ impl App {
                 "hangup" => "you left the room call".to_owned(),
                 _ => "the room call ended".to_owned(),
             });
-            memory.mic_muted = false;
-            memory.camera_off = false;
             memory.sharing = false;
             drop(memory);
-            self.paint_toggles();
             self.paint_share();
+            self.clear_remote();
+            say(&self.page.notice, "");
             return;
         }
         let other = memory.other.clone();
@@ -701,17 +730,22 @@ impl App {
             (other_reason, _) => format!("call ended ({other_reason})"),
         };
         memory.ended = Some(text);
-        memory.mic_muted = false;
-        memory.camera_off = false;
+        // Muted stays muted, and a camera turned off stays off, for the next call: the
+        // client keeps them so.
         memory.sound_held = false;
         memory.sharing = false;
         drop(memory);
-        self.paint_toggles();
         self.paint_share();
+        self.clear_remote();
+        say(&self.page.notice, "");
+    }
+
+    /// The other side's shared screen and its marks go from the stage.
+    fn clear_remote(&self) {
         self.page.remote_screen.set_src_object(None);
         show(self.page.remote_screen.unchecked_ref(), false);
         say(&self.page.remote_marks, "");
-        say(&self.page.notice, "");
+        say(&self.page.remote_quality, "");
     }
 
     fn on_media(&self, payload: JsValue) {
@@ -780,11 +814,17 @@ impl App {
             show(&page.lobby, false);
             show(&page.room_bar, false);
             show(&page.call, false);
+            show(&page.incoming, false);
+            self.tones.borrow_mut().play(None);
+            self.notify(false);
+            self.cancel_prejoin();
             show(&page.login, true);
             say(&page.me, "");
             return self.alert(&error);
         }
         if code != "autoplay-blocked" {
+            // Said until the client is back in touch (see `on_state`).
+            self.memory.borrow_mut().connection_lost = code == "signaling-closed";
             return self.alert(&error);
         }
         let mut memory = self.memory.borrow_mut();
