@@ -14,6 +14,10 @@ const BINARYEN_VERSION: &str = "132";
 /// esbuild, from the npm registry: minifies the JS glue of release builds (see `shrink`).
 const ESBUILD_VERSION: &str = "0.28.2";
 
+/// terser, from the npm registry: compresses the glue esbuild minified a little further
+/// (see `shrink`).
+const TERSER_VERSION: &str = "5.51.4";
+
 /// geckodriver, from crates.io (Debian has no package for it); one session at a time.
 const GECKODRIVER_VERSION: &str = "0.37.1";
 
@@ -123,17 +127,23 @@ fn npm_tools() -> Result {
         output(command("wasm-opt").arg("--version")).is_some_and(|v| v.starts_with(&binaryen));
     let has_esbuild =
         output(command("esbuild").arg("--version")).as_deref() == Some(ESBUILD_VERSION);
-    if has_binaryen && has_esbuild {
-        println!("ok: binaryen {BINARYEN_VERSION} (wasm-opt), esbuild {ESBUILD_VERSION}");
+    let has_terser = output(command("terser").arg("--version")).as_deref()
+        == Some(format!("terser {TERSER_VERSION}").as_str());
+    if has_binaryen && has_esbuild && has_terser {
+        println!(
+            "ok: binaryen {BINARYEN_VERSION} (wasm-opt), esbuild {ESBUILD_VERSION}, \
+             terser {TERSER_VERSION}"
+        );
         return Ok(());
     }
     println!(
-        "installing: binaryen {BINARYEN_VERSION} (wasm-opt) and esbuild {ESBUILD_VERSION} \
-         from npm into target/tools"
+        "installing: binaryen {BINARYEN_VERSION} (wasm-opt), esbuild {ESBUILD_VERSION} and \
+         terser {TERSER_VERSION} from npm into target/tools"
     );
     npm_install(&[
         format!("binaryen@{BINARYEN_VERSION}.0.0"),
         format!("esbuild@{ESBUILD_VERSION}"),
+        format!("terser@{TERSER_VERSION}"),
     ])
 }
 
@@ -272,11 +282,15 @@ const PACKAGES: [(&str, &str, &str); 11] = [
         "iproute2",
     ),
     (
-        "Node.js (runs binaryen and esbuild)",
+        "Node.js (runs binaryen, esbuild and terser)",
         "/usr/bin/node",
         "nodejs",
     ),
-    ("npm (installs binaryen and esbuild)", "/usr/bin/npm", "npm"),
+    (
+        "npm (installs binaryen, esbuild and terser)",
+        "/usr/bin/npm",
+        "npm",
+    ),
     ("Chromium", CHROMIUM, "chromium"),
     ("ChromeDriver", CHROMEDRIVER, "chromium-driver"),
     ("Firefox ESR", FIREFOX, "firefox-esr"),

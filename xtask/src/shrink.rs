@@ -5,7 +5,8 @@
 //! (`__wbg_new_with_buffer_source_sequence_and_options_ea80baf2bc7ac33a`), and every name is
 //! spelled twice, in the module and in the glue. binaryen's
 //! `--minify-imports-and-exports-and-modules` renames them all and prints the mapping;
-//! the glue (and its type definitions) is rewritten to match, then esbuild minifies it.
+//! the glue (and its type definitions) is rewritten to match, then esbuild minifies it and
+//! terser compresses it further.
 
 use std::{
     collections::HashMap,
@@ -71,6 +72,10 @@ pub fn bundle(bundle: &Bundle, types: &[PathBuf]) -> Result {
         // 1 MiB and grows down towards it), take 0.8 KB more; the target-features section
         // is for tools only.
         .args(["--low-memory-unused", "--merge-similar-functions"])
+        // Rust checks every index and divisor itself and never counts on a load or a
+        // division to trap: the optimizer may drop one whose result goes unused (50 to
+        // 70 B).
+        .arg("--ignore-implicit-traps")
         .args([
             "--flatten",
             "--rereloop",
@@ -106,7 +111,13 @@ pub fn bundle(bundle: &Bundle, types: &[PathBuf]) -> Result {
         .arg(&bundle.js)
         .args(["--minify", "--format=esm", "--log-level=warning"])
         .arg(format!("--outfile={}", bundle.js.display()))
-        .arg("--allow-overwrite"))
+        .arg("--allow-overwrite"))?;
+    // terser's second look at esbuild's output takes 90 B more off the embeddable
+    // module's glue, gzipped.
+    run(command("terser")
+        .arg(&bundle.js)
+        .args(["--module", "--compress", "passes=2", "--mangle", "--output"])
+        .arg(&bundle.js))
 }
 
 /// Brings the `integrity` attributes of trunk's page up to date with the shrunk files.
