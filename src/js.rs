@@ -66,6 +66,16 @@ pub fn field(value: &JsValue, key: &str) -> JsValue {
     Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
+/// `value` as text, if it is a string of at most `max` UTF-16 units: a longer one (a
+/// hostile peer's message of a gigabyte) is never copied into the module.
+pub fn short_text(value: &JsValue, max: u32) -> Option<String> {
+    let text = wasm_bindgen::JsCast::dyn_ref::<js_sys::JsString>(value)?;
+    if text.length() > max {
+        return None;
+    }
+    text.as_string()
+}
+
 /// A string property of `value`.
 pub fn text_of(value: &JsValue, key: &str) -> Option<String> {
     field(value, key).as_string()

@@ -836,6 +836,9 @@ impl Session {
                 if pair.is_some_and(|call| call.is_ringing()) {
                     out.end(EndReason::Failed);
                 }
+                if let Some(group) = group {
+                    group.forgotten(out);
+                }
             }
             // Whoever rings us, or whom we ring, and is not on the list the login brought
             // left while we were away: the news went to a socket that was gone.
@@ -884,6 +887,12 @@ impl Session {
                     self.want(Then::Answer(from), out);
                 }
                 // Otherwise ours wins and theirs is dropped: they accept ours.
+            }
+            // Invited again into the room call whose invitation rings: the server keeps
+            // the newest invitation only, so the answer goes to its sender. (The server
+            // stamps every ring it relays with a call id.)
+            Some(Engaged::Pair(ours)) if ours.is_incoming() && ours.call_id() == call.as_ref() => {
+                ours.invited_again(from);
             }
             Some(_) => {
                 let reason = DeclineReason::Busy;

@@ -400,3 +400,122 @@ async fn hanging_up_mid_transfer_ends_it_on_both_sides_and_leaves_nothing_behind
     // The pump stopped where it waited, and every listener went with the call.
     assert_eq!(peercall::live_callbacks(), before);
 }
+
+#[wasm_bindgen_test]
+async fn a_chat_message_far_too_long_is_refused_without_being_read() {
+    use common::{Engine, skipped_in};
+    if skipped_in(
+        Engine::Chromium,
+        "a_chat_message_far_too_long_is_refused_without_being_read",
+        "Chromium's data channels carry at most 256 KiB in one message: no peer can send one large enough to matter",
+    ) {
+        return;
+    }
+    // Every chat channel the page makes is kept, so that the test can speak on one as a
+    // hostile peer would.
+    js_sys::Function::new_no_args(
+        "const make = RTCPeerConnection.prototype.createDataChannel;
+         window.chatChannels = [];
+         RTCPeerConnection.prototype.createDataChannel = function (...args) {
+           const channel = make.apply(this, args);
+           if (channel.id === 0) window.chatChannels.push(channel);
+           return channel;
+         };",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let (mut alice, mut bob) = connected_pair().await;
+    // The chat is open both ways.
+    JsFuture::from(alice.call.send_text("hi".into()))
+        .await
+        .unwrap();
+    bob.next("text").await;
+    let memory = || {
+        wasm_bindgen::memory()
+            .unchecked_into::<js_sys::WebAssembly::Memory>()
+            .buffer()
+            .unchecked_into::<js_sys::ArrayBuffer>()
+            .byte_length()
+    };
+    let before = memory();
+    // 4 MiB of chat message on one side's channel (Firefox delivers no larger one).
+    js_sys::Function::new_no_args(
+        "window.chatChannels[0].send('{\"text\":\"' + 'x'.repeat(4 << 20) + '\"}');",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let error = {
+        use futures::future::{Either, select};
+        let to_alice = Box::pin(alice.next_within("error", 60_000));
+        let to_bob = Box::pin(bob.next_within("error", 60_000));
+        match select(to_alice, to_bob).await {
+            Either::Left((error, _)) | Either::Right((error, _)) => error,
+        }
+    };
+    assert_eq!(field(&error, "code"), "bad-message");
+    assert!(field(&error, "message").contains("too long"), "{error:?}");
+    // It was never copied into the module.
+    let grown = memory().saturating_sub(before);
+    assert!(grown < 2 << 20, "wasm memory grew by {grown} bytes");
+    // The chat goes on.
+    JsFuture::from(bob.call.send_text("still here".into()))
+        .await
+        .unwrap();
+    assert_eq!(field(&alice.next("text").await, "text"), "still here");
+    alice.call.hangup();
+}
+
+#[wasm_bindgen_test]
+async fn a_file_accepted_again_is_not_sent_again() {
+    // Every file channel the page makes is kept, so that the test can speak on them as a
+    // hostile receiver would.
+    js_sys::Function::new_no_args(
+        "const make = RTCPeerConnection.prototype.createDataChannel;
+         window.fileChannels = [];
+         RTCPeerConnection.prototype.createDataChannel = function (...args) {
+           const channel = make.apply(this, args);
+           if (channel.id === 1) window.fileChannels.push(channel);
+           return channel;
+         };",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let (mut alice, mut bob) = connected_pair().await;
+    let file = random_file("twice.bin", 8 << 20);
+    let id = JsFuture::from(alice.call.send_file(file.clone(), None))
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap();
+    let offer = bob.next("file-offer").await;
+    bob.call.accept_file(field(&offer, "id"));
+    let first = alice.next("file-progress").await;
+    // Mid-transfer, the receiver says `accept` again, on every file channel (alice's
+    // id is her transfer's number on the wire).
+    let wire = id.trim_start_matches("out-").to_owned();
+    let again = format!(r#"{{"t":"accept","id":{wire}}}"#);
+    js_sys::Function::new_with_args("text", "for (const c of window.fileChannels) c.send(text);")
+        .call1(&JsValue::NULL, &again.into())
+        .unwrap();
+    // The bytes go on from where they were, once, and the file arrives whole.
+    let mut sent = number(&first, "bytes");
+    loop {
+        let (event, payload) = alice
+            .next_of(&["file-progress", "file-done", "file-error", "file-cancelled"])
+            .await;
+        match event.as_str() {
+            "file-progress" => {
+                let now = number(&payload, "bytes");
+                assert!(now >= sent, "sent {sent}, then {now}: it started over");
+                sent = now;
+            }
+            "file-done" => break,
+            _ => panic!("{event}: {payload:?}"),
+        }
+    }
+    let received: Blob = Reflect::get(&bob.next("file-done").await, &"blob".into())
+        .unwrap()
+        .unchecked_into();
+    assert_eq!(sha256(&received).await, sha256(&file).await);
+    alice.call.hangup();
+}

@@ -499,3 +499,27 @@ async fn a_join_lost_with_a_restarted_server_is_asked_again_and_settles() {
     assert_eq!(join(&ben).await, vec![ann.id.clone()]);
     decodes_from_all(&ben, &[&ann]).await;
 }
+
+#[wasm_bindgen_test]
+async fn a_room_call_is_joined_again_by_itself_after_the_server_restarts() {
+    let room = unique("again");
+    let (mut ann, mut ben) = meshed(&room, &[]).await;
+    // The restarted server knows no room call: each member's client joins afresh, and
+    // they connect again, the page told each one left and came back.
+    fault("kill").await;
+    fault("start").await;
+    let (ann_id, ben_id) = (ann.id.clone(), ben.id.clone());
+    for (side, other) in [(&mut ann, ben_id), (&mut ben, ann_id)] {
+        let left = side.next("participant-left").await;
+        assert_eq!(common::field(&left, "id"), other);
+        let joined = side.next("participant-joined").await;
+        assert_eq!(common::field(&joined, "id"), other);
+    }
+    decodes_from_all(&ann, &[&ben]).await;
+    decodes_from_all(&ben, &[&ann]).await;
+    assert_eq!(ann.call.state(), "connected");
+    for side in [&mut ann, &mut ben] {
+        side.call.leave_call();
+        side.ended().await;
+    }
+}

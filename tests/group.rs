@@ -556,3 +556,32 @@ async fn a_join_refused_for_going_too_fast_settles_and_leaves_no_call_behind() {
         assert_eq!(field(&again, "code"), "refused", "{again:?}");
     }
 }
+
+#[wasm_bindgen_test]
+async fn an_invitee_whom_two_members_invite_still_gets_in() {
+    let room = unique("twice");
+    let (ann, ben) = (member("ann", &room).await, member("ben", &room).await);
+    let mut cat = member("cat", &room).await;
+    join(&ann).await;
+    join(&ben).await;
+    decodes_from_all(&ann, &[&ben]).await;
+    // Both invite cat: the server keeps the later invitation only, and cat's answer
+    // goes to it.
+    ben.call.invite(cat.id.clone());
+    let incoming = cat.next("incoming").await;
+    assert_eq!(field(&incoming, "from"), ben.id);
+    ann.call.invite(cat.id.clone());
+    // Ann's ring reaches cat before the news of what ann does next: she locks the room.
+    ann.call.lock_room();
+    while !js_sys::Reflect::get(&cat.next("room").await, &"locked".into())
+        .unwrap()
+        .is_truthy()
+    {}
+    cat.call.accept();
+    decodes_from_all(&cat, &[&ann, &ben]).await;
+    decodes_from_all(&ann, &[&cat]).await;
+    decodes_from_all(&ben, &[&cat]).await;
+    for side in [&ann, &ben, &cat] {
+        side.call.leave_call();
+    }
+}

@@ -220,6 +220,12 @@ impl FileControl {
     }
 }
 
+/// Whether `c` changes the direction text is shown in: "invoice\u{202E}fdp.exe" shows as
+/// "invoiceexe.pdf".
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{61C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// The last path component of `name`, without control characters, at most
 /// [`MAX_FILE_NAME_CHARS`] long, and `file` if nothing is left.
 fn file_name(name: &str) -> String {
@@ -232,7 +238,7 @@ fn file_name(name: &str) -> String {
         .unwrap_or(name);
     let name: String = last
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
         .take(MAX_FILE_NAME_CHARS)
         .collect();
     if name.trim().is_empty() {

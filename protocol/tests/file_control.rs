@@ -102,6 +102,16 @@ fn an_offered_name_keeps_no_folder_and_no_control_characters() {
         offer("bad\u{0}\u{7}name\n.txt"),
         Ok("badname.txt".to_owned())
     );
+    // Nothing that turns the name around on screen: "invoice<RLO>fdp.exe" would show
+    // as "invoiceexe.pdf".
+    assert_eq!(
+        offer("invoice\u{202E}fdp.exe"),
+        Ok("invoicefdp.exe".to_owned())
+    );
+    assert_eq!(
+        offer("\u{2067}a\u{2069}\u{200F}b\u{61C}c\u{202A}.txt"),
+        Ok("abc.txt".to_owned())
+    );
     assert_eq!(offer("folder/"), Ok("file".to_owned()));
     assert_eq!(offer(&"x".repeat(1000)).map(|n| n.chars().count()), Ok(255));
 }

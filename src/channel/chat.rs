@@ -179,8 +179,9 @@ impl Drop for Chat {
 
 fn decode(data: &JsValue) -> ChatEvent {
     let invalid = |why: &str| ChatEvent::Invalid(Error::new(ErrorCode::BadMessage, why));
-    let Some(json) = data.as_string() else {
-        return invalid("the other side sent a chat message that is not text");
+    // A chat message's text, escaped as JSON at worst, and its fields fit in this.
+    let Some(json) = crate::js::short_text(data, 32 * 1024) else {
+        return invalid("the other side sent a chat message too long or not text");
     };
     let Ok(value) = js_sys::JSON::parse(&json) else {
         return invalid("the other side sent a chat message that is not JSON");

@@ -126,9 +126,10 @@ fn decode(data: JsValue) -> FileEvent {
             "the other side sent an unreadable file message",
         ))
     };
-    let Some(parsed) = data
-        .as_string()
-        .and_then(|json| js_sys::JSON::parse(&json).ok())
+    // A control message, with a name of 255 characters escaped as JSON at worst, fits
+    // in this.
+    let Some(parsed) =
+        crate::js::short_text(&data, 16 * 1024).and_then(|json| js_sys::JSON::parse(&json).ok())
     else {
         return unreadable();
     };

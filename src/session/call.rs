@@ -87,6 +87,11 @@ impl Call {
         &self.with
     }
 
+    /// Invited into the same room call again, by `from`: the answer goes to them.
+    pub fn invited_again(&mut self, from: PeerInfo) {
+        self.with = from;
+    }
+
     /// Its id on the wire.
     pub fn call_id(&self) -> Option<&CallId> {
         self.call.as_ref()

@@ -231,6 +231,21 @@ impl Group {
         out.send(ClientMessage::JoinCall { seq: None });
     }
 
+    /// The server forgot the call we were in (it restarted, or we were away past its
+    /// grace, and the others let us go): its connections go, and we join again once
+    /// logged in ([`Group::ask_again`]), as someone new.
+    pub fn forgotten(&mut self, out: &mut Actions) {
+        if let Phase::In(_) = self.phase {
+            for member in std::mem::take(&mut self.members) {
+                member.live.finish(out);
+                let (id, reason) = (member.info.id, LeftReason::Gone);
+                out.emit(Event::ParticipantLeft { id, reason });
+            }
+            self.phase = Phase::Joining { reply: None };
+            self.changed(out);
+        }
+    }
+
     /// Asks to join again if the server has not answered yet.
     pub fn ask_again(&self, out: &mut Actions) {
         if matches!(self.phase, Phase::Joining { .. }) {

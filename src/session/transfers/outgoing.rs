@@ -72,6 +72,10 @@ impl Outgoing {
     /// Accepted: its bytes start flowing, in chunks of `chunk` bytes; the pump reports
     /// to `report`.
     pub fn start(&mut self, files: &Rc<FileChannel>, chunk: f64, report: Rc<dyn Fn(PumpEvent)>) {
+        // Accepted once: an `accept` again (a hostile receiver's) starts nothing over.
+        if self.pump.is_some() {
+            return;
+        }
         self.started = js_sys::Date::now();
         self.pump = Some(Task::spawn(files::pump(
             files.clone(),
