@@ -21,6 +21,26 @@ fn number(value: &JsValue, key: &str) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// From now on every data channel the page makes is kept in `window.keptChannels`, so
+/// that a test can speak on one as a hostile peer would (set up once per page); returns
+/// how many were kept before, so that a test takes its own only.
+fn keep_data_channels() -> JsValue {
+    js_sys::Function::new_no_args(
+        "if (!window.keptChannels) {
+           const make = RTCPeerConnection.prototype.createDataChannel;
+           window.keptChannels = [];
+           RTCPeerConnection.prototype.createDataChannel = function (...args) {
+             const channel = make.apply(this, args);
+             window.keptChannels.push(channel);
+             return channel;
+           };
+         }
+         return window.keptChannels.length;",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap()
+}
+
 /// SHA-256 of a whole blob, as hex.
 async fn sha256(blob: &Blob) -> String {
     let buffer = JsFuture::from(blob.array_buffer()).await.unwrap();
@@ -411,19 +431,7 @@ async fn a_chat_message_far_too_long_is_refused_without_being_read() {
     ) {
         return;
     }
-    // Every chat channel the page makes is kept, so that the test can speak on one as a
-    // hostile peer would.
-    js_sys::Function::new_no_args(
-        "const make = RTCPeerConnection.prototype.createDataChannel;
-         window.chatChannels = [];
-         RTCPeerConnection.prototype.createDataChannel = function (...args) {
-           const channel = make.apply(this, args);
-           if (channel.id === 0) window.chatChannels.push(channel);
-           return channel;
-         };",
-    )
-    .call0(&JsValue::NULL)
-    .unwrap();
+    let since = keep_data_channels();
     let (mut alice, mut bob) = connected_pair().await;
     // The chat is open both ways.
     JsFuture::from(alice.call.send_text("hi".into()))
@@ -439,10 +447,12 @@ async fn a_chat_message_far_too_long_is_refused_without_being_read() {
     };
     let before = memory();
     // 4 MiB of chat message on one side's channel (Firefox delivers no larger one).
-    js_sys::Function::new_no_args(
-        "window.chatChannels[0].send('{\"text\":\"' + 'x'.repeat(4 << 20) + '\"}');",
+    js_sys::Function::new_with_args(
+        "since",
+        "window.keptChannels.slice(since).find(c => c.id === 0)
+           .send('{\"text\":\"' + 'x'.repeat(4 << 20) + '\"}');",
     )
-    .call0(&JsValue::NULL)
+    .call1(&JsValue::NULL, &since)
     .unwrap();
     let error = {
         use futures::future::{Either, select};
@@ -467,19 +477,7 @@ async fn a_chat_message_far_too_long_is_refused_without_being_read() {
 
 #[wasm_bindgen_test]
 async fn a_file_accepted_again_is_not_sent_again() {
-    // Every file channel the page makes is kept, so that the test can speak on them as a
-    // hostile receiver would.
-    js_sys::Function::new_no_args(
-        "const make = RTCPeerConnection.prototype.createDataChannel;
-         window.fileChannels = [];
-         RTCPeerConnection.prototype.createDataChannel = function (...args) {
-           const channel = make.apply(this, args);
-           if (channel.id === 1) window.fileChannels.push(channel);
-           return channel;
-         };",
-    )
-    .call0(&JsValue::NULL)
-    .unwrap();
+    let since = keep_data_channels();
     let (mut alice, mut bob) = connected_pair().await;
     let file = random_file("twice.bin", 8 << 20);
     let id = JsFuture::from(alice.call.send_file(file.clone(), None))
@@ -494,9 +492,12 @@ async fn a_file_accepted_again_is_not_sent_again() {
     // id is her transfer's number on the wire).
     let wire = id.trim_start_matches("out-").to_owned();
     let again = format!(r#"{{"t":"accept","id":{wire}}}"#);
-    js_sys::Function::new_with_args("text", "for (const c of window.fileChannels) c.send(text);")
-        .call1(&JsValue::NULL, &again.into())
-        .unwrap();
+    js_sys::Function::new_with_args(
+        "since, text",
+        "for (const c of window.keptChannels.slice(since)) if (c.id === 1) c.send(text);",
+    )
+    .call2(&JsValue::NULL, &since, &again.into())
+    .unwrap();
     // The bytes go on from where they were, once, and the file arrives whole.
     let mut sent = number(&first, "bytes");
     loop {
