@@ -41,6 +41,15 @@ fn keep_data_channels() -> JsValue {
     .unwrap()
 }
 
+/// The size of the module's memory, in bytes: what it took in stays there.
+fn memory() -> u32 {
+    wasm_bindgen::memory()
+        .unchecked_into::<js_sys::WebAssembly::Memory>()
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length()
+}
+
 /// SHA-256 of a whole blob, as hex.
 async fn sha256(blob: &Blob) -> String {
     let buffer = JsFuture::from(blob.array_buffer()).await.unwrap();
@@ -328,13 +337,6 @@ async fn chat_keeps_flowing_in_order_during_a_transfer() {
 #[wasm_bindgen_test]
 async fn a_256_mib_file_keeps_the_buffer_and_wasm_memory_bounded() {
     let (mut alice, mut bob) = connected_pair().await;
-    let memory = || {
-        wasm_bindgen::memory()
-            .unchecked_into::<js_sys::WebAssembly::Memory>()
-            .buffer()
-            .unchecked_into::<js_sys::ArrayBuffer>()
-            .byte_length()
-    };
     let before = memory();
     let file = random_file("huge.bin", 256 << 20);
     JsFuture::from(alice.call.send_file(file.clone(), None))
@@ -438,13 +440,6 @@ async fn a_chat_message_far_too_long_is_refused_without_being_read() {
         .await
         .unwrap();
     bob.next("text").await;
-    let memory = || {
-        wasm_bindgen::memory()
-            .unchecked_into::<js_sys::WebAssembly::Memory>()
-            .buffer()
-            .unchecked_into::<js_sys::ArrayBuffer>()
-            .byte_length()
-    };
     let before = memory();
     // 4 MiB of chat message on one side's channel (Firefox delivers no larger one).
     js_sys::Function::new_with_args(
