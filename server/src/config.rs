@@ -60,6 +60,12 @@ pub struct Config {
     /// for this long ends it.
     #[arg(long, env = "PEERCALL_WRITE_TIMEOUT_MS", default_value_t = 10_000)]
     pub write_timeout_ms: u64,
+    /// How long a connection may go on speaking HTTP before it is closed, in ms (not a
+    /// flag; tests shorten it): a page's files take seconds even on a slow link, and a
+    /// connection still at it after two minutes (taking one byte at a time, say) holds
+    /// its place on purpose. An upgraded WebSocket has left HTTP and is not bound by it.
+    #[arg(skip = 120_000u64)]
+    pub http_lifetime_ms: u64,
     /// What every per-connection rate limit (logins, rings, call signals by count and by
     /// bytes, pings) is multiplied by: above 1 for load tests from one machine.
     #[arg(long, env = "PEERCALL_RATE_LIMIT_FACTOR", default_value_t = 1.0)]

@@ -37,13 +37,13 @@ pub async fn secure(uri: Uri, response: Response<Body>, hsts: bool) -> Response<
     if parts.status.is_success() {
         fix_content_type(headers, path);
     }
-    if parts.status.is_success() || parts.status == StatusCode::NOT_MODIFIED {
-        set_caching(headers, path);
-    }
     let html = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("text/html"));
+    if parts.status.is_success() || parts.status == StatusCode::NOT_MODIFIED {
+        set_caching(headers, path, html);
+    }
     let body = if html {
         match axum::body::to_bytes(body, MAX_PAGE_BYTES).await {
             Ok(page) => {
@@ -88,14 +88,15 @@ pub async fn secure(uri: Uri, response: Response<Body>, hsts: bool) -> Response<
 }
 
 /// How long browsers keep a file. One whose name carries its content's hash (trunk
-/// names the demo page's files so) never changes: a year, unasked. Anything else (the
-/// page, `/pkg`'s fixed names) is asked after each time, so that after an update no
-/// cached page points at files that are gone and no cached glue meets a newer module.
-fn set_caching(headers: &mut HeaderMap, path: &str) {
+/// names the demo page's files so) never changes: a year, unasked. Anything else (a
+/// page, whatever its address: a room's link may look like a hashed name; `/pkg`'s fixed
+/// names) is asked after each time, so that after an update no cached page points at
+/// files that are gone and no cached glue meets a newer module.
+fn set_caching(headers: &mut HeaderMap, path: &str, html: bool) {
     if headers.contains_key(header::CACHE_CONTROL) {
         return;
     }
-    let policy = if is_fingerprinted(path) {
+    let policy = if !html && is_fingerprinted(path) {
         "public, max-age=31536000, immutable"
     } else {
         "no-cache"

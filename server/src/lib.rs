@@ -218,8 +218,13 @@ pub async fn serve_prepared(
         .with_state(state);
     let deadline = Duration::from_millis(config.handshake_timeout_ms.max(1));
     let write_patience = Duration::from_millis(config.write_timeout_ms.max(1));
+    let http_lifetime = Duration::from_millis(config.http_lifetime_ms.max(1));
+    // Page loads open a few connections each: behind one NAT, several people may load
+    // the page at once.
     let admission = addresses::Admission::new(
-        config.max_connections_per_address,
+        config
+            .max_connections_per_address
+            .saturating_mul(HTTP_PER_SOCKET),
         config.max_connections,
         config.trusted_proxies.clone(),
     );
@@ -238,7 +243,13 @@ pub async fn serve_prepared(
                     stop: stop_rx.clone(),
                     alive: alive_tx.clone(),
                     write_patience,
-                    admission: admission.clone(),
+                    http_lifetime,
+                    // Its own: a flood of the public port leaves the health check alone.
+                    admission: addresses::Admission::new(
+                        config.max_connections_per_address,
+                        OPERATOR_CONNECTIONS,
+                        Vec::new(),
+                    ),
                 },
             ));
         }
@@ -267,6 +278,7 @@ pub async fn serve_prepared(
             alive: alive_tx,
             write_patience,
             admission,
+            http_lifetime,
         },
     )
     .await;
@@ -331,6 +343,12 @@ pub async fn shutdown_signal() {
 /// Sockets upgraded only to be told why they are refused, open at once (each for at
 /// most the time its close takes): past this, refusals are plain HTTP 503.
 const REFUSAL_SLOTS: usize = 256;
+
+/// Connections still speaking HTTP that one address may have, per socket it may have.
+const HTTP_PER_SOCKET: usize = 4;
+
+/// Connections the operator's listener (`--metrics-addr`) takes at once.
+const OPERATOR_CONNECTIONS: usize = 64;
 
 /// `GET /ws`: upgrade to a signaling socket, within the connection limit. A socket from
 /// a page on a site the server does not serve is upgraded only to be told so and closed:

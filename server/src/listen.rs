@@ -49,6 +49,8 @@ pub struct Listening {
     pub write_patience: Duration,
     /// Who may open one more connection.
     pub admission: Admission,
+    /// How long a connection may speak HTTP (see `Config::http_lifetime_ms`).
+    pub http_lifetime: Duration,
 }
 
 /// Takes connections on `listener` until `stop` turns true.
@@ -139,6 +141,7 @@ where
         deadline,
         mut stop,
         alive,
+        http_lifetime,
         ..
     } = listening;
     let _alive = alive;
@@ -161,6 +164,9 @@ where
         () = stopping(&mut stop) => {
             connection.as_mut().graceful_shutdown();
             let _ = connection.await;
+        }
+        () = tokio::time::sleep(http_lifetime) => {
+            tracing::debug!(%remote, "HTTP for too long: closed");
         }
     }
 }

@@ -148,6 +148,8 @@ async fn pages_and_the_module_are_asked_after_and_files_named_by_their_hash_are_
         // meet another module: both are asked after each time.
         ("/", "no-cache"),
         ("/pkg/peercall.js", "no-cache"),
+        // A room's link is the page, even when its name looks like a hashed file's.
+        ("/r/standup-0123456789abcdef_x", "no-cache"),
         (
             "/peercall-0123456789abcdef_bg.wasm",
             "public, max-age=31536000, immutable",
@@ -190,21 +192,29 @@ async fn a_client_that_stops_reading_a_file_gives_its_place_back_and_others_are_
     std::fs::write(site.join("index.html"), "<!doctype html>").expect("writes");
     let server = TestServer::start_with(|config| {
         config.static_dir = site.clone();
+        // Four connections in HTTP at once for each socket an address may have.
         config.max_connections_per_address = 1;
         config.write_timeout_ms = 500;
     })
     .await;
-    // One connection asks for a large file and reads none of it.
-    let mut stalled = connect_from(&server, [127, 0, 0, 1]).await;
-    let request = "GET /big.bin HTTP/1.1\r\nHost: peercall\r\n\r\n";
-    stalled.write_all(request.as_bytes()).await.expect("sends");
-    // Its address has no place for another meanwhile: closed at once, unanswered...
+    // Four connections ask for a large file and read none of it.
+    let mut stalled = Vec::new();
+    for _ in 0..4 {
+        let mut connection = connect_from(&server, [127, 0, 0, 1]).await;
+        let request = "GET /big.bin HTTP/1.1\r\nHost: peercall\r\n\r\n";
+        connection
+            .write_all(request.as_bytes())
+            .await
+            .expect("sends");
+        stalled.push(connection);
+    }
+    // Their address has no place for another meanwhile: closed at once, unanswered...
     let refused = fetch_bytes(connect_from(&server, [127, 0, 0, 1]).await, "/").await;
     assert!(refused.is_empty(), "{}", String::from_utf8_lossy(&refused));
     // ... while someone else is served.
     let other = fetch_bytes(connect_from(&server, [127, 0, 0, 2]).await, "/").await;
     assert!(other.starts_with(b"HTTP/1.1 200"));
-    // Once its writes have waited long enough, the stalled connection ends and its
+    // Once their writes have waited long enough, the stalled connections end and their
     // address is served again.
     let served = tokio::time::timeout(std::time::Duration::from_secs(20), async {
         loop {
@@ -216,13 +226,39 @@ async fn a_client_that_stops_reading_a_file_gives_its_place_back_and_others_are_
         }
     });
     served.await.expect("the address is served again");
-    let mut taken = Vec::new();
-    let _ = stalled.read_to_end(&mut taken).await;
-    assert!(
-        taken.len() < big.len(),
-        "the stalled download was cut: {} bytes",
-        taken.len()
-    );
+    drop(stalled);
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(site);
+}
+
+#[tokio::test]
+async fn a_download_taken_a_byte_at_a_time_ends_after_its_time_in_http() {
+    let site = folder("trickle");
+    std::fs::write(site.join("big.bin"), vec![b'x'; 16 * 1024 * 1024]).expect("writes");
+    // A second in HTTP here (two minutes by default); the write deadline stays 10 s.
+    let server = TestServer::start_with(|config| {
+        config.static_dir = site.clone();
+        config.http_lifetime_ms = 1_000;
+    })
+    .await;
+    let mut trickle = connect_from(&server, [127, 0, 0, 1]).await;
+    let request = "GET /big.bin HTTP/1.1\r\nHost: peercall\r\n\r\n";
+    trickle.write_all(request.as_bytes()).await.expect("sends");
+    // A little every 100 ms for two seconds: no write waits long enough for its deadline,
+    // yet the connection's time in HTTP ends meanwhile.
+    let (mut chunk, mut taken) = ([0; 512], 0);
+    for _ in 0..20 {
+        match trickle.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => taken += n,
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Read at full speed now: what was on its way arrives, and no more.
+    let mut rest = Vec::new();
+    let _ = trickle.read_to_end(&mut rest).await;
+    let taken = taken + rest.len();
+    assert!(taken < 16 * 1024 * 1024, "{taken} bytes taken");
     server.stop().await;
     let _ = std::fs::remove_dir_all(site);
 }
