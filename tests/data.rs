@@ -474,7 +474,8 @@ async fn a_chat_message_far_too_long_is_refused_without_being_read() {
 async fn a_file_accepted_again_is_not_sent_again() {
     let since = keep_data_channels();
     let (mut alice, mut bob) = connected_pair().await;
-    let file = random_file("twice.bin", 8 << 20);
+    // Large enough to be still on its way when the second `accept` comes.
+    let file = random_file("twice.bin", 32 << 20);
     let id = JsFuture::from(alice.call.send_file(file.clone(), None))
         .await
         .unwrap()

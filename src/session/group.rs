@@ -246,7 +246,7 @@ impl Group {
         }
     }
 
-    /// Asks to join again if the server has not answered yet.
+    /// Asks to join (again) if the server has not answered yet.
     pub fn ask_again(&self, out: &mut Actions) {
         if matches!(self.phase, Phase::Joining { .. }) {
             self.join(out);
@@ -562,15 +562,17 @@ impl Group {
         out.emit(Event::Ended(reason));
     }
 
-    /// Joining was refused (the call is full): the promise hears why.
+    /// Joining was refused (the call is full, or we asked too fast): it ends, and its
+    /// promise, if the page waits on one, hears why.
     pub fn refused(&mut self, error: Error, out: &mut Actions) {
-        if let Phase::Joining { reply } = &mut self.phase
-            && let Some(reply) = reply.take()
-        {
-            answer(reply, Err::<JsValue, _>(error));
-            out.end(EndReason::Failed);
-        } else {
-            out.report(error);
+        let Phase::Joining { reply } = &mut self.phase else {
+            return out.report(error);
+        };
+        match reply.take() {
+            Some(reply) => answer(reply, Err::<JsValue, _>(error)),
+            // Joining again by itself (see `forgotten`): the page hears it.
+            None => out.report(error),
         }
+        out.end(EndReason::Failed);
     }
 }

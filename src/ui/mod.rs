@@ -638,6 +638,10 @@ impl App {
             "calling" | "connecting" | "connected" | "reconnecting"
         );
         self.memory.borrow_mut().in_call = in_call;
+        if in_call {
+            // A call taken or placed meanwhile: the check before joining has no use now.
+            self.cancel_prejoin();
+        }
         show(&page.call, in_call);
         show(&page.join_call_button, !in_call);
         say(
