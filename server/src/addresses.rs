@@ -134,7 +134,7 @@ impl Addresses {
     /// counts as the proxy's own address, never as an earlier one.
     pub fn client(&self, remote: SocketAddr, headers: &HeaderMap) -> IpAddr {
         let peer = remote.ip().to_canonical();
-        if !self.trusted_proxies.contains(&peer) {
+        if !self.is_trusted_proxy(peer) {
             return peer;
         }
         headers

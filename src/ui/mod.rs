@@ -404,28 +404,25 @@ impl App {
 
     /// "Join the room call": everyone in it connects to us, tile by tile.
     fn join_call(self: &Rc<Self>) {
-        let Some(promise) = self.call.borrow().as_ref().map(PeerCall::join_call) else {
-            return;
-        };
-        {
+        let app = Rc::clone(self);
+        let asked = self.settle_or(
+            PeerCall::join_call,
+            move |_, _| app.grid_started(),
+            |app, error| {
+                // Not in it: a later two-person call is not taken for the room call.
+                app.memory.borrow_mut().group = false;
+                app.alert(&error);
+            },
+        );
+        if asked {
             let mut memory = self.memory.borrow_mut();
             memory.group = true;
             memory.callee = false;
+            drop(memory);
+            // A new call: the last one's words, chat and files go.
+            self.clear_call_leftovers();
+            say(&self.page.status, "starting your camera and microphone…");
         }
-        // A new call: the last one's words, chat and files go.
-        self.clear_call_leftovers();
-        say(&self.page.status, "starting your camera and microphone…");
-        let app = Rc::clone(self);
-        spawn_local(async move {
-            match JsFuture::from(promise).await {
-                Ok(_) => app.grid_started(),
-                Err(error) => {
-                    // Not in it: a later two-person call is not taken for the room call.
-                    app.memory.borrow_mut().group = false;
-                    app.alert(&error);
-                }
-            }
-        });
     }
 
     /// What the last call left on the page: its alert, notice, chat and files.
@@ -493,6 +490,16 @@ impl App {
         ask: impl FnOnce(&PeerCall) -> js_sys::Promise,
         then: impl FnOnce(&App, JsValue) + 'static,
     ) -> bool {
+        self.settle_or(ask, then, |app, error| app.alert(&error))
+    }
+
+    /// The same, with `refused` hearing a refusal instead.
+    fn settle_or(
+        self: &Rc<Self>,
+        ask: impl FnOnce(&PeerCall) -> js_sys::Promise,
+        then: impl FnOnce(&App, JsValue) + 'static,
+        refused: impl FnOnce(&App, JsValue) + 'static,
+    ) -> bool {
         let Some(promise) = self.call.borrow().as_ref().map(ask) else {
             return false;
         };
@@ -500,7 +507,7 @@ impl App {
         spawn_local(async move {
             match JsFuture::from(promise).await {
                 Ok(answer) => then(&app, answer),
-                Err(error) => app.alert(&error),
+                Err(error) => refused(&app, error),
             }
         });
         true
