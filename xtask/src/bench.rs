@@ -141,9 +141,12 @@ const RELAY_PAIRS: &str = "50";
 const RELAY_IN_FLIGHT: &str = "8";
 const RELAY_SECONDS: &str = "5";
 
-/// The paced rates of the relay bench, as fractions of peercall's flat-out rate: where
-/// the round trips stay short, and half, where the goal is read.
-const PACED_FRACTIONS: [f64; 3] = [0.1, 0.25, 0.5];
+/// The paced rates of the relay bench, as fractions of peercall's flat-out rate, each with
+/// its run's seconds: where the round trips stay short, and half, where the goal is read.
+/// The goal's p99 is read over 30 s: in 5 s, one stall of 50 ms anywhere (1% of the run)
+/// decides it alone.
+const PACED_FRACTIONS: [(f64, &str); 3] =
+    [(0.1, RELAY_SECONDS), (0.25, RELAY_SECONDS), (0.5, "30")];
 
 /// Messages per second of the cluster bench's light load.
 const CLUSTER_LIGHT_RATE: f64 = 2_000.0;
@@ -153,6 +156,34 @@ struct RelayFigures {
     per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// The share of the machine's CPU time its host gave to others during the run
+    /// (`steal` in /proc/stat), in percent; `None` where the kernel does not say.
+    steal_pct: Option<f64>,
+}
+
+impl RelayFigures {
+    /// The run's stolen CPU time, in words.
+    fn steal(&self) -> String {
+        self.steal_pct.map_or_else(
+            || "steal unknown".to_owned(),
+            |pct| format!("steal {pct:.1}%"),
+        )
+    }
+}
+
+/// The machine's CPU time so far, from /proc/stat's first line: (stolen, all), in ticks.
+fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<std::result::Result<_, _>>()
+        .ok()?;
+    // user nice system idle iowait irq softirq steal (guest time is within user).
+    Some((*ticks.get(7)?, ticks.iter().take(8).sum()))
 }
 
 /// How the relay bench places the relay and its load generator on the machine's cores.
@@ -229,19 +260,29 @@ fn allowed_cores() -> Vec<usize> {
 
 /// Runs `relay-load` against `url`; at `rate` messages per second, or flat out.
 fn relay_load(url: &str, flavor: &str, rate: Option<f64>) -> Result<RelayFigures> {
-    relay_load_on(Cores::Shared, url, flavor, rate)
+    relay_load_on(Cores::Shared, url, flavor, rate, RELAY_SECONDS)
 }
 
-/// [`relay_load`], placed by `cores`.
-fn relay_load_on(cores: Cores, url: &str, flavor: &str, rate: Option<f64>) -> Result<RelayFigures> {
+/// [`relay_load`], placed by `cores`, for `seconds`.
+fn relay_load_on(
+    cores: Cores,
+    url: &str,
+    flavor: &str,
+    rate: Option<f64>,
+    seconds: &str,
+) -> Result<RelayFigures> {
     let mut load = cores.load(root().join("target/release/relay-load"));
-    load.args([url, flavor, RELAY_PAIRS, RELAY_IN_FLIGHT, RELAY_SECONDS]);
+    load.args([url, flavor, RELAY_PAIRS, RELAY_IN_FLIGHT, seconds]);
     if let Some(rate) = rate {
         load.arg(format!("{rate:.0}"));
     }
+    let before = cpu_ticks();
     let ran = load
         .output()
         .map_err(|error| format!("cannot run relay-load: {error}"))?;
+    let steal_pct = before.zip(cpu_ticks()).and_then(|((s0, t0), (s1, t1))| {
+        (t1 > t0).then(|| (s1 - s0) as f64 * 100.0 / (t1 - t0) as f64)
+    });
     if !ran.status.success() {
         return Err(format!(
             "relay-load against {url} failed: {}",
@@ -259,6 +300,7 @@ fn relay_load_on(cores: Cores, url: &str, flavor: &str, rate: Option<f64>) -> Re
         per_second: figure("messages_per_second")?,
         p50_ms: figure("p50_ms")?,
         p99_ms: figure("p99_ms")?,
+        steal_pct,
     })
 }
 
@@ -313,18 +355,21 @@ fn relay_throughput_on(cores: Cores) -> Result {
     )?;
     let peercall_url = format!("ws://{}/ws", server.addr);
     let seed_url = format!("ws://127.0.0.1:{port}");
-    let load = |url: &str, flavor: &str, rate: Option<f64>| relay_load_on(cores, url, flavor, rate);
+    let load = |url: &str, flavor: &str, rate: Option<f64>, seconds: &str| {
+        relay_load_on(cores, url, flavor, rate, seconds)
+    };
     let measured = (|| {
-        let peercall = load(&peercall_url, "peercall", None)?;
-        let seed = load(&seed_url, "seed", None)?;
+        let peercall = load(&peercall_url, "peercall", None, RELAY_SECONDS)?;
+        let seed = load(&seed_url, "seed", None, RELAY_SECONDS)?;
         // Round trips at fractions of peercall's flat-out rate, each server in turn.
         let mut paced = Vec::new();
-        for fraction in PACED_FRACTIONS {
-            let rate = peercall.per_second * fraction;
+        for (fraction, seconds) in PACED_FRACTIONS {
+            let rate = Some(peercall.per_second * fraction);
             paced.push((
                 fraction,
-                load(&peercall_url, "peercall", Some(rate))?,
-                load(&seed_url, "seed", Some(rate))?,
+                seconds,
+                load(&peercall_url, "peercall", rate, seconds)?,
+                load(&seed_url, "seed", rate, seconds)?,
             ));
         }
         Ok::<_, String>((peercall, seed, paced))
@@ -333,25 +378,29 @@ fn relay_throughput_on(cores: Cores) -> Result {
     let _ = seed.wait();
     let (peercall, seed, paced) = measured?;
     println!(
-        "flat out ({RELAY_PAIRS} pairs, {RELAY_IN_FLIGHT} in flight each): peercall {:.0} messages/s (p50 {:.2} ms, p99 {:.2} ms), seed relay {:.0} messages/s (p50 {:.2} ms, p99 {:.2} ms): {:.2}x",
+        "flat out ({RELAY_PAIRS} pairs, {RELAY_IN_FLIGHT} in flight each): peercall {:.0} messages/s (p50 {:.2} ms, p99 {:.2} ms, {}), seed relay {:.0} messages/s (p50 {:.2} ms, p99 {:.2} ms, {}): {:.2}x",
         peercall.per_second,
         peercall.p50_ms,
         peercall.p99_ms,
+        peercall.steal(),
         seed.per_second,
         seed.p50_ms,
         seed.p99_ms,
+        seed.steal(),
         peercall.per_second / seed.per_second
     );
-    for (fraction, ours, theirs) in paced {
+    for (fraction, seconds, ours, theirs) in paced {
         println!(
-            "at {:.0} messages/s ({fraction} of peercall's flat out): peercall p50 {:.2} ms, p99 {:.2} ms ({:.0}/s); seed relay p50 {:.2} ms, p99 {:.2} ms ({:.0}/s)",
+            "at {:.0} messages/s ({fraction} of peercall's flat out, {seconds} s): peercall p50 {:.2} ms, p99 {:.2} ms ({:.0}/s, {}); seed relay p50 {:.2} ms, p99 {:.2} ms ({:.0}/s, {})",
             peercall.per_second * fraction,
             ours.p50_ms,
             ours.p99_ms,
             ours.per_second,
+            ours.steal(),
             theirs.p50_ms,
             theirs.p99_ms,
             theirs.per_second,
+            theirs.steal(),
         );
     }
     Ok(())
