@@ -59,6 +59,7 @@ pub struct Rates {
     rings: Bucket,
     relays: Bucket,
     relay_bytes: Bucket,
+    acks: Bucket,
     pings: Bucket,
     /// Refusals of any kind: a connection that runs out is closed.
     strikes: Bucket,
@@ -79,6 +80,10 @@ impl Rates {
             // Call signals: a renegotiation or ICE restart sends a few dozen at once.
             relays: Bucket::new(500.0, 100.0, factor),
             relay_bytes: Bucket::new(4.0 * 1024.0 * 1024.0, 1024.0 * 1024.0, factor),
+            // Acknowledgements: at most one per signal delivered (the client sends one
+            // per batch it has handled), and a member of the largest call hears five
+            // senders' signals. They take nothing from our own signals' rate.
+            acks: Bucket::new(1_000.0, 500.0, factor),
             // The client pings every few seconds.
             pings: Bucket::new(20.0, 4.0, factor),
             strikes: Bucket::new(30.0, 2.0, factor),
@@ -90,6 +95,7 @@ impl Rates {
         let (within, what) = match message {
             ClientMessage::Login { .. } => (self.logins.take(1.0), "logins"),
             ClientMessage::Ping => (self.pings.take(1.0), "pings"),
+            ClientMessage::Ack { .. } => (self.acks.take(1.0), "acknowledgements"),
             ClientMessage::Ring { .. }
             | ClientMessage::LockRoom
             | ClientMessage::UnlockRoom

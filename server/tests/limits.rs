@@ -411,6 +411,33 @@ async fn a_ring_flood_is_rate_limited_and_others_still_get_through() {
 }
 
 #[tokio::test]
+async fn acknowledging_a_busy_call_takes_nothing_from_ones_own_signals() {
+    let server = TestServer::start().await;
+    let (mut bob, bob_id, _) = server.login("bob").await;
+    let (mut alice, alice_id, _) = server.login("alice").await;
+    bob.expect("peer-joined").await;
+    let call = alice.call(&alice_id, &mut bob, &bob_id).await;
+    // More acknowledgements than the call-signal rate's burst, as a member of a busy call
+    // may send over a while: the client acknowledges each batch of signals it handled.
+    for _ in 0..700 {
+        bob.send(json!({"type": "ack", "seq": 1})).await;
+    }
+    bob.send(json!({"type": "candidate", "to": alice_id, "call": call, "candidate": null}))
+        .await;
+    bob.send(json!({"type": "ping"})).await;
+    loop {
+        let frame = bob.recv().await;
+        match frame["type"].as_str() {
+            Some("pong") => break,
+            Some("error") => panic!("bob was refused: {frame}"),
+            _ => {}
+        }
+    }
+    assert_eq!(alice.expect("candidate").await["from"], bob_id.as_str());
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_client_that_keeps_being_refused_is_closed() {
     let server = TestServer::start().await;
     let (mut mallory, _, _) = server.login("mallory").await;
