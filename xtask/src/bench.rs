@@ -281,7 +281,8 @@ fn relay_load_on(
         .output()
         .map_err(|error| format!("cannot run relay-load: {error}"))?;
     let steal_pct = before.zip(cpu_ticks()).and_then(|((s0, t0), (s1, t1))| {
-        (t1 > t0).then(|| (s1 - s0) as f64 * 100.0 / (t1 - t0) as f64)
+        let stolen = s1.checked_sub(s0).filter(|_| t1 > t0)?;
+        Some(stolen as f64 * 100.0 / (t1 - t0) as f64)
     });
     if !ran.status.success() {
         return Err(format!(
