@@ -74,8 +74,8 @@ fn pkg(out: &Path) -> Result {
 /// keeps JS values in its glue's own slab instead of an `externref` table, so the
 /// module's `externref` shims and table operations leave it (1.5 KB less wasm for
 /// 0.3 KB more glue, gzipped: 1.1 KB less in all), and without multi-value a few more
-/// shims go (60 B). Every
-/// browser runs either kind of module; the demo and test builds keep the defaults.
+/// shims go (60 B). Every browser runs either kind of module; the demo and test builds
+/// keep the defaults.
 const PKG_RUSTFLAGS: [&str; 4] = [
     "-Ctarget-feature=-reference-types,-multivalue",
     "-Zunstable-options",
