@@ -76,11 +76,18 @@ fn pkg(out: &Path) -> Result {
 /// 0.3 KB more glue, gzipped: 1.1 KB less in all), and without multi-value a few more
 /// shims go (60 B). Every browser runs either kind of module; the demo and test builds
 /// keep the defaults.
-const PKG_RUSTFLAGS: [&str; 4] = [
+///
+/// Every function of every crate may be inlined across crates
+/// (`-Zcross-crate-inline-threshold=always`): each crate's functions are compiled where
+/// they are used, so the wrappers of js-sys, web-sys and wasm-bindgen, and the standard
+/// library's small functions, are optimized with the code that calls them before the
+/// crates are linked. 12 KB less code, 5.4 KB less gzipped; nothing else changes.
+const PKG_RUSTFLAGS: [&str; 5] = [
     "-Ctarget-feature=-reference-types,-multivalue",
     "-Zunstable-options",
     "-Cpanic=immediate-abort",
     "-Zlocation-detail=none",
+    "-Zcross-crate-inline-threshold=always",
 ];
 
 /// The files of the npm package, as `package.json` lists them.
