@@ -471,7 +471,12 @@ async fn handle(
     text: &str,
 ) -> Result<Handled, Refusal> {
     let message = read(text)?;
-    rates.allow(&message, text.len())?;
+    // A visitor's frames were counted at the node its socket reaches, as they came:
+    // counted again here, those that waited for a slow Redis and crossed at once would
+    // be refused, and their refusals would count against an innocent socket.
+    if at.via == Via::Socket {
+        rates.allow(&message, text.len())?;
+    }
     // Logins on fresh sockets count against their address too (a second login on this
     // one is refused below, and costs it nothing).
     if me.is_none() && matches!(message, ClientMessage::Login { .. }) && !rates.address_allows() {

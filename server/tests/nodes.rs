@@ -427,12 +427,11 @@ async fn logins_again_through_a_tunnel_count_against_the_address_as_on_one_node(
 #[tokio::test]
 async fn one_client_cannot_fill_what_every_tunnel_of_its_node_shares() {
     let redis = Redis::start(free_tcp_port());
-    // Rates high enough that only what waits to cross can hold the flood back: at b, and
-    // at the home, which counts a visitor's messages at its own rates too (what crossed
-    // once Redis was back would run out mallory's bytes there, and its refusals count).
-    let fast = |config: &mut peercall_server::Config| config.rate_limit_factor = 20.0;
-    let a = node_with(&redis.url(), fast).await;
-    let b = node_with(&redis.url(), fast).await;
+    // Rates high enough at b, the node mallory's socket reaches, that only what waits to
+    // cross can hold the flood back. The home keeps its own: it does not count a
+    // visitor's frames again when they cross at once after Redis's pause.
+    let a = node(&redis.url()).await;
+    let b = node_with(&redis.url(), |config| config.rate_limit_factor = 20.0).await;
     // The room lives on a; alice and mallory reach it through b.
     let mut bob = person(&a, "bob").await;
     let mut alice = person(&b, "alice").await;
@@ -471,6 +470,43 @@ async fn one_client_cannot_fill_what_every_tunnel_of_its_node_shares() {
     // Mallory's session goes on: a ping crosses whatever waits, and is answered.
     mallory.client.send(json!({"type": "ping"})).await;
     while mallory.client.recv().await["type"] != "pong" {}
+}
+
+#[tokio::test]
+async fn a_visitor_s_signals_are_counted_once_at_the_node_its_socket_reaches() {
+    let redis = Redis::start(free_tcp_port());
+    // The room's home keeps the default rates (500 call signals at once); b, which bob's
+    // socket reaches, allows twice as many.
+    let a = node(&redis.url()).await;
+    let b = node_with(&redis.url(), |config| config.rate_limit_factor = 2.0).await;
+    let mut alice = person(&a, "alice").await;
+    let mut bob = person(&b, "bob").await;
+    meet(&mut alice, &bob).await;
+    call(&mut alice, &mut bob).await;
+    let (call, _) = bob.call.clone().expect("in a call");
+    // 800 candidates in a burst: within b's rates, over what the home would allow one
+    // of its own sockets.
+    for i in 0..800 {
+        let candidate =
+            json!({"candidate": format!("candidate:{i} 1 udp 1 127.0.0.1 {i} typ host")});
+        let signal =
+            json!({"type": "candidate", "to": alice.id, "call": call, "candidate": candidate});
+        bob.client.send(signal).await;
+    }
+    bob.client.send(json!({"type": "ping"})).await;
+    // Every one of them reaches alice, in order...
+    for i in 0..800 {
+        let candidate = alice.client.expect("candidate").await;
+        assert_eq!(candidate["from"], bob.id.as_str());
+        assert!(
+            candidate["candidate"]["candidate"]
+                .as_str()
+                .is_some_and(|text| text.starts_with(&format!("candidate:{i} "))),
+            "{candidate}"
+        );
+    }
+    // ... and bob hears no refusal before the answer to his ping.
+    bob.client.expect("pong").await;
 }
 
 #[tokio::test]
