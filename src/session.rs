@@ -794,7 +794,23 @@ impl Session {
             }
             // After a call ends, its last candidates may still be on their way: the server
             // refuses them, and that is no news. Within a call it is.
-            Heard::NotInCall(error, to) => {
+            Heard::NotInCall(error, to, call) => {
+                // Our accept named this call and the server has no call to take: its ring
+                // had ended there (cancelled, or one of too many). The caller will never
+                // offer; waiting for the connection would only time out.
+                let taken_too_late = pair.as_ref().filter(|pair| {
+                    pair.with().id == to
+                        && call.is_some()
+                        && pair.call_id() == call.as_ref()
+                        && pair.awaits_first_offer()
+                });
+                if let Some(pair) = taken_too_late {
+                    let name = &pair.with().name;
+                    let message = ["the call from ", name, " had ended before it was taken"];
+                    out.report(Error::new(error.code, message.concat()));
+                    out.end(EndReason::Failed);
+                    return None;
+                }
                 let within = pair.is_some_and(|call| call.with().id == to && call.is_live())
                     || group.is_some_and(|group| group.has(&to));
                 if within {
@@ -893,6 +909,11 @@ impl Session {
             // stamps every ring it relays with a call id.)
             Some(Engaged::Pair(ours)) if ours.is_incoming() && ours.call_id() == call.as_ref() => {
                 ours.invited_again(from);
+            }
+            // They rang again while their ring rings here: the server keeps their newest
+            // ring only, so the one ringing here goes on as that call.
+            Some(Engaged::Pair(ours)) if ours.is_incoming() && ours.with().id == from.id => {
+                ours.adopt(call);
             }
             Some(_) => {
                 let reason = DeclineReason::Busy;

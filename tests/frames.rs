@@ -172,11 +172,13 @@ fn every_server_message_reads_back_as_itself() {
             code: ErrorCode::PeerUnavailable,
             message: "b2 is not online".to_owned(),
             to: Some(PeerId::from("b2")),
+            call: Some(protocol::CallId("Kq3_x9-call".into())),
         },
         ServerMessage::Error {
             code: ErrorCode::RateLimited,
             message: "slow down".to_owned(),
             to: None,
+            call: None,
         },
     ];
     for message in &messages {

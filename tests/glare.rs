@@ -1,11 +1,17 @@
 //! Two people who call each other at the same moment end up in exactly one call, and the
-//! late signals of a call that has just ended never touch the next one.
+//! late signals of a call that has just ended never touch the next one. A ring placed
+//! again goes on as the new call, and a call whose ring the server ended meanwhile ends
+//! as soon as it is taken.
 
 #![cfg(target_arch = "wasm32")]
 
 mod common;
 
-use common::{connected_pair, pair};
+use common::{
+    Side, connected_pair, field, pair,
+    raw::{handled, json, logged_in, next_frame, next_frame_of, send},
+    unique,
+};
 use futures::future::join;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -121,4 +127,74 @@ async fn both_hang_up_at_once_and_one_calls_again_at_once() {
     );
     bob.call.hangup();
     assert_eq!(alice.ended().await, "remote-hangup");
+}
+
+/// A bare client's `ring` to `to` in call `call`.
+fn ring(to: &str, call: &str) -> wasm_bindgen::JsValue {
+    json(&format!(r#"{{"type":"ring","to":"{to}","call":"{call}"}}"#))
+}
+
+#[wasm_bindgen_test]
+async fn a_caller_ringing_again_rings_on_as_the_new_call() {
+    let mut alice = Side::online("alice").await;
+    let (mut bob, bob_id) = logged_in(&unique("bob")).await;
+    let (mut carol, carol_id) = logged_in(&unique("carol")).await;
+    alice.sees_id(&bob_id).await;
+    alice.sees_id(&carol_id).await;
+    send(&mut bob, &ring(&alice.id, "first")).await;
+    alice.next("incoming").await;
+    // Bob rings again without hanging up: the server keeps his newest ring only.
+    send(&mut bob, &ring(&alice.id, "second")).await;
+    handled(&mut bob).await;
+    // Carol's ring reaches alice after bob's second, and alice, still ringing, is busy:
+    // once carol hears so, alice has heard both of bob's.
+    send(&mut carol, &ring(&alice.id, "carols")).await;
+    let busy = next_frame(&mut carol, "decline").await;
+    assert_eq!(field(&busy, "reason"), "busy");
+    alice.call.accept();
+    let answer = next_frame_of(&mut bob, &["accept", "decline"]).await;
+    assert_eq!(
+        (field(&answer, "type"), field(&answer, "call")),
+        ("accept".to_owned(), "second".to_owned()),
+        "{:?}",
+        alice.history()
+    );
+    let hangup = format!(r#"{{"type":"hangup","to":"{}","call":"second"}}"#, alice.id);
+    send(&mut bob, &json(&hangup)).await;
+    assert_eq!(alice.ended().await, "remote-hangup");
+}
+
+#[wasm_bindgen_test]
+async fn a_call_taken_after_the_server_ended_its_ring_ends_at_once_in_words() {
+    let mut alice = Side::online("alice").await;
+    let name = unique("bob");
+    let (mut bob, bob_id) = logged_in(&name).await;
+    alice.sees_id(&bob_id).await;
+    send(&mut bob, &ring(&alice.id, "first")).await;
+    alice.next("incoming").await;
+    // Bob rings four others: a caller rings at most four at once, and the server ends
+    // the oldest ring, alice's, without a word to her. Her page rings on.
+    let mut others = Vec::new();
+    for n in 0..4 {
+        let (socket, id) = logged_in(&unique("carol")).await;
+        send(&mut bob, &ring(&id, &format!("other-{n}"))).await;
+        others.push(socket);
+    }
+    handled(&mut bob).await;
+    alice.call.accept();
+    // The server refuses her accept: the call ends now, not when connecting times out.
+    let error = alice.next("error").await;
+    assert_eq!(field(&error, "code"), "not-in-call");
+    assert_eq!(
+        field(&error, "message"),
+        format!("the call from {name} had ended before it was taken")
+    );
+    assert_eq!(alice.ended().await, "failed");
+    let errors = alice
+        .history()
+        .into_iter()
+        .filter(|seen| seen.starts_with("error"))
+        .count();
+    assert_eq!(errors, 1, "{:?}", alice.history());
+    drop(others);
 }

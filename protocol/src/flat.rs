@@ -164,6 +164,7 @@ impl ServerMessage {
                         .ok_or_else(|| quoted("unknown error code", &code))?,
                     message: text("message")?,
                     to: fields.text("to")?.map(PeerId),
+                    call: fields.text("call")?.map(CallId),
                 }
             }
             other => return Err(quoted("unknown message type", other)),

@@ -559,6 +559,22 @@ impl ClientMessage {
         }
     }
 
+    /// The call a relayed frame names; `None` for the messages to the server itself and
+    /// for a ring that leaves its id to the server.
+    pub fn call(&self) -> Option<&CallId> {
+        match self {
+            Self::Ring { call, .. }
+            | Self::Accept { call, .. }
+            | Self::Decline { call, .. }
+            | Self::Offer { call, .. }
+            | Self::Answer { call, .. }
+            | Self::Candidate { call, .. }
+            | Self::Hangup { call, .. }
+            | Self::RestartIce { call, .. } => call.as_ref(),
+            _ => None,
+        }
+    }
+
     /// The recipient, the call, the number and the signal of a relayed frame; `Err(self)`
     /// for the messages to the server itself.
     #[allow(clippy::result_large_err)]
@@ -871,6 +887,9 @@ pub enum ServerMessage {
         /// The recipient of the refused relayed message, when there was one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<PeerId>,
+        /// The call the refused relayed message named, when it named one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallId>,
     },
 }
 
@@ -1029,12 +1048,19 @@ impl ServerMessage {
         }
     }
 
-    /// An `error` frame.
-    pub fn error(code: ErrorCode, message: impl Into<String>, to: Option<PeerId>) -> Self {
+    /// An `error` frame: the refusal of a relayed message names its recipient `to` and
+    /// the `call` it named.
+    pub fn error(
+        code: ErrorCode,
+        message: impl Into<String>,
+        to: Option<PeerId>,
+        call: Option<CallId>,
+    ) -> Self {
         Self::Error {
             code,
             message: message.into(),
             to,
+            call,
         }
     }
 }

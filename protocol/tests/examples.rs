@@ -134,6 +134,7 @@ fn the_documented_session() {
             code: ErrorCode::PeerUnavailable,
             message: "no peer with id nobody".into(),
             to: Some(id("nobody")),
+            call: None,
         },
     );
 }
@@ -229,6 +230,7 @@ fn the_other_messages_of_the_tables() {
             code: ErrorCode::NameTaken,
             message: "taken".into(),
             to: None,
+            call: None,
         },
     );
 }
@@ -462,12 +464,13 @@ fn calls_and_delivery() {
         },
     );
     round_trip(
-        r#"{"type":"error","code":"not-in-call","message":"offers, answers and candidates go only to the other side of an accepted call","to":"Zp1qA7fS2mE"}"#,
+        r#"{"type":"error","code":"not-in-call","message":"offers, answers and candidates go only to the other side of an accepted call","to":"Zp1qA7fS2mE","call":"Vb1Qe7kT0pLx-3_wZc9aRt"}"#,
         ServerMessage::Error {
             code: ErrorCode::NotInCall,
             message: "offers, answers and candidates go only to the other side of an accepted call"
                 .into(),
             to: Some(id("Zp1qA7fS2mE")),
+            call: call(),
         },
     );
     assert!(CallId("Vb1Qe7kT0pLx-3_wZc9aRt".into()).is_valid());
@@ -526,6 +529,7 @@ fn room_calls() {
             code: ErrorCode::CallFull,
             message: "the call is full".into(),
             to: None,
+            call: None,
         },
     );
     let unknown: Result<ServerMessage, _> = serde_json::from_str(

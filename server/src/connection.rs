@@ -236,9 +236,8 @@ async fn serve<S, K>(
                                 // alive: they cross whatever waits. A frame held back while
                                 // Redis is slow is no abuse, and costs no strike.
                                 let bounded = !matches!(message, ClientMessage::Ping | ClientMessage::Ack { .. });
-                                if let Err(mut refusal) = tunnel.forward(text.as_str(), bounded) {
-                                    refusal.to = message.recipient().cloned();
-                                    refuse(&state, &outbox, remote, None, refusal);
+                                if let Err(refusal) = tunnel.forward(text.as_str(), bounded) {
+                                    refuse(&state, &outbox, remote, None, refusal.of(&message));
                                 }
                             }
                             Err(refusal) => {

@@ -377,6 +377,7 @@ mod tests {
                 code: ErrorCode::RateLimited,
                 message: text.clone(),
                 to: None,
+                call: None,
             },
         ];
         for message in messages {

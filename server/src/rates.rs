@@ -110,14 +110,13 @@ impl Rates {
         if within {
             Ok(())
         } else {
-            // A relayed frame's refusal names its recipient, so that the sender knows
-            // which call it concerns.
-            let mut refusal = Refusal::new(
+            // A relayed frame's refusal names its recipient and call, so that the sender
+            // knows which call it concerns.
+            Err(Refusal::new(
                 ErrorCode::RateLimited,
                 format!("too many {what}: slow down"),
-            );
-            refusal.to = message.recipient().cloned();
-            Err(refusal)
+            )
+            .of(message))
         }
     }
 

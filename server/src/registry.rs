@@ -525,31 +525,35 @@ impl Registry {
         if room.repeated(&from.id, seq) {
             return Ok(());
         }
-        let addressed = |refusal: Refusal| Refusal {
-            to: Some(to.clone()),
-            ..refusal
-        };
+        // A refusal names the recipient and the call the signal named.
+        let addressed =
+            |refusal: Refusal, call: Option<&CallId>| refusal.addressed(Some(&to), call);
         if !room.members.contains_key(&to) {
             let message = format!("no peer with id {to} in this room");
-            return Err(addressed(Refusal::new(ErrorCode::PeerUnavailable, message)));
+            let refusal = Refusal::new(ErrorCode::PeerUnavailable, message);
+            return Err(addressed(refusal, call.as_ref()));
         }
         let named = from.room.name().is_some();
         let capacity = self.capacity.call;
         let calls = &mut room.calls;
+        // Rings, answers to them and hang-ups are rare: their ids are copied, so that a
+        // refusal can name the call.
         let route = match &signal {
             Signal::Ring => match call.as_ref().filter(|id| calls.is_in(&from.id, id)) {
                 Some(_) if !named => Err(no_room_call()),
                 Some(id) => calls.invite(&from.id, &to, id, capacity).map(Route::Relay),
-                None => calls.ring(&from.id, &to, call).map(Route::Relay),
+                None => calls.ring(&from.id, &to, call.clone()).map(Route::Relay),
             },
-            Signal::Accept => calls.route_accept(&from.id, &to, call, capacity),
-            Signal::Decline { .. } | Signal::Hangup { .. } => calls.route_end(&from.id, &to, call),
+            Signal::Accept => calls.route_accept(&from.id, &to, call.clone(), capacity),
+            Signal::Decline { .. } | Signal::Hangup { .. } => {
+                calls.route_end(&from.id, &to, call.clone())
+            }
             Signal::Offer { .. }
             | Signal::Answer { .. }
             | Signal::Candidate { .. }
             | Signal::RestartIce => calls.live(&from.id, &to, call.as_ref()).map(Route::Relay),
         }
-        .map_err(addressed)?;
+        .map_err(|refusal| addressed(refusal, call.as_ref()))?;
         let call = match route {
             Route::Relay(call) => call,
             Route::Joined(call, before) => {
@@ -567,7 +571,9 @@ impl Registry {
         };
         let limit = self.limits.backlog_bytes;
         let away = room.members.get(&to).is_some_and(|m| m.outbox().is_none());
-        let delivered = room.deliver(&to, from.id.clone(), ServerMessage::relayed(relayed), limit);
+        let delivered = room
+            .deliver(&to, from.id.clone(), ServerMessage::relayed(relayed), limit)
+            .map_err(|refusal| addressed(refusal, Some(&call)));
         if delivered.is_err() && ring {
             // A ring nobody heard rings nowhere, nor invites anyone.
             room.calls.withdraw(&call, &to);
@@ -577,7 +583,7 @@ impl Registry {
             // What waits for someone away is recorded, for a node that takes the room over.
             state.note_change(from.room.clone());
         }
-        delivered.map_err(addressed)
+        delivered
     }
 
     /// `seat` joins its room's call (starting it): it is told who is in it already, and
@@ -669,13 +675,8 @@ impl Registry {
             ));
         }
         let Some(member) = room.leave(id, true, self.limits.backlog_bytes) else {
-            return Err(Refusal {
-                to: Some(id.clone()),
-                ..Refusal::new(
-                    ErrorCode::PeerUnavailable,
-                    format!("no peer with id {id} in this room"),
-                )
-            });
+            let message = format!("no peer with id {id} in this room");
+            return Err(Refusal::new(ErrorCode::PeerUnavailable, message).addressed(Some(id), None));
         };
         room.hand_over(&by.room);
         state.homes.remove(id);

@@ -23,7 +23,10 @@ async fn negotiation_outside_an_accepted_call_is_refused_and_never_reaches_anyon
     // Nobody rang: nothing of a call passes.
     for frame in &negotiation {
         alice.send(frame.clone()).await;
-        assert_eq!(alice.expect_error("not-in-call").await["to"], bob_id);
+        let refusal = alice.expect_error("not-in-call").await;
+        assert_eq!(refusal["to"], bob_id);
+        // The signal named no call, and neither does its refusal.
+        assert_eq!(refusal.get("call"), None, "{refusal}");
     }
     // Ringing is not accepted yet: still nothing but the ring and its answer.
     alice.send(json!({"type": "ring", "to": bob_id})).await;
@@ -108,10 +111,15 @@ async fn a_late_answer_of_an_earlier_call_does_not_touch_the_current_one() {
     assert_eq!(bob.expect("ring").await["call"], "first");
     assert_eq!(bob.expect("hangup").await["call"], "first");
     assert_eq!(bob.expect("ring").await["call"], "second");
-    // Bob's answer to the first ring comes too late.
+    // Bob's answer to the first ring comes too late. Its refusal names the call, so that
+    // bob tells it from a refusal of the second.
     bob.send(json!({"type": "accept", "to": alice_id, "call": "first"}))
         .await;
-    bob.expect_error("not-in-call").await;
+    let refusal = bob.expect_error("not-in-call").await;
+    assert_eq!(
+        (&refusal["to"], &refusal["call"]),
+        (&json!(alice_id), &json!("first"))
+    );
     // The second call is ringing still: the late accept did not make it live.
     alice
         .send(json!({"type": "offer", "to": bob_id, "call": "second", "sdp": "v=0\r\n"}))
@@ -144,7 +152,7 @@ async fn crossed_rings_become_one_call() {
     // The other ring is over: it cannot be accepted any more.
     bob.send(json!({"type": "accept", "to": alice_id, "call": "from-alice"}))
         .await;
-    bob.expect_error("not-in-call").await;
+    assert_eq!(bob.expect_error("not-in-call").await["call"], "from-alice");
     bob.send(json!({"type": "offer", "to": alice_id, "call": "from-bob", "sdp": "v=0\r\n"}))
         .await;
     assert_eq!(alice.expect("offer").await["call"], "from-bob");

@@ -107,7 +107,8 @@ impl Call {
             }
     }
 
-    /// Two rings crossed and theirs is the call: it goes on as `call`.
+    /// It goes on as `call`: two rings crossed and theirs is the call, or they rang again
+    /// while it rang.
     pub fn adopt(&mut self, call: Option<CallId>) {
         self.call = call;
     }
@@ -144,6 +145,15 @@ impl Call {
     /// Whether it rings for us.
     pub fn is_incoming(&self) -> bool {
         matches!(self.phase, Phase::Ringing { .. })
+    }
+
+    /// Whether we accepted it and have heard nothing of the other side since: no offer
+    /// yet. Until it comes, the only signal of ours in this call is the accept.
+    pub fn awaits_first_offer(&self) -> bool {
+        match &self.phase {
+            Phase::Live(live) => live.awaits_first_offer(),
+            _ => false,
+        }
     }
 
     /// Whether it was accepted.

@@ -58,8 +58,9 @@ pub enum Heard {
     Refused,
     /// The server knows no peer `.0` to relay to.
     Unavailable(PeerId),
-    /// The server knows no call with peer `.1` that signal could belong to: it refused it.
-    NotInCall(Error, PeerId),
+    /// The server knows no call with peer `.1` that our signal could belong to: it
+    /// refused it. `.2` is the call the signal named.
+    NotInCall(Error, PeerId, Option<CallId>),
     /// We are in room call `.0`, which `.1` were in already.
     CallJoined(CallId, Vec<PeerInfo>),
     /// Someone joined room call `.0`.
@@ -369,8 +370,13 @@ impl Link {
                 self.presence.left(&id, out);
                 return Some(Heard::PeerLeft(id));
             }
-            ServerMessage::Error { code, message, to } => {
-                return self.server_error(code, message, to, out);
+            ServerMessage::Error {
+                code,
+                message,
+                to,
+                call,
+            } => {
+                return self.server_error(code, message, (to, call), out);
             }
             ServerMessage::Room {
                 room,
@@ -464,7 +470,7 @@ impl Link {
         &mut self,
         code: WireCode,
         message: String,
-        to: Option<PeerId>,
+        (to, call): (Option<PeerId>, Option<CallId>),
         out: &mut Actions,
     ) -> Option<Heard> {
         let error = Error::new(ErrorCode::from_wire(code), message);
@@ -491,7 +497,7 @@ impl Link {
                 let message = ["could not log in again: ", &error.message].concat();
                 Some(self.refused(Error::new(error.code, message), out))
             }
-            _ if code == WireCode::NotInCall => to.map(|to| Heard::NotInCall(error, to)),
+            _ if code == WireCode::NotInCall => to.map(|to| Heard::NotInCall(error, to, call)),
             // A refusal for going too fast that names nobody is of a request to the server
             // itself: in a call, our asking to join it.
             _ if code == WireCode::CallFull

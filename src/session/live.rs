@@ -310,6 +310,13 @@ impl Live {
         self.recovery.state()
     }
 
+    /// Whether this side took the call and no offer has reached the connection yet.
+    pub fn awaits_first_offer(&self) -> bool {
+        self.role == Role::Callee
+            && self.state() == State::Connecting
+            && self.peer.pc().remote_description().is_none()
+    }
+
     /// Which side of the call this is.
     pub fn role(&self) -> Role {
         self.role

@@ -15,15 +15,26 @@ pub fn json(text: &str) -> JsValue {
 
 /// The next frame of type `kind`; frames of other types are skipped.
 pub async fn next_frame(socket: &mut WebSocket, kind: &str) -> JsValue {
+    next_frame_of(socket, &[kind]).await
+}
+
+/// The next frame of any type of `kinds`; frames of other types are skipped.
+pub async fn next_frame_of(socket: &mut WebSocket, kinds: &[&str]) -> JsValue {
     while let Some(frame) = socket.next().await {
         if let Ok(Message::Text(text)) = frame {
             let value = json(&text);
-            if field(&value, "type") == kind {
+            if kinds.contains(&field(&value, "type").as_str()) {
                 return value;
             }
         }
     }
-    panic!("the socket closed before a {kind} frame");
+    panic!("the socket closed before a frame of {kinds:?}");
+}
+
+/// Once the server answers `socket`'s ping, it has handled every frame sent before it.
+pub async fn handled(socket: &mut WebSocket) {
+    send(socket, &json(r#"{"type":"ping"}"#)).await;
+    next_frame(socket, "pong").await;
 }
 
 /// Sends `value` as one frame.
