@@ -15,6 +15,9 @@ use crate::{
 /// Idle logged-in connections for the memory figure.
 const IDLE_CONNECTIONS: usize = 10_000;
 
+/// The cargo profile of the servers and load tools the benchmarks run.
+const SERVER: &str = crate::server::PROFILE;
+
 /// Runs every benchmark and prints its figures.
 pub fn all() -> Result {
     setup::all()?;
@@ -47,10 +50,10 @@ pub fn room() -> Result {
     timed(room_title(), || room_call_load(&dist))
 }
 
-/// Runs the ignored end-to-end `room_call_load` test against the release server.
+/// Runs the ignored end-to-end `room_call_load` test against the server built for speed.
 fn room_call_load(dist: &Path) -> Result {
-    run(cargo().args(["build", "--release", "-p", "peercall-server"]))?;
-    let server = Server::start("release", dist)?;
+    run(cargo().args(["build", "--profile", SERVER, "-p", "peercall-server"]))?;
+    let server = Server::start(SERVER, dist)?;
     run(cargo()
         .args(["test", "--release", "-p", "peercall-e2e", "--test"])
         .args(["room_call_load", "--", "--include-ignored", "--nocapture"])
@@ -69,7 +72,7 @@ pub fn nat() -> Result {
 
 /// Runs the ignored end-to-end `nat_call_setup_time` test with the release server.
 fn through_nat(dist: &Path) -> Result {
-    run(cargo().args(["build", "--release", "-p", "peercall-server"]))?;
+    run(cargo().args(["build", "--profile", SERVER, "-p", "peercall-server"]))?;
     run(cargo()
         .args(["test", "--release", "-p", "peercall-e2e", "--test", "nat"])
         .args([
@@ -82,7 +85,7 @@ fn through_nat(dist: &Path) -> Result {
         .env("PEERCALL_STATIC_DIR", dist)
         .env(
             "PEERCALL_SERVER_BIN",
-            root().join("target/release/peercall-server"),
+            root().join("target").join(SERVER).join("peercall-server"),
         ))
 }
 
@@ -97,10 +100,10 @@ pub fn setup_race() -> Result {
     )
 }
 
-/// Runs the ignored end-to-end `setup_race` test against the release server and PeerJS's.
+/// Runs the ignored end-to-end `setup_race` test against the server built for speed and PeerJS's.
 fn against_peerjs(dist: &Path) -> Result {
-    run(cargo().args(["build", "--release", "-p", "peercall-server"]))?;
-    let server = Server::start("release", dist)?;
+    run(cargo().args(["build", "--profile", SERVER, "-p", "peercall-server"]))?;
+    let server = Server::start(SERVER, dist)?;
     let (mut peerjs, url) = spawn_ready(
         command("node")
             .arg(root().join("bench/fixtures/peerjs-server.js"))
@@ -271,7 +274,7 @@ fn relay_load_on(
     rate: Option<f64>,
     seconds: &str,
 ) -> Result<RelayFigures> {
-    let mut load = cores.load(root().join("target/release/relay-load"));
+    let mut load = cores.load(root().join("target").join(SERVER).join("relay-load"));
     load.args([url, flavor, RELAY_PAIRS, RELAY_IN_FLIGHT, seconds]);
     if let Some(rate) = rate {
         load.arg(format!("{rate:.0}"));
@@ -305,11 +308,12 @@ fn relay_load_on(
     })
 }
 
-/// The release server and the load tools of `bench/`.
+/// The server and the load tools of `bench/`, built for speed.
 fn build_server_and_load() -> Result {
     run(cargo().args([
         "build",
-        "--release",
+        "--profile",
+        SERVER,
         "-p",
         "peercall-server",
         "-p",
@@ -339,8 +343,8 @@ fn relay_throughput_on(cores: Cores) -> Result {
         "1000",
     ];
     let server = match cores {
-        Cores::Shared => Server::start_with("release", &www, &flags)?,
-        Cores::Apart { relay, .. } => Server::start_on_core(relay, "release", &www, &flags)?,
+        Cores::Shared => Server::start_with(SERVER, &www, &flags)?,
+        Cores::Apart { relay, .. } => Server::start_on_core(relay, SERVER, &www, &flags)?,
     };
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
@@ -429,12 +433,12 @@ fn cluster_relay() -> Result {
         "1000",
     ];
     let www = root().join("www");
-    let alone = Server::start_with("release", &www, &flags)?;
+    let alone = Server::start_with(SERVER, &www, &flags)?;
     let redis = Redis::start()?;
     let mut node_flags = flags.to_vec();
     node_flags.extend(["--redis-url", redis.url.as_str()]);
-    let first = Server::start_with("release", &www, &node_flags)?;
-    let second = Server::start_with("release", &www, &node_flags)?;
+    let first = Server::start_with(SERVER, &www, &node_flags)?;
+    let second = Server::start_with(SERVER, &www, &node_flags)?;
     first.until_healthy()?;
     second.until_healthy()?;
     let ws = |server: &Server| format!("ws://{}/ws", server.addr);
@@ -520,7 +524,8 @@ pub fn bundle_only() -> Result {
 
 /// Runs the ignored `setup_time` and `throughput` browser tests, which print their figures.
 fn browser_benches(dist: &Path) -> Result {
-    let server = Server::start("release", dist)?;
+    run(cargo().args(["build", "--profile", SERVER, "-p", "peercall-server"]))?;
+    let server = Server::start(SERVER, dist)?;
     let chromium = crate::test::Browser::Chromium;
     run(
         crate::test::browser_tests("release", &server, chromium).args([
@@ -608,7 +613,7 @@ fn idle_rss(dist: &Path, room_size: Option<usize>) -> Result<f64> {
     let connections = (IDLE_CONNECTIONS + 100).to_string();
     let capacity = room_size.unwrap_or(8).to_string();
     let server = Server::start_with(
-        "release",
+        SERVER,
         dist,
         &[
             "--max-connections-per-address",
@@ -622,7 +627,7 @@ fn idle_rss(dist: &Path, room_size: Option<usize>) -> Result<f64> {
         ],
     )?;
     let before = rss_kib(server.pid())?;
-    let load = root().join("target/release/idle-load");
+    let load = root().join("target").join(SERVER).join("idle-load");
     let mut command = command(&load);
     command
         .arg(format!("ws://{}/ws", server.addr))
