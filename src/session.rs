@@ -15,6 +15,7 @@ pub mod input;
 mod link;
 mod live;
 mod options;
+mod pace;
 mod presence;
 mod recovery;
 mod transfers;

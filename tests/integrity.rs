@@ -1,7 +1,7 @@
-//! A damaged file is reported, never handed over, and a flood of pieces is cut short.
-//! The sender here is a bare peer built
-//! from the browser's own RTCPeerConnection and a plain protocol socket, so that it can
-//! lie about the digest.
+//! A damaged file is reported, never handed over, and a flood of pieces is cut short; a
+//! flood of chat messages or junk costs the page a few events. The other side here is a
+//! bare peer built from the browser's own RTCPeerConnection and a plain protocol socket,
+//! so that it can lie about the digest and send what the client never would.
 
 #![cfg(target_arch = "wasm32")]
 
@@ -12,25 +12,39 @@ use common::{
     raw::{json, logged_in, next_frame, send},
     unique,
 };
+use gloo_net::websocket::futures::WebSocket;
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::{
-    MessageEvent, RtcDataChannelInit, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcSdpType,
-    RtcSessionDescriptionInit,
+    MessageEvent, RtcDataChannel, RtcDataChannelInit, RtcPeerConnection, RtcPeerConnectionIceEvent,
+    RtcSdpType, RtcSessionDescriptionInit,
 };
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-#[wasm_bindgen_test]
-async fn a_file_whose_digest_does_not_match_is_refused() {
-    let mut alice = Side::online("alice").await;
+/// A bare peer in a call with alice: it takes her call and answers her offer with a
+/// connection of the browser's own that has the same pre-negotiated channels.
+struct Bare {
+    /// Its socket, kept open while the call lasts.
+    _socket: WebSocket,
+    pc: RtcPeerConnection,
+    chat: RtcDataChannel,
+    files: RtcDataChannel,
+    _on_candidate: Closure<dyn FnMut(RtcPeerConnectionIceEvent)>,
+}
+
+impl Drop for Bare {
+    fn drop(&mut self) {
+        self.pc.close();
+    }
+}
+
+/// Alice calls a bare peer, which takes the call; both channels are open on its side.
+async fn bare_call(alice: &mut Side) -> Bare {
     let (mut socket, mallory) = logged_in(&unique("mallory")).await;
     alice.sees_id(&mallory).await;
-
-    // Alice calls; mallory accepts and answers alice's offer with a bare connection that has
-    // the same pre-negotiated file channel.
     JsFuture::from(alice.call.call(mallory.clone()))
         .await
         .unwrap();
@@ -38,10 +52,13 @@ async fn a_file_whose_digest_does_not_match_is_refused() {
     let to = |kind: &str| format!(r#"{{"type":"{kind}","to":"{}"}}"#, alice.id);
     send(&mut socket, &json(&to("accept"))).await;
     let pc = RtcPeerConnection::new().unwrap();
-    let init = RtcDataChannelInit::new();
-    init.set_negotiated(true);
-    init.set_id(1);
-    let files = pc.create_data_channel_with_data_channel_dict("files", &init);
+    let negotiated = |label: &str, id: u16| {
+        let init = RtcDataChannelInit::new();
+        init.set_negotiated(true);
+        init.set_id(id);
+        pc.create_data_channel_with_data_channel_dict(label, &init)
+    };
+    let (chat, files) = (negotiated("chat", 0), negotiated("files", 1));
     let offer = next_frame(&mut socket, "offer").await;
     // Answer with every candidate inline: wait for gathering to finish.
     let (gathered_tx, gathered) = futures::channel::oneshot::channel::<()>();
@@ -74,19 +91,39 @@ async fn a_file_whose_digest_does_not_match_is_refused() {
     Reflect::set(&message, &"sdp".into(), &answer).unwrap();
     send(&mut socket, &message).await;
     alice.reach("connected").await;
+    opened(&chat).await;
+    opened(&files).await;
+    Bare {
+        _socket: socket,
+        pc,
+        chat,
+        files,
+        _on_candidate: on_candidate,
+    }
+}
 
-    // Mallory offers a 4-byte file, sends it, and claims a digest it does not have.
+/// Waits until `channel` is open.
+async fn opened(channel: &RtcDataChannel) {
     let opened = js_sys::Promise::new(&mut |resolve, _| {
-        if files.ready_state() == web_sys::RtcDataChannelState::Open {
+        if channel.ready_state() == web_sys::RtcDataChannelState::Open {
             let _ = resolve.call0(&JsValue::NULL);
         } else {
             let open = Closure::once_into_js(move || {
                 let _ = resolve.call0(&JsValue::NULL);
             });
-            files.set_onopen(Some(open.unchecked_ref()));
+            channel.set_onopen(Some(open.unchecked_ref()));
         }
     });
     JsFuture::from(opened).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_file_whose_digest_does_not_match_is_refused() {
+    let mut alice = Side::online("alice").await;
+    let mallory = bare_call(&mut alice).await;
+    let files = &mallory.files;
+
+    // Mallory offers a 4-byte file, sends it, and claims a digest it does not have.
     let (receipt_tx, receipt_rx) = futures::channel::oneshot::channel::<String>();
     let mut receipt_tx = Some(receipt_tx);
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
@@ -139,7 +176,66 @@ async fn a_file_whose_digest_does_not_match_is_refused() {
         ("flood.bin".into(), "transfer-failed".into())
     );
     assert_eq!(alice.call.state(), "connected");
-    drop((on_message, on_candidate));
+    drop(on_message);
     alice.call.hangup();
-    pc.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_peer_flooding_the_channels_costs_the_page_a_few_events() {
+    let mut alice = Side::online("alice").await;
+    let mallory = bare_call(&mut alice).await;
+    let since = alice.seen.borrow().len();
+    let started = js_sys::Date::now();
+    // A thousand messages on each channel that nobody can read, and 1,500 chat messages
+    // at once. After each flood, what the page hears at any pace: a file offer,
+    // and what mallory sends.
+    for _ in 0..1_000 {
+        mallory.chat.send_with_str("junk").unwrap();
+        mallory.files.send_with_str("junk").unwrap();
+    }
+    for n in 0..1_500 {
+        let text = format!(r#"{{"text":"spam {n}","at":0}}"#);
+        mallory.chat.send_with_str(&text).unwrap();
+    }
+    let offer = r#"{"t":"offer","id":1,"name":"last.bin","size":1,"type":""}"#;
+    mallory.files.send_with_str(offer).unwrap();
+    let media = r#"{"media":{"audio":true,"video":true,"screen":null}}"#;
+    mallory.chat.send_with_str(media).unwrap();
+    alice.seen_where(since, "file-offer", |_| true).await;
+    alice.seen_where(since, "participant-media", |_| true).await;
+    let seconds = (js_sys::Date::now() - started) / 1000.0;
+
+    let seen = alice.seen.borrow()[since..].to_vec();
+    let of = |kind: &str, key: &str| -> Vec<String> {
+        seen.iter()
+            .filter(|(event, _)| event == kind)
+            .map(|(_, payload)| field(payload, key))
+            .collect()
+    };
+    let (texts, errors) = (of("text", "text"), of("error", "message"));
+    // The first 512 chat messages, in order (twice what a sender queues before the chat
+    // opens); then 20 a second.
+    let first: Vec<String> = (0..512).map(|n| format!("spam {n}")).collect();
+    assert_eq!(texts.get(..512), Some(&first[..]), "{texts:?}");
+    assert!(
+        (texts.len() as f64) <= 513.0 + 20.0 * seconds,
+        "{} chat messages in {seconds} s",
+        texts.len()
+    );
+    // Five errors about junk, then one a second; and word of the dropped chat messages,
+    // at once and then at most once a second.
+    assert!(
+        (errors.len() as f64) <= 7.0 + 2.0 * seconds,
+        "{} errors in {seconds} s: {errors:?}",
+        errors.len()
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|error| error.contains("sends chat messages too fast")),
+        "{errors:?}"
+    );
+    assert_eq!(alice.call.state(), "connected");
+    alice.call.hangup();
+    drop(mallory);
 }

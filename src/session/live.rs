@@ -12,6 +12,7 @@ use super::{
     input::{CallInput, Wake},
     link::Link,
     options::Options,
+    pace::Pace,
     recovery::{IceRecovery, Step, Verdict},
     transfers::{TransferNumbers, Transfers},
 };
@@ -129,6 +130,8 @@ pub struct Live {
     meter: Meter,
     chat: Chat,
     transfers: Transfers,
+    /// What the other side's channels may cost the page.
+    pace: Pace,
     shown: Shown,
     wake: Wake,
 }
@@ -177,6 +180,7 @@ impl Live {
             meter: Meter::default(),
             chat,
             transfers,
+            pace: Pace::default(),
             shown: match setup.show {
                 Show::Pair(video) => Shown::Pair {
                     remote_video: video.cloned(),
@@ -347,17 +351,21 @@ impl Live {
             }
             CallInput::Chat(ChatEvent::Open) => self.chat.flush(),
             CallInput::Chat(ChatEvent::Media(state)) => self.heard_media(state, with, out),
-            CallInput::Chat(ChatEvent::Message { text, at }) => out.emit(Event::Text {
-                from: with.clone(),
-                text,
-                at,
-            }),
-            CallInput::Chat(ChatEvent::Invalid(error)) | CallInput::Autoplay(error) => {
-                out.report(error);
+            CallInput::Chat(ChatEvent::Message { text, at }) => {
+                if self.pace.chat(&with.name, out) {
+                    out.emit(Event::Text {
+                        from: with.clone(),
+                        text,
+                        at,
+                    });
+                }
             }
+            CallInput::Chat(ChatEvent::Invalid(error)) => self.pace.complain(error, out),
+            CallInput::Autoplay(error) => out.report(error),
             CallInput::Files(event) => {
                 let chunk = chunk_size(self.peer.pc());
-                self.transfers.file_event(event, chunk, &with.id, out);
+                let heard = (&with.id, &mut self.pace);
+                self.transfers.file_event(event, chunk, heard, out);
             }
             CallInput::Transfer(input) => self.transfers.input(input, out),
             CallInput::Stats {

@@ -19,7 +19,7 @@ use self::{
     incoming::{Chunk, Incoming},
     outgoing::{Outgoing, Pumped},
 };
-use super::{action::Actions, command::FileCommand};
+use super::{action::Actions, command::FileCommand, pace::Pace};
 use crate::{
     channel::files::{FileChannel, FileEvent, Offer, PumpEvent},
     error::{Error, ErrorCode},
@@ -98,17 +98,23 @@ impl Transfers {
     }
 
     /// What the file channel with `with` heard; `chunk` is the size the pump of an
-    /// accepted file uses.
-    pub fn file_event(&mut self, event: FileEvent, chunk: f64, with: &PeerId, out: &mut Actions) {
+    /// accepted file uses. What was wrong with it reaches the page at `pace`.
+    pub fn file_event(
+        &mut self,
+        event: FileEvent,
+        chunk: f64,
+        (with, pace): (&PeerId, &mut Pace),
+        out: &mut Actions,
+    ) {
         match event {
             FileEvent::Open => self.offer_next(),
             FileEvent::Control(message) => self.control(message, chunk, with, out),
             FileEvent::BadOffer(id, error) => {
                 self.files.send(&FileControl::Decline { id });
-                out.report(error);
+                pace.complain(error, out);
             }
             FileEvent::Chunk(buffer) => self.chunk(buffer, out),
-            FileEvent::Invalid(error) => out.report(error),
+            FileEvent::Invalid(error) => pace.complain(error, out),
             // News from a newer version of the other side: nothing to do.
             FileEvent::Unknown => {}
         }
