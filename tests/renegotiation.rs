@@ -19,10 +19,17 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 /// Every `type` stat of a side's call.
 async fn stats_of(side: &Side, kind: &str) -> Vec<JsValue> {
-    let report: Map = JsFuture::from(side.call.get_stats(None))
+    let report = JsFuture::from(side.call.get_stats(None))
         .await
-        .expect("stats")
-        .unchecked_into();
+        .expect("stats");
+    // `null` outside a call: say how this one ended.
+    assert!(
+        !report.is_null(),
+        "{}: no call to read statistics of: {:?}",
+        side.name,
+        side.history()
+    );
+    let report: Map = report.unchecked_into();
     let mut found = Vec::new();
     report.for_each(&mut |stat, _| {
         if field(&stat, "type") == kind {
