@@ -15,8 +15,9 @@ use crate::{
 /// Idle logged-in connections for the memory figure.
 const IDLE_CONNECTIONS: usize = 10_000;
 
-/// The cargo profile of the servers and load tools the benchmarks run.
-const SERVER: &str = crate::server::PROFILE;
+/// The cargo profile of the servers and load tools the benchmarks run, built for speed
+/// (the client's wasm has its own, `web`).
+const SERVER: &str = "release";
 
 /// Runs every benchmark and prints its figures.
 pub fn all() -> Result {

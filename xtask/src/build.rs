@@ -36,7 +36,14 @@ pub fn client() -> Result<PathBuf> {
 fn pkg(out: &Path) -> Result {
     let target_dir = root().join("target/pkg-build");
     run(command("rustup")
-        .args(["run", crate::setup::NIGHTLY, "cargo", "build", "--release"])
+        .args([
+            "run",
+            crate::setup::NIGHTLY,
+            "cargo",
+            "build",
+            "--profile",
+            "web",
+        ])
         .args(["--target", "wasm32-unknown-unknown", "-p", "peercall"])
         .args([
             "-Zbuild-std=std,panic_abort",
@@ -51,7 +58,7 @@ fn pkg(out: &Path) -> Result {
         .env_remove("CARGO")
         .env_remove("RUSTC")
         .env_remove("RUSTUP_TOOLCHAIN"))?;
-    let wasm = target_dir.join("wasm32-unknown-unknown/release/peercall.wasm");
+    let wasm = target_dir.join("wasm32-unknown-unknown/web/peercall.wasm");
     run(command("wasm-bindgen")
         .args(["--target", "web", "--out-name", "peercall", "--out-dir"])
         .arg(out)

@@ -9,10 +9,6 @@ use std::{
 
 use crate::process::{Result, command, root, spawn_ready};
 
-/// The cargo profile of a server built for speed, as deployed: `release` is the
-/// client's, built for size (see Cargo.toml).
-pub const PROFILE: &str = "server";
-
 /// A running server, killed on drop.
 pub struct Server {
     child: Child,

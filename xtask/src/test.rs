@@ -210,15 +210,16 @@ pub fn browser_tests(profile: &str, server: &Server, browser: Browser) -> Comman
         .env("PEERCALL_TEST_WS", format!("ws://{}/ws", server.addr))
         .env("WASM_BINDGEN_TEST_TIMEOUT", "900");
     browser.select_driver(&mut command);
+    // The client's wasm in a release build is built as it ships: for size.
     if profile == "release" {
-        command.arg("--release");
+        command.args(["--profile", "web"]);
     }
     command
 }
 
 /// The most the embeddable module (`/pkg`, wasm and JS glue) may weigh, gzip -9 (see
 /// BENCHMARKS.md for what each feature cost, and why the budget moved).
-const PKG_BUDGET: u64 = 72_000;
+const PKG_BUDGET: u64 = 72_500;
 
 /// Fails when `/pkg` grew past its budget: every caller downloads it.
 fn bundle_gate(dist: &std::path::Path) -> Result {
