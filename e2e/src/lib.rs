@@ -336,6 +336,20 @@ fn listening_port(line: &str) -> Option<u16> {
     port.trim().trim_end_matches('.').parse().ok()
 }
 
+/// Clicks the button `id` once the page has made it usable: the demo page's form buttons
+/// come disabled until its module has taken the forms over.
+pub async fn click_when_ready(browser: &Client, id: &str) {
+    let script = format!("return document.getElementById('{id}')?.disabled === false;");
+    wait_for_js(browser, &script, &format!("#{id} enabled")).await;
+    browser
+        .find(Locator::Id(id))
+        .await
+        .expect("the button")
+        .click()
+        .await
+        .expect("clicking");
+}
+
 /// Waits until `script` (a function body returning a boolean) returns true in `browser`.
 pub async fn wait_for_js(browser: &Client, script: &str, what: &str) {
     let started = Instant::now();
@@ -442,13 +456,7 @@ impl Person {
             .await
             .expect("a name field");
         input.send_keys(name).await.expect("typing");
-        browser
-            .find(Locator::Id("login-button"))
-            .await
-            .expect("a join button")
-            .click()
-            .await
-            .expect("clicking join");
+        click_when_ready(&browser, "login-button").await;
         Self {
             browser,
             name: name.to_owned(),

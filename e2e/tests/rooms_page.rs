@@ -4,7 +4,7 @@
 
 use fantoccini::{Client, Locator};
 use peercall_e2e::{
-    Driver, Engine, Person,
+    Driver, Engine, Person, click_when_ready,
     services::{PeerCallServer, server_binary},
     wait_for_js,
 };
@@ -43,13 +43,7 @@ async fn two_people_join_a_room_from_its_link_and_call_and_others_stay_out() {
         .send_keys("open sesame")
         .await
         .expect("typing");
-    browser
-        .find(Locator::Id("new-room-button"))
-        .await
-        .expect("a New room button")
-        .click()
-        .await
-        .expect("clicking");
+    click_when_ready(&browser, "new-room-button").await;
     wait_for_js(
         &browser,
         "return location.pathname.startsWith('/r/') && !document.getElementById('room-invite').hidden;",

@@ -237,6 +237,12 @@ pub fn start() -> Result<(), JsValue> {
         }));
     LISTENERS.with(|all| all.borrow_mut().extend(listeners));
     show(&app.page.pip_button, devices::has_picture_in_picture());
+    // The forms' buttons come disabled with the page, so that nothing submits them to the
+    // browser (a reload that drops the name, a password in the address) before they are
+    // ours.
+    for button in [&app.page.login_button, &app.page.new_room_button] {
+        button.remove_attribute("disabled").ok();
+    }
     app.page.name_input.focus().ok();
     Ok(())
 }
