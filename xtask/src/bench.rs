@@ -529,7 +529,7 @@ fn browser_benches(dist: &Path) -> Result {
     let server = Server::start(SERVER, dist)?;
     let chromium = crate::test::Browser::Chromium;
     run(
-        crate::test::browser_tests("release", &server, chromium).args([
+        crate::test::browser_tests(build::CLIENT_PROFILE, &server, chromium).args([
             "--test",
             "setup_time",
             "--test",

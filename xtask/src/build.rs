@@ -7,6 +7,10 @@ use crate::{
     shrink::{self, Bundle},
 };
 
+/// The cargo profile of the client's wasm as it ships, built for size (Cargo.toml;
+/// www/index.html names it for trunk's release build).
+pub const CLIENT_PROFILE: &str = "web";
+
 /// Builds the demo page into `dist/` and the embeddable module into `target/pkg/`
 /// (served at `/pkg`); returns `dist/`.
 pub fn client() -> Result<PathBuf> {
@@ -36,14 +40,8 @@ pub fn client() -> Result<PathBuf> {
 fn pkg(out: &Path) -> Result {
     let target_dir = root().join("target/pkg-build");
     run(command("rustup")
-        .args([
-            "run",
-            crate::setup::NIGHTLY,
-            "cargo",
-            "build",
-            "--profile",
-            "web",
-        ])
+        .args(["run", crate::setup::NIGHTLY, "cargo", "build", "--profile"])
+        .arg(CLIENT_PROFILE)
         .args(["--target", "wasm32-unknown-unknown", "-p", "peercall"])
         .args([
             "-Zbuild-std=std,panic_abort",
@@ -58,7 +56,10 @@ fn pkg(out: &Path) -> Result {
         .env_remove("CARGO")
         .env_remove("RUSTC")
         .env_remove("RUSTUP_TOOLCHAIN"))?;
-    let wasm = target_dir.join("wasm32-unknown-unknown/web/peercall.wasm");
+    let wasm = target_dir
+        .join("wasm32-unknown-unknown")
+        .join(CLIENT_PROFILE)
+        .join("peercall.wasm");
     run(command("wasm-bindgen")
         .args(["--target", "web", "--out-name", "peercall", "--out-dir"])
         .arg(out)

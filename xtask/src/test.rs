@@ -196,7 +196,8 @@ fn layers() -> Result {
     outcome
 }
 
-/// `cargo test` of the browser suites in `profile` and `browser`, against `server`.
+/// `cargo test` of the browser suites in cargo profile `profile` (`debug`, or
+/// [`crate::build::CLIENT_PROFILE`] as the client ships) and `browser`, against `server`.
 pub fn browser_tests(profile: &str, server: &Server, browser: Browser) -> Command {
     let mut command = cargo();
     command
@@ -210,9 +211,8 @@ pub fn browser_tests(profile: &str, server: &Server, browser: Browser) -> Comman
         .env("PEERCALL_TEST_WS", format!("ws://{}/ws", server.addr))
         .env("WASM_BINDGEN_TEST_TIMEOUT", "900");
     browser.select_driver(&mut command);
-    // The client's wasm in a release build is built as it ships: for size.
-    if profile == "release" {
-        command.args(["--profile", "web"]);
+    if profile != "debug" {
+        command.args(["--profile", profile]);
     }
     command
 }
