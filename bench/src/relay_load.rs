@@ -13,7 +13,9 @@
 //! timers sent each millisecond's offers in one burst). Each side handles every frame it
 //! has read before it flushes once, so that the generator spends as little as it can per
 //! message. After a second of warm-up it counts for SECONDS and prints one line:
-//! `messages_per_second=… p50_ms=… p99_ms=… round_trips=…`.
+//! `messages_per_second=… p50_ms=… p99_ms=… round_trips=… load_cpu_pct=…`, and
+//! `relay_cpu_pct=…` where `RELAY_PID` names the relay's process: the CPU time each took
+//! in the window, in percent of one core (so up to 200 on two cores).
 //!
 //! FLAVOR `peercall` speaks peercall's protocol (login, then a ring accepted, so that the
 //! server's call registry lets the offers through); `seed` speaks the one of the classic
@@ -148,10 +150,14 @@ async fn run(
     });
     tokio::time::sleep(Duration::from_secs(1)).await;
     measuring.store(true, Ordering::SeqCst);
+    let relay = std::env::var("RELAY_PID").ok();
+    let relay = relay.as_deref();
+    let cpu_before = CpuTime::now(relay);
     let began = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
     measuring.store(false, Ordering::SeqCst);
     let took = began.elapsed().as_secs_f64();
+    let cpu_after = CpuTime::now(relay);
     stop.store(true, Ordering::SeqCst);
     if let Some(pacer) = pacer {
         pacer.join().map_err(|_| "the pacing thread failed")?;
@@ -179,14 +185,79 @@ async fn run(
             .get(((trips.len() as f64 * p) as usize).min(trips.len().saturating_sub(1)))
             .map_or(f64::NAN, |us| f64::from(*us) / 1000.0)
     };
-    println!(
-        "messages_per_second={:.0} p50_ms={:.2} p99_ms={:.2} round_trips={}",
+    let (load_pct, relay_pct) = cpu_before.shares(&cpu_after);
+    print!(
+        "messages_per_second={:.0} p50_ms={:.2} p99_ms={:.2} round_trips={} load_cpu_pct={load_pct:.0}",
         2.0 * trips.len() as f64 / took,
         percentile(0.50),
         percentile(0.99),
         trips.len()
     );
+    if let Some(relay_pct) = relay_pct {
+        print!(" relay_cpu_pct={relay_pct:.0}");
+    }
+    println!();
     Ok(())
+}
+
+/// CPU time so far, in clock ticks: this process's, the relay's (where its process is
+/// known) and the whole machine's per core (`/proc/stat`), which turns the others into
+/// shares of a core whatever the tick's length.
+struct CpuTime {
+    load: f64,
+    relay: Option<f64>,
+    per_core: f64,
+}
+
+impl CpuTime {
+    fn now(relay: Option<&str>) -> Self {
+        Self {
+            load: process_ticks("self").unwrap_or(f64::NAN),
+            relay: relay.and_then(process_ticks),
+            per_core: machine_ticks_per_core().unwrap_or(f64::NAN),
+        }
+    }
+
+    /// The load generator's share of a core between `self` and `later`, in percent, and
+    /// the relay's.
+    fn shares(&self, later: &Self) -> (f64, Option<f64>) {
+        let core = later.per_core - self.per_core;
+        let share = |before: f64, after: f64| 100.0 * (after - before) / core;
+        (
+            share(self.load, later.load),
+            self.relay.zip(later.relay).map(|(a, b)| share(a, b)),
+        )
+    }
+}
+
+/// User and system time of process `pid` (or `self`), in clock ticks.
+fn process_ticks(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command's name, which is in parentheses and may hold spaces;
+    // utime and stime are the 14th and 15th of the whole line.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |at: usize| fields.get(at)?.parse::<f64>().ok();
+    Some(ticks(11)? + ticks(12)?)
+}
+
+/// The machine's CPU time so far (every state, stolen time included) over its cores,
+/// in clock ticks.
+fn machine_ticks_per_core() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let mut lines = stat.lines();
+    let all: f64 = lines
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .take(8)
+        .map(|ticks| ticks.parse::<f64>().ok())
+        .sum::<Option<f64>>()?;
+    let cores = lines
+        .filter(|line| {
+            line.starts_with("cpu") && line.as_bytes().get(3).is_some_and(u8::is_ascii_digit)
+        })
+        .count();
+    (cores > 0).then(|| all / cores as f64)
 }
 
 /// One pair, logged in (and, for peercall, in a call): the caller's socket, the callee's,

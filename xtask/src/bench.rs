@@ -163,6 +163,10 @@ struct RelayFigures {
     /// The share of the machine's CPU time its host gave to others during the run
     /// (`steal` in /proc/stat), in percent; `None` where the kernel does not say.
     steal_pct: Option<f64>,
+    /// The CPU time the load generator and the relay took while the round trips were
+    /// counted, in percent of one core; the relay's where its process was named.
+    load_cpu_pct: f64,
+    relay_cpu_pct: Option<f64>,
 }
 
 impl RelayFigures {
@@ -172,6 +176,14 @@ impl RelayFigures {
             || "steal unknown".to_owned(),
             |pct| format!("steal {pct:.1}%"),
         )
+    }
+
+    /// The CPU the relay and the load generator took, in words.
+    fn cpu(&self) -> String {
+        let relay = self
+            .relay_cpu_pct
+            .map_or_else(String::new, |pct| format!("relay {pct:.0}%, "));
+        format!("{relay}load {:.0}% of a core", self.load_cpu_pct)
     }
 }
 
@@ -264,13 +276,15 @@ fn allowed_cores() -> Vec<usize> {
 
 /// Runs `relay-load` against `url`; at `rate` messages per second, or flat out.
 fn relay_load(url: &str, flavor: &str, rate: Option<f64>) -> Result<RelayFigures> {
-    relay_load_on(Cores::Shared, url, flavor, rate, RELAY_SECONDS)
+    relay_load_on(Cores::Shared, url, None, flavor, rate, RELAY_SECONDS)
 }
 
-/// [`relay_load`], placed by `cores`, for `seconds`.
+/// [`relay_load`], placed by `cores`, for `seconds`; with the CPU time of the relay's
+/// process `relay` where it is given.
 fn relay_load_on(
     cores: Cores,
     url: &str,
+    relay: Option<u32>,
     flavor: &str,
     rate: Option<f64>,
     seconds: &str,
@@ -279,6 +293,9 @@ fn relay_load_on(
     load.args([url, flavor, RELAY_PAIRS, RELAY_IN_FLIGHT, seconds]);
     if let Some(rate) = rate {
         load.arg(format!("{rate:.0}"));
+    }
+    if let Some(pid) = relay {
+        load.env("RELAY_PID", pid.to_string());
     }
     let before = cpu_ticks();
     let ran = load
@@ -306,6 +323,8 @@ fn relay_load_on(
         p50_ms: figure("p50_ms")?,
         p99_ms: figure("p99_ms")?,
         steal_pct,
+        load_cpu_pct: figure("load_cpu_pct")?,
+        relay_cpu_pct: relay.map(|_| figure("relay_cpu_pct")).transpose()?,
     })
 }
 
@@ -361,12 +380,13 @@ fn relay_throughput_on(cores: Cores) -> Result {
     )?;
     let peercall_url = format!("ws://{}/ws", server.addr);
     let seed_url = format!("ws://127.0.0.1:{port}");
-    let load = |url: &str, flavor: &str, rate: Option<f64>, seconds: &str| {
-        relay_load_on(cores, url, flavor, rate, seconds)
+    let (peercall_pid, seed_pid) = (server.pid(), seed.id());
+    let load = |url: &str, relay: u32, flavor: &str, rate: Option<f64>, seconds: &str| {
+        relay_load_on(cores, url, Some(relay), flavor, rate, seconds)
     };
     let measured = (|| {
-        let peercall = load(&peercall_url, "peercall", None, RELAY_SECONDS)?;
-        let seed = load(&seed_url, "seed", None, RELAY_SECONDS)?;
+        let peercall = load(&peercall_url, peercall_pid, "peercall", None, RELAY_SECONDS)?;
+        let seed = load(&seed_url, seed_pid, "seed", None, RELAY_SECONDS)?;
         // Round trips at fractions of peercall's flat-out rate, each server in turn.
         let mut paced = Vec::new();
         for (fraction, seconds) in PACED_FRACTIONS {
@@ -374,8 +394,8 @@ fn relay_throughput_on(cores: Cores) -> Result {
             paced.push((
                 fraction,
                 seconds,
-                load(&peercall_url, "peercall", rate, seconds)?,
-                load(&seed_url, "seed", rate, seconds)?,
+                load(&peercall_url, peercall_pid, "peercall", rate, seconds)?,
+                load(&seed_url, seed_pid, "seed", rate, seconds)?,
             ));
         }
         Ok::<_, String>((peercall, seed, paced))
@@ -384,28 +404,32 @@ fn relay_throughput_on(cores: Cores) -> Result {
     let _ = seed.wait();
     let (peercall, seed, paced) = measured?;
     println!(
-        "flat out ({RELAY_PAIRS} pairs, {RELAY_IN_FLIGHT} in flight each): peercall {:.0} messages/s (p50 {:.2} ms, p99 {:.2} ms, {}), seed relay {:.0} messages/s (p50 {:.2} ms, p99 {:.2} ms, {}): {:.2}x",
+        "flat out ({RELAY_PAIRS} pairs, {RELAY_IN_FLIGHT} in flight each): peercall {:.0} messages/s (p50 {:.2} ms, p99 {:.2} ms, {}, {}), seed relay {:.0} messages/s (p50 {:.2} ms, p99 {:.2} ms, {}, {}): {:.2}x",
         peercall.per_second,
         peercall.p50_ms,
         peercall.p99_ms,
+        peercall.cpu(),
         peercall.steal(),
         seed.per_second,
         seed.p50_ms,
         seed.p99_ms,
+        seed.cpu(),
         seed.steal(),
         peercall.per_second / seed.per_second
     );
     for (fraction, seconds, ours, theirs) in paced {
         println!(
-            "at {:.0} messages/s ({fraction} of peercall's flat out, {seconds} s): peercall p50 {:.2} ms, p99 {:.2} ms ({:.0}/s, {}); seed relay p50 {:.2} ms, p99 {:.2} ms ({:.0}/s, {})",
+            "at {:.0} messages/s ({fraction} of peercall's flat out, {seconds} s): peercall p50 {:.2} ms, p99 {:.2} ms ({:.0}/s, {}, {}); seed relay p50 {:.2} ms, p99 {:.2} ms ({:.0}/s, {}, {})",
             peercall.per_second * fraction,
             ours.p50_ms,
             ours.p99_ms,
             ours.per_second,
+            ours.cpu(),
             ours.steal(),
             theirs.p50_ms,
             theirs.p99_ms,
             theirs.per_second,
+            theirs.cpu(),
             theirs.steal(),
         );
     }
