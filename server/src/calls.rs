@@ -94,6 +94,27 @@ pub struct KeptCall {
     pub accepted: bool,
 }
 
+/// A ring opened (a call rung, or an invitation into one), and the earlier rings of the
+/// same caller it stopped: past [`RINGING_PER_CALLER`] calls, or [`INVITES_PER_MEMBER`]
+/// invitations, the oldest stops ringing.
+#[derive(Debug)]
+pub struct Rang {
+    /// The call rung.
+    pub call: CallId,
+    /// The rings stopped, whose callees are to be told.
+    pub stopped: Vec<Stopped>,
+}
+
+/// A ring the server stopped: its callee is told with a `hangup` from the caller, as if
+/// the caller had cancelled it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Stopped {
+    /// The call that rang.
+    pub call: CallId,
+    /// Who it rang.
+    pub callee: PeerId,
+}
+
 /// How a signal of a call is routed.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Route {
@@ -132,13 +153,15 @@ fn not_in_call(what: &str) -> Refusal {
 
 impl Calls {
     /// `caller` rings `callee` in call `call` (made up here when the ring has none).
-    /// Their earlier unanswered rings to the same callee stop ringing.
+    /// Their earlier unanswered rings to the same callee stop ringing (the new ring takes
+    /// their place), and so does the oldest of the caller's rings to others past
+    /// [`RINGING_PER_CALLER`].
     pub fn ring(
         &mut self,
         caller: &PeerId,
         callee: &PeerId,
         call: Option<CallId>,
-    ) -> Result<CallId, Refusal> {
+    ) -> Result<Rang, Refusal> {
         let id = call.unwrap_or_else(new_call_id);
         if self.group.as_ref().is_some_and(|group| group.id == id) {
             return Err(Refusal::new(
@@ -157,7 +180,9 @@ impl Calls {
             .filter(|(_, call)| call.phase == Phase::Ringing && &call.caller == caller)
             .map(|(id, _)| id.clone())
             .collect();
-        superseded.iter().for_each(|id| self.remove(id));
+        for id in &superseded {
+            self.remove(id);
+        }
         let mut ringing: Vec<(u64, CallId)> = self
             .of
             .get(caller)
@@ -168,11 +193,17 @@ impl Calls {
             .map(|(id, call)| (call.rang, id.clone()))
             .collect();
         ringing.sort();
+        let mut stopped = Vec::new();
         for (_, id) in ringing
             .iter()
             .take((ringing.len() + 1).saturating_sub(RINGING_PER_CALLER))
         {
-            self.remove(id);
+            if let Some(call) = self.remove(id) {
+                stopped.push(Stopped {
+                    call: id.clone(),
+                    callee: call.callee,
+                });
+            }
         }
         self.rings += 1;
         self.insert(
@@ -184,7 +215,7 @@ impl Calls {
                 rang: self.rings,
             },
         );
-        Ok(id)
+        Ok(Rang { call: id, stopped })
     }
 
     /// Whether `member` is in call `call`, accepted: the room call, or a live
@@ -208,7 +239,7 @@ impl Calls {
         callee: &PeerId,
         call: &CallId,
         capacity: usize,
-    ) -> Result<CallId, Refusal> {
+    ) -> Result<Rang, Refusal> {
         let members = match (&self.group, self.calls.get(call)) {
             (Some(group), _) if group.id == *call => group.members.clone(),
             (Some(_), _) => {
@@ -235,17 +266,25 @@ impl Calls {
         self.invitations
             .retain(|i| !(i.callee == *callee && i.call == *call));
         let open = self.invitations.iter().filter(|i| i.by == *member).count();
+        let mut stopped = Vec::new();
         if open >= INVITES_PER_MEMBER
             && let Some(oldest) = self.invitations.iter().position(|i| i.by == *member)
         {
-            self.invitations.remove(oldest);
+            let oldest = self.invitations.remove(oldest);
+            stopped.push(Stopped {
+                call: oldest.call,
+                callee: oldest.callee,
+            });
         }
         self.invitations.push(Invitation {
             call: call.clone(),
             callee: callee.clone(),
             by: member.clone(),
         });
-        Ok(call.clone())
+        Ok(Rang {
+            call: call.clone(),
+            stopped,
+        })
     }
 
     /// The invitation of `callee` into `call` is withdrawn (its ring could not be
@@ -623,10 +662,9 @@ impl Calls {
     }
 
     /// Call `id` goes (its invitations stay: it may be growing into the room call).
-    fn remove(&mut self, id: &CallId) {
-        let Some(call) = self.calls.remove(id) else {
-            return;
-        };
+    /// Forgets call `id`; returns it, if it was known.
+    fn remove(&mut self, id: &CallId) -> Option<Call> {
+        let call = self.calls.remove(id)?;
         for member in [&call.caller, &call.callee] {
             if let Some(calls) = self.of.get_mut(member) {
                 calls.retain(|other| other != id);
@@ -635,6 +673,7 @@ impl Calls {
                 }
             }
         }
+        Some(call)
     }
 }
 

@@ -23,7 +23,7 @@ use protocol::{
 use rand::{Rng, distr::Alphanumeric};
 
 use crate::{
-    calls::{KeptCall, Route},
+    calls::{KeptCall, Rang, Route, Stopped},
     ice::IceServers,
     identity::name_key,
     inbox::Inbox,
@@ -538,11 +538,16 @@ impl Registry {
         let calls = &mut room.calls;
         // Rings, answers to them and hang-ups are rare: their ids are copied, so that a
         // refusal can name the call.
+        let mut stopped = Vec::new();
+        let mut rang = |rang: Rang| {
+            stopped = rang.stopped;
+            Route::Relay(rang.call)
+        };
         let route = match &signal {
             Signal::Ring => match call.as_ref().filter(|id| calls.is_in(&from.id, id)) {
                 Some(_) if !named => Err(no_room_call()),
-                Some(id) => calls.invite(&from.id, &to, id, capacity).map(Route::Relay),
-                None => calls.ring(&from.id, &to, call.clone()).map(Route::Relay),
+                Some(id) => calls.invite(&from.id, &to, id, capacity).map(&mut rang),
+                None => calls.ring(&from.id, &to, call.clone()).map(&mut rang),
             },
             Signal::Accept => calls.route_accept(&from.id, &to, call.clone(), capacity),
             Signal::Decline { .. } | Signal::Hangup { .. } => {
@@ -561,6 +566,24 @@ impl Registry {
                 return Ok(());
             }
         };
+        let limit = self.limits.backlog_bytes;
+        for Stopped { call, callee } in stopped {
+            // A ring the server stopped ends at its callee's as if cancelled. One that
+            // cannot be told (its callee's backlog is full) ends there when nobody answers.
+            let hangup = Relayed {
+                from: from.id.clone(),
+                name: name.clone(),
+                call: Some(call),
+                seq: None,
+                signal: Signal::Hangup { reason: None },
+            };
+            let _ = room.deliver(
+                &callee,
+                from.id.clone(),
+                ServerMessage::relayed(hangup),
+                limit,
+            );
+        }
         let ring = matches!(signal, Signal::Ring);
         let relayed = Relayed {
             from: from.id.clone(),
@@ -569,7 +592,6 @@ impl Registry {
             seq: None,
             signal,
         };
-        let limit = self.limits.backlog_bytes;
         let away = room.members.get(&to).is_some_and(|m| m.outbox().is_none());
         let delivered = room
             .deliver(&to, from.id.clone(), ServerMessage::relayed(relayed), limit)

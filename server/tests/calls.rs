@@ -201,3 +201,48 @@ async fn late_candidates_of_an_ended_call_are_refused_without_closing_the_socket
     alice.expect("pong").await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_ring_past_the_four_a_caller_may_have_ends_the_oldest_at_its_callee() {
+    let server = TestServer::start().await;
+    let (mut alice, alice_id, _) = server.login("alice").await;
+    let mut callees = Vec::new();
+    for name in ["bob", "carol", "dave", "erin", "frank"] {
+        let (callee, id, _) = server.login(name).await;
+        alice.expect("peer-joined").await;
+        for (earlier, _) in &mut callees {
+            let earlier: &mut common::Client = earlier;
+            earlier.expect("peer-joined").await;
+        }
+        callees.push((callee, id));
+    }
+    for (n, (callee, id)) in callees.iter_mut().enumerate() {
+        let call = format!("call-{n}");
+        alice
+            .send(json!({"type": "ring", "to": id, "call": call}))
+            .await;
+        assert_eq!(callee.expect("ring").await["call"], call);
+    }
+    // The fifth ring ended the first: bob hears it end as if alice had cancelled it,
+    // instead of ringing on for a call that can no longer be taken.
+    let (bob, _) = &mut callees[0];
+    let hangup = bob.expect("hangup").await;
+    assert_eq!(
+        (&hangup["from"], &hangup["call"]),
+        (&json!(alice_id), &json!("call-0"))
+    );
+    bob.send(json!({"type": "accept", "to": alice_id, "call": "call-0"}))
+        .await;
+    bob.expect_error("not-in-call").await;
+    // The other four ring on, told nothing: carol takes hers.
+    for (callee, _) in &mut callees[1..] {
+        callee.send(json!({"type": "ping"})).await;
+        callee.expect("pong").await;
+    }
+    let (carol, _) = &mut callees[1];
+    carol
+        .send(json!({"type": "accept", "to": alice_id, "call": "call-1"}))
+        .await;
+    assert_eq!(alice.expect("accept").await["call"], "call-1");
+    server.stop().await;
+}

@@ -293,3 +293,40 @@ async fn an_invitation_ends_with_a_call_that_a_new_call_between_the_two_replaced
     room[2].0.expect_error("not-in-call").await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_invitation_past_the_four_a_member_may_have_open_ends_the_oldest_at_its_invitee() {
+    let server = TestServer::start().await;
+    let names = ["ann", "ben", "cat", "dan", "eve", "fay", "gus"];
+    let (mut room, all, call, _) = an_invitation(&server, "standup", &names).await;
+    for invitee in &all[3..] {
+        room[0]
+            .0
+            .send(json!({"type": "ring", "to": invitee, "call": call}))
+            .await;
+    }
+    for (invitee, _) in &mut room[3..] {
+        assert_eq!(invitee.expect("ring").await["call"], call);
+    }
+    // Cat's invitation, the oldest of five, ended: cat hears it end as if ann had
+    // cancelled it, and can no longer take it.
+    let cat = &mut room[2].0;
+    let hangup = cat.expect("hangup").await;
+    assert_eq!(
+        (&hangup["from"], &hangup["call"]),
+        (&json!(all[0]), &json!(call))
+    );
+    cat.send(json!({"type": "accept", "to": all[0], "call": call}))
+        .await;
+    cat.expect_error("not-in-call").await;
+    // The other four are still invited, told nothing: dan takes his.
+    for (invitee, _) in &mut room[3..] {
+        invitee.send(json!({"type": "ping"})).await;
+        invitee.expect("pong").await;
+    }
+    let dan = &mut room[3].0;
+    dan.send(json!({"type": "accept", "to": all[0], "call": call}))
+        .await;
+    assert_eq!(dan.expect("call-joined").await["call"], call);
+    server.stop().await;
+}
