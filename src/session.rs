@@ -340,15 +340,20 @@ impl Session {
     fn screen_arrived(&mut self, screen: Result<web_sys::MediaStream, Error>, out: &mut Actions) {
         // A room call goes on while we are alone in it: newcomers get the screen too.
         let in_call = self.engaged.is_some();
-        let Some(shared) = self.devices.screen_arrived(screen, in_call, &self.inputs) else {
+        let me = self.link.me().map(|me| &me.id);
+        let Some(shared) = self
+            .devices
+            .screen_arrived(screen, in_call, me, &self.inputs)
+        else {
             return;
         };
         let (track, stream) = (Clone::clone(&shared.track), Clone::clone(&shared.stream));
+        let announced = shared.announced.clone();
         for (live, _) in self.connections() {
             live.add_track(&track, &stream);
         }
-        if let Some(me) = self.link.me() {
-            out.emit(Event::ShareStarted(me.id.clone()));
+        if let Some(me) = announced {
+            out.emit(Event::ShareStarted(me));
         }
     }
 
@@ -377,14 +382,14 @@ impl Session {
 
     /// We stop sharing the screen, if we share one.
     fn stop_share(&mut self, out: &mut Actions) {
-        let Some(track) = self.devices.stop_share() else {
+        let Some(screen) = self.devices.stop_share() else {
             return;
         };
         for (live, _) in self.connections() {
-            live.remove_track(&track);
+            live.remove_track(&screen.track);
         }
-        if let Some(me) = self.link.me() {
-            out.emit(Event::ShareEnded(me.id.clone()));
+        if let Some(me) = screen.announced {
+            out.emit(Event::ShareEnded(me));
         }
     }
 
@@ -986,10 +991,13 @@ impl Session {
         let Some(engaged) = self.engaged.take() else {
             return;
         };
-        if self.devices.stop_share().is_some()
-            && let Some(me) = self.link.me()
+        // Told even when a final refusal ended the call: the login is gone by then.
+        if let Some(me) = self
+            .devices
+            .stop_share()
+            .and_then(|screen| screen.announced)
         {
-            out.emit(Event::ShareEnded(me.id.clone()));
+            out.emit(Event::ShareEnded(me));
         }
         if let Some(then) = self.devices.release() {
             then.abandon();

@@ -324,3 +324,43 @@ async fn a_screen_shared_in_a_room_call_reaches_everyone_and_newcomers() {
         side.call.leave_call();
     }
 }
+
+#[wasm_bindgen_test]
+async fn a_screen_shared_when_the_server_refuses_us_for_good_stops_and_the_page_is_told() {
+    if skipped_in(
+        Engine::Firefox,
+        "a_screen_shared_when_the_server_refuses_us_for_good_stops_and_the_page_is_told",
+        "Firefox grants getDisplayMedia only to a click, and headless Firefox has no screen to capture",
+    ) {
+        return;
+    }
+    let room = [("room", JsValue::from(unique("room")))];
+    let mut alice = Side::online_with("alice", &room).await;
+    let mut bob = Side::online_with("bob", &room).await;
+    alice.sees(&bob).await;
+    alice.ring(&mut bob).await;
+    bob.call.accept();
+    alice.reach("connected").await;
+    bob.reach("connected").await;
+    let shared: MediaStream = JsFuture::from(bob.call.share_screen())
+        .await
+        .expect("the screen is shared")
+        .unchecked_into();
+    let me = bob.id.clone();
+    share_news(&mut bob, "share-started", &me).await;
+    let since = bob.seen.borrow().len();
+
+    // The room's moderator removes bob: a final refusal, which ends his call and his
+    // login. His page hears that his screen is no longer shared, and the capture stops.
+    alice.call.remove_peer(bob.id.clone());
+    let (error, _) = bob.seen_where(since, "error", |_| true).await;
+    assert_eq!(field(&error, "code"), "removed");
+    let (ended, _) = bob.seen_where(since, "share-ended", |_| true).await;
+    assert_eq!(field(&ended, "id"), me);
+    assert_eq!(
+        video_of(&shared).ready_state(),
+        web_sys::MediaStreamTrackState::Ended
+    );
+    bob.reach("offline").await;
+    alice.ended().await;
+}

@@ -8,7 +8,7 @@ mod choice;
 pub use choice::{Pick, Swap};
 
 use crate::queue::Sender;
-use protocol::PeerInfo;
+use protocol::{PeerId, PeerInfo};
 use wasm_bindgen::JsValue;
 use web_sys::{HtmlVideoElement, MediaStream, MediaStreamTrack};
 
@@ -62,6 +62,9 @@ pub struct Screen {
     pub stream: MediaStream,
     /// Its video track.
     pub track: MediaStreamTrack,
+    /// The id the page was told shares it (`share-started`), and is to be told stopped:
+    /// ours when it started, whatever becomes of our login meanwhile.
+    pub announced: Option<PeerId>,
     _ended: Listener,
 }
 
@@ -181,6 +184,7 @@ impl Devices {
         &mut self,
         screen: Result<MediaStream, Error>,
         in_call: bool,
+        me: Option<&PeerId>,
         inputs: &Sender<Input>,
     ) -> Option<&Screen> {
         let Sharing::Asking(reply) = std::mem::replace(&mut self.sharing, Sharing::Off) else {
@@ -211,17 +215,18 @@ impl Devices {
         self.sharing = Sharing::On(Screen {
             stream,
             track,
+            announced: me.cloned(),
             _ended: ended,
         });
         self.screen()
     }
 
-    /// Stops sharing: returns the track that no longer goes out.
-    pub fn stop_share(&mut self) -> Option<MediaStreamTrack> {
+    /// Stops sharing: returns the screen that no longer goes out, its capture stopped.
+    pub fn stop_share(&mut self) -> Option<Screen> {
         match std::mem::replace(&mut self.sharing, Sharing::Off) {
             Sharing::On(screen) => {
                 media::stop(&screen.stream);
-                Some(screen.track)
+                Some(screen)
             }
             Sharing::Asking(reply) => {
                 let error = Error::new(ErrorCode::InvalidState, "screen sharing was stopped");
