@@ -601,18 +601,27 @@ impl Session {
                 one(connections, None).map(|live| live.peer().create_data_channel(&label)),
             ),
             Command::SendText(text, reply) => {
+                // Sent if it went to anyone; what kept it from the others is reported.
                 let mut sent = Err(no_call("chat in"));
+                let mut missed = None;
                 for (live, _) in &mut connections {
-                    let result = live.send_text(&text);
-                    if sent.is_err() {
-                        sent = result;
+                    match live.send_text(&text) {
+                        Ok(at) => sent = Ok(at),
+                        Err(error) => missed = Some(error),
                     }
+                }
+                match (&sent, missed) {
+                    (Ok(_), Some(error)) => out.report(error),
+                    (Err(_), Some(error)) => sent = Err(error),
+                    (_, None) => {}
                 }
                 answer(reply, sent);
             }
             Command::SendFile(file, who, reply) => answer(
                 reply,
-                one(connections, who.as_ref()).map(|live| live.send_file(file).text()),
+                one(connections, who.as_ref())
+                    .and_then(|live| live.send_file(file))
+                    .map(|id| id.text()),
             ),
             Command::File(command, id) => {
                 for (live, _) in connections {

@@ -8,11 +8,12 @@
 mod common;
 
 use common::{
-    Side, field,
+    PATIENCE_MS, Side, field, random_file,
     raw::{json, logged_in, next_frame, send},
     unique,
 };
 use gloo_net::websocket::futures::WebSocket;
+use gloo_timers::future::TimeoutFuture;
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use wasm_bindgen_futures::JsFuture;
@@ -234,6 +235,62 @@ async fn a_peer_flooding_the_channels_costs_the_page_a_few_events() {
             .iter()
             .any(|error| error.contains("sends chat messages too fast")),
         "{errors:?}"
+    );
+    assert_eq!(alice.call.state(), "connected");
+    alice.call.hangup();
+    drop(mallory);
+}
+
+#[wasm_bindgen_test]
+async fn channels_the_peer_closes_end_what_rides_on_them_and_refuse_more_in_words() {
+    let mut alice = Side::online("alice").await;
+    let mallory = bare_call(&mut alice).await;
+    // A file each way under way: mallory's, which alice takes, and alice's, offered.
+    let offer = r#"{"t":"offer","id":1,"name":"theirs.bin","size":4096,"type":""}"#;
+    mallory.files.send_with_str(offer).unwrap();
+    let offered = alice.next("file-offer").await;
+    alice.call.accept_file(field(&offered, "id"));
+    JsFuture::from(alice.call.send_file(random_file("mine.bin", 4096), None))
+        .await
+        .expect("the file is offered");
+
+    // Mallory closes both channels and keeps the call. Both transfers end, as they would
+    // with the call, instead of waiting for bytes that can no longer come or go.
+    mallory.chat.close();
+    mallory.files.close();
+    let mut ended = Vec::new();
+    for _ in 0..2 {
+        let cancelled = alice.next("file-cancelled").await;
+        assert_eq!(field(&cancelled, "by"), "ended");
+        ended.push(field(&cancelled, "name"));
+    }
+    ended.sort();
+    assert_eq!(ended, ["mine.bin", "theirs.bin"]);
+    let error = JsFuture::from(alice.call.send_file(random_file("more.bin", 16), None))
+        .await
+        .expect_err("no file goes on a closed channel");
+    assert!(field(&error, "message").contains("file channel has closed"));
+
+    // A chat message is refused in words once alice's side of the chat has closed too,
+    // not shown as sent and lost.
+    let started = js_sys::Date::now();
+    let refusal = loop {
+        match JsFuture::from(alice.call.send_text("still there?".into())).await {
+            Err(error) => break error,
+            Ok(_) => {
+                assert!(
+                    js_sys::Date::now() - started < f64::from(PATIENCE_MS),
+                    "alice's chat never closed"
+                );
+                // The stream reset is on its way; look again soon.
+                TimeoutFuture::new(50).await;
+            }
+        }
+    };
+    assert!(
+        field(&refusal, "message").contains("chat channel has closed"),
+        "{}",
+        field(&refusal, "message")
     );
     assert_eq!(alice.call.state(), "connected");
     alice.call.hangup();

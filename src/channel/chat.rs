@@ -122,6 +122,13 @@ impl Chat {
             let message = ["a message can have at most ", &max, " characters"].concat();
             return Err(Error::new(ErrorCode::InvalidState, message));
         }
+        if matches!(
+            self.channel.ready_state(),
+            RtcDataChannelState::Closing | RtcDataChannelState::Closed
+        ) {
+            let message = "the chat channel has closed";
+            return Err(Error::new(ErrorCode::InvalidState, message));
+        }
         if self.queued.len() >= MAX_QUEUED {
             let max = decimal(MAX_QUEUED as u64);
             let message = [&max, " messages wait for the chat to open already"].concat();

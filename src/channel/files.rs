@@ -43,12 +43,15 @@ pub enum FileEvent {
     Invalid(Error),
     /// A control message of a kind a newer peer sends: ignored.
     Unknown,
+    /// The channel closed (the other side closed it, or its connection): nothing more
+    /// goes either way.
+    Closed,
 }
 
 /// The file channel of a call.
 pub struct FileChannel {
     channel: RtcDataChannel,
-    _listeners: [Listener; 2],
+    _listeners: [Listener; 3],
 }
 
 impl FileChannel {
@@ -60,6 +63,10 @@ impl FileChannel {
             {
                 let on_event = on_event.clone();
                 Listener::new(&channel, "open", move |_| on_event(FileEvent::Open))
+            },
+            {
+                let on_event = on_event.clone();
+                Listener::new(&channel, "close", move |_| on_event(FileEvent::Closed))
             },
             // The channel's own `message` events: never another kind (nobody else can
             // reach the channel to dispatch one).
@@ -81,6 +88,14 @@ impl FileChannel {
     /// Whether control messages can go now.
     pub fn is_open(&self) -> bool {
         self.channel.ready_state() == web_sys::RtcDataChannelState::Open
+    }
+
+    /// Whether the channel has closed, or is closing, for good.
+    pub fn is_closed(&self) -> bool {
+        matches!(
+            self.channel.ready_state(),
+            web_sys::RtcDataChannelState::Closing | web_sys::RtcDataChannelState::Closed
+        )
     }
 
     /// Sends `message`.

@@ -509,7 +509,7 @@ impl Live {
     }
 
     /// Offers `file`; returns the transfer's id.
-    pub fn send_file(&mut self, file: web_sys::File) -> TransferId {
+    pub fn send_file(&mut self, file: web_sys::File) -> Result<TransferId, Error> {
         self.transfers.send(file)
     }
 

@@ -78,13 +78,17 @@ impl Transfers {
         }
     }
 
-    /// Queues `file`; returns its id.
-    pub fn send(&mut self, file: File) -> TransferId {
+    /// Queues `file`; returns its id. Refused once the file channel has closed.
+    pub fn send(&mut self, file: File) -> Result<TransferId, Error> {
+        if self.files.is_closed() {
+            let message = "the file channel has closed";
+            return Err(Error::new(ErrorCode::TransferFailed, message));
+        }
         let outgoing = Outgoing::new(self.numbers.next(), file);
         let id = outgoing.id();
         self.outgoing.push_back(outgoing);
         self.offer_next();
-        id
+        Ok(id)
     }
 
     /// Offers the first queued file, unless one is offered or sending already.
@@ -117,6 +121,10 @@ impl Transfers {
             FileEvent::Invalid(error) => pace.complain(error, out),
             // News from a newer version of the other side: nothing to do.
             FileEvent::Unknown => {}
+            // Nothing more can go or come: what waited for it ends as it would with the
+            // call (which the other side may be ending: its hang-up and its closed
+            // channels race).
+            FileEvent::Closed => self.end_all(out),
         }
     }
 
@@ -298,11 +306,17 @@ impl Transfers {
     }
 
     /// The call ended: every transfer still under way or queued ends with it.
-    pub fn end(self, out: &mut Actions) {
+    pub fn end(mut self, out: &mut Actions) {
+        self.end_all(out);
+    }
+
+    /// Every transfer still under way or queued ends, as the call's do when it ends.
+    fn end_all(&mut self, out: &mut Actions) {
         for outgoing in &self.outgoing {
             out.emit(outgoing.cancelled(CancelledBy::Ended));
         }
-        if let Some(incoming) = &self.incoming {
+        self.outgoing.clear();
+        if let Some(incoming) = self.incoming.take() {
             out.emit(incoming.cancelled(CancelledBy::Ended));
         }
     }
