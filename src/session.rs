@@ -811,8 +811,8 @@ impl Session {
             // refuses them, and that is no news. Within a call it is.
             Heard::NotInCall(error, to, call) => {
                 // Our accept named this call and the server has no call to take: its ring
-                // had ended there (cancelled, or one of too many). The caller will never
-                // offer; waiting for the connection would only time out.
+                // had ended there (cancelled, its hang-up crossing our accept). The caller
+                // will never offer; waiting for the connection would only time out.
                 let taken_too_late = pair.as_ref().filter(|pair| {
                     pair.with().id == to
                         && call.is_some()
