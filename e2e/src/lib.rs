@@ -619,6 +619,33 @@ impl Person {
         self.click("chat-send").await;
     }
 
+    /// Sends a chat message the client refuses (too long: set past the field's own
+    /// limit) and waits until the page says it was refused with its text kept in the
+    /// field, not lost; then empties the field.
+    pub async fn is_refused_a_message_and_keeps_it(&self) {
+        let long = "x".repeat(4_001);
+        self.browser
+            .execute(
+                &format!("document.getElementById('chat-input').value = {long:?};"),
+                vec![],
+            )
+            .await
+            .expect("the field takes the text");
+        self.click("chat-send").await;
+        wait_for_js(
+            &self.browser,
+            "const alert = document.getElementById('alert');
+             return !alert.hidden && alert.textContent.includes('at most 4000 characters')
+                 && document.getElementById('chat-input').value.length === 4001;",
+            &format!("{} is told, and keeps the text", self.name),
+        )
+        .await;
+        self.browser
+            .execute("document.getElementById('chat-input').value = '';", vec![])
+            .await
+            .expect("the field is emptied");
+    }
+
     /// Waits until the other side's message `text` is in the chat.
     pub async fn hears(&self, text: &str) {
         let script = format!(

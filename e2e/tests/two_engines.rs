@@ -32,6 +32,7 @@ fn random_file(name: &str, size: usize, seed: u64) -> (PathBuf, String) {
 async fn exchange(one: &Person, other: &Person, round: &str) {
     let suffix = std::process::id();
     for (from, to, seed) in [(one, other, 1), (other, one, 2)] {
+        from.is_refused_a_message_and_keeps_it().await;
         let text = format!("{round}: hello from {}", from.name);
         from.say(&text).await;
         to.hears(&text).await;

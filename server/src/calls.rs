@@ -661,8 +661,8 @@ impl Calls {
         self.invitations.retain(|i| i.call != *id);
     }
 
-    /// Call `id` goes (its invitations stay: it may be growing into the room call).
-    /// Forgets call `id`; returns it, if it was known.
+    /// Call `id` goes (its invitations stay: it may be growing into the room call);
+    /// returns it, if it was known.
     fn remove(&mut self, id: &CallId) -> Option<Call> {
         let call = self.calls.remove(id)?;
         for member in [&call.caller, &call.callee] {

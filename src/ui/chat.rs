@@ -59,10 +59,17 @@ impl App {
         if text.trim().is_empty() {
             return;
         }
-        let sent = text.clone();
-        let asked = self.settle(
+        let (sent, kept) = (text.clone(), text.clone());
+        let asked = self.settle_or(
             |call| call.send_text(text),
             move |app, at| app.append_message(true, "you", at.as_f64().unwrap_or(0.0), &sent),
+            // Refused: said so, and the text comes back to the empty field, not lost.
+            move |app, error| {
+                app.alert(&error);
+                if app.page.chat_input.value().is_empty() {
+                    app.page.chat_input.set_value(&kept);
+                }
+            },
         );
         if asked {
             self.page.chat_input.set_value("");
