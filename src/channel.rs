@@ -8,7 +8,7 @@
 pub mod chat;
 pub mod files;
 
-use web_sys::{RtcDataChannel, RtcDataChannelInit, RtcPeerConnection};
+use web_sys::{RtcDataChannel, RtcDataChannelInit, RtcDataChannelState, RtcPeerConnection};
 
 /// The chat channel's id.
 pub const CHAT_ID: u16 = 0;
@@ -23,5 +23,13 @@ pub fn negotiated(pc: &RtcPeerConnection, label: &str, id: u16) -> RtcDataChanne
     init.set_ordered(true);
     crate::peer::binary_as_array_buffers(
         pc.create_data_channel_with_data_channel_dict(label, &init),
+    )
+}
+
+/// Whether `channel` has closed, or is closing, for good: nothing more goes on it.
+pub fn closed(channel: &RtcDataChannel) -> bool {
+    matches!(
+        channel.ready_state(),
+        RtcDataChannelState::Closing | RtcDataChannelState::Closed
     )
 }

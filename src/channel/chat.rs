@@ -122,10 +122,7 @@ impl Chat {
             let message = ["a message can have at most ", &max, " characters"].concat();
             return Err(Error::new(ErrorCode::InvalidState, message));
         }
-        if matches!(
-            self.channel.ready_state(),
-            RtcDataChannelState::Closing | RtcDataChannelState::Closed
-        ) {
+        if super::closed(&self.channel) {
             let message = "the chat channel has closed";
             return Err(Error::new(ErrorCode::InvalidState, message));
         }

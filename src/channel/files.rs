@@ -92,10 +92,7 @@ impl FileChannel {
 
     /// Whether the channel has closed, or is closing, for good.
     pub fn is_closed(&self) -> bool {
-        matches!(
-            self.channel.ready_state(),
-            web_sys::RtcDataChannelState::Closing | web_sys::RtcDataChannelState::Closed
-        )
+        super::closed(&self.channel)
     }
 
     /// Sends `message`.
